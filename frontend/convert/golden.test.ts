@@ -1,0 +1,95 @@
+// Golden tests: every testdata/<case>/Dockerfile (and testdata/errors/<case>/Dockerfile) is converted (no daemon: base configs
+// empty, as `tracebuild convert` does) and describeConversion's JSON is compared with
+// testdata/<case>/convert.golden.json. A case that fails to parse or convert records
+// {"error": message} instead. Regenerate with UPDATE_GOLDEN=1.
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseDockerfile } from '../../dockerfile-parser/index.js';
+import { cleanPath } from '../llb/index.js';
+import { convertDockerfile, describeConversion } from './index.js';
+
+const testdata = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata');
+const update = process.env['UPDATE_GOLDEN'] === '1';
+
+/** Case folders (relative to testdata) holding a regular-file Dockerfile: testdata/<case>
+ * and the failing cases under testdata/errors/<case>. */
+function findCases(): string[] {
+  const out: string[] = [];
+  const scan = (rel: string): void => {
+    const abs = join(testdata, rel);
+    if (!existsSync(abs)) return;
+    for (const name of readdirSync(abs).sort()) {
+      const caseRel = rel ? `${rel}/${name}` : name;
+      const dir = join(testdata, caseRel);
+      if (!statSync(dir).isDirectory()) continue;
+      const df = join(dir, 'Dockerfile');
+      if (existsSync(df) && statSync(df).isFile()) out.push(caseRel);
+    }
+  };
+  scan('');
+  scan('errors');
+  return out;
+}
+
+const cases = findCases();
+
+/** .dockerignore lines as Docker reads them: comments and blanks dropped, paths cleaned,
+ * a leading `/` removed, `!` kept. */
+function readDockerignore(dir: string): string[] {
+  const file = join(dir, '.dockerignore');
+  if (!existsSync(file)) return [];
+  const out: string[] = [];
+  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+    let line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    let neg = false;
+    if (line.startsWith('!')) {
+      neg = true;
+      line = line.slice(1).trim();
+    }
+    if (line.length > 0) {
+      line = cleanPath(line);
+      if (line.length > 1 && line.startsWith('/')) line = line.slice(1);
+    }
+    out.push((neg ? '!' : '') + line);
+  }
+  return out;
+}
+
+async function describeCase(name: string): Promise<unknown> {
+  const dir = join(testdata, name);
+  try {
+    const ast = parseDockerfile(readFileSync(join(dir, 'Dockerfile'), 'utf8'), 'Dockerfile');
+    const conv = await convertDockerfile({
+      dockerfile: ast,
+      buildArgs: {},
+      labels: {},
+      network: 'default',
+      noCache: false,
+      excludePatterns: readDockerignore(dir),
+    });
+    return describeConversion(conv);
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+describe('convert golden files', () => {
+  it('has cases', () => {
+    expect(cases.length).toBeGreaterThan(0);
+  });
+
+  for (const name of cases) {
+    it(name, async () => {
+      const got = JSON.stringify(await describeCase(name), null, 2) + '\n';
+      const golden = join(testdata, name, 'convert.golden.json');
+      if (update || !existsSync(golden)) {
+        writeFileSync(golden, got);
+        if (!update) console.warn(`created ${golden}`);
+      }
+      expect(got).toBe(readFileSync(golden, 'utf8'));
+    });
+  }
+});

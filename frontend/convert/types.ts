@@ -1,0 +1,63 @@
+// The converter's public types (the CLI is written against them: keep them stable).
+import type { DockerfileAst } from '../../dockerfile-parser/index.js';
+import type { LlbDefinition } from '../llb/index.js';
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface ResolvedImage {
+  digest?: string;
+  /** The base image's whole config JSON: {architecture, os, config: {Env, Cmd, ...}, rootfs, history}. */
+  config: Record<string, unknown>;
+}
+
+/** ref is fully qualified, e.g. docker.io/library/busybox:local. */
+export type ImageConfigResolver = (ref: string, platform: Platform) => Promise<ResolvedImage | undefined>;
+
+export interface ConvertOptions {
+  dockerfile: DockerfileAst;
+  buildArgs: Record<string, string>;
+  /** --label K=V, merged into config Labels after the Dockerfile's. */
+  labels: Record<string, string>;
+  target?: string;
+  /** RUN network: default = sandbox (NetMode UNSET). */
+  network: 'default' | 'host' | 'none';
+  /** ignore_cache on every op's metadata. */
+  noCache: boolean;
+  /** .dockerignore patterns -> local.excludepatterns. */
+  excludePatterns: string[];
+  /** Default 'context' -> identifier local://context. */
+  contextName?: string;
+  /** Default linux/amd64. */
+  platform?: Platform;
+  /** Absent (convert command, no daemon): base config treated as empty. */
+  resolveImageConfig?: ImageConfigResolver;
+}
+
+export interface ConvertedStep {
+  /** Vertex digest. */
+  vertex: string;
+  /** Progress name, e.g. "[2/5] RUN echo hi". */
+  name: string;
+  /** Instruction text. */
+  instruction: string;
+  keyword: string;
+  line: number;
+  endLine: number;
+  /** Stage name, or its index as a string. */
+  stage: string;
+  stageIndex: number;
+}
+
+export interface Conversion {
+  definition: LlbDefinition;
+  /** The full image config JSON sent as containerimage.config. */
+  imageConfig: Record<string, unknown>;
+  /** Every instruction that produced a vertex (FROM source, RUN exec, COPY/ADD file op, WORKDIR mkdir). */
+  steps: ConvertedStep[];
+  baseImages: { ref: string; digest?: string }[];
+  localSources: { name: string; excludePatterns: string[] }[];
+}
