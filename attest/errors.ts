@@ -1,0 +1,55 @@
+// Typed errors of the attest module (sigstore-js habit: one string-union `code`, a
+// `cause`, and tests that assert codes rather than messages).
+
+/**
+ * - Arguments: `invalid-argument` (a builder or signer got input it cannot use, e.g. a
+ *   digest that is not `sha256:<64 hex>`).
+ * - Keys: `key-not-found` (no such file), `key-exists` (refusing to overwrite),
+ *   `password-required` (encrypted key, no password given), `wrong-password`,
+ *   `malformed-key` (not a PEM key at all), `unsupported-key` (a key, but not ECDSA P-256),
+ *   `key-io` (any other file-system failure).
+ * - Verification: `malformed-bundle` (not JSON, truncated, not a Sigstore bundle),
+ *   `unsupported-bundle` (a valid bundle of a kind we do not verify: not v0.3, not DSSE, or
+ *   certificate-based), `unknown-key` (the bundle names a key that is not in the trusted
+ *   set), `signature-invalid` (the named key is trusted but the signature does not verify
+ *   over the DSSE pre-authentication encoding), `verification-failed` (any other failure
+ *   reported by @sigstore/verify), `payload-type` (envelope is not in-toto JSON),
+ *   `malformed-statement` (payload is not a JSON object), `statement-type` (`_type` is not
+ *   Statement v1), `subject-mismatch` (no subject has the expected digest),
+ *   `unsupported-predicate` (predicateType not in the accepted list).
+ * - Signing: `signing-failed`.
+ */
+export type AttestationErrorCode =
+  | 'invalid-argument'
+  | 'key-not-found'
+  | 'key-exists'
+  | 'password-required'
+  | 'wrong-password'
+  | 'malformed-key'
+  | 'unsupported-key'
+  | 'key-io'
+  | 'malformed-bundle'
+  | 'unsupported-bundle'
+  | 'unknown-key'
+  | 'signature-invalid'
+  | 'verification-failed'
+  | 'payload-type'
+  | 'malformed-statement'
+  | 'statement-type'
+  | 'subject-mismatch'
+  | 'unsupported-predicate'
+  | 'signing-failed';
+
+export class AttestationError extends Error {
+  override readonly name = 'AttestationError';
+  readonly code: AttestationErrorCode;
+
+  constructor(code: AttestationErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+export function isAttestationError(err: unknown, code?: AttestationErrorCode): err is AttestationError {
+  return err instanceof AttestationError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,64 @@
+// Public surface of the attest module (DESIGN.md: the only import point for other folders).
+//
+// Pure statement builders, local keys, offline DSSE signing into Sigstore v0.3 bundles, and
+// pure offline verification with caller-supplied trusted keys.
+
+export { AttestationError, isAttestationError, type AttestationErrorCode } from './errors.js';
+export type {
+  RuntimeTrace,
+  TraceBuildStep,
+  TraceFiles,
+  TraceMonitor,
+  TraceNetwork,
+  TraceProcess,
+  TraceRename,
+  TraceResources,
+} from './trace-types.js';
+export {
+  IN_TOTO_PAYLOAD_TYPE,
+  KNOWN_PREDICATE_TYPES,
+  RUNTIME_TRACE_PREDICATE_TYPE,
+  SLSA_PROVENANCE_PREDICATE_TYPE,
+  STATEMENT_TYPE_V1,
+  type DigestSet,
+  type ImageRef,
+  type ResourceDescriptor,
+  type Statement,
+  type Subject,
+  type Timestamp,
+} from './statement.js';
+export {
+  TRACEBUILD_MONITOR_TYPE,
+  buildRuntimeTraceStatement,
+  type MonitorInfo,
+  type MonitoredProcessInfo,
+  type RuntimeTracePredicate,
+  type RuntimeTraceStatement,
+  type RuntimeTraceStatementInput,
+} from './runtime-trace.js';
+export {
+  TRACEBUILD_BUILDER_ID,
+  TRACEBUILD_BUILD_TYPE,
+  buildSlsaProvenanceStatement,
+  type BaseImageDependency,
+  type ContextFileDependency,
+  type SlsaProvenanceInput,
+  type SlsaProvenancePredicate,
+  type SlsaProvenanceStatement,
+} from './provenance.js';
+export { keyId } from './keyid.js';
+export {
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  generateKeyPair,
+  loadPrivateKey,
+  loadPublicKey,
+  parsePrivateKeyPem,
+  writeKeyPair,
+  type KeyPair,
+  type WrittenKeyPair,
+} from './keys.js';
+export { createLocalSigner, signPayload, signStatement } from './sign.js';
+export { verifyBundle, type VerifiedAttestation, type VerifyBundleOptions } from './verify.js';
+export { preAuthEncoding } from './dsse.js';
+export { BUNDLE_V03_MEDIA_TYPE, type SerializedBundle } from '@sigstore/bundle';

@@ -1,0 +1,125 @@
+// Local signing keys: ECDSA P-256, private key as PKCS#8 PEM (optionally encrypted with
+// a password: PBES2 with aes-256-cbc, as node:crypto/OpenSSL writes it), public key as
+// SPKI PEM. This file does I/O (key files); pure key helpers live in keyid.ts.
+
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { AttestationError } from './errors.js';
+import { assertP256, keyId, toPublicKey } from './keyid.js';
+
+export interface KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+export function generateKeyPair(): KeyPair {
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+}
+
+/** PKCS#8 PEM; "ENCRYPTED PRIVATE KEY" (aes-256-cbc) when a non-empty password is given. */
+export function exportPrivateKeyPem(privateKey: KeyObject, password?: string): string {
+  if (privateKey.type !== 'private') throw new AttestationError('invalid-argument', 'not a private key');
+  if (password !== undefined && password !== '') {
+    return privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: password }) as string;
+  }
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+}
+
+/** SPKI PEM of the public half of the key. */
+export function exportPublicKeyPem(key: KeyObject): string {
+  return toPublicKey(key).export({ type: 'spki', format: 'pem' }) as string;
+}
+
+export interface WrittenKeyPair {
+  privateKeyPath: string;
+  publicKeyPath: string;
+  keyId: string;
+}
+
+/**
+ * Writes `<prefix>.key` (created with mode 0600) and `<prefix>.pub` (0644). Refuses to
+ * overwrite either (`key-exists`); when it fails, it leaves neither file behind.
+ */
+export async function writeKeyPair(
+  prefix: string,
+  options: { password?: string; keyPair?: KeyPair } = {},
+): Promise<WrittenKeyPair> {
+  const pair = options.keyPair ?? generateKeyPair();
+  assertP256(pair.privateKey);
+  const privateKeyPath = `${prefix}.key`;
+  const publicKeyPath = `${prefix}.pub`;
+  const privatePem = exportPrivateKeyPem(pair.privateKey, options.password);
+  const publicPem = exportPublicKeyPem(pair.publicKey);
+
+  const created: string[] = [];
+  const handles: FileHandle[] = [];
+  try {
+    // 'wx' = O_CREAT|O_EXCL: never follows an existing file or symlink, never overwrites.
+    handles.push(await createExclusive(privateKeyPath, 0o600));
+    created.push(privateKeyPath);
+    handles.push(await createExclusive(publicKeyPath, 0o644));
+    created.push(publicKeyPath);
+    await handles[0]?.writeFile(privatePem);
+    await handles[1]?.writeFile(publicPem);
+  } catch (err) {
+    await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+    await Promise.all(created.map((p) => unlink(p).catch(() => undefined)));
+    throw err;
+  }
+  await Promise.all(handles.map((h) => h.close()));
+  return { privateKeyPath, publicKeyPath, keyId: keyId(pair.publicKey) };
+}
+
+async function createExclusive(path: string, mode: number): Promise<FileHandle> {
+  try {
+    return await open(path, 'wx', mode);
+  } catch (cause) {
+    if (errno(cause) === 'EEXIST') throw new AttestationError('key-exists', `${path} already exists; refusing to overwrite it`, { cause });
+    throw new AttestationError('key-io', `cannot create ${path}: ${String((cause as Error).message)}`, { cause });
+  }
+}
+
+/** Parses a PKCS#8 / SEC1 PEM private key (pure), checking it is ECDSA P-256. */
+export function parsePrivateKeyPem(pem: string, password?: string, source = 'private key'): KeyObject {
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw new AttestationError('malformed-key', `${source} is not a PEM private key`);
+  }
+  const encrypted = pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /Proc-Type:\s*4,ENCRYPTED/.test(pem);
+  if (encrypted && (password === undefined || password === '')) {
+    throw new AttestationError('password-required', `${source} is encrypted; a password is required`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(encrypted ? { key: pem, format: 'pem', passphrase: password } : { key: pem, format: 'pem' });
+  } catch (cause) {
+    if (encrypted) throw new AttestationError('wrong-password', `cannot decrypt ${source}: wrong password`, { cause });
+    throw new AttestationError('malformed-key', `${source} cannot be parsed`, { cause });
+  }
+  assertP256(key);
+  return key;
+}
+
+/** Reads and parses a private key file. */
+export async function loadPrivateKey(path: string, password?: string): Promise<KeyObject> {
+  return parsePrivateKeyPem(await readKeyFile(path), password, path);
+}
+
+/** Reads a SPKI PEM public key file; checks it is ECDSA P-256. */
+export async function loadPublicKey(path: string): Promise<KeyObject> {
+  const key = toPublicKey(await readKeyFile(path));
+  assertP256(key);
+  return key;
+}
+
+async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (cause) {
+    if (errno(cause) === 'ENOENT') throw new AttestationError('key-not-found', `key file ${path} does not exist`, { cause });
+    throw new AttestationError('key-io', `cannot read key file ${path}: ${String((cause as Error).message)}`, { cause });
+  }
+}
+
+function errno(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
