@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings a Debian bookworm machine (as root) to the state tracebuild needs, and leaves it
 # alone where it already is: Debian packages, tracefs, dockerd without a bridge, the
-# offline base image busybox:local, and a registry on 127.0.0.1:5000 only.
+# offline base image busybox:local, a registry on 127.0.0.1:5000 only, and the eBPF probe.
 #
 # Usage: scripts/env.sh            set everything up (idempotent)
 #        scripts/env.sh --status   print what is up, change nothing
@@ -21,6 +21,8 @@ PACKAGES=(
   "clang:clang"
   "llvm:llvm-strip"
   "libbpf-dev:/usr/include/bpf/libbpf.h"
+  "libssl-dev:/usr/include/openssl/evp.h"
+  "gcc:cc"
   "bpftool:bpftool"
   "make:make"
   "curl:curl"
@@ -142,6 +144,13 @@ EOF
   die "registry did not answer on http://$REGISTRY_ADDR/v2/ within 30 s (log: $LOG_DIR/registry.log)"
 }
 
+build_probe() {
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  bash "$root/tracer/bpf/build.sh" >/dev/null \
+    || die "building the eBPF probe failed (bash tracer/bpf/build.sh)"
+}
+
 status() {
   docker_answers && echo "dockerd: up ($DOCKER_SOCK)" || echo "dockerd: down"
   /usr/bin/docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && echo "$BASE_IMAGE: present" || echo "$BASE_IMAGE: missing"
@@ -158,6 +167,7 @@ main() {
   start_dockerd
   create_base_image
   start_registry
+  build_probe
   log "ready: dockerd on $DOCKER_SOCK, $BASE_IMAGE, registry on $REGISTRY_ADDR"
 }
 

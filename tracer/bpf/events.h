@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tracebuild probe: THE kernel/userspace event ABI.
+ *
+ * Every record the loader writes to stdout is
+ *     u32 length (little endian) | record of `length` bytes
+ * and every record starts with struct tb_header, whose `size` equals `length`.
+ * Records of types < TB_EV_LOADER_FIRST come from the kernel (probe.bpf.c) unchanged;
+ * records of types >= TB_EV_LOADER_FIRST are written by the loader (loader.c).
+ *
+ * Layout rules: fixed-size structs, natural alignment, explicit padding, sizes a multiple
+ * of 8. Variable-length strings follow the fixed struct, packed in the order documented
+ * for each struct, each exactly `*_len` bytes long, never NUL-terminated. All integers are
+ * host (little) endian except where noted.
+ *
+ * The TypeScript mirror is tracer/abi.ts; it MUST stay in sync with this file.
+ * tracer/abi.test.ts compiles a C program against this header and compares every size,
+ * offset and constant with abi.ts. Bump TB_ABI_VERSION on any change.
+ */
+#ifndef TRACEBUILD_EVENTS_H
+#define TRACEBUILD_EVENTS_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define TB_ABI_VERSION 1
+
+/* Limits. */
+#define TB_PATH_MAX 4096     /* one path string in an event, bytes (longer: *_TRUNC flag) */
+#define TB_ARGV_MAX 4096     /* argv bytes in an exec event (longer: TB_EXEC_ARGV_TRUNC) */
+#define TB_PREFIX_MAX 64     /* one cgroup path prefix, bytes */
+#define TB_MAX_PREFIXES 4    /* cgroup path prefixes watched for auto-tracing */
+#define TB_UNIX_PATH_MAX 108 /* sun_path */
+
+enum tb_event_type {
+	/* from the kernel */
+	TB_EV_CGROUP_MKDIR = 1, /* struct tb_cgroup_event */
+	TB_EV_CGROUP_RMDIR = 2, /* struct tb_cgroup_event */
+	TB_EV_EXEC = 3,         /* struct tb_exec_event */
+	TB_EV_FORK = 4,         /* struct tb_fork_event */
+	TB_EV_EXIT = 5,         /* struct tb_exit_event */
+	TB_EV_FILE = 6,         /* struct tb_file_event */
+	TB_EV_NET = 7,          /* struct tb_net_event */
+	TB_EV_KERNEL_MAX = 8,
+	/* from the loader */
+	TB_EV_LOADER_FIRST = 100,
+	TB_EV_READY = 100,  /* struct tb_ready_event: attached, tracing */
+	TB_EV_DIGEST = 101, /* struct tb_digest_event: sha256 of an exec's file */
+	TB_EV_LOSS = 102,   /* struct tb_loss_event: cumulative loss counters */
+	TB_EV_ACK = 103,    /* struct tb_ack_event: answer to a stdin command */
+};
+
+/* Common header (32 bytes). */
+struct tb_header {
+	__u32 type;      /* enum tb_event_type */
+	__u32 size;      /* total record size in bytes, header included */
+	__u64 ts_ns;     /* bpf_ktime_get_boot_ns() (CLOCK_BOOTTIME) */
+	__u64 cgroup_id; /* cgroup v2 id of the task that produced the event */
+	__u32 pid;       /* thread id (host pid namespace) */
+	__u32 tgid;      /* process id (host pid namespace) */
+};
+
+/* Identity of a file as the kernel sees it (48 bytes). Also the key of the kernel's
+ * "already digested" map. dev is the kernel dev_t encoding (MAJOR << 20 | MINOR). */
+struct tb_file_id {
+	__u64 ino;
+	__u64 size;
+	__s64 mtime_sec;
+	__s64 ctime_sec;
+	__u32 mtime_nsec;
+	__u32 ctime_nsec;
+	__u32 dev;
+	__u32 mode; /* i_mode (type and permission bits) */
+};
+
+/* ---- cgroups ---------------------------------------------------------------------- */
+#define TB_CG_AUTO 0x1       /* added to the traced set by the kernel (prefix match) */
+#define TB_CG_INHERITED 0x2  /* added because its parent cgroup is traced */
+#define TB_CG_PATH_TRUNC 0x4 /* path longer than TB_PATH_MAX */
+#define TB_CG_MAP_FULL 0x8   /* matched, but the traced map was full: NOT traced */
+
+/* TB_EV_CGROUP_MKDIR: a cgroup matching a prefix (or under a traced cgroup) was created;
+ * TB_EV_CGROUP_RMDIR: a traced cgroup was removed (and left the traced set).
+ * Header cgroup_id/pid/tgid are those of the task doing mkdir/rmdir.
+ * Followed by: path[path_len] (relative to the cgroup v2 root, e.g. /docker/buildkit/x). */
+struct tb_cgroup_event {
+	struct tb_header hdr;
+	__u64 id;         /* the cgroup's v2 id */
+	__u32 level;      /* depth below the root */
+	__u32 generation; /* build generation active when it was added */
+	__u32 flags;      /* TB_CG_* */
+	__u16 path_len;
+	__u16 _pad;
+};
+
+/* ---- processes -------------------------------------------------------------------- */
+#define TB_EXEC_ARGV_TRUNC 0x1
+#define TB_EXEC_FILENAME_TRUNC 0x2
+#define TB_EXEC_INTERP_TRUNC 0x4
+#define TB_EXEC_EXE_PATH_TRUNC 0x8
+#define TB_EXEC_CWD_TRUNC 0x10
+#define TB_EXEC_SCRIPT 0x20           /* interp differs from filename (#! or binfmt_misc) */
+#define TB_EXEC_NEEDS_DIGEST 0x40     /* task was sent SIGSTOP; the loader hashes and SIGCONTs */
+#define TB_EXEC_DIGEST_SKIPPED 0x80   /* a digest was needed but the task was not stopped */
+#define TB_EXEC_EXE_PATH_UNREACHABLE 0x100 /* exe path is not below the task's root */
+#define TB_EXEC_CWD_UNREACHABLE 0x200
+
+/* TB_EV_EXEC: sched_process_exec, i.e. a successful execve/execveat, in the new image.
+ * Followed by, in order:
+ *   filename[filename_len]  bprm->filename: the path given to execve (the script for #!)
+ *   interp[interp_len]      bprm->interp when it differs (the interpreter of a script)
+ *   exe_path[exe_path_len]  path of the file that runs (bprm->file), below the task's root
+ *   cwd[cwd_len]            working directory, below the task's root
+ *   argv[argv_len]          the arguments, each NUL-terminated, as on the new stack */
+struct tb_exec_event {
+	struct tb_header hdr;
+	__u32 ppid;    /* tgid of the real parent */
+	__u32 old_pid; /* tid that called execve (differs if a non-leader thread exec'd) */
+	__u32 uid;
+	__u32 gid;
+	__u32 flags; /* TB_EXEC_* */
+	__u32 argc;
+	__u64 start_boottime_ns; /* task start time, CLOCK_BOOTTIME: (tgid, start) is unique */
+	struct tb_file_id exe;   /* bprm->file: the binary (for scripts: the interpreter) */
+	__u16 filename_len;
+	__u16 interp_len;
+	__u16 exe_path_len;
+	__u16 cwd_len;
+	__u16 argv_len;
+	__u16 _pad[3];
+};
+
+/* TB_EV_FORK: a new process (not a thread). Header: the parent. */
+struct tb_fork_event {
+	struct tb_header hdr;
+	__u32 child_pid;
+	__u32 child_tgid;
+	__u64 child_start_boottime_ns;
+};
+
+/* TB_EV_EXIT: the last thread of a process exits. Header: that thread. */
+struct tb_exit_event {
+	struct tb_header hdr;
+	__u32 exit_code; /* wait status: (status << 8) | termsig (0x80: core dumped) */
+	__u32 flags;
+	__u64 start_boottime_ns;
+	__u64 utime_ns;   /* user CPU time of all threads */
+	__u64 stime_ns;   /* system CPU time of all threads */
+	__u64 runtime_ns; /* scheduler runtime of all threads (precise) */
+	__u64 maxrss_kib; /* peak resident set size */
+};
+
+/* ---- file syscalls ---------------------------------------------------------------- */
+enum tb_file_op {
+	TB_FILE_OPEN = 1,  /* open for writing (or any open with TB_CFG_TRACE_READS) */
+	TB_FILE_UNLINK = 2,
+	TB_FILE_RMDIR = 3,
+	TB_FILE_RENAME = 4,  /* path1 -> path2 */
+	TB_FILE_MKDIR = 5,
+	TB_FILE_LINK = 6,    /* hard link: path1 (existing) -> path2 (new) */
+	TB_FILE_SYMLINK = 7, /* path1 is the link's text (target), path2 the new link */
+	TB_FILE_TRUNCATE = 8,
+	TB_FILE_CHMOD = 9,
+	TB_FILE_CHOWN = 10,
+};
+
+/* Which syscall produced a file or network event (architecture neutral). */
+enum tb_syscall {
+	TB_SC_OPEN = 1,
+	TB_SC_OPENAT = 2,
+	TB_SC_OPENAT2 = 3,
+	TB_SC_CREAT = 4,
+	TB_SC_UNLINK = 5,
+	TB_SC_UNLINKAT = 6,
+	TB_SC_RMDIR = 7,
+	TB_SC_RENAME = 8,
+	TB_SC_RENAMEAT = 9,
+	TB_SC_RENAMEAT2 = 10,
+	TB_SC_MKDIR = 11,
+	TB_SC_MKDIRAT = 12,
+	TB_SC_LINK = 13,
+	TB_SC_LINKAT = 14,
+	TB_SC_SYMLINK = 15,
+	TB_SC_SYMLINKAT = 16,
+	TB_SC_TRUNCATE = 17,
+	TB_SC_FTRUNCATE = 18,
+	TB_SC_CHMOD = 19,
+	TB_SC_FCHMOD = 20,
+	TB_SC_FCHMODAT = 21,
+	TB_SC_FCHMODAT2 = 22,
+	TB_SC_CHOWN = 23,
+	TB_SC_LCHOWN = 24,
+	TB_SC_FCHOWN = 25,
+	TB_SC_FCHOWNAT = 26,
+	TB_SC_CONNECT = 27,
+	TB_SC_SENDTO = 28,
+	TB_SC_SENDMSG = 29,
+	TB_SC_BIND = 30,
+	TB_SC_LISTEN = 31,
+};
+
+#define TB_FILE_CREATED 0x1        /* open created the file (FMODE_CREATED) */
+#define TB_FILE_PATH1_TRUNC 0x2
+#define TB_FILE_PATH2_TRUNC 0x4
+#define TB_FILE_DIR1_TRUNC 0x8
+#define TB_FILE_DIR2_TRUNC 0x10
+#define TB_FILE_RESOLVED_TRUNC 0x20
+#define TB_FILE_DIR_UNREACHABLE 0x40      /* a dir context is not below the task's root */
+#define TB_FILE_RESOLVED_UNREACHABLE 0x80
+
+#define TB_AT_FDCWD (-100)
+
+/* TB_EV_FILE: a successful file syscall (ret >= 0; failures are not reported).
+ * Followed by, in order:
+ *   path1[path1_len]  first path argument as given (symlink: the link text)
+ *   path2[path2_len]  second path argument as given (rename/link/symlink: the new name)
+ *   dir1[dir1_len]    when path1 is relative: the directory it is relative to (the cwd
+ *                     for AT_FDCWD, else dirfd1's path), below the task's root; absolute
+ *                     path = dir1 + "/" + path1. Empty when path1 is absolute (and for
+ *                     the symlink text, which is not resolved).
+ *   dir2[dir2_len]    the same for path2
+ *   resolved[resolved_len]  open: the path of the file actually opened (after symlinks);
+ *                     ftruncate/fchmod/fchown: the path of fd. Below the task's root. */
+struct tb_file_event {
+	struct tb_header hdr;
+	__s64 ret;
+	__u32 op;      /* enum tb_file_op */
+	__u32 syscall; /* enum tb_syscall */
+	__u32 flags;   /* the syscall's flags argument (open flags, AT_*, RENAME_*) */
+	__u32 mode;    /* open/creat/mkdir/chmod mode argument */
+	__s32 dirfd1;  /* dirfd for path1 (TB_AT_FDCWD), or the fd of f* calls */
+	__s32 dirfd2;
+	__u32 uid;     /* chown: new owner ((u32)-1: unchanged) */
+	__u32 gid;
+	__s64 length;  /* truncate/ftruncate: new length */
+	__u32 result;  /* TB_FILE_* */
+	__u16 path1_len;
+	__u16 path2_len;
+	__u16 dir1_len;
+	__u16 dir2_len;
+	__u16 resolved_len;
+	__u16 _pad;
+};
+
+/* ---- network ---------------------------------------------------------------------- */
+enum tb_net_op {
+	TB_NET_CONNECT = 1, /* reported whatever the result (ret: 0, -EINPROGRESS, -errno) */
+	TB_NET_SENDTO = 2,  /* with a destination; once per (process, destination) */
+	TB_NET_SENDMSG = 3, /* with msg_name; once per (process, destination) */
+	TB_NET_BIND = 4,    /* successful only */
+	TB_NET_LISTEN = 5,  /* successful only; address is the socket's local address */
+};
+
+#define TB_NET_LOCAL 0x1          /* addr/port are the local address */
+#define TB_NET_UNIX_ABSTRACT 0x2  /* unix path is an abstract name (leading NUL dropped) */
+#define TB_NET_UNIX_PATH_TRUNC 0x4
+
+/* TB_EV_NET. family: AF_INET (2), AF_INET6 (10), AF_UNIX (1).
+ * Followed by: unix_path[unix_path_len] for AF_UNIX. */
+struct tb_net_event {
+	struct tb_header hdr;
+	__s64 ret;
+	__u32 op;      /* enum tb_net_op */
+	__u32 syscall; /* enum tb_syscall */
+	__s32 fd;
+	__u16 family;
+	__u16 port;      /* host byte order */
+	__u16 sock_type; /* SOCK_STREAM (1), SOCK_DGRAM (2), ... 0: unknown */
+	__u16 protocol;  /* IPPROTO_TCP (6), IPPROTO_UDP (17), ... */
+	__u32 flags;     /* TB_NET_* */
+	__u8 addr[16];   /* IPv4: first 4 bytes; network byte order */
+	__u16 unix_path_len;
+	__u16 _pad[3];
+};
+
+/* ---- written by the loader -------------------------------------------------------- */
+#define TB_READY_DIGESTS 0x1
+#define TB_READY_TRACE_READS 0x2
+
+/* TB_EV_READY: the probe is loaded and attached; tracing starts now. */
+struct tb_ready_event {
+	struct tb_header hdr;
+	__u32 abi_version; /* TB_ABI_VERSION */
+	__u32 ncpus;
+	__s64 realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME at start */
+	__u64 ringbuf_bytes;
+	__u32 flags;      /* TB_READY_* */
+	__u32 loader_pid;
+};
+
+enum tb_digest_kind {
+	TB_DIGEST_EXE = 1,    /* the file that runs (/proc/<pid>/exe) */
+	TB_DIGEST_SCRIPT = 2, /* the #! script named by the exec's filename */
+};
+
+#define TB_DIGEST_FROM_CACHE 0x1        /* same identity hashed before */
+#define TB_DIGEST_IDENTITY_MISMATCH 0x2 /* the file read does not match the exec's identity */
+#define TB_DIGEST_WAS_STOPPED 0x4       /* the task was stopped while hashing */
+
+/* TB_EV_DIGEST: sha256 for one exec. Header: copied from the exec event (ts_ns, pid,
+ * tgid, cgroup_id), so (tgid, ts_ns) names the exec. Follows its exec in the stream. */
+struct tb_digest_event {
+	struct tb_header hdr;
+	__u32 kind;  /* enum tb_digest_kind */
+	__s32 error; /* 0, or the errno that prevented hashing */
+	__u32 flags; /* TB_DIGEST_* */
+	__u32 _pad;
+	__u64 bytes; /* bytes hashed */
+	__u8 sha256[32];
+	struct tb_file_id file; /* identity of what was hashed (exe: the kernel's identity) */
+};
+
+/* Loss counters (cumulative since start). Slots 1..7 count ring buffer reservations
+ * that failed, per event type (an event of that type was lost). */
+enum tb_loss {
+	TB_LOSS_RINGBUF_FIRST = 1, /* + tb_event_type - 1 */
+	TB_LOSS_PENDING_FULL = 8,  /* syscall entry not remembered: its exit event is lost */
+	TB_LOSS_TRACED_FULL = 9,   /* a cgroup to trace did not fit the traced map */
+	TB_LOSS_SCRATCH_BUSY = 10, /* per-CPU scratch in use (nesting): event lost */
+	TB_LOSS_DIGEST_SKIPPED = 11, /* exec not stopped (loader heartbeat stale) */
+	TB_LOSS_SIGNAL_FAILED = 12,  /* bpf_send_signal failed: exec not stopped */
+	TB_LOSS_DIGEST_FAILED = 13,  /* loader: a digest could not be computed */
+	TB_LOSS_NET_SUPPRESSED = 14, /* repeated sendto/sendmsg to a known destination (not a loss) */
+	TB_LOSS_OUTPUT = 15,         /* loader: records not written (stdout error) */
+	TB_LOSS_MAX = 16,
+};
+
+/* TB_EV_LOSS: cumulative counters; written periodically when they change and at exit. */
+struct tb_loss_event {
+	struct tb_header hdr;
+	__u64 counters[TB_LOSS_MAX]; /* indexed by enum tb_loss; slot 0 unused */
+};
+
+/* TB_EV_ACK: answer to the stdin command numbered `seq`. */
+struct tb_ack_event {
+	struct tb_header hdr;
+	__u32 seq;
+	__s32 error; /* 0 or errno */
+	__u64 value; /* command specific (addpath: the cgroup id) */
+};
+
+/* Kernel-side configuration (not part of the stream). */
+#define TB_CFG_DIGESTS 0x1     /* stop unknown executables until the loader hashed them */
+#define TB_CFG_TRACE_READS 0x2 /* report read-only opens too */
+
+struct tb_traced {
+	__u32 generation;
+	__u32 flags; /* TB_CG_* */
+};
+
+#endif /* TRACEBUILD_EVENTS_H */

@@ -1,0 +1,851 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * tracebuild-probe: loads probe.bpf.c, attaches it, and streams its events to stdout as
+ * length-prefixed records (u32 little-endian length, then the record; see events.h).
+ * It also computes the sha256 of every executed file (TB_EV_DIGEST records) and answers
+ * line commands on stdin:
+ *
+ *   <seq> add <cgroup-id>      trace a cgroup (v2 id)
+ *   <seq> addpath <path>       trace the cgroup at <path> below the cgroup v2 root
+ *   <seq> remove <cgroup-id>   stop tracing a cgroup
+ *   <seq> gen <n>              set the build generation (0: stop adding new cgroups)
+ *   <seq> stats                write a TB_EV_LOSS record now
+ *   <seq> ping                 nothing
+ *   <seq> stop                 drain, write the final TB_EV_LOSS record, exit 0
+ *
+ * Each command is answered by a TB_EV_ACK record carrying <seq>. EOF on stdin, SIGTERM
+ * and SIGINT stop it like `stop`. Messages go to stderr.
+ *
+ * Exit codes: 0 clean stop, 2 usage, 3 not root / not permitted, 4 BPF unavailable
+ * (load/attach failed, no BTF, no tracefs), 5 runtime error (e.g. stdout closed).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "events.h"
+#include "probe.skel.h"
+#include <openssl/evp.h>
+
+enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_NOT_ROOT = 3, EXIT_NO_BPF = 4, EXIT_RUNTIME = 5 };
+
+#define PROG "tracebuild-probe"
+
+static void msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, PROG ": ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+static struct {
+	const char *prefixes[TB_MAX_PREFIXES];
+	int nprefixes;
+	bool no_prefix;
+	uint64_t cgroups[64];
+	int ncgroups;
+	unsigned ringbuf_mib;
+	unsigned generation;
+	bool digests;
+	bool trace_reads;
+	unsigned stats_ms;
+	bool verbose;
+} opt = { .ringbuf_mib = 64, .generation = 1, .digests = true, .stats_ms = 1000 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [options]\n"
+		"  --prefix PATH         trace new cgroups whose v2 path starts with PATH (repeatable;\n"
+		"                        default /docker/buildkit/)\n"
+		"  --no-prefix           trace no cgroup automatically\n"
+		"  --cgroup ID           trace this cgroup v2 id (repeatable)\n"
+		"  --ringbuf-mib N       ring buffer size (default 64; rounded up to a power of 2)\n"
+		"  --generation N        initial build generation (default 1; 0 = inactive)\n"
+		"  --no-digests          do not stop new executables to hash them\n"
+		"  --trace-reads         report read-only opens too\n"
+		"  --stats-interval-ms N loss report period (default 1000)\n"
+		"  --verbose             libbpf debug output\n");
+}
+
+static int parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VALUE()                                                                        \
+	do {                                                                                \
+		if (!v) {                                                                   \
+			msg("%s needs a value", a);                                         \
+			return -1;                                                          \
+		}                                                                           \
+		i++;                                                                        \
+	} while (0)
+		if (!strcmp(a, "--prefix")) {
+			NEED_VALUE();
+			if (opt.nprefixes >= TB_MAX_PREFIXES || strlen(v) >= TB_PREFIX_MAX || !*v) {
+				msg("at most %d prefixes of 1..%d bytes", TB_MAX_PREFIXES,
+				    TB_PREFIX_MAX - 1);
+				return -1;
+			}
+			opt.prefixes[opt.nprefixes++] = v;
+		} else if (!strcmp(a, "--no-prefix")) {
+			opt.no_prefix = true;
+		} else if (!strcmp(a, "--cgroup")) {
+			NEED_VALUE();
+			if (opt.ncgroups >= 64)
+				return -1;
+			opt.cgroups[opt.ncgroups++] = strtoull(v, NULL, 0);
+		} else if (!strcmp(a, "--ringbuf-mib")) {
+			NEED_VALUE();
+			opt.ringbuf_mib = strtoul(v, NULL, 0);
+			if (opt.ringbuf_mib < 1 || opt.ringbuf_mib > 1024) {
+				msg("--ringbuf-mib must be 1..1024");
+				return -1;
+			}
+		} else if (!strcmp(a, "--generation")) {
+			NEED_VALUE();
+			opt.generation = strtoul(v, NULL, 0);
+		} else if (!strcmp(a, "--no-digests")) {
+			opt.digests = false;
+		} else if (!strcmp(a, "--trace-reads")) {
+			opt.trace_reads = true;
+		} else if (!strcmp(a, "--stats-interval-ms")) {
+			NEED_VALUE();
+			opt.stats_ms = strtoul(v, NULL, 0);
+		} else if (!strcmp(a, "--verbose")) {
+			opt.verbose = true;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			exit(EXIT_OK);
+		} else {
+			msg("unknown option %s", a);
+			return -1;
+		}
+	}
+	if (!opt.nprefixes && !opt.no_prefix)
+		opt.prefixes[opt.nprefixes++] = "/docker/buildkit/";
+	if (opt.no_prefix)
+		opt.nprefixes = 0;
+	return 0;
+}
+
+/* ---- clocks ------------------------------------------------------------------------- */
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* ---- output ------------------------------------------------------------------------- */
+static struct probe *skel;
+static uint8_t outbuf[1 << 20];
+static size_t outlen;
+static bool out_broken;
+static uint64_t user_loss[TB_LOSS_MAX]; /* counters kept by the loader itself */
+
+static void out_flush(void)
+{
+	size_t done = 0;
+	while (done < outlen && !out_broken) {
+		ssize_t n = write(STDOUT_FILENO, outbuf + done, outlen - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				/* stdout made non-blocking by the reader: wait until writable */
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			out_broken = true;
+			break;
+		}
+		done += n;
+	}
+	outlen = 0;
+}
+
+static void out_record(const void *rec, uint32_t len)
+{
+	if (out_broken) {
+		user_loss[TB_LOSS_OUTPUT]++;
+		return;
+	}
+	if (outlen + 4 + len > sizeof(outbuf))
+		out_flush();
+	if (4 + len > sizeof(outbuf)) {
+		user_loss[TB_LOSS_OUTPUT]++;
+		return;
+	}
+	memcpy(outbuf + outlen, &len, 4); /* little endian hosts only (x86-64, arm64) */
+	memcpy(outbuf + outlen + 4, rec, len);
+	outlen += 4 + len;
+}
+
+static void loader_header(struct tb_header *h, uint32_t type, uint32_t size)
+{
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->size = size;
+	h->ts_ns = clock_ns(CLOCK_BOOTTIME);
+	h->pid = h->tgid = getpid();
+}
+
+static void write_ack(uint32_t seq, int err, uint64_t value)
+{
+	struct tb_ack_event a;
+	loader_header(&a.hdr, TB_EV_ACK, sizeof(a));
+	a.seq = seq;
+	a.error = err;
+	a.value = value;
+	out_record(&a, sizeof(a));
+}
+
+/* ---- loss counters ------------------------------------------------------------------ */
+static int ncpus;
+static __u64 last_loss[TB_LOSS_MAX];
+
+static void read_losses(__u64 out[TB_LOSS_MAX])
+{
+	uint64_t *vals = calloc(ncpus, sizeof(uint64_t));
+	int fd = bpf_map__fd(skel->maps.losses);
+	for (uint32_t k = 0; k < TB_LOSS_MAX; k++) {
+		out[k] = user_loss[k];
+		if (vals && bpf_map_lookup_elem(fd, &k, vals) == 0)
+			for (int c = 0; c < ncpus; c++)
+				out[k] += vals[c];
+	}
+	free(vals);
+}
+
+static void write_losses(bool force)
+{
+	struct tb_loss_event l;
+	read_losses(l.counters);
+	if (!force && !memcmp(l.counters, last_loss, sizeof(last_loss)))
+		return;
+	memcpy(last_loss, l.counters, sizeof(last_loss));
+	loader_header(&l.hdr, TB_EV_LOSS, sizeof(l));
+	out_record(&l, sizeof(l));
+}
+
+/* ---- digests ------------------------------------------------------------------------ */
+#define CACHE_SLOTS (1u << 16)
+struct cache_entry {
+	bool used;
+	struct tb_file_id id;
+	uint8_t sha[32];
+	uint64_t bytes;
+};
+static struct cache_entry *cache;
+static unsigned cache_count;
+
+static uint32_t id_hash(const struct tb_file_id *id)
+{
+	const uint8_t *p = (const void *)id;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < sizeof(*id); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static struct cache_entry *cache_find(const struct tb_file_id *id, bool insert)
+{
+	uint32_t i = id_hash(id) & (CACHE_SLOTS - 1);
+	for (unsigned n = 0; n < CACHE_SLOTS; n++, i = (i + 1) & (CACHE_SLOTS - 1)) {
+		struct cache_entry *e = &cache[i];
+		if (!e->used) {
+			if (!insert || cache_count >= CACHE_SLOTS * 3 / 4)
+				return NULL;
+			e->used = true;
+			e->id = *id;
+			cache_count++;
+			return e;
+		}
+		if (!memcmp(&e->id, id, sizeof(*id)))
+			return e;
+	}
+	return NULL;
+}
+
+static uint8_t hashbuf[1 << 20];
+
+/* Hashes an open fd with OpenSSL's SHA-256; keeps the probe's heartbeat fresh while doing
+ * so, since the task being hashed stays stopped until the digest is known. */
+static int hash_fd(int fd, uint8_t sha[32], uint64_t *bytes)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int err = 0;
+
+	*bytes = 0;
+	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, hashbuf, sizeof(hashbuf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (!EVP_DigestUpdate(c, hashbuf, n)) {
+			err = -EIO;
+			goto out;
+		}
+		*bytes += n;
+		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
+	}
+	if (!EVP_DigestFinal_ex(c, sha, NULL))
+		err = -EIO;
+out:
+	EVP_MD_CTX_free(c);
+	return err;
+}
+
+static void stat_to_id(const struct stat *st, struct tb_file_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_sec = st->st_mtim.tv_sec;
+	id->mtime_nsec = st->st_mtim.tv_nsec;
+	id->ctime_sec = st->st_ctim.tv_sec;
+	id->ctime_nsec = st->st_ctim.tv_nsec;
+	id->dev = (major(st->st_dev) << 20) | minor(st->st_dev);
+	id->mode = st->st_mode;
+}
+
+static void write_digest(const struct tb_exec_event *ex, uint32_t kind, int err, uint32_t flags,
+			 const uint8_t *sha, uint64_t bytes, const struct tb_file_id *id)
+{
+	struct tb_digest_event d;
+	memset(&d, 0, sizeof(d));
+	d.hdr = ex->hdr;
+	d.hdr.type = TB_EV_DIGEST;
+	d.hdr.size = sizeof(d);
+	d.kind = kind;
+	d.error = err;
+	d.flags = flags;
+	d.bytes = bytes;
+	if (sha)
+		memcpy(d.sha256, sha, 32);
+	if (id)
+		d.file = *id;
+	if (err)
+		user_loss[TB_LOSS_DIGEST_FAILED]++;
+	out_record(&d, sizeof(d));
+}
+
+/* sha256 of /proc/<tgid>/exe: the very file the task executes. */
+static void digest_exe(const struct tb_exec_event *ex, uint32_t base_flags)
+{
+	struct cache_entry *ce = cache_find(&ex->exe, false);
+	if (ce) {
+		write_digest(ex, TB_DIGEST_EXE, 0, base_flags | TB_DIGEST_FROM_CACHE, ce->sha,
+			     ce->bytes, &ex->exe);
+		return;
+	}
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%u/exe", ex->hdr.tgid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		write_digest(ex, TB_DIGEST_EXE, errno, base_flags, NULL, 0, &ex->exe);
+		return;
+	}
+	struct stat st;
+	uint8_t sha[32];
+	uint64_t bytes = 0;
+	int err = fstat(fd, &st) ? -errno : hash_fd(fd, sha, &bytes);
+	close(fd);
+	if (err) {
+		write_digest(ex, TB_DIGEST_EXE, -err, base_flags, NULL, 0, &ex->exe);
+		return;
+	}
+	/* dev/ino may differ on overlayfs (stat reports the real inode); compare the rest */
+	bool same = (uint64_t)st.st_size == ex->exe.size &&
+		    st.st_mtim.tv_sec == ex->exe.mtime_sec &&
+		    (uint32_t)st.st_mtim.tv_nsec == ex->exe.mtime_nsec &&
+		    st.st_ctim.tv_sec == ex->exe.ctime_sec &&
+		    (uint32_t)st.st_ctim.tv_nsec == ex->exe.ctime_nsec;
+	uint32_t flags = base_flags;
+	if (!same) {
+		flags |= TB_DIGEST_IDENTITY_MISMATCH;
+	} else if ((ce = cache_find(&ex->exe, true))) {
+		memcpy(ce->sha, sha, 32);
+		ce->bytes = bytes;
+		/* only now may the kernel skip stopping this identity */
+		uint8_t one = 1;
+		bpf_map_update_elem(bpf_map__fd(skel->maps.digested), &ex->exe, &one, BPF_ANY);
+	}
+	write_digest(ex, TB_DIGEST_EXE, 0, flags, sha, bytes, &ex->exe);
+}
+
+/* sha256 of the #! script named by the exec's filename, resolved inside the task's root. */
+static void digest_script(const struct tb_exec_event *ex, const char *filename, const char *cwd,
+			  uint32_t base_flags)
+{
+	char path[2 * TB_PATH_MAX + 64];
+	int fd = -1;
+	if (!strncmp(filename, "/dev/fd/", 8)) {
+		snprintf(path, sizeof(path), "/proc/%u/fd/%s", ex->hdr.tgid, filename + 8);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} else {
+		char root[64];
+		snprintf(root, sizeof(root), "/proc/%u/root", ex->hdr.tgid);
+		int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (rfd >= 0) {
+			if (filename[0] == '/')
+				snprintf(path, sizeof(path), "%s", filename);
+			else
+				snprintf(path, sizeof(path), "%s/%s", cwd[0] ? cwd : "/", filename);
+			struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
+						.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+			fd = syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+			close(rfd);
+		}
+	}
+	if (fd < 0) {
+		write_digest(ex, TB_DIGEST_SCRIPT, errno, base_flags, NULL, 0, NULL);
+		return;
+	}
+	struct stat st;
+	struct tb_file_id id;
+	uint8_t sha[32];
+	uint64_t bytes = 0;
+	int err = fstat(fd, &st) ? -errno : hash_fd(fd, sha, &bytes);
+	close(fd);
+	if (err) {
+		write_digest(ex, TB_DIGEST_SCRIPT, -err, base_flags, NULL, 0, NULL);
+		return;
+	}
+	stat_to_id(&st, &id);
+	write_digest(ex, TB_DIGEST_SCRIPT, 0, base_flags, sha, bytes, &id);
+}
+
+static void handle_exec(const struct tb_exec_event *ex, size_t size)
+{
+	static char filename[TB_PATH_MAX + 1], cwd[TB_PATH_MAX + 1];
+	bool stopped = ex->flags & TB_EXEC_NEEDS_DIGEST;
+	const char *p = (const char *)(ex + 1);
+	size_t need = sizeof(*ex) + ex->filename_len + ex->interp_len + ex->exe_path_len +
+		      ex->cwd_len + ex->argv_len;
+	if (need <= size) {
+		memcpy(filename, p, ex->filename_len);
+		filename[ex->filename_len] = 0;
+		p += ex->filename_len + ex->interp_len + ex->exe_path_len;
+		memcpy(cwd, p, ex->cwd_len);
+		cwd[ex->cwd_len] = 0;
+	} else {
+		filename[0] = cwd[0] = 0;
+	}
+	uint32_t base = stopped ? TB_DIGEST_WAS_STOPPED : 0;
+	digest_exe(ex, base);
+	if (ex->flags & TB_EXEC_SCRIPT)
+		digest_script(ex, filename, cwd, base);
+	if (stopped)
+		kill(ex->hdr.tgid, SIGCONT);
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	const struct tb_header *h = data;
+	if (size < sizeof(*h))
+		return 0;
+	out_record(data, size);
+	if (h->type == TB_EV_EXEC && size >= sizeof(struct tb_exec_event) &&
+	    (opt.digests || (((const struct tb_exec_event *)data)->flags & TB_EXEC_NEEDS_DIGEST)))
+		handle_exec(data, size);
+	return 0;
+}
+
+/* ---- commands ----------------------------------------------------------------------- */
+static bool stopping;
+
+static const char *cgroup2_root(void)
+{
+	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+		return "/sys/fs/cgroup";
+	return "/sys/fs/cgroup/unified";
+}
+
+static int trace_cgroup(uint64_t id)
+{
+	struct tb_traced v = { .generation = skel->bss->cfg_generation, .flags = 0 };
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.traced), &id, &v, BPF_ANY))
+		return errno;
+	return 0;
+}
+
+static void command(char *line)
+{
+	char *save = NULL;
+	char *seqs = strtok_r(line, " \t", &save);
+	char *verb = strtok_r(NULL, " \t", &save);
+	char *arg = strtok_r(NULL, "", &save);
+	if (!seqs)
+		return;
+	uint32_t seq = strtoul(seqs, NULL, 10);
+	if (!verb) {
+		write_ack(seq, EINVAL, 0);
+		return;
+	}
+	if (!strcmp(verb, "add") && arg) {
+		write_ack(seq, trace_cgroup(strtoull(arg, NULL, 0)), 0);
+	} else if (!strcmp(verb, "addpath") && arg) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", cgroup2_root(), arg[0] == '/' ? arg + 1 : arg);
+		if (stat(path, &st)) {
+			write_ack(seq, errno, 0);
+			return;
+		}
+		write_ack(seq, trace_cgroup(st.st_ino), st.st_ino);
+	} else if (!strcmp(verb, "remove") && arg) {
+		uint64_t id = strtoull(arg, NULL, 0);
+		int err = bpf_map_delete_elem(bpf_map__fd(skel->maps.traced), &id) ? errno : 0;
+		write_ack(seq, err, 0);
+	} else if (!strcmp(verb, "gen") && arg) {
+		skel->bss->cfg_generation = strtoul(arg, NULL, 0);
+		write_ack(seq, 0, skel->bss->cfg_generation);
+	} else if (!strcmp(verb, "stats")) {
+		write_losses(true);
+		write_ack(seq, 0, 0);
+	} else if (!strcmp(verb, "ping")) {
+		write_ack(seq, 0, 0);
+	} else if (!strcmp(verb, "stop")) {
+		write_ack(seq, 0, 0);
+		stopping = true;
+	} else {
+		write_ack(seq, EINVAL, 0);
+	}
+}
+
+static char inbuf[8192];
+static size_t inlen;
+
+/* Returns false on EOF. */
+static bool read_stdin(void)
+{
+	ssize_t n = read(STDIN_FILENO, inbuf + inlen, sizeof(inbuf) - 1 - inlen);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	inlen += n;
+	char *start = inbuf, *nl;
+	while ((nl = memchr(start, '\n', inbuf + inlen - start))) {
+		*nl = 0;
+		command(start);
+		start = nl + 1;
+	}
+	inlen = inbuf + inlen - start;
+	memmove(inbuf, start, inlen);
+	if (inlen == sizeof(inbuf) - 1)
+		inlen = 0; /* an absurdly long line: drop it */
+	return true;
+}
+
+/* ---- load and attach ---------------------------------------------------------------- */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !opt.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static const char *tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0)
+		return "/sys/kernel/tracing";
+	if (access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
+		return "/sys/kernel/debug/tracing";
+	return NULL;
+}
+
+struct sc_prog {
+	const char *name;
+	struct bpf_program *prog;
+	bool present;
+};
+
+#define MAX_LINKS 96
+static struct bpf_link *links[MAX_LINKS];
+static int nlinks;
+
+static int attach_one(struct bpf_link *l, const char *what)
+{
+	long err = libbpf_get_error(l);
+	if (err) {
+		msg("attaching %s failed: %s", what, strerror((int)-err));
+		return (int)-err;
+	}
+	if (nlinks < MAX_LINKS)
+		links[nlinks++] = l;
+	return 0;
+}
+
+static unsigned round_pow2(unsigned long v)
+{
+	unsigned long r = 1;
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	if (parse_args(argc, argv)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (geteuid() != 0) {
+		msg("must run as root: loading eBPF programs, stopping traced processes and reading "
+		    "/proc/<pid>/exe need root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_KILL)");
+		return EXIT_NOT_ROOT;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		msg("BPF unavailable: /sys/kernel/btf/vmlinux is missing (kernel without "
+		    "CONFIG_DEBUG_INFO_BTF)");
+		return EXIT_NO_BPF;
+	}
+	const char *tfs = tracefs();
+	if (!tfs) {
+		msg("BPF unavailable: tracefs is not mounted (mount -t tracefs nodev "
+		    "/sys/kernel/tracing)");
+		return EXIT_NO_BPF;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	libbpf_set_print(libbpf_print);
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0) {
+		msg("BPF unavailable: cannot count CPUs");
+		return EXIT_NO_BPF;
+	}
+	cache = calloc(CACHE_SLOTS, sizeof(*cache));
+	if (!cache) {
+		msg("out of memory");
+		return EXIT_RUNTIME;
+	}
+
+	skel = probe__open();
+	if (!skel) {
+		msg("BPF unavailable: cannot open the BPF object: %s", strerror(errno));
+		return EXIT_NO_BPF;
+	}
+	skel->rodata->cfg_flags = (opt.digests ? TB_CFG_DIGESTS : 0) |
+				  (opt.trace_reads ? TB_CFG_TRACE_READS : 0);
+	skel->rodata->cfg_nprefixes = opt.nprefixes;
+	for (int i = 0; i < opt.nprefixes; i++) {
+		size_t n = strlen(opt.prefixes[i]);
+		memcpy((char *)skel->rodata->cfg_prefix[i], opt.prefixes[i], n);
+		skel->rodata->cfg_prefix_len[i] = n;
+	}
+	unsigned long rb_bytes = round_pow2((unsigned long)opt.ringbuf_mib << 20);
+	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
+	bpf_map__set_max_entries(skel->maps.scratch, ncpus);
+
+	/* Syscall tracepoints that this kernel lacks are simply not traced. */
+	struct sc_prog scs[] = {
+#define SC(n) { #n, skel->progs.sys_enter_##n, false }
+		SC(open), SC(openat), SC(openat2), SC(creat), SC(unlink), SC(unlinkat),
+		SC(rmdir), SC(rename), SC(renameat), SC(renameat2), SC(mkdir), SC(mkdirat),
+		SC(link), SC(linkat), SC(symlink), SC(symlinkat), SC(truncate), SC(ftruncate),
+		SC(chmod), SC(fchmod), SC(fchmodat), SC(fchmodat2), SC(chown), SC(lchown),
+		SC(fchown), SC(fchownat), SC(connect), SC(sendto), SC(sendmsg), SC(bind),
+		SC(listen),
+#undef SC
+	};
+	const int nscs = sizeof(scs) / sizeof(scs[0]);
+	for (int i = 0; i < nscs; i++) {
+		char p[256], q[256];
+		snprintf(p, sizeof(p), "%s/events/syscalls/sys_enter_%s", tfs, scs[i].name);
+		snprintf(q, sizeof(q), "%s/events/syscalls/sys_exit_%s", tfs, scs[i].name);
+		scs[i].present = access(p, F_OK) == 0 && access(q, F_OK) == 0;
+		if (!scs[i].present) {
+			bpf_program__set_autoload(scs[i].prog, false);
+			if (opt.verbose)
+				msg("no tracepoint for %s: not traced", scs[i].name);
+		}
+	}
+
+	int err = probe__load(skel);
+	if (err) {
+		int e = errno ? errno : -err;
+		if (e == EPERM || e == EACCES) {
+			msg("not permitted to load eBPF programs (%s): run as root", strerror(e));
+			probe__destroy(skel);
+			return EXIT_NOT_ROOT;
+		}
+		msg("BPF unavailable: loading the probe failed: %s (run with --verbose for the "
+		    "verifier log)", strerror(e));
+		probe__destroy(skel);
+		return EXIT_NO_BPF;
+	}
+
+	skel->bss->cfg_generation = opt.generation;
+	skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
+	for (int i = 0; i < opt.ncgroups; i++)
+		trace_cgroup(opt.cgroups[i]);
+
+	err = 0;
+	err = err ?: attach_one(bpf_program__attach(skel->progs.on_cgroup_mkdir), "cgroup_mkdir");
+	err = err ?: attach_one(bpf_program__attach(skel->progs.on_cgroup_rmdir), "cgroup_rmdir");
+	err = err ?: attach_one(bpf_program__attach(skel->progs.on_exec), "sched_process_exec");
+	err = err ?: attach_one(bpf_program__attach(skel->progs.on_fork), "sched_process_fork");
+	err = err ?: attach_one(bpf_program__attach(skel->progs.on_exit), "sched_process_exit");
+	for (int i = 0; i < nscs && !err; i++) {
+		if (!scs[i].present)
+			continue;
+		char tp[64];
+		snprintf(tp, sizeof(tp), "sys_exit_%s", scs[i].name);
+		err = attach_one(bpf_program__attach(scs[i].prog), scs[i].name);
+		err = err ?: attach_one(bpf_program__attach_tracepoint(skel->progs.on_sys_exit,
+									"syscalls", tp), tp);
+	}
+	if (err) {
+		for (int i = 0; i < nlinks; i++)
+			bpf_link__destroy(links[i]);
+		probe__destroy(skel);
+		if (err == EPERM || err == EACCES) {
+			msg("not permitted to attach eBPF programs: run as root");
+			return EXIT_NOT_ROOT;
+		}
+		msg("BPF unavailable: attaching the probe failed");
+		return EXIT_NO_BPF;
+	}
+
+	struct ring_buffer *rb =
+		ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, NULL, NULL);
+	if (!rb) {
+		msg("BPF unavailable: cannot map the ring buffer: %s", strerror(errno));
+		return EXIT_NO_BPF;
+	}
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN };
+	ev.data.u32 = 0;
+	epoll_ctl(ep, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev);
+	ev.data.u32 = 1;
+	bool stdin_open = epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0;
+	ev.data.u32 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+
+	struct tb_ready_event ready;
+	loader_header(&ready.hdr, TB_EV_READY, sizeof(ready));
+	ready.abi_version = TB_ABI_VERSION;
+	ready.ncpus = ncpus;
+	ready.realtime_offset_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME));
+	ready.ringbuf_bytes = rb_bytes;
+	ready.flags = (opt.digests ? TB_READY_DIGESTS : 0) |
+		      (opt.trace_reads ? TB_READY_TRACE_READS : 0);
+	ready.loader_pid = getpid();
+	out_record(&ready, sizeof(ready));
+	out_flush();
+	if (opt.verbose)
+		msg("attached (%d links), ring buffer %lu bytes", nlinks, rb_bytes);
+
+	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC) + (uint64_t)opt.stats_ms * 1000000ULL;
+	int rc = EXIT_OK;
+	while (!stopping) {
+		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, 100);
+		if (n < 0 && errno != EINTR) {
+			msg("epoll_wait: %s", strerror(errno));
+			rc = EXIT_RUNTIME;
+			break;
+		}
+		ring_buffer__consume(rb);
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u32 == 1) {
+				if (!read_stdin()) {
+					stopping = true; /* stdin EOF: the supervisor is gone */
+					epoll_ctl(ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+				}
+			} else if (evs[i].data.u32 == 2) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof(si)) == sizeof(si))
+					stopping = true;
+			}
+		}
+		if (!stdin_open) {
+			/* stdin not pollable (/dev/null, a regular file): read it to the end */
+			while (read_stdin() && !stopping)
+				;
+			stopping = true;
+		}
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		if (opt.stats_ms && now >= next_stats) {
+			write_losses(false);
+			next_stats = now + (uint64_t)opt.stats_ms * 1000000ULL;
+		}
+		out_flush();
+		if (out_broken) {
+			msg("stdout closed: stopping");
+			rc = EXIT_RUNTIME;
+			break;
+		}
+	}
+
+	/* Stop producing, then drain what is left. */
+	for (int i = 0; i < nlinks; i++)
+		bpf_link__destroy(links[i]);
+	ring_buffer__consume(rb);
+	write_losses(true);
+	out_flush();
+	__u64 total[TB_LOSS_MAX];
+	read_losses(total);
+	uint64_t lost = 0;
+	for (int k = TB_LOSS_RINGBUF_FIRST; k < TB_LOSS_RINGBUF_FIRST + TB_EV_KERNEL_MAX - 1; k++)
+		lost += total[k];
+	if (lost || total[TB_LOSS_PENDING_FULL] || total[TB_LOSS_TRACED_FULL] ||
+	    total[TB_LOSS_SCRATCH_BUSY] || total[TB_LOSS_DIGEST_FAILED] || total[TB_LOSS_OUTPUT])
+		msg("losses: ringbuf=%llu pending_full=%llu traced_full=%llu scratch_busy=%llu "
+		    "digest_failed=%llu output=%llu",
+		    (unsigned long long)lost, (unsigned long long)total[TB_LOSS_PENDING_FULL],
+		    (unsigned long long)total[TB_LOSS_TRACED_FULL],
+		    (unsigned long long)total[TB_LOSS_SCRATCH_BUSY],
+		    (unsigned long long)total[TB_LOSS_DIGEST_FAILED],
+		    (unsigned long long)total[TB_LOSS_OUTPUT]);
+	ring_buffer__free(rb);
+	probe__destroy(skel);
+	close(ep);
+	close(sfd);
+	free(cache);
+	return out_broken && rc == EXIT_OK ? EXIT_RUNTIME : rc;
+}

@@ -1,0 +1,310 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AckEvent,
+  CgroupEvent,
+  CgroupFlag,
+  DigestEvent,
+  DigestFlag,
+  EventType,
+  ExecEvent,
+  ExecFlag,
+  ExitEvent,
+  FileEvent,
+  FileId,
+  FileOp,
+  FileResult,
+  Header,
+  Loss,
+  LossEvent,
+  NetEvent,
+  NetFlag,
+  NetOp,
+  ReadyEvent,
+  Syscall,
+  type StructLayout,
+} from './abi.js';
+import { RecordStream, absolutePath, decodeRecord, decodeStream, totalLost, type TraceEvent } from './decode.js';
+
+type Value = number | bigint | Buffer;
+
+/** Builds a record: fixed struct from `fields` (by abi.ts layout), then the strings. */
+function record<F extends string>(
+  layout: StructLayout<F>,
+  type: number,
+  fields: Partial<Record<F, Value>>,
+  strings: Array<string | Buffer> = [],
+  header: { ts?: bigint; cg?: bigint; pid?: number; tgid?: number } = {},
+): Buffer {
+  const tail = Buffer.concat(strings.map((s) => (typeof s === 'string' ? Buffer.from(s) : s)));
+  const buf = Buffer.alloc(layout.size + tail.length);
+  tail.copy(buf, layout.size);
+  buf.writeUInt32LE(type, Header.fields.type.offset);
+  buf.writeUInt32LE(buf.length, Header.fields.size.offset);
+  buf.writeBigUInt64LE(header.ts ?? 1000n, Header.fields.ts_ns.offset);
+  buf.writeBigUInt64LE(header.cg ?? 42n, Header.fields.cgroup_id.offset);
+  buf.writeUInt32LE(header.pid ?? 7, Header.fields.pid.offset);
+  buf.writeUInt32LE(header.tgid ?? 7, Header.fields.tgid.offset);
+  for (const [name, value] of Object.entries(fields) as Array<[F, Value]>) {
+    const f = layout.fields[name];
+    if (Buffer.isBuffer(value)) value.copy(buf, f.offset);
+    else if (typeof value === 'bigint') buf.writeBigInt64LE(value, f.offset);
+    else if (f.size === 2) buf.writeUInt16LE(value, f.offset);
+    else if (f.size === 4) buf.writeInt32LE(value | 0, f.offset);
+    else buf.writeBigInt64LE(BigInt(value), f.offset);
+  }
+  return buf;
+}
+
+function fileId(ino: bigint, size: bigint): Buffer {
+  const b = Buffer.alloc(FileId.size);
+  b.writeBigUInt64LE(ino, FileId.fields.ino.offset);
+  b.writeBigUInt64LE(size, FileId.fields.size.offset);
+  b.writeBigInt64LE(1700000000n, FileId.fields.mtime_sec.offset);
+  b.writeUInt32LE(5, FileId.fields.mtime_nsec.offset);
+  b.writeBigInt64LE(1700000001n, FileId.fields.ctime_sec.offset);
+  b.writeUInt32LE(6, FileId.fields.ctime_nsec.offset);
+  b.writeUInt32LE((8 << 20) | 1, FileId.fields.dev.offset);
+  b.writeUInt32LE(0o100755, FileId.fields.mode.offset);
+  return b;
+}
+
+function framed(...records: Buffer[]): Buffer {
+  return Buffer.concat(
+    records.flatMap((r) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(r.length);
+      return [len, r];
+    }),
+  );
+}
+
+function only<K extends TraceEvent['kind']>(ev: TraceEvent, kind: K): Extract<TraceEvent, { kind: K }> {
+  expect(ev.kind).toBe(kind);
+  return ev as Extract<TraceEvent, { kind: K }>;
+}
+
+describe('decodeRecord', () => {
+  it('decodes an exec of a #! script with argv, cwd and the file identity', () => {
+    const argv = 'sh\0/s.sh\0-x\0';
+    const rec = record(
+      ExecEvent,
+      EventType.Exec,
+      {
+        ppid: 100,
+        old_pid: 101,
+        uid: 0,
+        gid: 0,
+        flags: ExecFlag.Script | ExecFlag.NeedsDigest,
+        argc: 3,
+        start_boottime_ns: 5n,
+        exe: fileId(1234n, 1982256n),
+        filename_len: 5,
+        interp_len: 7,
+        exe_path_len: 12,
+        cwd_len: 4,
+        argv_len: argv.length,
+      },
+      ['/s.sh', '/bin/sh', '/bin/busybox', '/tmp', argv],
+      { pid: 101, tgid: 101, cg: 6922n, ts: 77n },
+    );
+    const ev = only(decodeRecord(rec), 'exec');
+    expect(ev.header).toEqual({ type: EventType.Exec, size: rec.length, tsNs: 77n, cgroupId: 6922n, pid: 101, tgid: 101 });
+    expect(ev.filename).toBe('/s.sh');
+    expect(ev.interp).toBe('/bin/sh');
+    expect(ev.exePath).toBe('/bin/busybox');
+    expect(ev.cwd).toBe('/tmp');
+    expect(ev.argv).toEqual(['sh', '/s.sh', '-x']);
+    expect(ev.script).toBe(true);
+    expect(ev.needsDigest).toBe(true);
+    expect(ev.argvTruncated).toBe(false);
+    expect(ev.exe).toEqual({
+      dev: (8 << 20) | 1,
+      ino: 1234n,
+      size: 1982256n,
+      mtimeSec: 1700000000n,
+      mtimeNsec: 5,
+      ctimeSec: 1700000001n,
+      ctimeNsec: 6,
+      mode: 0o100755,
+    });
+  });
+
+  it('keeps an empty argument and reports truncated argv', () => {
+    const argv = 'echo\0\0x';
+    const rec = record(ExecEvent, EventType.Exec, { flags: ExecFlag.ArgvTrunc, filename_len: 0, argv_len: argv.length }, [argv]);
+    const ev = only(decodeRecord(rec), 'exec');
+    expect(ev.argv).toEqual(['echo', '', 'x']);
+    expect(ev.argvTruncated).toBe(true);
+    expect(ev.interp).toBeUndefined();
+  });
+
+  it('makes relative paths absolute with their directory context (rename)', () => {
+    const rec = record(
+      FileEvent,
+      EventType.File,
+      { ret: 0n, op: FileOp.Rename, syscall: Syscall.renameat2, dirfd1: -100, dirfd2: 3, path1_len: 1, path2_len: 8, dir1_len: 4, dir2_len: 6 },
+      ['a', '../x/./b', '/tmp', '/var/y'],
+    );
+    const ev = only(decodeRecord(rec), 'file');
+    expect(ev.op).toBe('rename');
+    expect(ev.syscall).toBe('renameat2');
+    expect(ev.dirfd1).toBe(-100);
+    expect(ev.absPath1).toBe('/tmp/a');
+    expect(ev.absPath2).toBe('/var/x/b');
+  });
+
+  it('reports created files, the resolved path, and does not resolve symlink text', () => {
+    const open = only(
+      decodeRecord(
+        record(
+          FileEvent,
+          EventType.File,
+          { ret: 3n, op: FileOp.Open, syscall: Syscall.openat, flags: 0o1101, mode: 0o644, result: FileResult.Created, path1_len: 6, resolved_len: 6 },
+          ['/tmp/a', '/tmp/a'],
+        ),
+      ),
+      'file',
+    );
+    expect(open.created).toBe(true);
+    expect(open.absPath1).toBe('/tmp/a');
+    expect(open.resolved).toBe('/tmp/a');
+    expect(open.ret).toBe(3n);
+
+    const sym = only(
+      decodeRecord(
+        record(FileEvent, EventType.File, { op: FileOp.Symlink, syscall: Syscall.symlinkat, path1_len: 2, path2_len: 1, dir2_len: 4 }, ['..', 'l', '/tmp']),
+      ),
+      'file',
+    );
+    expect(sym.path1).toBe('..');
+    expect(sym.absPath1).toBeUndefined();
+    expect(sym.absPath2).toBe('/tmp/l');
+
+    const ftrunc = only(
+      decodeRecord(
+        record(FileEvent, EventType.File, { op: FileOp.Truncate, syscall: Syscall.ftruncate, dirfd1: 4, length: 10n, resolved_len: 4 }, ['/a/b']),
+      ),
+      'file',
+    );
+    expect(ftrunc.absPath1).toBe('/a/b');
+    expect(ftrunc.length).toBe(10n);
+  });
+
+  it('decodes IPv4, IPv6 and unix connects', () => {
+    const v4 = Buffer.alloc(16);
+    Buffer.from([127, 0, 0, 1]).copy(v4);
+    const c4 = only(
+      decodeRecord(record(NetEvent, EventType.Net, { ret: 0n, op: NetOp.Connect, syscall: Syscall.connect, fd: 3, family: 2, port: 8080, sock_type: 1, protocol: 6, addr: v4 })),
+      'net',
+    );
+    expect(c4).toMatchObject({ op: 'connect', family: 'inet', address: '127.0.0.1', port: 8080, protocol: 'tcp', local: false });
+
+    const v6 = Buffer.from('20010db8000000000000000000000001', 'hex');
+    const c6 = only(decodeRecord(record(NetEvent, EventType.Net, { ret: -111n, op: NetOp.Connect, family: 10, port: 443, protocol: 6, addr: v6 })), 'net');
+    expect(c6.address).toBe('2001:db8::1');
+    expect(c6.ret).toBe(-111n);
+
+    const mapped = Buffer.from('00000000000000000000ffff7f000001', 'hex');
+    expect(only(decodeRecord(record(NetEvent, EventType.Net, { op: NetOp.Sendto, family: 10, protocol: 17, addr: mapped })), 'net').address).toBe(
+      '::ffff:127.0.0.1',
+    );
+
+    const unix = only(
+      decodeRecord(record(NetEvent, EventType.Net, { op: NetOp.Connect, family: 1, flags: NetFlag.UnixAbstract, unix_path_len: 4 }, ['name'])),
+      'net',
+    );
+    expect(unix.address).toBe('@name');
+    expect(unix.family).toBe('unix');
+  });
+
+  it('decodes wait statuses of exits', () => {
+    const exited = only(decodeRecord(record(ExitEvent, EventType.Exit, { exit_code: 3 << 8, utime_ns: 5n, maxrss_kib: 1024n })), 'exit');
+    expect(exited).toMatchObject({ exitCode: 3, signal: undefined, coreDumped: false, utimeNs: 5n, maxRssKiB: 1024n });
+    const killed = only(decodeRecord(record(ExitEvent, EventType.Exit, { exit_code: 9 })), 'exit');
+    expect(killed).toMatchObject({ exitCode: undefined, signal: 9 });
+  });
+
+  it('decodes cgroup, digest, loss, ack and ready records', () => {
+    const cg = only(
+      decodeRecord(record(CgroupEvent, EventType.CgroupMkdir, { id: 6922n, level: 3, generation: 2, flags: CgroupFlag.Auto, path_len: 19 }, ['/docker/buildkit/ab'])),
+      'cgroup-mkdir',
+    );
+    expect(cg).toMatchObject({ id: 6922n, level: 3, generation: 2, auto: true, notTraced: false, path: '/docker/buildkit/ab' });
+
+    const sha = Buffer.alloc(32, 0xab);
+    const d = only(decodeRecord(record(DigestEvent, EventType.Digest, { kind: 1, flags: DigestFlag.FromCache, bytes: 10n, sha256: sha })), 'digest');
+    expect(d).toMatchObject({ digestKind: 'exe', error: 0, sha256: 'ab'.repeat(32), fromCache: true, bytes: 10n });
+    const failed = only(decodeRecord(record(DigestEvent, EventType.Digest, { kind: 2, error: 3 })), 'digest');
+    expect(failed).toMatchObject({ digestKind: 'script', error: 3, sha256: undefined });
+
+    const counters = Buffer.alloc(8 * Loss.Max);
+    counters.writeBigUInt64LE(4n, 8 * (Loss.RingbufFirst + EventType.File - 1));
+    counters.writeBigUInt64LE(2n, 8 * Loss.PendingFull);
+    counters.writeBigUInt64LE(9n, 8 * Loss.NetSuppressed);
+    const loss = only(decodeRecord(record(LossEvent, EventType.Loss, { counters })), 'loss');
+    expect(loss.counters.ringbuf.file).toBe(4n);
+    expect(loss.counters.ringbufTotal).toBe(4n);
+    expect(loss.counters.pendingFull).toBe(2n);
+    expect(loss.counters.netSuppressed).toBe(9n);
+    expect(totalLost(loss.counters)).toBe(6n);
+
+    expect(only(decodeRecord(record(AckEvent, EventType.Ack, { seq: 5, error: 22, value: 9n })), 'ack')).toMatchObject({ seq: 5, error: 22, value: 9n });
+    const ready = only(decodeRecord(record(ReadyEvent, EventType.Ready, { abi_version: 1, ncpus: 2, ringbuf_bytes: 1n << 26n, flags: 1, loader_pid: 99 })), 'ready');
+    expect(ready).toMatchObject({ abiVersion: 1, ncpus: 2, ringbufBytes: 1n << 26n, digests: true, traceReads: false, loaderPid: 99 });
+  });
+
+  it('returns unknown types and malformed records as unknown events, never throws', () => {
+    const odd = record(AckEvent, 77, {});
+    expect(only(decodeRecord(odd), 'unknown')).toMatchObject({ type: 77, reason: 'unknown-type' });
+
+    const badSize = record(AckEvent, EventType.Ack, {});
+    badSize.writeUInt32LE(999, Header.fields.size.offset);
+    expect(only(decodeRecord(badSize), 'unknown').reason).toBe('bad-size');
+
+    const short = record(Header, EventType.Exec, {});
+    expect(only(decodeRecord(short), 'unknown').reason).toBe('short-record');
+
+    const overrun = record(CgroupEvent, EventType.CgroupMkdir, { path_len: 50 }, ['/x']);
+    expect(only(decodeRecord(overrun), 'unknown').reason).toBe('bad-strings');
+
+    expect(only(decodeRecord(Buffer.from([1, 2])), 'unknown').reason).toBe('short-record');
+  });
+});
+
+describe('RecordStream', () => {
+  it('splits records across arbitrary chunk boundaries and counts them', () => {
+    const stream = framed(
+      record(AckEvent, EventType.Ack, { seq: 1 }),
+      record(CgroupEvent, EventType.CgroupMkdir, { id: 1n, path_len: 3 }, ['/ab']),
+      record(AckEvent, 200, {}),
+      record(AckEvent, EventType.Ack, { seq: 2 }),
+    );
+    const s = new RecordStream();
+    const events: TraceEvent[] = [];
+    for (let i = 0; i < stream.length; i++) events.push(...s.push(stream.subarray(i, i + 1)));
+    expect(events.map((e) => e.kind)).toEqual(['ack', 'cgroup-mkdir', 'unknown', 'ack']);
+    expect(s.stats.records).toBe(4);
+    expect(s.stats.unknownType).toBe(1);
+    expect(s.stats.malformed).toBe(0);
+    expect(s.stats.byType.get(EventType.Ack)).toBe(2);
+    expect(s.stats.bytes).toBe(stream.length);
+    expect(s.buffered).toBe(0);
+  });
+
+  it('reports trailing partial bytes', () => {
+    const whole = framed(record(AckEvent, EventType.Ack, { seq: 1 }));
+    const { events, trailingBytes } = decodeStream(Buffer.concat([whole, whole.subarray(0, 10)]));
+    expect(events).toHaveLength(1);
+    expect(trailingBytes).toBe(10);
+  });
+});
+
+describe('absolutePath', () => {
+  it('joins and normalizes lexically', () => {
+    expect(absolutePath('/a/../b', '')).toBe('/b');
+    expect(absolutePath('c', '/a/b')).toBe('/a/b/c');
+    expect(absolutePath('', '/a/b')).toBe('/a/b');
+    expect(absolutePath('x', '/')).toBe('/x');
+    expect(absolutePath('x', '')).toBeUndefined();
+  });
+});

@@ -1,0 +1,103 @@
+// Supervision of the loader, with fake loaders (no root, no BPF needed).
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AckEvent, EventType, Header, LossEvent, ReadyEvent, ABI_VERSION, Loss } from './abi.js';
+import { PROBE_BUILD_COMMAND, TracerError, TracerUnavailableError, startProbe } from './probe.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tb-probe-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function script(name: string, body: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, body);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+// A fake loader in Node: READY, then ACKs; "stats" sends a LOSS record first; "stop" exits 0.
+const fake = script(
+  'fake-loader.mjs',
+  `#!${process.execPath}
+const H = ${JSON.stringify(Header.fields)};
+function rec(type, size, fill) {
+  const b = Buffer.alloc(size);
+  b.writeUInt32LE(type, H.type.offset);
+  b.writeUInt32LE(size, H.size.offset);
+  b.writeUInt32LE(process.pid, H.pid.offset);
+  b.writeUInt32LE(process.pid, H.tgid.offset);
+  fill(b);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(size);
+  process.stdout.write(Buffer.concat([len, b]));
+}
+rec(${EventType.Ready}, ${ReadyEvent.size}, (b) => b.writeUInt32LE(${ABI_VERSION}, ${ReadyEvent.fields.abi_version.offset}));
+let buf = '';
+process.stdin.on('data', (d) => {
+  buf += d;
+  let nl;
+  while ((nl = buf.indexOf('\\n')) >= 0) {
+    const [seq, verb, arg] = buf.slice(0, nl).split(' ');
+    buf = buf.slice(nl + 1);
+    if (verb === 'stats') rec(${EventType.Loss}, ${LossEvent.size}, (b) => b.writeBigUInt64LE(3n, ${LossEvent.fields.counters.offset} + 8 * ${Loss.PendingFull}));
+    rec(${EventType.Ack}, ${AckEvent.size}, (b) => {
+      b.writeUInt32LE(Number(seq), ${AckEvent.fields.seq.offset});
+      b.writeInt32LE(verb === 'remove' ? 2 : 0, ${AckEvent.fields.error.offset});
+      b.writeBigUInt64LE(verb === 'addpath' ? 1234n : 0n, ${AckEvent.fields.value.offset});
+    });
+    if (verb === 'stop') process.exit(0);
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+`,
+);
+
+describe('startProbe', () => {
+  it('names the build command when the probe is not built', async () => {
+    const err = await startProbe({ loaderPath: path.join(dir, 'missing'), effectiveUid: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TracerUnavailableError);
+    expect((err as TracerUnavailableError).code).toBe('probe-not-built');
+    expect((err as Error).message).toContain(PROBE_BUILD_COMMAND);
+  });
+
+  it('refuses to start without root', async () => {
+    const err = await startProbe({ loaderPath: fake, effectiveUid: 1000 }).catch((e: unknown) => e);
+    expect((err as TracerUnavailableError).code).toBe('not-root');
+    expect((err as Error).message).toMatch(/root/);
+  });
+
+  it('maps the loader exit codes to typed errors with its message', async () => {
+    const notRoot = script('not-root.sh', '#!/bin/sh\necho "tracebuild-probe: must run as root" >&2\nexit 3\n');
+    const e1 = await startProbe({ loaderPath: notRoot, effectiveUid: 0 }).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(TracerUnavailableError);
+    expect((e1 as TracerUnavailableError).code).toBe('not-root');
+    expect((e1 as Error).message).toContain('must run as root');
+
+    const noBpf = script('no-bpf.sh', '#!/bin/sh\necho "tracebuild-probe: BPF unavailable: x" >&2\nexit 4\n');
+    const e2 = await startProbe({ loaderPath: noBpf, effectiveUid: 0 }).catch((e: unknown) => e);
+    expect((e2 as TracerUnavailableError).code).toBe('bpf-unavailable');
+
+    const crash = script('crash.sh', '#!/bin/sh\nexit 9\n');
+    const e3 = await startProbe({ loaderPath: crash, effectiveUid: 0 }).catch((e: unknown) => e);
+    expect(e3).toBeInstanceOf(TracerError);
+    expect((e3 as TracerError).code).toBe('loader-exited');
+  });
+
+  it('sends commands, surfaces losses and stops cleanly', async () => {
+    const probe = await startProbe({ loaderPath: fake, effectiveUid: 0 });
+    expect(probe.ready.abiVersion).toBe(ABI_VERSION);
+    expect(await probe.addCgroupPath('/docker/buildkit/x')).toBe(1234n);
+    await probe.addCgroup(5n);
+    await probe.setGeneration(2);
+    await expect(probe.removeCgroup(5n)).rejects.toMatchObject({ code: 'command-failed' });
+    const losses = await probe.stats();
+    expect(losses.pendingFull).toBe(3n);
+    const exit = await probe.stop();
+    expect(exit.code).toBe(0);
+    expect(exit.error).toBeUndefined();
+    expect(exit.losses.pendingFull).toBe(3n);
+    expect(exit.decode.unknownType).toBe(0);
+    await expect(probe.ping()).rejects.toMatchObject({ code: 'stopped' });
+  });
+});
