@@ -20,6 +20,8 @@ export interface LexOptions {
   rawEscapes?: boolean;
   /** Leave references to unset variables as written (`$X`, `${X}`) instead of ''. */
   skipUnset?: boolean;
+  /** Quotes are ordinary characters (Go shell.Lex SkipProcessQuotes: heredoc bodies). */
+  skipProcessQuotes?: boolean;
 }
 
 export interface ExpansionDetail {
@@ -125,6 +127,12 @@ class Lexer {
         const v = this.processDollar();
         text += v;
         words.splittable(v);
+        continue;
+      }
+      if ((ch === "'" || ch === '"') && this.opts.skipProcessQuotes) {
+        this.next();
+        text += ch;
+        words.splittable(ch);
         continue;
       }
       if (ch === "'") {
@@ -429,6 +437,12 @@ export function expandWords(word: string, lookup: VariableLookup, escape: Escape
 
 /** Quotes removed and escapes processed, variable references left as written (`$X`,
  * `${X}`). For display only: `\$X` and `$X` both come out as `$X`. */
+/** Expands a COPY/ADD heredoc body as BuildKit does (`ExpandRaw`): escape `\\`, quotes
+ * kept as ordinary characters, `$VAR` substituted. */
+export function expandHeredoc(content: string, lookup: VariableLookup): string {
+  return lex(content, lookup, { escape: '\\', skipProcessQuotes: true }).value;
+}
+
 export function unquoteWord(word: string, escape: EscapeChar = '\\'): string {
   return lex(word, () => undefined, { escape, skipUnset: true }).value;
 }

@@ -1,7 +1,7 @@
 export * from './types.js';
 export { DockerfileError, ExpansionError } from './errors.js';
 export type { DockerfileErrorCode, DockerfileErrorOptions, ExpansionErrorCode } from './errors.js';
-export { expandWord, expandWords, expandWordDetailed, unquoteWord } from './expand.js';
+export { expandWord, expandWords, expandWordDetailed, expandHeredoc, unquoteWord } from './expand.js';
 export type { VariableLookup, EscapeChar, ExpansionDetail } from './expand.js';
-export { parseDockerfile } from './parse.js';
+export { parseDockerfile, parseHeredocMarker } from './parse.js';
 export type { ParseOptions } from './parse.js';

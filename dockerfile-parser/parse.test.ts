@@ -410,7 +410,7 @@ describe('parser directives', () => {
   });
 
   it('# syntax= is captured', () => {
-    expect(parse('# syntax=docker/dockerfile:1.7\n# escape=\\\nFROM a').directives).toEqual({ escape: '\\', syntax: 'docker/dockerfile:1.7' });
+    expect(parse('# syntax=docker/dockerfile:1.7\n# escape=\\\nFROM a').directives).toEqual({ escape: '\\', syntax: 'docker/dockerfile:1.7', syntaxLine: 1 });
     expect(parse('#syntax = docker/dockerfile:1\nFROM a').directives.syntax).toBe('docker/dockerfile:1');
   });
 

@@ -152,11 +152,12 @@ export function goQuote(s: string): string {
 class DirectiveState {
   escape: '\\' | '`' = '\\';
   syntax: string | undefined;
+  syntaxLine: number | undefined;
   private done = false;
   private readonly seen = new Set<string>();
 
   /** Looks at one line (newline trimmed; left-trimmed for an instruction's first line). */
-  check(line: string): void {
+  check(line: string, lineNo = 0): void {
     if (this.done) return;
     const m = RE_DIRECTIVE.exec(line);
     if (!m) {
@@ -176,6 +177,7 @@ class DirectiveState {
       this.escape = value;
     } else if (key === 'syntax') {
       this.syntax = value;
+      this.syntaxLine = lineNo;
     }
   }
 
@@ -519,7 +521,7 @@ export function parseNodes(text: string, fileName: string): RawParseResult {
     if (i === 1 && raw.startsWith('\uFEFF')) raw = raw.slice(1);
     const first = trimLeftSpace(trimNewline(raw));
     try {
-      d.check(first);
+      d.check(first, lineNo + 1);
     } catch (e) {
       located(e, lineNo + 1);
     }
@@ -532,7 +534,7 @@ export function parseNodes(text: string, fileName: string): RawParseResult {
     while (continues && i < lines.length) {
       const next = trimNewline(lines[i++] as string);
       try {
-        d.check(next);
+        d.check(next, lineNo + 1);
       } catch (e) {
         located(e, lineNo + 1);
       }
@@ -589,6 +591,7 @@ export function parseNodes(text: string, fileName: string): RawParseResult {
 
   const directives: ParserDirectives = { escape: d.escape };
   if (d.syntax !== undefined) directives.syntax = d.syntax;
+  if (d.syntaxLine !== undefined) directives.syntaxLine = d.syntaxLine;
   return { directives, nodes, lineCount: lineNo };
 }
 

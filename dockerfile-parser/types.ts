@@ -192,6 +192,8 @@ export interface ParserDirectives {
   escape: '\\' | '`';
   /** `# syntax=` as written, if present. */
   syntax?: string;
+  /** 1-based line of the `# syntax=` directive, when present. */
+  syntaxLine?: number;
 }
 
 export interface DockerfileAst {

@@ -168,9 +168,10 @@ describe('RUN', () => {
     expect(run?.vertex).toBe('sha256:a8f6d3b7b2ae9603b80f493c4924dfde5f821168e5bb4d09f3f746e7f6a812e9');
   });
 
-  it('rejects RUN --mount and heredocs for now, with the line', async () => {
-    const e = await convertError('FROM busybox:local\n\nRUN --mount=type=cache,target=/c true\n');
-    expect([e.code, e.line]).toEqual(['unsupported', 3]);
+  it('reports an invalid mount option at its line', async () => {
+    const e = await convertError('FROM busybox:local\n\nRUN --mount=type=cache,target=/c,bogus=1 true\n');
+    expect([e.code, e.line]).toEqual(['invalid-mount', 3]);
+    expect(e.message).toContain("unexpected key 'bogus'");
   });
 });
 

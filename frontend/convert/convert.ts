@@ -15,6 +15,7 @@ import { cloneImage, defaultPathEnv, emptyImage, imageToJSON, isScratchImage, pa
 import type { ImageSpec } from './image.js';
 import type { Conversion, ConvertOptions, ConvertedStep, Platform } from './types.js';
 import { EnvList, normalizeImageRef, parseKeyValue } from './util.js';
+import { MountError, mountFrom } from './runmount.js';
 import {
   applyBaseWorkdir,
   dispatch,
@@ -74,6 +75,7 @@ async function prepare(opts: ConvertOptions): Promise<Prepared> {
   const file = ast.fileName;
   const escape = ast.directives.escape;
   if (ast.stages.length === 0) throw new ConvertError('empty-dockerfile', file, 0, 'the Dockerfile has no build stage');
+  checkSyntaxDirective(ast);
   const targetPlatform = opts.platform ?? DEFAULT_PLATFORM;
   const buildPlatform = opts.platform ?? DEFAULT_PLATFORM;
 
@@ -115,6 +117,7 @@ async function prepare(opts: ConvertOptions): Promise<Prepared> {
 
   const infos: StageInfo[] = [];
   const byName = new Map<string, StageInfo>();
+
   const addInfo = (info: StageInfo, name: string | undefined): void => {
     infos.push(info);
     const base = byName.get(info.baseName);
@@ -146,12 +149,28 @@ async function prepare(opts: ConvertOptions): Promise<Prepared> {
       fromEndLine: st.from.range.endLine,
       fromText: st.from.text,
       copySources: new Map(),
+      mountSources: new Map(),
     };
     if (st.name) info.name = st.name.toLowerCase();
     if (platform) info.platform = platform;
     addInfo(info, st.name);
     if (baseName !== SCRATCH && !info.base) info.cmdTotal++;
   });
+
+  // FROM <name> only sees the stages before it (Docker then pulls an image of that name);
+  // naming a later stage is almost certainly a mistake, so say so.
+  for (const info of infos) {
+    if (info.base || info.unregistered) continue;
+    const later = byName.get(info.baseName.toLowerCase());
+    if (later && later.index > info.index) {
+      fail0(
+        file,
+        info.fromLine,
+        'invalid-stage-order',
+        `FROM ${info.baseName} refers to stage "${later.name ?? later.displayName}" defined later (line ${later.fromLine}): a stage can only be based on an earlier stage`,
+      );
+    }
+  }
 
   let target: StageInfo;
   if (opts.target) {
@@ -162,41 +181,86 @@ async function prepare(opts: ConvertOptions): Promise<Prepared> {
     target = infos[infos.length - 1] as StageInfo;
   }
 
-  // COPY --from: a stage index, a stage name, or else an image.
+  // COPY --from and RUN --mount=from=: a stage index (COPY only), a stage name, or else an image.
+  const imageSource = (name: string, line: number, endLine: number, text: string): StageInfo => {
+    const src: StageInfo = {
+      index: infos.length,
+      displayName: `stage-${infos.length}`,
+      stepStage: String(infos.length),
+      baseName: name,
+      unregistered: true,
+      deps: new Set(),
+      cmdTotal: 0,
+      instructions: [],
+      fromLine: line,
+      fromEndLine: endLine,
+      fromText: text,
+      copySources: new Map(),
+      mountSources: new Map(),
+    };
+    addInfo(src, undefined);
+    return src;
+  };
   for (const info of [...infos]) {
     info.instructions.forEach((inst, i) => {
-      if (inst.keyword !== 'COPY') return;
-      const from = inst.flags.filter((f) => f.name === 'from').pop();
-      if (!from) return;
-      if (from.value === true || from.value === '') fail0(file, inst.range.startLine, 'invalid-flag', 'missing a value on flag: --from');
-      const v = from.value;
-      let src: StageInfo | undefined;
-      if (/^-?\d+$/.test(v)) {
-        const n = Number(v);
-        src = infos[n];
-        if (n < 0 || !src) fail0(file, inst.range.startLine, 'invalid-stage-index', `invalid stage index ${v}`);
-      } else {
-        src = byName.get(v.toLowerCase());
-        if (!src) {
-          src = {
-            index: infos.length,
-            displayName: `stage-${infos.length}`,
-            stepStage: String(infos.length),
-            baseName: v,
-            unregistered: true,
-            deps: new Set(),
-            cmdTotal: 0,
-            instructions: [],
-            fromLine: inst.range.startLine,
-            fromEndLine: inst.range.endLine,
-            fromText: inst.text,
-            copySources: new Map(),
-          };
-          addInfo(src, undefined);
+      const line = inst.range.startLine;
+      if (inst.keyword === 'COPY') {
+        const from = inst.flags.filter((f) => f.name === 'from').pop();
+        if (!from) return;
+        if (from.value === true || from.value === '') fail0(file, line, 'invalid-flag', 'missing a value on flag: --from');
+        const v = from.value;
+        let src: StageInfo | undefined;
+        if (/^-?\d+$/.test(v)) {
+          const n = Number(v);
+          src = n >= 0 && n < ast.stages.length ? infos[n] : undefined;
+          if (!src) {
+            fail0(file, line, 'invalid-stage-index', `invalid stage index ${v}: the Dockerfile has ${ast.stages.length} stage${ast.stages.length === 1 ? '' : 's'} (0-${ast.stages.length - 1})`);
+          }
+        } else {
+          src = byName.get(v.toLowerCase());
+          if (!src) {
+            if (v.includes('$')) {
+              fail0(file, line, 'invalid-flag', `variable expansion is not supported for --from=${v}: define a stage with FROM using a global ARG instead`);
+            }
+            if (!normalizeImageRef(v)) {
+              fail0(file, line, 'invalid-reference', `COPY --from=${v}: no stage is named ${JSON.stringify(v)} and it is not a valid image reference`);
+            }
+            src = imageSource(v, line, inst.range.endLine, inst.text);
+          }
         }
+        if (src === info) fail0(file, line, 'circular-dependency', `COPY --from=${v} refers to its own stage ${info.displayName}: a stage cannot copy from itself`);
+        info.copySources.set(i, src);
+        info.deps.add(src);
+      } else if (inst.keyword === 'RUN') {
+        const list: (StageInfo | undefined)[] = [];
+        let any = false;
+        for (const f of inst.flags) {
+          if (f.name !== 'mount') continue;
+          if (f.value === true) fail0(file, line, 'invalid-flag', 'missing a value on flag: --mount');
+          let from: string | undefined;
+          try {
+            from = mountFrom(f.value);
+          } catch (e) {
+            if (e instanceof MountError) fail0(file, line, 'invalid-flag', `invalid --mount=${f.value}: ${e.message}`);
+            throw e;
+          }
+          let src: StageInfo | undefined;
+          if (from !== undefined) {
+            src = byName.get(from.toLowerCase());
+            if (!src) {
+              if (!normalizeImageRef(from)) {
+                fail0(file, line, 'invalid-reference', `RUN --mount from=${from}: no stage is named ${JSON.stringify(from)} and it is not a valid image reference`);
+              }
+              src = imageSource(from, line, inst.range.endLine, inst.text);
+            }
+            if (src === info) fail0(file, line, 'circular-dependency', `RUN --mount from=${from} refers to its own stage ${info.displayName}: a stage cannot mount itself`);
+            info.deps.add(src);
+            any = true;
+          }
+          list.push(src);
+        }
+        if (any) info.mountSources.set(i, list);
       }
-      info.copySources.set(i, src);
-      info.deps.add(src);
     });
   }
 
@@ -244,6 +308,25 @@ async function prepare(opts: ConvertOptions): Promise<Prepared> {
   return { infos, target, metaArgs, targetPlatform, implicitPlatform: opts.platform === undefined };
 }
 
+/** `# syntax=`: only BuildKit's own Dockerfile frontend (which tracebuild reimplements). */
+const STANDARD_FRONTEND =
+  /^(?:docker\.io\/)?docker\/dockerfile(?:-upstream)?(?::(?:1(?:\.\d+){0,2}(?:-(?:labs|experimental))?|latest|labs|experimental|master|master-labs|master-experimental))?(?:@sha256:[0-9a-f]{64})?$/;
+
+export function isStandardFrontend(ref: string): boolean {
+  return STANDARD_FRONTEND.test(ref.trim());
+}
+
+function checkSyntaxDirective(ast: DockerfileAst): void {
+  const ref = ast.directives.syntax;
+  if (ref === undefined || isStandardFrontend(ref)) return;
+  throw new ConvertError(
+    'unsupported',
+    ast.fileName,
+    ast.directives.syntaxLine ?? 1,
+    `unsupported frontend image ${ref}: tracebuild builds with its own Dockerfile frontend`,
+  );
+}
+
 function fail0(file: string, line: number, code: ConvertError['code'], what: string): never {
   throw new ConvertError(code, file, line, what);
 }
@@ -282,6 +365,7 @@ function runPass(opts: ConvertOptions, prep: Prepared, buildContext: LlbState): 
     metadata: new Map(),
     steps: [],
     ctxPaths: new Set(),
+    execs: [],
     parseTrigger: (trigger, line) => parseTrigger(file, trigger, line),
   };
   const pe = proxyEnvFrom(opts.buildArgs);
@@ -463,7 +547,31 @@ export async function convertDockerfile(opts: ConvertOptions): Promise<Conversio
   const localDigest = digestOf(local, mopts);
   const localSources = localDigest && inGraph.has(localDigest) ? [{ name: contextName, excludePatterns: [...opts.excludePatterns] }] : [];
 
-  return { definition, imageConfig: imageToJSON(image), steps, baseImages, localSources };
+  // What the LLB needs from the CLI: entitlements, secrets and SSH agents of the execs
+  // that are in the graph (stages the target does not need contribute nothing).
+  let hostNet = false;
+  let insecure = false;
+  const secrets: Conversion['secrets'] = [];
+  const sshIds: string[] = [];
+  const seenSecret = new Set<string>();
+  for (const e of ctx.execs) {
+    const vertex = digestOf(e.state, mopts);
+    if (!vertex || !inGraph.has(vertex)) continue;
+    if (e.network === 'host') hostNet = true;
+    if (e.security === 'insecure') insecure = true;
+    for (const sec of e.secrets) {
+      const key = `${sec.id}\0${sec.line}`;
+      if (seenSecret.has(key)) continue;
+      seenSecret.add(key);
+      secrets.push({ id: sec.id, required: sec.required, line: sec.line });
+    }
+    for (const ssh of e.ssh) if (!sshIds.includes(ssh.id)) sshIds.push(ssh.id);
+  }
+  const entitlements: Conversion['entitlements'] = [];
+  if (hostNet) entitlements.push('network.host');
+  if (insecure) entitlements.push('security.insecure');
+
+  return { definition, imageConfig: imageToJSON(image), steps, baseImages, localSources, entitlements, secrets, sshIds };
 }
 
 /** JSON for `tracebuild convert`: each op decoded with its digest and metadata, and the
@@ -489,10 +597,15 @@ export function describeConversion(c: Conversion): unknown {
     }
     return entry;
   });
-  return {
+  const out: Record<string, unknown> = {
     ops,
     imageConfig: c.imageConfig,
     baseImages: c.baseImages,
     localSources: c.localSources,
   };
+  // Only when present, so conversions without them keep their golden files.
+  if (c.entitlements.length > 0) out['entitlements'] = c.entitlements;
+  if (c.secrets.length > 0) out['secrets'] = c.secrets;
+  if (c.sshIds.length > 0) out['sshIds'] = c.sshIds;
+  return out;
 }

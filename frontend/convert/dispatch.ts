@@ -2,7 +2,7 @@
 // each takes the stage being built (its LLB state, image config and LLB-side env/dir/user)
 // and the instruction, and updates the stage. Semantics follow BuildKit v0.8, the
 // frontend embedded in dockerd 20.10.
-import { expandWord, expandWords, ExpansionError } from '../../dockerfile-parser/index.js';
+import { expandHeredoc, expandWord, expandWords, ExpansionError, parseHeredocMarker } from '../../dockerfile-parser/index.js';
 import type {
   ArgInstruction,
   CmdInstruction,
@@ -24,8 +24,10 @@ import type {
   WorkdirInstruction,
   EscapeChar,
 } from '../../dockerfile-parser/index.js';
-import { FileAction, LlbState } from '../llb/index.js';
-import type { CopyOptions, ProxyEnv, VertexMetadata } from '../llb/index.js';
+import { FileAction, LlbState, cleanPath } from '../llb/index.js';
+import type { CopyOptions, ExecOptions, MountSpec, ProxyEnv, VertexMetadata } from '../llb/index.js';
+import { MountError, parseMount } from './runmount.js';
+import type { RunMount } from './runmount.js';
 import { ConvertError } from './errors.js';
 import type { ConvertErrorCode } from './errors.js';
 import type { ImageSpec } from './image.js';
@@ -73,6 +75,8 @@ export interface StageInfo {
   resolved?: { image: ImageSpec; digest?: string; scratch: boolean };
   /** COPY --from sources per instruction index. */
   copySources: Map<number, StageInfo>;
+  /** RUN --mount from= sources per instruction index, one entry per --mount (undefined: none). */
+  mountSources: Map<number, (StageInfo | undefined)[]>;
 }
 
 /** One stage while a pass dispatches it. */
@@ -89,6 +93,21 @@ export interface DispatchState {
   cmdSet: boolean;
   cmdIndex: number;
   dispatched: boolean;
+}
+
+/** A secret or SSH agent an exec uses (ids as the session serves them). */
+export interface SecretUse {
+  id: string;
+  required: boolean;
+  line: number;
+}
+
+export interface ExecRecord {
+  state: LlbState;
+  network: 'sandbox' | 'host' | 'none';
+  security: 'sandbox' | 'insecure';
+  secrets: SecretUse[];
+  ssh: SecretUse[];
 }
 
 export interface PendingStep {
@@ -119,6 +138,8 @@ export interface DispatchContext {
   steps: PendingStep[];
   /** Context paths used by COPY/ADD (for local.followpaths). */
   ctxPaths: Set<string>;
+  /** Every exec made (RUN), with what the CLI must provide or allow for it. */
+  execs: ExecRecord[];
   /** Parses an ONBUILD trigger of a base image into one instruction. */
   parseTrigger: (trigger: string, line: number) => Instruction;
 }
@@ -266,7 +287,7 @@ export function dispatch(ctx: DispatchContext, d: DispatchState, inst: Instructi
     case 'ENV':
       return dispatchEnv(ctx, d, inst);
     case 'RUN':
-      return dispatchRun(ctx, d, inst);
+      return dispatchRun(ctx, d, inst, index);
     case 'WORKDIR':
       return dispatchWorkdir(ctx, d, inst);
     case 'ADD':
@@ -324,26 +345,198 @@ function runCommandString(args: string[], buildArgs: { key: string; value?: stri
   return parts.join(' ');
 }
 
-export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstruction): void {
-  if (c.flags.length > 0) {
-    const f = c.flags[0];
-    if (f && f.name === 'mount') fail(ctx, c.range.startLine, 'unsupported', 'RUN --mount is not supported by tracebuild yet');
-    checkFlags(ctx, c, []);
+/** BuildKit's summarizeHeredoc: the first line, `...` when there are more. */
+export function summarizeHeredoc(doc: string): string {
+  const lines = doc.trim().replace(/\r\n/g, '\n').split('\n');
+  return (lines[0] ?? '') + (lines.length > 1 ? '...' : '');
+}
+
+/** The RUN command after heredocs (Dockerfile 1.4 semantics, as dockerfile2llb does it):
+ * a lone `<<EOF` runs its body with the shell (or, with a `#!` line, as a script file
+ * mounted read-only at /dev/pipes/); anything else gives the shell the command line with
+ * the heredoc bodies appended, so the shell's own heredocs (quoting, `<<-`) apply. */
+function runHeredocCommand(
+  ctx: DispatchContext,
+  d: DispatchState,
+  c: RunInstruction,
+): { command: string; mounts: MountSpec[]; summary?: string } {
+  if (c.command.form !== 'shell') fail(ctx, c.range.startLine, 'invalid-instruction', 'heredocs cannot be used with the exec (JSON) form of RUN');
+  const line = c.command.command;
+  const marker = parseHeredocMarker(line.trim());
+  const first = c.heredocs[0] as RunInstruction['heredocs'][number];
+  if (marker && c.heredocs.length === 1 && marker.name === first.name) {
+    const data = first.content;
+    const summary = summarizeHeredoc(data);
+    if (d.image.os !== 'windows' && data.startsWith('#!')) {
+      const script = LlbState.scratch().file(FileAction.mkfile('/' + first.name, 0o755, data), { platform: d.platform });
+      ctx.metadata.set(script, internalMetadata(ctx, '[internal] preparing inline document'));
+      return { command: joinPath('/dev/pipes/', first.name), mounts: [{ dest: '/dev/pipes/', source: script, selector: '/', readonly: true }], summary };
+    }
+    return { command: data, mounts: [], summary };
   }
-  if (c.heredocs.length > 0) fail(ctx, c.range.startLine, 'unsupported', 'heredocs are not supported by this Dockerfile frontend version');
-  const args = commandArgs(d.image, c.command);
-  if (args.length === 0) fail(ctx, c.range.startLine, 'invalid-instruction', 'RUN needs a command');
-  const name = prefixCommand(d, uppercaseCmd(displayRunText(c.text, d.env, ctx.escape)));
-  const exec = {
+  let script = line;
+  for (const h of c.heredocs) script += '\n' + h.content + h.name;
+  return { command: script, mounts: [] };
+}
+
+function basename(p: string): string {
+  const parts = p.split('/').filter((x) => x !== '');
+  return parts.length === 0 ? '/' : (parts[parts.length - 1] as string);
+}
+
+/** The LLB mounts of RUN --mount flags (BuildKit's dispatchRunMounts, v0.8 LLB). */
+function runMounts(
+  ctx: DispatchContext,
+  d: DispatchState,
+  c: RunInstruction,
+  index: number | undefined,
+): { mounts: MountSpec[]; secrets: SecretUse[]; ssh: SecretUse[] } {
+  const line = c.range.startLine;
+  const mounts: MountSpec[] = [];
+  const secrets: SecretUse[] = [];
+  const ssh: SecretUse[] = [];
+  const sources = index === undefined ? undefined : d.info.mountSources.get(index);
+  let i = -1;
+  for (const f of c.flags) {
+    if (f.name !== 'mount') continue;
+    i++;
+    if (f.value === true) fail(ctx, line, 'invalid-flag', 'missing a value on flag: --mount');
+    const value = f.value;
+    let m: RunMount;
+    try {
+      m = parseMount(value, (w) => expand(ctx, d, c, w));
+    } catch (e) {
+      if (e instanceof MountError) fail(ctx, line, 'invalid-mount', `invalid --mount=${value}: ${e.message}`, e);
+      throw e;
+    }
+    const bad: (what: string) => never = (what) => fail(ctx, line, 'invalid-mount', `invalid --mount=${value}: ${what}`);
+    if (m.type === 'secret') {
+      const id = m.source || m.id || (m.target ? basename(m.target) : '');
+      if (!id) bad('one of source, target required');
+      const dest = m.target || '/run/secrets/' + basename(id);
+      mounts.push({
+        dest,
+        type: 'secret',
+        id,
+        uid: m.uid ?? 0,
+        gid: m.gid ?? 0,
+        mode: m.mode ?? 0o400,
+        optional: !m.required,
+      });
+      secrets.push({ id, required: m.required, line });
+      continue;
+    }
+    if (m.type === 'ssh') {
+      const n = ssh.length;
+      const dest = m.target || `/run/buildkit/ssh_agent.${n}`;
+      mounts.push({
+        dest,
+        type: 'ssh',
+        ...(m.id ? { id: m.id } : {}),
+        uid: m.uid ?? 0,
+        gid: m.gid ?? 0,
+        mode: m.mode ?? 0o600,
+        optional: !m.required,
+      });
+      ssh.push({ id: m.id || 'default', required: m.required, line });
+      continue;
+    }
+    // bind, cache, tmpfs
+    let st: LlbState;
+    if (m.type === 'tmpfs') {
+      st = LlbState.scratch();
+    } else if (m.from) {
+      let srcInfo = sources?.[i];
+      if (!srcInfo) {
+        // ONBUILD triggers are dispatched without the stage table: stage names only.
+        for (const info of ctx.states.keys()) if (info.name === m.from.toLowerCase() && !info.unregistered) srcInfo = info;
+      }
+      const src = srcInfo ? ctx.states.get(srcInfo) : undefined;
+      if (!src) bad(`stage or image ${m.from} is not available here`);
+      st = src.llb;
+    } else if (m.type === 'cache') {
+      st = LlbState.scratch();
+    } else {
+      st = ctx.buildContext;
+    }
+    const rawTarget = m.target ?? '';
+    let target = rawTarget;
+    if (!isAbsPath(joinPath(rawTarget) || '.')) target = joinPath('/', d.dir, rawTarget);
+    if (target === '/' || target === '') bad(`invalid mount target "${target || '/'}"`);
+    const spec: MountSpec = { dest: target, type: m.type };
+    const src = joinPath('/', m.source ?? '');
+    if (src !== '/') {
+      spec.selector = src;
+    } else if (m.uid !== undefined || m.gid !== undefined || m.mode !== undefined) {
+      st = st.file(FileAction.mkdir('/cache', m.mode ?? 0o755, { owner: { user: m.uid ?? 0, group: m.gid ?? 0 } }), { platform: d.platform });
+      ctx.metadata.set(st, internalMetadata(ctx, '[internal] settings cache mount permissions'));
+      spec.selector = '/cache';
+    }
+    if (!st.isScratch) spec.source = st;
+    if (m.readonly) spec.readonly = true;
+    else if (m.type === 'bind') spec.noOutput = true;
+    if (m.type === 'cache') {
+      spec.cacheId = '/' + (m.id || cleanPath(rawTarget));
+      spec.cacheSharing = m.sharing ?? 'shared';
+    }
+    mounts.push(spec);
+    if (m.type === 'bind' && !m.from) ctx.ctxPaths.add(src);
+  }
+  return { mounts, secrets, ssh };
+}
+
+export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstruction, index: number | undefined): void {
+  checkFlags(ctx, c, ['mount', 'network', 'security']);
+  const line = c.range.startLine;
+  let network = ctx.network;
+  const netFlag = flagValue(ctx, c, 'network');
+  if (netFlag !== undefined) {
+    if (netFlag === 'host' || netFlag === 'none') network = netFlag;
+    else if (netFlag !== 'default') fail(ctx, line, 'invalid-flag', `unsupported network mode "${netFlag}" (use default, host or none)`);
+  }
+  let security: 'sandbox' | 'insecure' = 'sandbox';
+  const secFlag = flagValue(ctx, c, 'security');
+  if (secFlag !== undefined) {
+    if (secFlag === 'insecure') security = 'insecure';
+    else if (secFlag !== 'sandbox') fail(ctx, line, 'invalid-flag', `unsupported security mode "${secFlag}" (use sandbox or insecure)`);
+  }
+
+  let command: CommandForm = c.command;
+  let customName = c.text;
+  const mounts: MountSpec[] = [];
+  if (c.heredocs.length > 0) {
+    const h = runHeredocCommand(ctx, d, c);
+    command = { form: 'shell', command: h.command };
+    mounts.push(...h.mounts);
+    if (h.summary !== undefined) customName += ` (${h.summary})`;
+  }
+  const args = commandArgs(d.image, command);
+  if (args.length === 0) fail(ctx, line, 'invalid-instruction', 'RUN needs a command');
+
+  const rm = runMounts(ctx, d, c, index);
+  mounts.push(...rm.mounts);
+  let env = d.env;
+  const firstSsh = rm.mounts.find((m) => m.type === 'ssh');
+  if (firstSsh && !env.has('SSH_AUTH_SOCK')) env = env.addOrReplace('SSH_AUTH_SOCK', firstSsh.dest);
+
+  const name = prefixCommand(d, uppercaseCmd(displayRunText(customName, d.env, ctx.escape)));
+  const exec: ExecOptions = {
     args,
-    env: d.env.toArray(),
+    env: env.toArray(),
     cwd: d.dir,
     ...(d.user ? { user: d.user } : {}),
     ...(ctx.proxyEnv ? { proxyEnv: ctx.proxyEnv } : {}),
-    network: ctx.network,
+    network,
+    security,
     platform: d.platform,
+    mounts,
   };
-  d.llb = d.llb.run(exec);
+  try {
+    d.llb = d.llb.run(exec);
+  } catch (e) {
+    fail(ctx, line, 'invalid-mount', (e as Error).message.replace(/^llb: /, ''), e);
+  }
+  ctx.execs.push({ state: d.llb, network, security, secrets: rm.secrets, ssh: rm.ssh });
   recordStep(ctx, d, c, d.llb, name, { 'com.docker.dockerfile.v1.command': c.text });
   commitToHistory(d, 'RUN ' + runCommandString(args, d.buildArgs, d.env), true, true);
 }
@@ -377,12 +570,125 @@ export function dispatchWorkdir(ctx: DispatchContext, d: DispatchState, c: Workd
   commitToHistory(d, `WORKDIR ${wd}`, withLayer, false);
 }
 
+/** Go's digest.Parse, for ADD --checksum. */
+function checkDigest(v: string): string | undefined {
+  const i = v.indexOf(':');
+  if (i <= 0 || i === v.length - 1) return 'invalid checksum digest format';
+  const alg = v.slice(0, i);
+  const hex = v.slice(i + 1);
+  const sizes: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+  const size = sizes[alg];
+  if (size === undefined) return `unsupported digest algorithm ${alg}`;
+  if (hex.length !== size || !/^[a-f0-9]+$/.test(hex)) return `invalid checksum digest length or characters for ${alg}`;
+  return undefined;
+}
+
+/** A git source as BuildKit's newer frontends recognise one in ADD. */
+export function isGitSource(src: string): boolean {
+  if (/^git@[^:/]+:/.test(src)) return true;
+  if (/^(git|ssh):\/\//i.test(src)) return true;
+  if (/^https?:\/\//i.test(src)) {
+    try {
+      return new URL(src).pathname.endsWith('.git');
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+interface GitSource {
+  /** The repository URL with its scheme, without fragment or query. */
+  remote: string;
+  ref?: string;
+  subdir?: string;
+  keepGitDir?: boolean;
+}
+
+/** A git URL of ADD (`https://host/repo.git#ref:subdir`, `git://...`, the newer
+ * `?ref=&tag=&branch=&subdir=&keep-git-dir=` query form), or why it cannot be built. */
+export function parseGitSource(src: string): GitSource | string {
+  if (/^git@/.test(src) || /^ssh:\/\//i.test(src)) {
+    return 'ADD from a git repository over SSH is not supported by tracebuild (it needs an SSH agent and known hosts); use an https:// URL';
+  }
+  let u: URL;
+  try {
+    u = new URL(src);
+  } catch {
+    return 'invalid git URL';
+  }
+  const out: GitSource = { remote: '' };
+  const frag = decodeURIComponent(u.hash.replace(/^#/, ''));
+  if (frag) {
+    const i = frag.indexOf(':');
+    const ref = i < 0 ? frag : frag.slice(0, i);
+    const sub = i < 0 ? '' : frag.slice(i + 1);
+    if (ref) out.ref = ref;
+    if (sub) out.subdir = sub;
+  }
+  for (const [k, v] of u.searchParams) {
+    switch (k) {
+      case 'ref':
+        out.ref = v;
+        break;
+      case 'tag':
+        out.ref = 'refs/tags/' + v;
+        break;
+      case 'branch':
+        out.ref = 'refs/heads/' + v;
+        break;
+      case 'subdir':
+        out.subdir = v;
+        break;
+      case 'keep-git-dir':
+        if (!['1', 'true', '0', 'false'].includes(v.toLowerCase())) return `invalid keep-git-dir value ${JSON.stringify(v)}`;
+        out.keepGitDir = v === '1' || v.toLowerCase() === 'true';
+        break;
+      case 'checksum':
+      case 'commit':
+        return "a git commit checksum needs a newer BuildKit; dockerd 20.10's BuildKit (v0.8) cannot verify it";
+      case 'submodules':
+        if (v === 'false' || v === '0') return "submodules=false needs a newer BuildKit; dockerd 20.10's BuildKit (v0.8) always fetches submodules";
+        break;
+      default:
+        return `unknown git query parameter ${JSON.stringify(k)}`;
+    }
+  }
+  u.hash = '';
+  u.search = '';
+  out.remote = u.toString();
+  return out;
+}
+
+function boolFlag(ctx: DispatchContext, inst: Instruction, name: string): boolean | undefined {
+  const f = inst.flags.filter((x) => x.name === name).pop();
+  if (!f) return undefined;
+  if (f.value === true) return true;
+  const v = f.value.toLowerCase();
+  if (v === '' || v === 'true') return true;
+  if (v === 'false') return false;
+  fail(ctx, inst.range.startLine, 'invalid-flag', `expecting boolean value for flag ${name}, not: ${f.value}`);
+}
+
 export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInstruction, index: number | undefined): void {
   const isAdd = c.keyword === 'ADD';
-  checkFlags(ctx, c, isAdd ? ['chown', 'chmod'] : ['chown', 'chmod', 'from']);
-  if (c.heredocs.length > 0) fail(ctx, c.range.startLine, 'unsupported', 'heredocs are not supported by this Dockerfile frontend version');
+  const line = c.range.startLine;
+  checkFlags(ctx, c, isAdd ? ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir', 'unpack', 'exclude'] : ['chown', 'chmod', 'from', 'link', 'parents', 'exclude']);
+  // Newer flags that the FileOp of BuildKit v0.8 cannot express.
+  if (c.flags.some((f) => f.name === 'exclude')) {
+    fail(ctx, line, 'unsupported', `${c.keyword} --exclude needs BuildKit v0.9 or newer (exclude patterns on copies); dockerd 20.10's BuildKit (v0.8) cannot run it`);
+  }
+  if (boolFlag(ctx, c, 'parents')) {
+    fail(ctx, line, 'unsupported', 'COPY --parents needs BuildKit v0.9 or newer (include patterns on copies); dockerd 20.10\'s BuildKit (v0.8) cannot run it');
+  }
+  const keepGitDirFlag = isAdd ? boolFlag(ctx, c, 'keep-git-dir') : undefined;
+  // --link: accepted; v0.8 LLB has no merge op, so it is an ordinary copy onto the stage.
+  boolFlag(ctx, c, 'link');
+  const unpack = isAdd ? boolFlag(ctx, c, 'unpack') : undefined;
+
   const chown = expand(ctx, d, c, flagValue(ctx, c, 'chown') ?? '');
-  const chmod = flagValue(ctx, c, 'chmod') ?? '';
+  const chmod = expand(ctx, d, c, flagValue(ctx, c, 'chmod') ?? '');
+  const checksum = isAdd ? expand(ctx, d, c, flagValue(ctx, c, 'checksum') ?? '') : '';
   const sources = c.sources.map((s) => expand(ctx, d, c, s));
   const rawDest = expand(ctx, d, c, c.destination);
 
@@ -390,7 +696,7 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   let sourceState = ctx.buildContext;
   if (fromStage) {
     const src = ctx.states.get(fromStage);
-    if (!src) fail(ctx, c.range.startLine, 'invalid-instruction', `stage ${fromStage.stepStage} was not built`);
+    if (!src) fail(ctx, line, 'invalid-instruction', `stage ${fromStage.stepStage} was not built`);
     sourceState = src.llb;
   }
 
@@ -399,18 +705,58 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   if (rawDest === '.' || rawDest === '' || rawDest.endsWith('/')) dest += '/';
 
   let mode: number | undefined;
-  if (chmod !== '' && /^[0-7]+$/.test(chmod)) {
-    const m = parseInt(chmod, 8);
-    if (m <= 0xffffffff) mode = m;
+  if (chmod !== '') {
+    if (!/^[0-7]+$/.test(chmod) || parseInt(chmod, 8) > 0o7777) {
+      fail(
+        ctx,
+        line,
+        'invalid-flag',
+        /^[0-9]+$/.test(chmod)
+          ? `invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777`
+          : `invalid chmod parameter: '${chmod}': dockerd 20.10's BuildKit (v0.8) only takes octal modes (symbolic modes need BuildKit v0.17 or newer)`,
+      );
+    }
+    mode = parseInt(chmod, 8);
   }
   const owner = chown !== '' ? parseChown(chown) : undefined;
 
+  if (checksum !== '') {
+    if (sources.length !== 1 || c.heredocs.length > 0) fail(ctx, line, 'invalid-flag', "checksum can't be specified for multiple sources");
+    const only = sources[0] as string;
+    if (isGitSource(only)) fail(ctx, line, 'unsupported', "--checksum on a git source needs a newer BuildKit; dockerd 20.10's BuildKit (v0.8) cannot verify git commits");
+    if (!/^https?:\/\//.test(only)) fail(ctx, line, 'invalid-flag', 'checksum requires HTTP(S) or Git sources');
+    const bad = checkDigest(checksum);
+    if (bad) fail(ctx, line, 'invalid-flag', `--checksum=${checksum}: ${bad}`);
+  }
+
   let action: FileAction | undefined;
+  const add = (from: LlbState, src: string, opts: CopyOptions): void => {
+    action = action ? action.copy(from, src, dest, opts) : FileAction.copy(from, src, dest, opts);
+  };
   let msg = isAdd ? 'ADD' : 'COPY';
   for (const src of sources) {
     msg += ' ' + src;
+    if (isAdd && isGitSource(src)) {
+      const git = parseGitSource(src);
+      if (typeof git === 'string') fail(ctx, line, 'unsupported', `ADD ${src}: ${git}`);
+      if (keepGitDirFlag !== undefined && git.keepGitDir !== undefined && keepGitDirFlag !== git.keepGitDir) {
+        fail(ctx, line, 'invalid-flag', 'inconsistent keep-git-dir configuration');
+      }
+      const attrs: Record<string, string> = { 'git.fullurl': git.remote };
+      if (keepGitDirFlag ?? git.keepGitDir) attrs['git.keepgitdir'] = 'true';
+      const id = 'git://' + git.remote.replace(/^(https?|git):\/\//, '') + (git.ref ? '#' + git.ref : '');
+      const st = LlbState.source(id, attrs);
+      // BuildKit v0.8's git source has no subdir: copy the subdirectory out of the checkout.
+      add(st, git.subdir ? joinPath('/', git.subdir) : '/', {
+        ...(mode !== undefined ? { mode } : {}),
+        ...(git.subdir ? { dirCopyContents: true } : {}),
+        createDestPath: true,
+        ...(owner ? { owner } : {}),
+      });
+      continue;
+    }
     if (src.startsWith('http://') || src.startsWith('https://')) {
-      if (!isAdd) fail(ctx, c.range.startLine, 'invalid-instruction', "source can't be a URL for COPY");
+      if (!isAdd) fail(ctx, line, 'invalid-instruction', "source can't be a URL for COPY");
       let f = '__unnamed__';
       try {
         const base = new URL(src).pathname.split('/').filter((x) => x !== '').pop();
@@ -418,27 +764,49 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
       } catch {
         // keep __unnamed__
       }
-      const http = LlbState.source(src, { 'http.filename': f });
-      const opts: CopyOptions = { createDestPath: true, ...(owner ? { owner } : {}) };
-      action = action ? action.copy(http, f, dest, opts) : FileAction.copy(http, f, dest, opts);
+      const attrs: Record<string, string> = { 'http.filename': f };
+      if (checksum !== '') attrs['http.checksum'] = checksum;
+      const http = LlbState.source(src, attrs);
+      add(http, f, {
+        ...(mode !== undefined ? { mode } : {}),
+        ...(unpack ? { attemptUnpackDockerCompatibility: true } : {}),
+        createDestPath: true,
+        ...(owner ? { owner } : {}),
+      });
     } else {
-      const opts: CopyOptions = {
+      const from = joinPath('/', src);
+      add(sourceState, from, {
         ...(mode !== undefined ? { mode } : {}),
         followSymlink: true,
         dirCopyContents: true,
-        attemptUnpackDockerCompatibility: isAdd,
+        attemptUnpackDockerCompatibility: unpack ?? isAdd,
         createDestPath: true,
         allowWildcard: true,
         allowEmptyWildcard: true,
         ...(owner ? { owner } : {}),
-      };
-      const from = joinPath('/', src);
-      action = action ? action.copy(sourceState, from, dest, opts) : FileAction.copy(sourceState, from, dest, opts);
+      });
       if (!fromStage) ctx.ctxPaths.add(from);
     }
   }
+  // Heredoc sources: each becomes a file made by a mkfile on scratch, then copied.
+  for (const h of c.heredocs) {
+    msg += ' <<' + h.name;
+    let data = h.content;
+    if (h.expand) {
+      try {
+        data = expandHeredoc(data, lookupIn(d.env));
+      } catch (e) {
+        if (e instanceof ExpansionError) fail(ctx, line, 'expansion-failed', e.message, e);
+        throw e;
+      }
+    }
+    const path = joinPath('/', h.name);
+    const doc = LlbState.scratch().file(FileAction.mkfile(path, 0o644, data), { platform: d.platform });
+    ctx.metadata.set(doc, internalMetadata(ctx, '[internal] preparing inline document'));
+    add(doc, path, { ...(mode !== undefined ? { mode } : {}), createDestPath: true, ...(owner ? { owner } : {}) });
+  }
   msg += ' ' + rawDest;
-  if (!action) fail(ctx, c.range.startLine, 'invalid-instruction', `${c.keyword} needs a source and a destination`);
+  if (!action) fail(ctx, line, 'invalid-instruction', `${c.keyword} needs a source and a destination`);
   const name = prefixCommand(d, uppercaseCmd(displayText(ctx, d, c.text)));
   d.llb = d.llb.file(action, { platform: d.platform });
   recordStep(ctx, d, c, d.llb, name, {});

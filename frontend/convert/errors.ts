@@ -8,6 +8,8 @@ export type ConvertErrorCode =
   | 'target-not-found'
   | 'invalid-stage-index'
   | 'circular-dependency'
+  | 'invalid-stage-order'
+  | 'invalid-mount'
   | 'invalid-instruction'
   | 'invalid-flag'
   | 'expansion-failed'

@@ -58,8 +58,22 @@ function readDockerignore(dir: string): string[] {
   return out;
 }
 
+/** `--target NAME` / `--target=NAME` from the case's cli-args, if any. */
+function targetOf(dir: string): string | undefined {
+  const file = join(dir, 'cli-args');
+  if (!existsSync(file)) return undefined;
+  const args = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--target' && args[i + 1] !== undefined) return args[i + 1];
+    if (a.startsWith('--target=')) return a.slice('--target='.length);
+  }
+  return undefined;
+}
+
 async function describeCase(name: string): Promise<unknown> {
   const dir = join(testdata, name);
+  const target = targetOf(dir);
   try {
     const ast = parseDockerfile(readFileSync(join(dir, 'Dockerfile'), 'utf8'), 'Dockerfile');
     const conv = await convertDockerfile({
@@ -69,6 +83,7 @@ async function describeCase(name: string): Promise<unknown> {
       network: 'default',
       noCache: false,
       excludePatterns: readDockerignore(dir),
+      ...(target !== undefined ? { target } : {}),
     });
     return describeConversion(conv);
   } catch (e) {

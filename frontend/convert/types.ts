@@ -60,4 +60,14 @@ export interface Conversion {
   steps: ConvertedStep[];
   baseImages: { ref: string; digest?: string }[];
   localSources: { name: string; excludePatterns: string[] }[];
+  /** Entitlements the solve must request (Control SolveRequest.Entitlements): 'network.host'
+   * when any exec in the graph uses host networking (RUN --network=host or --network host),
+   * 'security.insecure' for RUN --security=insecure. */
+  entitlements: ('network.host' | 'security.insecure')[];
+  /** Secrets the execs mount (RUN --mount=type=secret), by session id; one entry per id and
+   * Dockerfile line. The LLB holds only the ids, never values. A missing optional secret
+   * is fine; a missing required one fails the build. */
+  secrets: { id: string; required: boolean; line: number }[];
+  /** SSH agent ids the execs mount (RUN --mount=type=ssh; 'default' when no id=). */
+  sshIds: string[];
 }
