@@ -62,3 +62,33 @@ export { createLocalSigner, signPayload, signStatement } from './sign.js';
 export { verifyBundle, type VerifiedAttestation, type VerifyBundleOptions } from './verify.js';
 export { preAuthEncoding } from './dsse.js';
 export { BUNDLE_V03_MEDIA_TYPE, type SerializedBundle } from '@sigstore/bundle';
+export {
+  POLICY_RULE_SCOPES,
+  PolicyError,
+  evaluatePolicy,
+  fileChanges,
+  formatViolations,
+  isPolicyError,
+  parsePolicy,
+  type Evidence,
+  type FileChangeKind,
+  type Policy,
+  type PolicyErrorCode,
+  type PolicyRule,
+  type PolicyRuleScope,
+  type Violation,
+  type ViolationStep,
+} from './policy.js';
+export { globToRegExp, pathGlob, pathUnder } from './policy-cel.js';
+export {
+  diffTraces,
+  formatDiff,
+  type DiffAddedRemoved,
+  type DiffDigestChange,
+  type DiffFileWrite,
+  type DiffPeer,
+  type DiffProcess,
+  type FormatDiffOptions,
+  type StepDiff,
+  type TraceDiff,
+} from './diff.js';
