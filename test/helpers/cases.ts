@@ -9,6 +9,10 @@
 //     expect-links      optional: `PATH -> TARGET` lines, symlinks both images must have
 //     context-path      optional: the build context, relative to the case folder (default .)
 //     cli-args          optional: more build arguments, one per line (e.g. `-f` and a path)
+//     secrets           optional: `id=ID,src=FILE` lines (FILE relative to the case folder),
+//                       passed to both builders as --secret
+//     expect.json       required with docker-skip: the files the built image must hold,
+//                       [{ path, type, mode: "0644", uid, gid, content? }]
 //   testdata/errors/<case>/          a case that must fail
 //     the same files, plus
 //     expected-error.txt  substrings that must all appear in the output, one per line
@@ -32,6 +36,19 @@ export interface BuildCase {
   paritySkip?: string;
   dockerSkip?: string;
   expectLinks: Array<{ path: string; linkname: string }>;
+  /** From expect.json: files the image built by tracebuild must hold. */
+  expectFiles?: ExpectedFile[];
+}
+
+export interface ExpectedFile {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  /** Octal permission bits as a string, e.g. "0644". */
+  mode: string;
+  uid: number;
+  gid: number;
+  content?: string;
+  linkname?: string;
 }
 
 export interface ErrorCase extends BuildCase {
@@ -78,6 +95,10 @@ function loadCase(dir: string): BuildCase {
       extraArgs.push(arg);
     }
   }
+  for (const secret of lines(readOptional(dir, 'secrets'))) {
+    const resolved = secret.replace(/(^|,)src=([^,]+)/, (_m, sep: string, src: string) => `${sep}src=${path.resolve(dir, src)}`);
+    extraArgs.push('--secret', resolved);
+  }
   const contextRel = lines(readOptional(dir, 'context-path'))[0] ?? '.';
   const reason = (n: string) => {
     const t = readOptional(dir, n);
@@ -96,6 +117,8 @@ function loadCase(dir: string): BuildCase {
     }),
   };
   if (file !== undefined) c.file = file;
+  const expectText = readOptional(dir, 'expect.json');
+  if (expectText !== undefined) c.expectFiles = JSON.parse(expectText) as ExpectedFile[];
   const parity = reason('parity-skip');
   if (parity !== undefined) c.paritySkip = parity;
   const docker = reason('docker-skip');

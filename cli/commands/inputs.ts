@@ -1,0 +1,94 @@
+// Resolving and reading what a build starts from, with docker's rules: PATH is the
+// context directory (default `.`); `-f FILE` is relative to the current directory and
+// defaults to `PATH/Dockerfile`; `-` (stdin) and remote contexts are not supported.
+
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { readDockerignore, type DockerignoreChoice } from '../dockerignore.js';
+import { BuildInputError, UsageError } from '../errors.js';
+
+export interface InputRequest {
+  /** PATH as given. */
+  context: string;
+  /** `-f` as given. */
+  file?: string;
+}
+
+export interface BuildInputs {
+  contextDir: string;
+  dockerfilePath: string;
+  /** Base name, used in `Dockerfile:LINE` messages as docker does. */
+  dockerfileName: string;
+  dockerfileText: string;
+  dockerignore: DockerignoreChoice;
+}
+
+/** A path as the user will recognize it: relative to the cwd when inside it. */
+export function displayPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+const REMOTE = /^(?:[a-z][a-z0-9+.-]*:\/\/|git@|github\.com\/)/i;
+
+export function resolveContextDir(context: string, cwd: string): string {
+  if (context === '-') {
+    throw new UsageError('stdin-not-supported', 'reading the build context from stdin ("-") is not supported: pass a directory as PATH');
+  }
+  if (REMOTE.test(context)) {
+    throw new UsageError('remote-context-not-supported', `remote build contexts are not supported: ${context}: pass a local directory as PATH`);
+  }
+  const dir = resolve(cwd, context);
+  let st: Stats | undefined;
+  try {
+    st = statOrUndefined(dir);
+  } catch (err) {
+    throw new BuildInputError('context-unreadable', `unable to prepare context: ${(err as Error).message}`, { cause: err });
+  }
+  if (st === undefined) throw new BuildInputError('context-not-found', `unable to prepare context: path "${context}" not found`);
+  if (!st.isDirectory()) throw new BuildInputError('context-not-directory', `unable to prepare context: context must be a directory: ${context}`);
+  return dir;
+}
+
+export function resolveDockerfilePath(file: string | undefined, contextDir: string, cwd: string): string {
+  if (file === '-') {
+    throw new UsageError('stdin-not-supported', 'reading the Dockerfile from stdin ("-f -") is not supported: pass a file');
+  }
+  return file === undefined || file === '' ? join(contextDir, 'Dockerfile') : resolve(cwd, file);
+}
+
+export function readBuildInputs(request: InputRequest, cwd: string): BuildInputs {
+  const contextDir = resolveContextDir(request.context, cwd);
+  const dockerfilePath = resolveDockerfilePath(request.file, contextDir, cwd);
+  const shown = displayPath(dockerfilePath, cwd);
+  let st: Stats | undefined;
+  try {
+    st = statOrUndefined(dockerfilePath);
+  } catch (err) {
+    throw new BuildInputError('dockerfile-unreadable', `failed to read Dockerfile ${shown}: ${(err as Error).message}`, { cause: err });
+  }
+  if (st === undefined) throw new BuildInputError('dockerfile-not-found', `failed to read Dockerfile: ${shown}: no such file`);
+  if (st.isDirectory()) throw new BuildInputError('dockerfile-is-directory', `failed to read Dockerfile ${shown}: is a directory`);
+  let dockerfileText: string;
+  try {
+    dockerfileText = readFileSync(dockerfilePath, 'utf8');
+  } catch (err) {
+    throw new BuildInputError('dockerfile-unreadable', `failed to read Dockerfile ${shown}: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    contextDir,
+    dockerfilePath,
+    dockerfileName: basename(dockerfilePath),
+    dockerfileText,
+    dockerignore: readDockerignore(contextDir, dockerfilePath),
+  };
+}

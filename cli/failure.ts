@@ -1,0 +1,113 @@
+// A failed solve, explained: which vertex failed (from the error or the progress state),
+// which Dockerfile instruction it came from (from the conversion's steps), its last output
+// lines and the Dockerfile around it. The shape follows buildx's error view:
+//
+//   ------
+//    > [2/3] RUN echo hi && exit 3:
+//   0.012 hi
+//   ------
+//   Dockerfile:3
+//   --------------------
+//      2 |     WORKDIR /app
+//      3 | >>> RUN echo hi && exit 3
+//      4 |     CMD ["cat", "/app/out.txt"]
+//   --------------------
+//   Dockerfile:3: process "/bin/sh -c echo hi && exit 3" did not complete successfully: exit code: 3
+
+import type { ConversionStep } from './contracts.js';
+import { StepFailedError } from './errors.js';
+import { logOffset, type ProgressState, type VertexView } from './progress/index.js';
+
+export const LOG_TAIL_LINES = 10;
+export const CONTEXT_LINES = 2;
+
+export interface FailureContext {
+  state: ProgressState;
+  /** Undefined when the failure came before the conversion finished. */
+  steps: readonly ConversionStep[] | undefined;
+  /** Name shown in `NAME:LINE` (the Dockerfile's base name, like docker). */
+  dockerfileName: string;
+  dockerfileText: string;
+}
+
+function oneLine(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' ');
+}
+
+/** The vertex the error names (a `vertex` or `digest` property), else the first vertex that
+ * failed on its own in the status stream. */
+export function failedVertex(err: unknown, state: ProgressState): VertexView | undefined {
+  const named = (err ?? {}) as { vertex?: unknown; digest?: unknown };
+  for (const candidate of [named.vertex, named.digest]) {
+    if (typeof candidate === 'string') {
+      const v = state.get(candidate);
+      if (v !== undefined) return v;
+    }
+  }
+  return state.failed()[0];
+}
+
+export function logTail(vertex: VertexView, lines = LOG_TAIL_LINES): string[] {
+  return vertex.logs.slice(-lines).map((l) => `${logOffset(vertex, l.time)} ${l.text}`);
+}
+
+export function dockerfileExcerpt(text: string, startLine: number, endLine: number, context = CONTEXT_LINES): string[] {
+  const lines = text.split(/\r?\n/);
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const from = Math.max(1, startLine - context);
+  const to = Math.min(lines.length, endLine + context);
+  const out: string[] = [];
+  for (let n = from; n <= to; n++) {
+    const mark = n >= startLine && n <= endLine ? '>>> ' : '    ';
+    out.push(`${String(n).padStart(4)} | ${mark}${lines[n - 1] ?? ''}`.trimEnd());
+  }
+  return out;
+}
+
+// BuildKit mounts the build context at a temporary host path; users know it as <context>.
+const DAEMON_CONTEXT_MOUNT = /\/\S*?\/buildkit-mount\d+/g;
+// How BuildKit v0.8 says that a COPY/ADD source is missing from the context.
+const MISSING_SOURCE = [
+  /^failed to (?:compute cache key: )?(?:failed to )?walk <context>\/(.*?): lstat .*: no such file or directory$/,
+  /^(?:failed to compute cache key: )?"\/?(.*?)" not found: not found$/,
+];
+
+/** Says a daemon message in the user's terms: no temporary host paths, and a missing
+ * COPY/ADD source named as such. */
+export function explainStepError(keyword: string | undefined, message: string): string {
+  const what = message.replace(DAEMON_CONTEXT_MOUNT, '<context>');
+  if (keyword !== 'COPY' && keyword !== 'ADD') return what;
+  for (const pattern of MISSING_SOURCE) {
+    const missing = pattern.exec(what)?.[1];
+    if (missing !== undefined) return `${keyword} source not found in the build context: ${missing} (${what})`;
+  }
+  return what;
+}
+
+/** Turns a solve error into a StepFailedError when the failing step can be told;
+ * returns the error unchanged otherwise. */
+export function explainSolveFailure(err: unknown, ctx: FailureContext): unknown {
+  const vertex = failedVertex(err, ctx.state);
+  if (vertex === undefined) return err;
+  // The vertex's own error is the daemon's precise word on the step; the solve error
+  // usually wraps it.
+  const fallback = err instanceof Error && err.message !== '' ? err.message : 'build failed';
+  const step = ctx.steps?.find((s) => s.vertex === vertex.digest);
+  const what = explainStepError(step?.keyword, oneLine(vertex.error ?? fallback));
+  const details: string[] = ['------', ` > ${vertex.name}:`, ...logTail(vertex), '------'];
+  if (step === undefined) {
+    return new StepFailedError(`error: ${what}`, `${details.join('\n')}\n`, { cause: err });
+  }
+  const where = `${ctx.dockerfileName}:${step.line}`;
+  details.push(
+    where,
+    '--------------------',
+    ...dockerfileExcerpt(ctx.dockerfileText, step.line, Math.max(step.line, step.endLine)),
+    '--------------------',
+  );
+  return new StepFailedError(`${where}: ${what}`, `${details.join('\n')}\n`, { cause: err });
+}

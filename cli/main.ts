@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// The executable: the only place that touches process (argv, env, signals, exit code).
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './app.js';
+import { intervalTicker, systemClock, type CliIo } from './io.js';
+
+/** The version of the package this file belongs to (works from `cli/` and `dist/cli/`). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tracebuild' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: look one level up
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}
+
+const controller = new AbortController();
+const cancel = (): void => controller.abort();
+process.once('SIGINT', cancel);
+process.once('SIGTERM', cancel);
+
+const io: CliIo = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+  clock: systemClock,
+  ticker: intervalTicker,
+  signal: controller.signal,
+};
+
+try {
+  process.exitCode = await runCli(process.argv.slice(2), io, {
+    version: packageVersion(),
+    loadToolchain: async () => (await import('./modules.js')).toolchain,
+  });
+} finally {
+  process.off('SIGINT', cancel);
+  process.off('SIGTERM', cancel);
+}

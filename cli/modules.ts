@@ -1,0 +1,28 @@
+// The real toolchain: the sibling modules behind the structural contracts in
+// `contracts.ts`. Loaded lazily by `main.ts` (so `--help` does not load gRPC); tests inject
+// fakes instead.
+
+import { DockerfileError, parseDockerfile } from '../dockerfile-parser/index.js';
+import {
+  BuildKitConnectionError,
+  ConvertError,
+  SolveError,
+  connectBuildKit,
+  convertDockerfile,
+  describeConversion,
+  endpointFromEnv,
+} from '../frontend/index.js';
+import type { Toolchain } from './contracts.js';
+
+type Ast = ReturnType<typeof parseDockerfile>;
+type Def = Awaited<ReturnType<typeof convertDockerfile>>['definition'];
+type Endpoint = ReturnType<typeof endpointFromEnv>;
+
+export const toolchain: Toolchain<Ast, Def, Endpoint> = {
+  parseDockerfile,
+  convertDockerfile,
+  describeConversion,
+  endpointFromEnv,
+  connectBuildKit,
+  errors: { DockerfileError, ConvertError, SolveError, BuildKitConnectionError },
+};

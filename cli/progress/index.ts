@@ -1,0 +1,77 @@
+// The progress display's public surface: a session owns the state model and the chosen
+// renderer; the build command feeds it StatusBatches and asks the state what failed.
+
+import type { StatusBatch } from '../contracts.js';
+import type { Clock, TerminalSink, Ticker } from '../io.js';
+import { PlainRenderer } from './plain.js';
+import { ProgressState } from './state.js';
+import { TtyDisplay, type TtyLayout } from './tty.js';
+
+export { PlainRenderer } from './plain.js';
+export { ProgressState, isCanceledError } from './state.js';
+export type { LogLine, ProgressEvent, StatusView, VertexView } from './state.js';
+export { TtyDisplay, renderTty } from './tty.js';
+export type { TtyLayout } from './tty.js';
+export { humanBytes, logOffset, seconds } from './format.js';
+
+/** `auto` = `tty` when the sink is a terminal, else `plain`; `quiet` keeps the state only. */
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'quiet';
+
+export interface ProgressSession {
+  readonly state: ProgressState;
+  /** The renderer actually used. */
+  readonly mode: 'tty' | 'plain' | 'quiet';
+  update(batch: StatusBatch): void;
+  /** Flushes partial output and leaves the final view on screen. Idempotent. */
+  finish(): void;
+}
+
+export interface ProgressOutput {
+  sink: TerminalSink;
+  clock: Clock;
+  ticker: Ticker;
+  layout?: Partial<TtyLayout>;
+}
+
+export function resolveProgressMode(mode: ProgressMode, sink: TerminalSink): 'tty' | 'plain' | 'quiet' {
+  if (mode === 'auto') return sink.isTTY === true ? 'tty' : 'plain';
+  return mode;
+}
+
+export function createProgress(mode: ProgressMode, output: ProgressOutput): ProgressSession {
+  const state = new ProgressState(output.clock);
+  const resolved = resolveProgressMode(mode, output.sink);
+  let finished = false;
+  if (resolved === 'tty') {
+    const display = new TtyDisplay(state, output.sink, output.clock, output.ticker, output.layout);
+    display.start();
+    return {
+      state,
+      mode: resolved,
+      update(batch) {
+        state.apply(batch);
+        display.update();
+      },
+      finish() {
+        if (finished) return;
+        finished = true;
+        state.flush();
+        display.finish();
+      },
+    };
+  }
+  const plain = resolved === 'plain' ? new PlainRenderer(output.sink) : undefined;
+  return {
+    state,
+    mode: resolved,
+    update(batch) {
+      const events = state.apply(batch);
+      plain?.handle(events);
+    },
+    finish() {
+      if (finished) return;
+      finished = true;
+      plain?.handle(state.flush());
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// `--secret` as docker buildx takes it: `id=ID,src=FILE` or `id=ID,env=VAR` (also
+// `type=file|env`, `source=` for `src=`). Values are read here, once, and handed to the
+// session's Secrets service; they never enter the LLB, the progress output or a trace.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BuildInputError, UsageError } from './errors.js';
+
+export interface SecretSource {
+  id: string;
+  kind: 'file' | 'env';
+  /** The file (absolute) or the environment variable's name. */
+  from: string;
+}
+
+function invalid(value: string, why: string): UsageError {
+  return new UsageError('invalid-secret', `invalid argument "${value}" for "--secret" flag: ${why}`);
+}
+
+export function parseSecretFlag(value: string, cwd: string): SecretSource {
+  const fields = new Map<string, string>();
+  for (const field of value.split(',')) {
+    const eq = field.indexOf('=');
+    if (eq <= 0) throw invalid(value, `expected KEY=VALUE, got "${field}"`);
+    const key = field.slice(0, eq).toLowerCase();
+    if (!['type', 'id', 'src', 'source', 'env'].includes(key)) throw invalid(value, `unexpected key "${key}"`);
+    fields.set(key === 'source' ? 'src' : key, field.slice(eq + 1));
+  }
+  const type = fields.get('type');
+  if (type !== undefined && type !== 'file' && type !== 'env') throw invalid(value, `unsupported type "${type}"`);
+  const src = fields.get('src');
+  const env = fields.get('env');
+  const kind = type ?? (env !== undefined ? 'env' : 'file');
+  const from = kind === 'env' ? (env ?? src ?? fields.get('id')) : src;
+  const id = fields.get('id') ?? (kind === 'env' ? env : undefined);
+  if (id === undefined || id === '') throw invalid(value, 'id is required');
+  if (from === undefined || from === '') throw invalid(value, kind === 'env' ? 'env is required' : 'src is required');
+  return { id, kind, from: kind === 'file' ? resolve(cwd, from) : from };
+}
+
+/** Reads every secret's value; a later flag with the same id wins, as in buildx. */
+export function loadSecrets(sources: readonly SecretSource[], env: NodeJS.ProcessEnv): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const source of sources) {
+    if (source.kind === 'env') {
+      const value = env[source.from];
+      if (value === undefined) {
+        throw new BuildInputError('secret-unreadable', `secret ${source.id}: environment variable ${source.from} is not set`);
+      }
+      out[source.id] = new TextEncoder().encode(value);
+      continue;
+    }
+    try {
+      out[source.id] = readFileSync(source.from);
+    } catch (err) {
+      throw new BuildInputError('secret-unreadable', `secret ${source.id}: cannot read ${source.from}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  }
+  return out;
+}

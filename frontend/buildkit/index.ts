@@ -1,0 +1,23 @@
+// Public surface of the BuildKit client (see DESIGN.md: frontend/buildkit). Everything
+// else in this folder is internal.
+export type {
+  Endpoint,
+  BuildKitClient,
+  GatewaySolveRequest,
+  LlbDefinition,
+  GatewayApi,
+  SolveResult,
+  StatusBatch,
+  VertexUpdate,
+  VertexStatusUpdate,
+  VertexLogLine,
+  ServedFile,
+  Platform,
+  WorkerInfo,
+} from './types.js';
+export { endpointFromEnv } from './endpoint.js';
+export { connectBuildKit } from './client.js';
+export type { ConnectOptions } from './client.js';
+export { BuildKitConnectionError, SolveError } from './errors.js';
+export type { BuildKitConnectionErrorCode, SolveErrorCode } from './errors.js';
+export { parseDockerignore } from './patterns.js';

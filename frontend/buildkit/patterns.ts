@@ -1,0 +1,212 @@
+// Path patterns with the exact semantics BuildKit's file sender applies, so that what we
+// send is what `docker build` would send:
+// - Docker ignore patterns (.dockerignore, the daemon's `exclude-patterns`): Docker's
+//   pattern matcher of the BuildKit v0.8 era: `*` and `?` stop at `/`, `**` crosses
+//   directories, `!` re-includes, the last matching pattern wins, and a pattern also
+//   matches a path whose leading directories it matches.
+// - Go `filepath.Match` globs (the daemon's `include-patterns`, `followpaths`).
+// Written here rather than taken from @balena/dockerignore: the walker needs more than
+// "is this path ignored" — it needs the compiled patterns themselves (to decide whether an
+// excluded directory must still be entered because a `!` pattern names something below
+// it, exactly as fsutil decides), and Go filepath.Match semantics for the include
+// patterns, which that package does not offer.
+
+/** Go's path.Clean for `/`-separated paths. */
+export function cleanPath(p: string): string {
+  if (p === '') return '.';
+  const rooted = p.startsWith('/');
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!rooted) out.push('..');
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = out.join('/');
+  if (rooted) return '/' + joined;
+  return joined === '' ? '.' : joined;
+}
+
+/**
+ * Parses .dockerignore text the way Docker does: a UTF-8 BOM is dropped, lines starting
+ * with `#` are comments, surrounding whitespace is trimmed, blank lines skipped, each
+ * pattern (after an optional `!`) is cleaned and a leading `/` removed.
+ */
+export function parseDockerignore(text: string): string[] {
+  return normalizeDockerignore(text.replace(/^\uFEFF/, '').split(/\r?\n/));
+}
+
+/** Applies .dockerignore line processing to lines or already-parsed patterns alike. */
+export function normalizeDockerignore(lines: string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith('#')) continue;
+    let pattern = line.trim();
+    if (pattern === '') continue;
+    const invert = pattern.startsWith('!');
+    if (invert) pattern = pattern.slice(1).trim();
+    if (pattern.length > 0) {
+      pattern = cleanPath(pattern);
+      if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
+    }
+    out.push(invert ? '!' + pattern : pattern);
+  }
+  return out;
+}
+
+export class BadPatternError extends Error {
+  constructor(readonly pattern: string) {
+    super(`syntax error in pattern ${JSON.stringify(pattern)}`);
+  }
+}
+
+// Characters that must be escaped to stand for themselves in a `u`-flag RegExp.
+const SYNTAX = new Set(['^', '$', '\\', '.', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '/']);
+
+function literal(ch: string, inClass: boolean): string {
+  return SYNTAX.has(ch) || (inClass && ch === '-') ? '\\' + ch : ch;
+}
+
+/**
+ * Compiles a glob to an anchored RegExp source. `doubleStar` selects Docker's `**`
+ * (any number of directories); without it `**` is just two `*` (Go filepath.Match).
+ */
+function globToRegExp(pattern: string, doubleStar: boolean): RegExp {
+  const chars = Array.from(pattern); // code points, like Go's scanner
+  let re = '^';
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i] as string;
+    if (ch === '*') {
+      if (doubleStar && chars[i + 1] === '*') {
+        i++;
+        if (chars[i + 1] === '/') i++; // `**/` is `**`
+        re += i + 1 >= chars.length ? '.*' : '(?:.*/)?';
+      } else {
+        re += '[^/]*';
+      }
+    } else if (ch === '?') {
+      re += '[^/]';
+    } else if (ch === '\\') {
+      if (i + 1 < chars.length) re += literal(chars[++i] as string, false);
+      else throw new BadPatternError(pattern); // Go: a trailing `\` is a bad pattern
+    } else if (ch === '[') {
+      // Character class, Go syntax: `[^...]` negates, `\` escapes, `a-z` ranges.
+      let j = i + 1;
+      let cls = '[';
+      if (chars[j] === '^') {
+        cls += '^';
+        j++;
+      }
+      let n = 0;
+      let closed = false;
+      for (; j < chars.length; j++) {
+        const c = chars[j] as string;
+        if (c === ']' && n > 0) {
+          closed = true;
+          break;
+        }
+        if (c === '\\') {
+          j++;
+          if (j >= chars.length) break;
+          cls += literal(chars[j] as string, true);
+        } else if (c === '-' && n > 0 && chars[j + 1] !== ']') {
+          cls += '-';
+          continue;
+        } else {
+          cls += literal(c, true);
+        }
+        n++;
+      }
+      if (!closed) throw new BadPatternError(pattern);
+      re += cls + ']';
+      i = j;
+    } else {
+      re += literal(ch, false);
+    }
+  }
+  try {
+    return new RegExp(re + '$', 'u');
+  } catch {
+    throw new BadPatternError(pattern);
+  }
+}
+
+/** Go filepath.Match(pattern, name) on `/`-separated paths. Throws on a bad pattern. */
+export function goMatch(pattern: string, name: string): boolean {
+  return globToRegExp(pattern, false).test(name);
+}
+
+/** Whether a name contains Go glob metacharacters (fsutil's containsWildcards). */
+export function containsWildcards(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const ch = name[i];
+    if (ch === '\\') i++;
+    else if (ch === '*' || ch === '?' || ch === '[') return true;
+  }
+  return false;
+}
+
+interface CompiledPattern {
+  /** The cleaned pattern without its `!`. */
+  text: string;
+  exclusion: boolean;
+  dirs: number;
+  re: RegExp;
+}
+
+/** Docker's ignore-pattern matcher (the one fsutil's walker used with BuildKit v0.8). */
+export class PatternMatcher {
+  readonly patterns: readonly CompiledPattern[];
+  /** Whether any `!` pattern exists (then excluded directories may still be entered). */
+  readonly hasExclusions: boolean;
+
+  constructor(patterns: string[]) {
+    const compiled: CompiledPattern[] = [];
+    let exclusions = false;
+    for (const raw of patterns) {
+      let p = raw.trim();
+      if (p === '') continue;
+      p = cleanPath(p);
+      let exclusion = false;
+      if (p.startsWith('!')) {
+        if (p.length === 1) throw new BadPatternError(raw);
+        exclusion = true;
+        exclusions = true;
+        p = p.slice(1);
+      }
+      compiled.push({ text: p, exclusion, dirs: p.split('/').length, re: globToRegExp(p, true) });
+    }
+    this.patterns = compiled;
+    this.hasExclusions = exclusions;
+  }
+
+  /** True when `file` (relative, `/`-separated, clean) is excluded. */
+  matches(file: string): boolean {
+    const slash = file.lastIndexOf('/');
+    const parentPath = slash < 0 ? '.' : file.slice(0, slash);
+    const parentDirs = parentPath.split('/');
+    let matched = false;
+    for (const pattern of this.patterns) {
+      let match = pattern.re.test(file);
+      if (!match && parentPath !== '.' && pattern.dirs <= parentDirs.length) {
+        // The pattern may name one of the parent directories.
+        match = pattern.re.test(parentDirs.slice(0, pattern.dirs).join('/'));
+      }
+      if (match) matched = !pattern.exclusion;
+    }
+    return matched;
+  }
+
+  /**
+   * For an excluded directory: whether some `!` pattern names a path below it, so the
+   * walk must still enter it (Docker only looks at the literal pattern prefix).
+   */
+  mayReincludeBelow(dir: string): boolean {
+    if (!this.hasExclusions) return false;
+    const dirSlash = dir + '/';
+    return this.patterns.some((p) => p.exclusion && (p.text + '/').startsWith(dirSlash));
+  }
+}

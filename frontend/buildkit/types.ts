@@ -1,0 +1,124 @@
+// Public types of the BuildKit client. The shapes are fixed: the CLI is written against
+// them. Timestamps are carried twice: as Date (millisecond precision, convenient) and as
+// nanoseconds since the Unix epoch (bigint, exact), because the tracer matches vertex
+// timings to kernel events that are far finer than a millisecond.
+
+/** Where BuildKit is: dockerd's embedded BuildKit (`/grpc` upgrade) or a standalone buildkitd. */
+export type Endpoint = {
+  kind: 'docker' | 'buildkitd';
+  /** As given: `unix:///var/run/docker.sock`, `tcp://127.0.0.1:1234`. */
+  address: string;
+};
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface WorkerInfo {
+  id: string;
+  platforms: { os: string; architecture: string }[];
+}
+
+export interface BuildKitClient {
+  readonly endpoint: Endpoint;
+  listWorkers(): Promise<WorkerInfo[]>;
+  solve(request: GatewaySolveRequest): Promise<SolveResult>;
+  /** Releases every handle (gRPC channel, local proxy); the process can then exit. */
+  close(): void;
+}
+
+export interface GatewaySolveRequest {
+  /** Absolute path of the build context. */
+  contextDir: string;
+  /**
+   * .dockerignore patterns (Docker semantics: `#` comments, `!` exceptions, `**`), one
+   * per element; raw lines of a .dockerignore file are accepted as they are. The sender
+   * applies them on top of the daemon's own include/exclude/followpaths.
+   */
+  dockerignore: string[];
+  /** e.g. `{ type: 'moby', attrs: { name: 'docker.io/library/a:latest' } }`. */
+  exporter?: { type: string; attrs: Record<string, string> };
+  /** e.g. `['network.host']`. */
+  entitlements: string[];
+  /**
+   * Called once the gateway is open; builds the LLB (resolving base image configs
+   * through `gateway`). An error thrown here is returned to the daemon (so the job ends
+   * cleanly) and then rethrown unchanged by `solve`.
+   */
+  frontend(gateway: GatewayApi): Promise<{ definition: LlbDefinition; imageConfig: Record<string, unknown> }>;
+  onStatus(batch: StatusBatch): void;
+  /** Every regular file the filesync sender sent, with the sha256 of the bytes sent. */
+  onFileServed?(file: ServedFile): void;
+  /** Served by Secrets.GetSecret; an unknown id answers NOT_FOUND. */
+  secrets?: Record<string, Uint8Array>;
+  /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
+  signal?: AbortSignal;
+}
+
+export interface ServedFile {
+  /** Path relative to the context, `/`-separated, as sent in the STAT packet. */
+  path: string;
+  size: number;
+  /** Lower-case hex. */
+  sha256: string;
+}
+
+export interface LlbDefinition {
+  /** Marshalled pb.Op messages; the last one is the terminal op. */
+  def: Uint8Array[];
+  /** Keyed by vertex digest `sha256:<hex>`. */
+  metadata: Record<string, { ignore_cache?: boolean; description?: Record<string, string> }>;
+}
+
+export interface GatewayApi {
+  resolveImageConfig(ref: string, platform: Platform): Promise<{ digest?: string; config: Record<string, unknown> }>;
+}
+
+export interface SolveResult {
+  exporterResponse: Record<string, string>;
+}
+
+export interface StatusBatch {
+  vertexes: VertexUpdate[];
+  statuses: VertexStatusUpdate[];
+  logs: VertexLogLine[];
+}
+
+export interface VertexUpdate {
+  digest: string;
+  inputs: string[];
+  name: string;
+  cached: boolean;
+  started?: Date;
+  completed?: Date;
+  /** Exact `started`, nanoseconds since the Unix epoch. */
+  startedNs?: bigint;
+  /** Exact `completed`, nanoseconds since the Unix epoch. */
+  completedNs?: bigint;
+  error?: string;
+}
+
+export interface VertexStatusUpdate {
+  id: string;
+  vertex: string;
+  name: string;
+  current: number;
+  total: number;
+  timestamp?: Date;
+  started?: Date;
+  completed?: Date;
+  timestampNs?: bigint;
+  startedNs?: bigint;
+  completedNs?: bigint;
+}
+
+export interface VertexLogLine {
+  vertex: string;
+  timestamp?: Date;
+  timestampNs?: bigint;
+  /** 1 stdout, 2 stderr. */
+  stream: number;
+  data: Uint8Array;
+}

@@ -1,0 +1,36 @@
+// Public surface of the frontend: Dockerfile -> LLB conversion (pure) and the BuildKit
+// client that solves it. Other modules import only from here (DESIGN.md).
+export { convertDockerfile, describeConversion, ConvertError } from './convert/index.js';
+export type {
+  ConvertErrorCode,
+  Platform,
+  ResolvedImage,
+  ImageConfigResolver,
+  ConvertOptions,
+  ConvertedStep,
+  Conversion,
+} from './convert/index.js';
+export {
+  endpointFromEnv,
+  connectBuildKit,
+  BuildKitConnectionError,
+  SolveError,
+  parseDockerignore,
+} from './buildkit/index.js';
+export type {
+  Endpoint,
+  BuildKitClient,
+  GatewaySolveRequest,
+  LlbDefinition,
+  GatewayApi,
+  SolveResult,
+  StatusBatch,
+  VertexUpdate,
+  VertexStatusUpdate,
+  VertexLogLine,
+  ServedFile,
+  WorkerInfo,
+  ConnectOptions,
+  BuildKitConnectionErrorCode,
+  SolveErrorCode,
+} from './buildkit/index.js';
