@@ -200,7 +200,7 @@ describe('example policies', () => {
         rule: 'egress-not-allowlisted',
         message: 'connection to tcp 127.0.0.1:9999 is not in the egress allowlist',
         step: { index: 5, line: 6, instruction: 'RUN cc -o /out/app main.c', stage: 0 },
-        evidence: [{ kind: 'network', protocol: 'tcp', address: '127.0.0.1', port: 9999, direction: 'egress' }],
+        evidence: [{ kind: 'network', protocol: 'tcp', address: '127.0.0.1', port: 9999, direction: 'outbound' }],
       },
     ]);
   });
@@ -318,7 +318,7 @@ describe('evaluatePolicy', () => {
     const policy = parsePolicy(rule('peer.bytesSent > 100', '    each: network\n'), 'p.yaml');
     const t = trace('clean');
     const steps = t.buildSteps.map((s) => ({ ...s, network: s.network.map((n) => ({ protocol: n.protocol, address: n.address, port: n.port, direction: n.direction })) }));
-    expect(() => evaluatePolicy(policy, { ...t, buildSteps: steps }, IMAGE)).toThrow(/on tcp egress 127\.0\.0\.1:8080/);
+    expect(() => evaluatePolicy(policy, { ...t, buildSteps: steps }, IMAGE)).toThrow(/on tcp outbound 127\.0\.0\.1:8080/);
   });
 
   it('evaluates a structural copy of a policy (recompiling it)', () => {

@@ -69,8 +69,8 @@ function sampleTrace(): RuntimeTrace {
           renamed: [{ from: '/out', to: '/data' }],
         },
         network: [
-          { protocol: 'TCP', address: '127.0.0.1', port: 8080, direction: 'egress', bytesSent: 90 },
-          { protocol: 'udp', address: 'resolver.local', port: 53, direction: 'egress' },
+          { protocol: 'TCP', address: '127.0.0.1', port: 8080, direction: 'outbound', bytesSent: 90 },
+          { protocol: 'udp', address: 'resolver.local', port: 53, direction: 'outbound' },
         ],
         resources: { wallMs: 1500, cpuUserMs: 12, cpuSystemMs: 8, maxRssKb: 2048 },
         lostEvents: 1,
@@ -160,13 +160,13 @@ describe('buildRuntimeTraceStatement', () => {
                 {
                   "address": "127.0.0.1",
                   "bytesSent": 90,
-                  "direction": "egress",
+                  "direction": "outbound",
                   "port": 8080,
                   "protocol": "TCP",
                 },
                 {
                   "address": "resolver.local",
-                  "direction": "egress",
+                  "direction": "outbound",
                   "port": 53,
                   "protocol": "udp",
                 },
@@ -273,14 +273,14 @@ describe('buildRuntimeTraceStatement', () => {
               {
                 "buildStep": 1,
                 "bytesSent": 90,
-                "direction": "egress",
+                "direction": "outbound",
                 "ip": "127.0.0.1",
                 "port": 8080,
                 "protocol": "tcp",
               },
               {
                 "buildStep": 1,
-                "direction": "egress",
+                "direction": "outbound",
                 "hostname": "resolver.local",
                 "port": 53,
                 "protocol": "udp",

@@ -53,7 +53,7 @@ export interface TraceNetwork {
   /** Peer address (IPv4/IPv6 text form; a host name if that is all that is known). */
   readonly address: string;
   readonly port: number;
-  /** "egress" (outgoing connect/send) or "ingress" (accept/receive). */
+  /** "outbound" (connect, send), "listen" (listen, or bind of a UDP port) or "bind"; see tracer/trace-types.ts. */
   readonly direction: string;
   readonly bytesSent?: number;
   readonly bytesReceived?: number;

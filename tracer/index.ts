@@ -41,3 +41,39 @@ export {
   type TracerErrorCode,
   type TracerUnavailableCode,
 } from './probe.js';
+// The correlator: probe events + the frontend's steps + BuildKit's vertex states ->
+// the per-instruction trace; and its text table.
+export {
+  CorrelateError,
+  argvMatches,
+  correlate,
+  matchesCopySource,
+  type CorrelateErrorCode,
+  type CorrelateInput,
+  type CorrelateOptions,
+  type CorrelateServedFile,
+  type CorrelateStep,
+  type CorrelateVertex,
+} from './correlate.js';
+export { formatDurationMs, formatKb, formatTraceTable, type TraceTableOptions } from './table.js';
+export type {
+  Trace,
+  TraceAmbiguity,
+  TraceAmbiguityRecord,
+  TraceAttributeChange,
+  TraceBuildStep,
+  TraceCgroup,
+  TraceCopy,
+  TraceCopySource,
+  TraceFiles,
+  TraceLink,
+  TraceLosses,
+  TraceMonitor,
+  TraceNetwork,
+  TraceProcess,
+  TraceRename,
+  TraceResources,
+  TraceScript,
+  TraceStepStatus,
+  TraceUnattributedCgroup,
+} from './trace-types.js';

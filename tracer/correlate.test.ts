@@ -1,0 +1,841 @@
+// The correlator on hand-built sequences of decoded events (no probe, no daemon).
+import { describe, expect, it } from 'vitest';
+import { EventType, FileResult, Syscall } from './abi.js';
+import {
+  CorrelateError,
+  argvMatches,
+  correlate,
+  matchesCopySource,
+  type CorrelateInput,
+  type CorrelateStep,
+  type CorrelateVertex,
+} from './correlate.js';
+import {
+  absolutePath,
+  type CgroupEventData,
+  type DigestEventData,
+  type EventHeader,
+  type ExecEventData,
+  type ExitEventData,
+  type FileEventData,
+  type FileIdentity,
+  type FileOpName,
+  type ForkEventData,
+  type LossCounters,
+  type LossEventData,
+  type NetEventData,
+  type ReadyEventData,
+  type TraceEvent,
+  type UnknownEventData,
+} from './decode.js';
+
+// ---- fixtures --------------------------------------------------------------------------
+
+/** wall clock = kernel ts + OFF; kernel ts of 0 is 2023-11-14T22:13:20.000Z. */
+const OFF = 1_700_000_000n * 1_000_000_000n;
+const ms = (n: number): bigint => BigInt(Math.round(n * 1e6));
+const iso = (t: bigint): string => new Date(Number((t + OFF) / 1_000_000n)).toISOString();
+const SHA = (c: string): string => c.repeat(64);
+
+function hdr(type: number, ts: bigint, cgroupId: bigint, tgid: number): EventHeader {
+  return { type, size: 0, tsNs: ts, cgroupId, pid: tgid, tgid };
+}
+
+const ID: FileIdentity = { dev: 1, ino: 2n, size: 3n, mtimeSec: 0n, mtimeNsec: 0, ctimeSec: 0n, ctimeNsec: 0, mode: 0o100755 };
+
+function ready(opts: { digests?: boolean; traceReads?: boolean } = {}): ReadyEventData {
+  return {
+    kind: 'ready',
+    header: hdr(EventType.Ready, 0n, 0n, 9),
+    abiVersion: 1,
+    ncpus: 4,
+    realtimeOffsetNs: OFF,
+    ringbufBytes: 64n << 20n,
+    digests: opts.digests ?? true,
+    traceReads: opts.traceReads ?? false,
+    loaderPid: 9,
+  };
+}
+
+function mkdir(ts: bigint, id: bigint, path = `/docker/buildkit/ex${id}`): CgroupEventData {
+  return {
+    kind: 'cgroup-mkdir',
+    header: hdr(EventType.CgroupMkdir, ts, 1n, 1),
+    id,
+    level: 3,
+    generation: 1,
+    flags: 1,
+    path,
+    auto: true,
+    notTraced: false,
+    pathTruncated: false,
+  };
+}
+
+function rmdir(ts: bigint, id: bigint, path = `/docker/buildkit/ex${id}`): CgroupEventData {
+  return { ...mkdir(ts, id, path), kind: 'cgroup-rmdir', header: hdr(EventType.CgroupRmdir, ts, 1n, 1) };
+}
+
+interface ExecOpts {
+  ts: bigint;
+  cg: bigint;
+  pid: number;
+  ppid?: number;
+  start?: bigint;
+  argv: string[];
+  exePath?: string;
+  filename?: string;
+  interp?: string;
+  cwd?: string;
+  digestSkipped?: boolean;
+  argvTruncated?: boolean;
+}
+
+function exec(o: ExecOpts): ExecEventData {
+  return {
+    kind: 'exec',
+    header: hdr(EventType.Exec, o.ts, o.cg, o.pid),
+    ppid: o.ppid ?? 1,
+    oldPid: o.pid,
+    uid: 0,
+    gid: 0,
+    flags: 0,
+    argc: o.argv.length,
+    startBoottimeNs: o.start ?? o.ts - ms(1),
+    exe: ID,
+    filename: o.filename ?? o.argv[0] ?? '',
+    interp: o.interp,
+    exePath: o.exePath ?? o.argv[0] ?? '',
+    cwd: o.cwd ?? '/',
+    argv: o.argv,
+    argvTruncated: o.argvTruncated ?? false,
+    script: o.interp !== undefined,
+    needsDigest: !o.digestSkipped,
+    digestSkipped: o.digestSkipped ?? false,
+  };
+}
+
+function digest(e: ExecEventData, kind: 'exe' | 'script', sha: string | undefined, error = 0): DigestEventData {
+  return {
+    kind: 'digest',
+    header: { ...e.header, type: EventType.Digest },
+    digestKind: kind,
+    error,
+    sha256: error === 0 ? sha : undefined,
+    bytes: 100n,
+    fromCache: false,
+    identityMismatch: false,
+    wasStopped: true,
+    file: ID,
+  };
+}
+
+/** An exec followed by its exe digest. */
+function run(o: ExecOpts, sha = SHA('a')): [ExecEventData, DigestEventData] {
+  const e = exec(o);
+  return [e, digest(e, 'exe', sha)];
+}
+
+function fork(ts: bigint, cg: bigint, parent: number, child: number, childStart = ts): ForkEventData {
+  return { kind: 'fork', header: hdr(EventType.Fork, ts, cg, parent), childPid: child, childTgid: child, childStartBoottimeNs: childStart };
+}
+
+function exit(
+  ts: bigint,
+  cg: bigint,
+  pid: number,
+  start: bigint,
+  o: { code?: number; signal?: number; userMs?: number; sysMs?: number; rssKb?: number } = {},
+): ExitEventData {
+  const code = o.code ?? 0;
+  return {
+    kind: 'exit',
+    header: hdr(EventType.Exit, ts, cg, pid),
+    waitStatus: o.signal !== undefined ? o.signal : code << 8,
+    exitCode: o.signal !== undefined ? undefined : code,
+    signal: o.signal,
+    coreDumped: false,
+    startBoottimeNs: start,
+    utimeNs: ms(o.userMs ?? 0),
+    stimeNs: ms(o.sysMs ?? 0),
+    runtimeNs: 0n,
+    maxRssKiB: BigInt(o.rssKb ?? 0),
+  };
+}
+
+const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
+const O_CREAT = 0o100;
+const O_TRUNC = 0o1000;
+
+interface FileOpts {
+  syscall?: FileEventData['syscall'];
+  path1?: string;
+  path2?: string;
+  dir1?: string;
+  dir2?: string;
+  resolved?: string;
+  flags?: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  created?: boolean;
+}
+
+function file(ts: bigint, cg: bigint, pid: number, op: FileOpName, o: FileOpts = {}): FileEventData {
+  const path1 = o.path1 ?? '';
+  const path2 = o.path2 ?? '';
+  const dir1 = o.dir1 ?? '';
+  const dir2 = o.dir2 ?? '';
+  const resolved = o.resolved ?? '';
+  return {
+    kind: 'file',
+    header: hdr(EventType.File, ts, cg, pid),
+    op,
+    syscall: o.syscall ?? (op === 'open' ? 'openat' : (op as keyof typeof Syscall)),
+    ret: 0n,
+    flags: o.flags ?? 0,
+    mode: o.mode ?? 0,
+    dirfd1: -100,
+    dirfd2: -100,
+    uid: o.uid ?? 0xffffffff,
+    gid: o.gid ?? 0xffffffff,
+    length: 0n,
+    result: o.created ? FileResult.Created : 0,
+    created: o.created ?? false,
+    path1,
+    path2,
+    dir1,
+    dir2,
+    resolved,
+    absPath1: op === 'symlink' ? undefined : path1 || dir1 ? absolutePath(path1, dir1) : resolved || undefined,
+    absPath2: path2 ? absolutePath(path2, dir2) : undefined,
+    truncated: false,
+  };
+}
+
+function net(
+  ts: bigint,
+  cg: bigint,
+  pid: number,
+  op: NetEventData['op'],
+  o: { family?: NetEventData['family']; address: string; port?: number; protocol?: NetEventData['protocol']; ret?: bigint },
+): NetEventData {
+  return {
+    kind: 'net',
+    header: hdr(EventType.Net, ts, cg, pid),
+    op,
+    syscall: op === 'connect' ? 'connect' : op === 'sendto' ? 'sendto' : op === 'bind' ? 'bind' : 'listen',
+    ret: o.ret ?? 0n,
+    fd: 3,
+    family: o.family ?? 'inet',
+    address: o.address,
+    port: o.port ?? 0,
+    sockType: 1,
+    protocol: o.protocol ?? 'tcp',
+    local: op === 'listen',
+  };
+}
+
+function counters(p: Partial<Omit<LossCounters, 'ringbuf'>> & { ringbuf?: Partial<LossCounters['ringbuf']> } = {}): LossCounters {
+  const ringbuf = { 'cgroup-mkdir': 0n, 'cgroup-rmdir': 0n, exec: 0n, fork: 0n, exit: 0n, file: 0n, net: 0n, ...(p.ringbuf ?? {}) };
+  return {
+    ringbufTotal: Object.values(ringbuf).reduce((a, b) => a + b, 0n),
+    pendingFull: 0n,
+    tracedFull: 0n,
+    scratchBusy: 0n,
+    digestSkipped: 0n,
+    signalFailed: 0n,
+    digestFailed: 0n,
+    netSuppressed: 0n,
+    output: 0n,
+    ...p,
+    ringbuf,
+  };
+}
+
+function loss(ts: bigint, c: LossCounters): LossEventData {
+  return { kind: 'loss', header: hdr(EventType.Loss, ts, 0n, 9), counters: c, raw: [] };
+}
+
+const V = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+
+function runStep(n: number, line: number, args: string[], stage = '0'): CorrelateStep {
+  return { vertex: V(n), instruction: `RUN ${args.join(' ')}`, keyword: 'RUN', line, stage, execArgs: args };
+}
+
+function vertex(n: number, startMs: number | undefined, endMs: number | undefined, extra: Partial<CorrelateVertex> = {}): CorrelateVertex {
+  const v: CorrelateVertex = { digest: V(n), cached: false, ...extra };
+  if (startMs !== undefined) v.startedNs = OFF + ms(startMs);
+  if (endMs !== undefined) v.completedNs = OFF + ms(endMs);
+  return v;
+}
+
+function input(events: TraceEvent[], steps: CorrelateStep[], vertices: CorrelateVertex[], extra: Partial<CorrelateInput> = {}): CorrelateInput {
+  return { events, steps, vertices, ...extra };
+}
+
+const SH = (cmd: string): string[] => ['/bin/sh', '-c', cmd];
+
+// ---- attribution -----------------------------------------------------------------------
+
+describe('correlate: attribution', () => {
+  it('attributes two RUN steps in sequence, excluding and counting runc setup before the first exec', () => {
+    const a = SH('echo a > /a');
+    const b = SH('make');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 100n),
+      // runc's setup inside the cgroup: host paths, and runc init's own exec
+      file(ms(1001), 100n, 500, 'mkdir', { path1: '/var/lib/docker/overlay2/x/merged/dev/pts' }),
+      file(ms(1001.5), 100n, 500, 'symlink', { path1: '/proc/self/fd', path2: '/var/lib/docker/overlay2/x/merged/dev/fd' }),
+      ...run({ ts: ms(1002), cg: 100n, pid: 500, argv: ['runc', 'init'], exePath: '/usr/bin/runc' }),
+      ...run({ ts: ms(1003), cg: 100n, pid: 500, ppid: 490, start: ms(999), argv: a, exePath: '/bin/dash' }),
+      file(ms(1004), 100n, 500, 'open', { path1: '/a', flags: O_WRONLY | O_CREAT | O_TRUNC, created: true, resolved: '/a' }),
+      exit(ms(1005), 100n, 500, ms(999), { userMs: 2, sysMs: 3, rssKb: 1500 }),
+      rmdir(ms(1006), 100n),
+      mkdir(ms(2000), 101n),
+      ...run({ ts: ms(2001), cg: 101n, pid: 600, argv: b, exePath: '/bin/dash' }),
+      fork(ms(2002), 101n, 600, 601, ms(2002)),
+      ...run({ ts: ms(2003), cg: 101n, pid: 601, ppid: 600, start: ms(2002), argv: ['make'], exePath: '/usr/bin/make' }, SHA('b')),
+      exit(ms(2010), 101n, 601, ms(2002), { code: 2, userMs: 10, sysMs: 1, rssKb: 4000 }),
+      exit(ms(2011), 101n, 600, ms(2001) - ms(1), { code: 2, userMs: 1, sysMs: 1, rssKb: 900 }),
+    ];
+    const trace = correlate(
+      input(events, [runStep(1, 2, a), runStep(2, 3, b)], [vertex(1, 900, 1100), vertex(2, 1900, 2100, { error: 'exit code: 2' })]),
+    );
+    const [s1, s2] = trace.buildSteps;
+    expect(s1?.cgroup).toEqual({
+      id: '100',
+      path: '/docker/buildkit/ex100',
+      createdOn: iso(ms(1000)),
+      removedOn: iso(ms(1006)),
+      attribution: 'running',
+    });
+    expect(s1?.runcSetupEvents).toBe(4); // mkdir, symlink, runc init exec + its digest
+    expect(trace.runcSetupEvents).toBe(4);
+    expect(s1?.processes).toEqual([
+      {
+        pid: 500,
+        ppid: 490,
+        argv: a,
+        exe: '/bin/dash',
+        exeSha256: SHA('a'),
+        execed: true,
+        cwd: '/',
+        uid: 0,
+        gid: 0,
+        exitCode: 0,
+        startedOn: iso(ms(1003)),
+        finishedOn: iso(ms(1005)),
+        cpuUserMs: 2,
+        cpuSystemMs: 3,
+        maxRssKb: 1500,
+      },
+    ]);
+    expect(s1?.files.created).toEqual(['/a']);
+    expect(s1?.files.links).toEqual([]); // the setup symlink is not the step's
+    expect(s1?.resources).toEqual({ wallMs: 200, cpuUserMs: 2, cpuSystemMs: 3, maxRssKb: 1500 });
+    expect(s1?.startedOn).toBe(iso(ms(900)));
+    expect(s1?.finishedOn).toBe(iso(ms(1100)));
+    expect(s1?.status).toBe('done');
+
+    expect(s2?.cgroup?.id).toBe('101');
+    expect(s2?.status).toBe('failed');
+    expect(s2?.error).toBe('exit code: 2');
+    expect(s2?.processes.map((p) => [p.pid, p.ppid, p.argv, p.exeSha256, p.exitCode])).toEqual([
+      [600, 1, b, SHA('a'), 2],
+      [601, 600, ['make'], SHA('b'), 2],
+    ]);
+    expect(s2?.resources).toEqual({ wallMs: 200, cpuUserMs: 11, cpuSystemMs: 2, maxRssKb: 4000 });
+    expect(s2?.runcSetupEvents).toBe(0);
+    expect(trace.unattributedEvents).toBe(0);
+    expect(trace.ambiguities).toEqual([]);
+    expect(trace.lostEvents).toBe(0);
+    expect(trace.metadata).toEqual({ buildStartedOn: iso(ms(900)), buildFinishedOn: iso(ms(2100)) });
+    expect(trace.monitor.name).toBe('tracebuild-probe');
+    expect(trace.monitor.probe?.realtimeOffsetNs).toBe(OFF.toString());
+  });
+
+  it('records identical commands in parallel stages as ambiguous and gives each cgroup its own step', () => {
+    const cmd = SH('npm ci');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 200n),
+      mkdir(ms(1001), 201n),
+      ...run({ ts: ms(1002), cg: 200n, pid: 700, argv: cmd }),
+      ...run({ ts: ms(1003), cg: 201n, pid: 710, argv: cmd }),
+      file(ms(1004), 200n, 700, 'mkdir', { path1: '/app/node_modules' }),
+      exit(ms(1010), 200n, 700, ms(1001)),
+      exit(ms(1011), 201n, 710, ms(1002)),
+    ];
+    const steps = [runStep(1, 3, cmd, 'web'), runStep(2, 8, cmd, 'api')];
+    const trace = correlate(input(events, steps, [vertex(2, 995, 1100), vertex(1, 990, 1100)]));
+    const [web, api] = trace.buildSteps;
+    // the earliest-started vertex (1) gets the first cgroup, the other the second
+    expect(web?.cgroup?.id).toBe('200');
+    expect(api?.cgroup?.id).toBe('201');
+    expect(web?.files.created).toEqual(['/app/node_modules']);
+    expect(api?.files.created).toEqual([]);
+    for (const s of [web, api]) {
+      expect(s?.ambiguous?.candidates).toEqual([V(1), V(2)]);
+      expect(s?.ambiguous?.reason).toMatch(/identical commands/);
+    }
+    expect(trace.ambiguities).toEqual([
+      expect.objectContaining({ cgroupId: '200', candidates: [V(1), V(2)], chosen: V(1) }),
+      expect.objectContaining({ cgroupId: '201', candidates: [V(1), V(2)], chosen: V(2) }),
+    ]);
+  });
+
+  it('does not attribute to a vertex that was not running, and counts the cgroup as unattributed', () => {
+    const cmd = SH('true');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(5000), 300n),
+      ...run({ ts: ms(5001), cg: 300n, pid: 800, argv: cmd }),
+      exit(ms(5002), 300n, 800, ms(5000)),
+      mkdir(ms(6000), 301n),
+      ...run({ ts: ms(6001), cg: 301n, pid: 801, argv: ['/bin/other'] }),
+    ];
+    const trace = correlate(input(events, [runStep(1, 2, cmd)], [vertex(1, 1000, 2000)]));
+    expect(trace.buildSteps[0]?.cgroup).toBeNull();
+    expect(trace.buildSteps[0]?.warnings).toContain(
+      'no traced cgroup ran this command: its exec was not seen (events lost, or the probe was not tracing)',
+    );
+    expect(trace.unattributedEvents).toBe(5);
+    expect(trace.unattributedCgroups).toEqual([
+      {
+        id: '300',
+        path: '/docker/buildkit/ex300',
+        createdOn: iso(ms(5000)),
+        events: 3,
+        firstArgv: cmd,
+        reason: 'its command matches a RUN step that was cached or not running when the cgroup appeared',
+      },
+      {
+        id: '301',
+        path: '/docker/buildkit/ex301',
+        createdOn: iso(ms(6000)),
+        events: 2,
+        firstArgv: ['/bin/other'],
+        reason: 'no exec in it matches the command of any RUN step',
+      },
+    ]);
+  });
+
+  it('uses the tolerance, then untimed vertices, and nested cgroups follow their parent', () => {
+    const a = SH('a');
+    const b = SH('b');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 400n),
+      ...run({ ts: ms(1001), cg: 400n, pid: 900, argv: a }),
+      mkdir(ms(1002), 401n, '/docker/buildkit/ex400/inner'),
+      file(ms(1003), 401n, 901, 'mkdir', { path1: '/inner' }),
+      mkdir(ms(3000), 402n),
+      ...run({ ts: ms(3001), cg: 402n, pid: 950, argv: b }),
+    ];
+    // vertex 1 reports a start 500 ms after the cgroup appeared; vertex 2 has no times
+    const trace = correlate(input(events, [runStep(1, 2, a), runStep(2, 3, b)], [vertex(1, 1500, 2000), vertex(2, undefined, undefined)]));
+    const [s1, s2] = trace.buildSteps;
+    expect(s1?.cgroup?.attribution).toBe('tolerance');
+    expect(s1?.extraCgroups).toEqual([expect.objectContaining({ id: '401', attribution: 'nested' })]);
+    expect(s1?.files.created).toEqual(['/inner']);
+    expect(s1?.warnings.some((w) => w.includes('tolerance'))).toBe(true);
+    expect(s2?.cgroup?.attribution).toBe('untimed');
+    expect(s2?.status).toBe('incomplete');
+    // with no tolerance the first cgroup matches nothing
+    const strict = correlate(input(events, [runStep(1, 2, a)], [vertex(1, 1500, 2000)], { options: { toleranceMs: 0 } }));
+    expect(strict.buildSteps[0]?.cgroup).toBeNull();
+  });
+
+  it('records a cached step as cached, with its vertex, never as an empty run', () => {
+    const cmd = SH('apt-get update');
+    const trace = correlate(
+      input([ready()], [runStep(1, 2, cmd), { vertex: V(2), instruction: 'COPY . /src', keyword: 'COPY', line: 3, stage: '0', copySources: ['.'], copyDestination: '/src' }], [
+        vertex(1, 100, 100, { cached: true }),
+        vertex(2, 100, 100, { cached: true }),
+      ], { servedFiles: [{ path: 'a', size: 1, sha256: SHA('c') }] }),
+    );
+    expect(trace.buildSteps[0]).toMatchObject({
+      vertex: V(1),
+      cached: true,
+      status: 'cached',
+      cgroup: null,
+      processes: [],
+      resources: null,
+      files: { created: [], modified: [], deleted: [], renamed: [] },
+      network: [],
+      lostEvents: 0,
+    });
+    expect(trace.buildSteps[1]).toMatchObject({ cached: true, copy: { patterns: ['.'], sources: [], destination: '/src' } });
+  });
+
+  it('throws a typed error when kernel timestamps cannot be converted', () => {
+    const events: TraceEvent[] = [mkdir(ms(1), 1n)];
+    expect(() => correlate(input(events, [], []))).toThrow(CorrelateError);
+    try {
+      correlate(input(events, [], []));
+    } catch (err) {
+      expect((err as CorrelateError).code).toBe('no-clock');
+    }
+    // an explicit clock is enough
+    expect(correlate(input(events, [], [], { clock: { realtimeOffsetNs: OFF } })).unattributedCgroups).toHaveLength(1);
+  });
+});
+
+// ---- processes and digests -------------------------------------------------------------
+
+describe('correlate: processes', () => {
+  it('matches a #! script by the argv the kernel builds and records script and interpreter digests', () => {
+    const args = ['/build.sh', '--fast'];
+    const e = exec({
+      ts: ms(1001),
+      cg: 10n,
+      pid: 50,
+      argv: ['/bin/sh', '/build.sh', '--fast'],
+      filename: '/build.sh',
+      interp: '/bin/sh',
+      exePath: '/usr/bin/dash',
+    });
+    const trace = correlate(
+      input(
+        [ready(), mkdir(ms(1000), 10n), e, digest(e, 'exe', SHA('d')), digest(e, 'script', SHA('e'))],
+        [runStep(1, 4, args)],
+        [vertex(1, 900, 1100)],
+      ),
+    );
+    const p = trace.buildSteps[0]?.processes[0];
+    expect(p).toMatchObject({
+      argv: ['/bin/sh', '/build.sh', '--fast'],
+      exe: '/usr/bin/dash',
+      exeSha256: SHA('d'),
+      interpreter: '/bin/sh',
+      script: { path: '/build.sh', sha256: SHA('e') },
+    });
+    expect(p?.digestMissing).toBeUndefined();
+  });
+
+  it('argvMatches: exact, truncated, #! with an interpreter argument, #! found on PATH', () => {
+    const plain = exec({ ts: 1n, cg: 1n, pid: 1, argv: ['/bin/sh', '-c', 'x'] });
+    expect(argvMatches(['/bin/sh', '-c', 'x'], plain)).toBe(true);
+    expect(argvMatches(['/bin/sh', '-c', 'y'], plain)).toBe(false);
+    const long = 'y'.repeat(5000);
+    const cut = Buffer.from(`/bin/sh\0-c\0${long}\0`).subarray(0, 4096).toString();
+    const truncated = exec({ ts: 1n, cg: 1n, pid: 1, argv: cut.split('\0'), argvTruncated: true });
+    expect(argvMatches(['/bin/sh', '-c', long], truncated)).toBe(true);
+    expect(argvMatches(['/bin/sh', '-c', `z${long}`], truncated)).toBe(false);
+    const withArg = exec({ ts: 1n, cg: 1n, pid: 1, argv: ['/usr/bin/env', 'python3', '/s.py', 'a'], filename: '/s.py', interp: '/usr/bin/env' });
+    expect(argvMatches(['/s.py', 'a'], withArg)).toBe(true);
+    const onPath = exec({ ts: 1n, cg: 1n, pid: 1, argv: ['/bin/sh', '/usr/local/bin/build.sh'], filename: '/usr/local/bin/build.sh', interp: '/bin/sh' });
+    expect(argvMatches(['build.sh'], onPath)).toBe(true);
+    expect(argvMatches(['other.sh'], onPath)).toBe(false);
+  });
+
+  it('flags every process without a digest with the reason, and counts digest losses in the step', () => {
+    const cmd = SH('x');
+    const root = exec({ ts: ms(1001), cg: 10n, pid: 50, argv: cmd });
+    const skipped = exec({ ts: ms(1002), cg: 10n, pid: 51, ppid: 50, argv: ['/bin/a'], digestSkipped: true });
+    const failed = exec({ ts: ms(1003), cg: 10n, pid: 52, ppid: 50, argv: ['/bin/b'] });
+    const lost = exec({ ts: ms(1004), cg: 10n, pid: 53, ppid: 50, argv: ['/bin/c'] });
+    const trace = correlate(
+      input(
+        [ready(), mkdir(ms(1000), 10n), root, digest(root, 'exe', SHA('1')), skipped, failed, digest(failed, 'exe', undefined, 2), lost],
+        [runStep(1, 2, cmd)],
+        [vertex(1, 900, 1100)],
+        { losses: counters({ digestSkipped: 1n, digestFailed: 1n }) },
+      ),
+    );
+    const procs = trace.buildSteps[0]?.processes ?? [];
+    expect(procs.map((p) => [p.argv[0], p.exeSha256, p.digestMissing])).toEqual([
+      ['/bin/sh', SHA('1'), undefined],
+      ['/bin/a', null, 'not hashed: the probe loader was not keeping up (the exec was not stopped)'],
+      ['/bin/b', null, 'hashing failed: errno 2 (ENOENT)'],
+      ['/bin/c', null, 'no digest record (lost)'],
+    ]);
+    expect(procs.every((p) => p.exeSha256 !== null || typeof p.digestMissing === 'string')).toBe(true);
+    expect(trace.buildSteps[0]?.lostEvents).toBe(2);
+    expect(trace.lostEvents).toBe(2);
+    expect(trace.losses).toMatchObject({ digestSkipped: 1, digestFailed: 1, attributedToSteps: 2, unattributedToSteps: 0 });
+
+    const disabled = correlate(input([ready({ digests: false }), mkdir(ms(1000), 10n), root], [runStep(1, 2, cmd)], [vertex(1, 900, 1100)]));
+    expect(disabled.buildSteps[0]?.processes[0]?.digestMissing).toBe('digests disabled (the probe ran without hashing)');
+  });
+
+  it('builds the tree: fork-only children, exec replacing an image, signals, missing exits', () => {
+    const cmd = SH('exec make');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 10n),
+      ...run({ ts: ms(1001), cg: 10n, pid: 50, ppid: 40, start: ms(999), argv: cmd }),
+      ...run({ ts: ms(1002), cg: 10n, pid: 50, ppid: 40, start: ms(999), argv: ['make'], exePath: '/usr/bin/make' }, SHA('m')),
+      fork(ms(1003), 10n, 50, 51, ms(1003)),
+      fork(ms(1004), 10n, 51, 52, ms(1004)),
+      ...run({ ts: ms(1005), cg: 10n, pid: 52, ppid: 51, start: ms(1004), argv: ['cc', 'a.c'], exePath: '/usr/bin/cc' }, SHA('c')),
+      exit(ms(1006), 10n, 52, ms(1004), { signal: 9 }),
+      exit(ms(1007), 10n, 51, ms(1003), { code: 1 }),
+      exit(ms(1008), 10n, 50, ms(999), { code: 0 }),
+      fork(ms(1009), 10n, 50, 53, ms(1009)),
+    ];
+    const trace = correlate(input(events, [runStep(1, 2, cmd)], [vertex(1, 900, 1100)]));
+    const procs = trace.buildSteps[0]?.processes ?? [];
+    expect(procs.map((p) => ({ pid: p.pid, ppid: p.ppid, argv: p.argv, execed: p.execed, exitCode: p.exitCode, signal: p.signal, replacedByExec: p.replacedByExec, exitMissing: p.exitMissing, exeSha256: p.exeSha256 }))).toEqual([
+      { pid: 50, ppid: 40, argv: cmd, execed: true, exitCode: null, signal: undefined, replacedByExec: true, exitMissing: undefined, exeSha256: SHA('a') },
+      { pid: 50, ppid: 40, argv: ['make'], execed: true, exitCode: 0, signal: undefined, replacedByExec: undefined, exitMissing: undefined, exeSha256: SHA('m') },
+      { pid: 51, ppid: 50, argv: ['make'], execed: false, exitCode: 1, signal: undefined, replacedByExec: undefined, exitMissing: undefined, exeSha256: SHA('m') },
+      { pid: 52, ppid: 51, argv: ['cc', 'a.c'], execed: true, exitCode: null, signal: 9, replacedByExec: undefined, exitMissing: undefined, exeSha256: SHA('c') },
+      { pid: 53, ppid: 50, argv: ['make'], execed: false, exitCode: null, signal: undefined, replacedByExec: undefined, exitMissing: true, exeSha256: SHA('m') },
+    ]);
+    expect(procs[0]?.finishedOn).toBe(iso(ms(1002)));
+  });
+});
+
+// ---- files -----------------------------------------------------------------------------
+
+describe('correlate: files', () => {
+  function filesOf(fileEvents: (cg: bigint) => TraceEvent[], traceReads = false): ReturnType<typeof correlate>['buildSteps'][number] {
+    const cmd = SH('x');
+    const trace = correlate(
+      input(
+        [ready({ traceReads }), mkdir(ms(1000), 10n), ...run({ ts: ms(1001), cg: 10n, pid: 50, argv: cmd, cwd: '/work' }), ...fileEvents(10n)],
+        [runStep(1, 2, cmd)],
+        [vertex(1, 900, 1100)],
+      ),
+    );
+    return trace.buildSteps[0] as ReturnType<typeof correlate>['buildSteps'][number];
+  }
+
+  it('classifies each syscall kind', () => {
+    let t = 1002;
+    const at = (): bigint => ms(t++);
+    const step = filesOf((cg) => [
+      file(at(), cg, 50, 'open', { path1: 'new.txt', dir1: '/work', flags: O_WRONLY | O_CREAT, created: true, resolved: '/work/new.txt' }),
+      file(at(), cg, 50, 'open', { path1: '/etc/passwd', flags: O_RDWR, resolved: '/etc/passwd' }),
+      file(at(), cg, 50, 'open', { syscall: 'creat', path1: '/c', flags: O_CREAT | O_WRONLY | O_TRUNC, created: true, resolved: '/c' }),
+      file(at(), cg, 50, 'open', { path1: '/link-to-t', flags: O_WRONLY | O_TRUNC, resolved: '/real/t' }),
+      file(at(), cg, 50, 'truncate', { path1: '/tr' }),
+      file(at(), cg, 50, 'truncate', { syscall: 'ftruncate', resolved: '/ftr' }),
+      file(at(), cg, 50, 'unlink', { path1: '/gone' }),
+      file(at(), cg, 50, 'rmdir', { syscall: 'unlinkat', path1: 'olddir', dir1: '/work' }),
+      file(at(), cg, 50, 'mkdir', { path1: '/d' }),
+      file(at(), cg, 50, 'symlink', { path1: '../target', path2: '/d/sl' }),
+      file(at(), cg, 50, 'link', { path1: '/c', path2: '/hl' }),
+      file(at(), cg, 50, 'rename', { path1: '/old', path2: '/new' }),
+      file(at(), cg, 50, 'rename', { syscall: 'renameat2', path1: '/x', path2: '/y', flags: 2 }),
+      file(at(), cg, 50, 'chmod', { path1: '/c', mode: 0o100755 }),
+      file(at(), cg, 50, 'chmod', { syscall: 'fchmod', resolved: '/c', mode: 0o644 }),
+      file(at(), cg, 50, 'chown', { syscall: 'lchown', path1: '/d', uid: 1000 }),
+      file(at(), cg, 50, 'open', { path1: '/ro', flags: 0, resolved: '/ro' }),
+    ]);
+    expect(step.files).toEqual({
+      created: ['/c', '/d', '/d/sl', '/hl', '/work/new.txt'],
+      modified: ['/etc/passwd', '/ftr', '/real/t', '/tr'],
+      deleted: ['/gone', '/work/olddir'],
+      renamed: [
+        { from: '/old', to: '/new' },
+        { from: '/x', to: '/y', exchange: true },
+      ],
+      transient: [],
+      attributes: [
+        { path: '/c', op: 'chmod', mode: '0644' },
+        { path: '/d', op: 'chown', uid: 1000, gid: null },
+      ],
+      links: [
+        { path: '/d/sl', target: '../target', kind: 'symlink' },
+        { path: '/hl', target: '/c', kind: 'hard' },
+      ],
+    });
+  });
+
+  it('created then modified is created only; created then deleted is created, deleted and transient', () => {
+    let t = 1002;
+    const at = (): bigint => ms(t++);
+    const step = filesOf((cg) => [
+      file(at(), cg, 50, 'open', { path1: '/f', flags: O_WRONLY | O_CREAT, created: true, resolved: '/f' }),
+      file(at(), cg, 50, 'open', { path1: '/f', flags: O_WRONLY | O_TRUNC, resolved: '/f' }),
+      file(at(), cg, 50, 'open', { path1: '/tmp/t', flags: O_WRONLY | O_CREAT, created: true, resolved: '/tmp/t' }),
+      file(at(), cg, 50, 'unlink', { path1: '/tmp/t' }),
+      // dpkg style: write a new file, rename it over the old one
+      file(at(), cg, 50, 'open', { path1: '/bin/ls.dpkg-new', flags: O_WRONLY | O_CREAT, created: true, resolved: '/bin/ls.dpkg-new' }),
+      file(at(), cg, 50, 'rename', { path1: '/bin/ls.dpkg-new', path2: '/bin/ls' }),
+      // a directory built and moved into place
+      file(at(), cg, 50, 'mkdir', { path1: '/stage' }),
+      file(at(), cg, 50, 'open', { path1: '/stage/a', flags: O_WRONLY | O_CREAT, created: true, resolved: '/stage/a' }),
+      file(at(), cg, 50, 'rename', { path1: '/stage', path2: '/opt/app' }),
+      // deleted, then created again: exists at the end, not transient
+      file(at(), cg, 50, 'unlink', { path1: '/etc/x' }),
+      file(at(), cg, 50, 'open', { path1: '/etc/x', flags: O_WRONLY | O_CREAT, created: true, resolved: '/etc/x' }),
+    ]);
+    expect(step.files.created).toEqual(['/bin/ls', '/bin/ls.dpkg-new', '/etc/x', '/f', '/opt/app', '/opt/app/a', '/stage', '/stage/a', '/tmp/t']);
+    expect(step.files.modified).toEqual([]);
+    expect(step.files.deleted).toEqual(['/etc/x', '/tmp/t']);
+    expect(step.files.transient).toEqual(['/bin/ls.dpkg-new', '/stage', '/stage/a', '/tmp/t']);
+    expect(step.files.renamed).toEqual([
+      { from: '/bin/ls.dpkg-new', to: '/bin/ls' },
+      { from: '/stage', to: '/opt/app' },
+    ]);
+  });
+
+  it('lists read-only opens only when the probe traced reads', () => {
+    const ro = (cg: bigint): TraceEvent[] => [file(ms(1002), cg, 50, 'open', { path1: '/etc/hosts', resolved: '/etc/hosts' })];
+    expect(filesOf(ro).files.read).toBeUndefined();
+    expect(filesOf(ro, true).files.read).toEqual(['/etc/hosts']);
+  });
+});
+
+// ---- network ---------------------------------------------------------------------------
+
+describe('correlate: network', () => {
+  it('reports outbound peers, listeners and binds, de-duplicated and sorted', () => {
+    const cmd = SH('x');
+    const cg = 10n;
+    const trace = correlate(
+      input(
+        [
+          ready(),
+          mkdir(ms(1000), cg),
+          ...run({ ts: ms(1001), cg, pid: 50, argv: cmd }),
+          net(ms(1002), cg, 50, 'connect', { address: '151.101.0.223', port: 443 }),
+          net(ms(1003), cg, 50, 'connect', { address: '151.101.0.223', port: 443, ret: -115n }),
+          net(ms(1004), cg, 50, 'connect', { address: '10.0.0.1', port: 80, ret: -111n }),
+          net(ms(1005), cg, 50, 'sendto', { address: '127.0.0.11', port: 53, protocol: 'udp' }),
+          net(ms(1006), cg, 50, 'connect', { family: 'inet6', address: '2001:db8::1', port: 443 }),
+          net(ms(1007), cg, 50, 'listen', { address: '0.0.0.0', port: 8080 }),
+          net(ms(1008), cg, 50, 'bind', { address: '0.0.0.0', port: 5353, protocol: 'udp' }),
+          net(ms(1009), cg, 50, 'bind', { address: '0.0.0.0', port: 0, protocol: 'udp' }),
+          net(ms(1010), cg, 50, 'connect', { family: 'unix', address: '/run/x.sock', protocol: 'proto-0' }),
+        ],
+        [runStep(1, 2, cmd)],
+        [vertex(1, 900, 1100)],
+      ),
+    );
+    expect(trace.buildSteps[0]?.network).toEqual([
+      { protocol: 'tcp', address: '10.0.0.1', port: 80, direction: 'outbound', family: 'inet', attempts: 1, failures: 1 },
+      { protocol: 'tcp', address: '151.101.0.223', port: 443, direction: 'outbound', family: 'inet', attempts: 2, failures: 0 },
+      { protocol: 'tcp', address: '2001:db8::1', port: 443, direction: 'outbound', family: 'inet6', attempts: 1, failures: 0 },
+      { protocol: 'udp', address: '127.0.0.11', port: 53, direction: 'outbound', family: 'inet', attempts: 1, failures: 0 },
+      { protocol: 'unix', address: '/run/x.sock', port: 0, direction: 'outbound', family: 'unix', attempts: 1, failures: 0 },
+      { protocol: 'tcp', address: '0.0.0.0', port: 8080, direction: 'listen', family: 'inet', attempts: 1, failures: 0 },
+      { protocol: 'udp', address: '0.0.0.0', port: 5353, direction: 'listen', family: 'inet', attempts: 1, failures: 0 },
+      { protocol: 'udp', address: '0.0.0.0', port: 0, direction: 'bind', family: 'inet', attempts: 1, failures: 0 },
+    ]);
+  });
+});
+
+// ---- COPY/ADD --------------------------------------------------------------------------
+
+describe('correlate: COPY/ADD sources', () => {
+  it('matches patterns per segment like Docker: *, ?, [...], directories, the whole context', () => {
+    expect(matchesCopySource('src/*.ts', 'src/a.ts')).toBe(true);
+    expect(matchesCopySource('src/*.ts', 'src/sub/a.ts')).toBe(false);
+    expect(matchesCopySource('src/*', 'src/sub/a.ts')).toBe(true); // src/sub matched: a directory
+    expect(matchesCopySource('a?.txt', 'ab.txt')).toBe(true);
+    expect(matchesCopySource('a?.txt', 'a/.txt')).toBe(false);
+    expect(matchesCopySource('[bc].md', 'c.md')).toBe(true);
+    expect(matchesCopySource('[^bc].md', 'c.md')).toBe(false);
+    expect(matchesCopySource('[a-c]x', 'bx')).toBe(true);
+    expect(matchesCopySource('docs', 'docs/guide/intro.md')).toBe(true);
+    expect(matchesCopySource('docs', 'docs2/x')).toBe(false);
+    expect(matchesCopySource('./docs/', '/docs/x')).toBe(true);
+    expect(matchesCopySource('.', 'anything/at/all')).toBe(true);
+    expect(matchesCopySource('a\\*b', 'a*b')).toBe(true);
+    expect(matchesCopySource('a\\*b', 'axb')).toBe(false);
+  });
+
+  it('records the served files of each COPY/ADD, unmatched patterns, --from and remote sources', () => {
+    const served = [
+      { path: 'src/b.ts', size: 20, sha256: SHA('2') },
+      { path: 'src/a.ts', size: 10, sha256: SHA('1') },
+      { path: 'src/lib/c.ts', size: 30, sha256: SHA('3') },
+      { path: 'docs/x.md', size: 5, sha256: SHA('4') },
+      { path: 'README.md', size: 7, sha256: SHA('5') },
+    ];
+    const copy = (n: number, line: number, sources: string[], extra: Partial<CorrelateStep> = {}): CorrelateStep => ({
+      vertex: V(n),
+      instruction: `COPY ${sources.join(' ')} /app/`,
+      keyword: 'COPY',
+      line,
+      stage: '0',
+      copySources: sources,
+      copyDestination: '/app/',
+      ...extra,
+    });
+    const trace = correlate(
+      input(
+        [],
+        [
+          copy(1, 2, ['src/*.ts', 'docs', 'missing.txt']),
+          copy(2, 3, ['src/a.ts', 'src/*.ts']),
+          copy(3, 4, ['/bin/tool'], { copyFrom: 'builder' }),
+          copy(4, 5, ['https://example.com/x.tgz', '[A-Z]*.md'], { keyword: 'ADD', instruction: 'ADD ...' }),
+        ],
+        [vertex(1, 1, 2), vertex(2, 1, 2), vertex(3, 1, 2), vertex(4, 1, 2)],
+        { servedFiles: served },
+      ),
+    );
+    expect(trace.buildSteps[0]?.copy).toEqual({
+      patterns: ['src/*.ts', 'docs', 'missing.txt'],
+      sources: [
+        { path: 'docs/x.md', size: 5, sha256: SHA('4') },
+        { path: 'src/a.ts', size: 10, sha256: SHA('1') },
+        { path: 'src/b.ts', size: 20, sha256: SHA('2') },
+      ],
+      unmatchedPatterns: ['missing.txt'],
+      destination: '/app/',
+    });
+    expect(trace.buildSteps[1]?.copy?.sources.map((s) => s.path)).toEqual(['src/a.ts', 'src/b.ts']);
+    expect(trace.buildSteps[2]?.copy).toEqual({ patterns: ['/bin/tool'], sources: [], unmatchedPatterns: [], destination: '/app/', from: 'builder' });
+    expect(trace.buildSteps[3]?.copy).toMatchObject({
+      sources: [{ path: 'README.md', size: 7, sha256: SHA('5') }],
+      remote: ['https://example.com/x.tgz'],
+      unmatchedPatterns: [],
+    });
+    expect(trace.buildSteps[0]?.resources).toBeNull();
+    expect(trace.buildSteps[0]?.processes).toEqual([]);
+  });
+});
+
+// ---- losses ----------------------------------------------------------------------------
+
+describe('correlate: losses', () => {
+  it('counts every loss at the top level and in a step only when its cgroup alone was alive', () => {
+    const a = SH('a');
+    const b = SH('b');
+    const undecodable: UnknownEventData = {
+      kind: 'unknown',
+      header: hdr(6, ms(1003), 10n, 50),
+      type: 6,
+      reason: 'bad-strings',
+      raw: Buffer.alloc(0),
+    };
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 10n),
+      ...run({ ts: ms(1001), cg: 10n, pid: 50, argv: a }),
+      undecodable,
+      loss(ms(1500), counters({ ringbuf: { file: 3n } })), // only cgroup 10 alive: its step
+      rmdir(ms(1600), 10n),
+      mkdir(ms(2000), 11n),
+      mkdir(ms(2001), 12n),
+      ...run({ ts: ms(2002), cg: 11n, pid: 60, argv: b }),
+      ...run({ ts: ms(2003), cg: 12n, pid: 61, argv: ['/x'] }),
+      loss(ms(2500), counters({ ringbuf: { file: 3n, exec: 4n }, pendingFull: 1n })), // two alive: top level only
+      loss(ms(3000), counters({ ringbuf: { file: 3n, exec: 4n }, pendingFull: 1n, netSuppressed: 7n, tracedFull: 2n })),
+    ];
+    const trace = correlate(input(events, [runStep(1, 2, a), runStep(2, 3, b)], [vertex(1, 900, 1700), vertex(2, 1900, 2800)]));
+    expect(trace.buildSteps[0]?.lostEvents).toBe(4); // 3 ring buffer + 1 undecodable record
+    expect(trace.buildSteps[0]?.warnings).toContain('4 event(s) of this step were lost: the record is incomplete');
+    expect(trace.buildSteps[1]?.lostEvents).toBe(0);
+    expect(trace.lostEvents).toBe(3 + 4 + 1 + 2 + 1);
+    expect(trace.losses).toMatchObject({
+      ringbuf: { file: 3, exec: 4 },
+      pendingFull: 1,
+      tracedFull: 2,
+      netSuppressed: 7,
+      undecodedRecords: 1,
+      attributedToSteps: 4,
+      unattributedToSteps: 7,
+    });
+    expect(trace.unattributedEvents).toBe(2);
+  });
+});

@@ -1,0 +1,1213 @@
+// The correlator: decoded probe events + what the frontend and BuildKit said about the
+// build -> the per-instruction trace (trace-types.ts). Pure: no I/O, no clock, no
+// environment; the same input gives the same trace.
+//
+// Attribution (DESIGN.md "Attributing kernel events to instructions"):
+// 1. Every traced cgroup is known from its cgroup-mkdir event (id, path, time) or, if that
+//    was lost, from the events tagged with its id. A cgroup whose path lies below another
+//    known cgroup's path is nested: it belongs wherever its ancestor belongs.
+// 2. For a top-level cgroup, its exec events are scanned in arrival order. The first exec
+//    whose argv equals the `execArgs` of a RUN step (see argvMatches: exact, or the argv
+//    the kernel builds for a #! script) whose vertex was not cached and was running when
+//    the cgroup appeared, starts the step. Running means started <= t <= completed (tier
+//    'running'); failing that, within `toleranceMs` of that window ('tolerance'); failing
+//    that, a vertex BuildKit gave no times for ('untimed'). Events of the cgroup that
+//    arrived before that exec are runc's container setup (host paths): excluded from the
+//    step, counted in runcSetupEvents.
+// 3. A cgroup with one candidate goes to it. Cgroups with several candidates (identical
+//    commands running in parallel stages) are then assigned in order of appearance, each to
+//    the earliest-started candidate that has no cgroup yet (else the earliest); every
+//    candidate step carries `ambiguous` and the trace lists the ambiguity: never silent.
+// 4. Events of cgroups attributed to no step are counted in unattributedEvents and listed
+//    by cgroup.
+// COPY/ADD run inside the daemon: their record is the served context files matching their
+// source patterns (Docker's rules: `*`, `?`, `[...]` per path segment, a matched directory
+// includes everything under it). Cached steps did not run and are recorded as cached.
+import { constants as osConstants } from 'node:os';
+import { posix } from 'node:path';
+import { ARGV_MAX, FileResult } from './abi.js';
+import {
+  absolutePath,
+  totalLost,
+  type CgroupEventData,
+  type DigestEventData,
+  type ExecEventData,
+  type ExitEventData,
+  type FileEventData,
+  type LossCounters,
+  type NetEventData,
+  type ReadyEventData,
+  type TraceEvent,
+} from './decode.js';
+import type {
+  Trace,
+  TraceAmbiguityRecord,
+  TraceAttributeChange,
+  TraceBuildStep,
+  TraceCgroup,
+  TraceCopy,
+  TraceCopySource,
+  TraceFiles,
+  TraceLink,
+  TraceLosses,
+  TraceMonitor,
+  TraceNetwork,
+  TraceProcess,
+  TraceRename,
+  TraceResources,
+  TraceStepStatus,
+  TraceUnattributedCgroup,
+} from './trace-types.js';
+
+// ---- input -----------------------------------------------------------------------------
+
+/** One Dockerfile instruction as converted (the frontend's source map entry + LLB detail). */
+export interface CorrelateStep {
+  /** LLB vertex digest (sha256:...). */
+  vertex: string;
+  instruction: string;
+  keyword: string;
+  line: number;
+  endLine?: number;
+  /** Stage name, or its index as a string. */
+  stage: string;
+  /** RUN: the exec op's meta.args, exactly as in the LLB. */
+  execArgs?: readonly string[];
+  /** COPY/ADD: source paths/patterns (variables expanded), relative to the context. */
+  copySources?: readonly string[];
+  copyDestination?: string;
+  /** COPY --from / ADD from another stage or image: sources are not from the context. */
+  copyFrom?: string;
+}
+
+/** The last state of a vertex in BuildKit's Status stream. */
+export interface CorrelateVertex {
+  digest: string;
+  name?: string;
+  cached: boolean;
+  started?: Date;
+  completed?: Date;
+  /** Exact times (ns since the Unix epoch); preferred over started/completed. */
+  startedNs?: bigint;
+  completedNs?: bigint;
+  error?: string;
+}
+
+/** A regular file the build-context session sent (path relative to the context). */
+export interface CorrelateServedFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface CorrelateInput {
+  /** Decoded probe events in arrival order (including ready, loss, digest records). */
+  events: readonly TraceEvent[];
+  steps: readonly CorrelateStep[];
+  vertices: readonly CorrelateVertex[];
+  servedFiles?: readonly CorrelateServedFile[];
+  /**
+   * Kernel timestamps are CLOCK_BOOTTIME ns; wall clock = tsNs + realtimeOffsetNs.
+   * Default: the probe's READY record (ReadyEventData.realtimeOffsetNs).
+   */
+  clock?: { realtimeOffsetNs: bigint };
+  /** Merged into trace.monitor (name defaults to "tracebuild-probe"). */
+  monitor?: { name?: string; version?: string; kernel?: string; [key: string]: unknown };
+  /** Final loss counters (Probe.stop().losses); default: the last loss record in events. */
+  losses?: LossCounters;
+  options?: CorrelateOptions;
+}
+
+export interface CorrelateOptions {
+  /** Slack around a vertex's started/completed when no vertex was strictly running (default 1000). */
+  toleranceMs?: number;
+}
+
+export type CorrelateErrorCode = 'no-clock';
+
+export class CorrelateError extends Error {
+  override readonly name = 'CorrelateError';
+  constructor(
+    readonly code: CorrelateErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+
+const O_ACCMODE = 0o3;
+const O_TRUNC = 0o1000;
+const O_TMPFILE = 0o20200000;
+const O_PATH = 0o10000000;
+const RENAME_EXCHANGE = 0x2;
+const EINPROGRESS = 115;
+const NO_ID = 0xffffffff;
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));
+
+function errnoText(e: number): string {
+  const n = Math.abs(e);
+  const name = ERRNO_NAMES.get(n);
+  return name ? `errno ${n} (${name})` : `errno ${n}`;
+}
+
+/** ns -> ms with microsecond precision. */
+function ms(ns: bigint): number {
+  return Math.round(Number(ns) / 1e3) / 1e3;
+}
+
+function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortedUnique(xs: Iterable<string>): string[] {
+  return [...new Set(xs)].sort(byString);
+}
+
+function vertexTimes(v: CorrelateVertex | undefined): { start?: bigint; end?: bigint } {
+  if (!v) return {};
+  const start = v.startedNs ?? (v.started ? BigInt(v.started.getTime()) * 1_000_000n : undefined);
+  const end = v.completedNs ?? (v.completed ? BigInt(v.completed.getTime()) * 1_000_000n : undefined);
+  return { start, end };
+}
+
+/** Splits NUL-separated bytes the way decode.ts splits an exec's argv. */
+function splitArgv(raw: string): string[] {
+  const argv = raw.split('\0');
+  if (argv.length > 0 && argv[argv.length - 1] === '') argv.pop();
+  return argv;
+}
+
+function arraysEqual(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The argv the probe would record for `args` (truncated to its limit when it was). */
+function recordedArgv(args: readonly string[], truncated: boolean): string[] {
+  if (!truncated) return [...args];
+  const bytes = Buffer.from(args.map((a) => `${a}\0`).join(''), 'utf8');
+  return splitArgv(bytes.subarray(0, ARGV_MAX).toString('utf8'));
+}
+
+/**
+ * Does this exec run the vertex's command? Exact argv; or, for a #! script, the argv the
+ * kernel builds: [interpreter, optional interpreter argument, filename, args[1..]], where
+ * filename is args[0] or its PATH lookup (runc resolves a bare name).
+ */
+export function argvMatches(execArgs: readonly string[], exec: ExecEventData): boolean {
+  if (arraysEqual(recordedArgv(execArgs, exec.argvTruncated), exec.argv)) return true;
+  if (!exec.script || execArgs.length === 0) return false;
+  const arg0 = execArgs[0] as string;
+  const fileOk = exec.filename === arg0 || (!arg0.includes('/') && exec.filename.endsWith(`/${arg0}`));
+  if (!fileOk) return false;
+  for (const k of [1, 2]) {
+    if (exec.argv[k] !== exec.filename) continue;
+    const expected = [...exec.argv.slice(0, k), exec.filename, ...execArgs.slice(1)];
+    if (arraysEqual(recordedArgv(expected, exec.argvTruncated), exec.argv)) return true;
+  }
+  return false;
+}
+
+// ---- Docker's source patterns (Go filepath.Match per segment) ----------------------------
+
+function segmentRegExp(pattern: string): RegExp | undefined {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\') {
+      i++;
+      if (i >= pattern.length) return undefined;
+      re += escapeRe(pattern[i] as string);
+    } else if (c === '[') {
+      let j = i + 1;
+      let cls = '';
+      if (pattern[j] === '^') {
+        cls += '^';
+        j++;
+      }
+      let closed = false;
+      let first = true;
+      for (; j < pattern.length; j++) {
+        let ch = pattern[j] as string;
+        if (ch === ']' && !first) {
+          closed = true;
+          break;
+        }
+        first = false;
+        if (ch === '\\') {
+          j++;
+          if (j >= pattern.length) return undefined;
+          ch = pattern[j] as string;
+        }
+        if (ch === '-' && cls !== '' && cls !== '^' && pattern[j + 1] !== ']' && j + 1 < pattern.length) {
+          cls += '-';
+          continue;
+        }
+        cls += ch === '\\' || ch === ']' || ch === '[' || ch === '^' || ch === '-' ? `\\${ch}` : ch;
+      }
+      if (!closed || cls === '' || cls === '^') return undefined;
+      re += `[${cls}]`;
+      i = j;
+    } else re += escapeRe(c);
+  }
+  try {
+    return new RegExp(`^${re}$`, 's');
+  } catch {
+    return undefined;
+  }
+}
+
+function escapeRe(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function cleanContextPath(p: string): string {
+  const n = posix.normalize(`/${p}`).replace(/^\/+/, '').replace(/\/+$/, '');
+  return n === '.' ? '' : n;
+}
+
+/**
+ * Does the context file `file` fall under the COPY/ADD source `pattern`? Both relative to
+ * the context root. Wildcards match within one path segment; a pattern naming (or
+ * matching) a directory includes every file below it; "." is the whole context.
+ */
+export function matchesCopySource(pattern: string, file: string): boolean {
+  const p = cleanContextPath(pattern);
+  const f = cleanContextPath(file);
+  if (p === '') return true;
+  const ps = p.split('/');
+  const fs = f.split('/');
+  if (fs.length < ps.length) return false;
+  return ps.every((seg, i) => {
+    const name = fs[i] as string;
+    const re = segmentRegExp(seg);
+    return re ? re.test(name) : seg === name;
+  });
+}
+
+const REMOTE = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
+
+function copyRecord(step: CorrelateStep, served: readonly CorrelateServedFile[], cached: boolean): TraceCopy {
+  const patterns = [...(step.copySources ?? [])];
+  const out: TraceCopy = { patterns, sources: [], unmatchedPatterns: [], destination: step.copyDestination ?? '' };
+  if (step.copyFrom !== undefined) {
+    out.from = step.copyFrom;
+    return out;
+  }
+  const remote = patterns.filter((p) => REMOTE.test(p));
+  if (remote.length) out.remote = remote;
+  if (cached) return out;
+  const local = patterns.filter((p) => !REMOTE.test(p));
+  const byPath = new Map<string, TraceCopySource>();
+  for (const pat of local) {
+    let any = false;
+    for (const f of served) {
+      if (!matchesCopySource(pat, f.path)) continue;
+      any = true;
+      const path = cleanContextPath(f.path);
+      byPath.set(path, { path, size: f.size, sha256: f.sha256 });
+    }
+    if (!any) out.unmatchedPatterns.push(pat);
+  }
+  out.sources = [...byPath.values()].sort((a, b) => byString(a.path, b.path));
+  return out;
+}
+
+// ---- cgroups ---------------------------------------------------------------------------
+
+type KernelEvent = Exclude<TraceEvent, { kind: 'ready' | 'loss' | 'ack' }>;
+
+interface Cg {
+  id: bigint;
+  path: string;
+  mkdir?: CgroupEventData;
+  rmdir?: CgroupEventData;
+  /** Indices (into input.events) of the events tagged with this cgroup (not mkdir/rmdir). */
+  events: number[];
+  firstTs?: bigint;
+  lastTs?: bigint;
+  parent?: Cg;
+}
+
+type Tier = 'running' | 'tolerance' | 'untimed';
+
+interface Candidate {
+  vertex: string;
+  args: readonly string[];
+  start?: bigint;
+  end?: bigint;
+}
+
+interface Attribution {
+  vertex: string;
+  startIndex: number;
+  how: TraceCgroup['attribution'];
+  candidates: string[];
+}
+
+function appearedAt(cg: Cg): bigint | undefined {
+  return cg.mkdir?.header.tsNs ?? cg.firstTs;
+}
+
+// ---- processes -------------------------------------------------------------------------
+
+interface Image {
+  exec: ExecEventData;
+}
+
+interface Incarnation {
+  key: string;
+  tgid: number;
+  images: Image[];
+  forkTs?: bigint;
+  forkPpid?: number;
+  /** The parent's image at the time of the fork (for a child that never execs). */
+  inherited?: Image;
+  exit?: ExitEventData;
+}
+
+interface DigestInfo {
+  enabled: boolean | undefined;
+  byExec: Map<string, DigestEventData[]>;
+}
+
+function exeDigest(exec: ExecEventData, d: DigestInfo): Pick<TraceProcess, 'exeSha256' | 'digestMissing' | 'digestIdentityMismatch'> {
+  const recs = d.byExec.get(`${exec.header.tgid}:${exec.header.tsNs}`) ?? [];
+  const rec = recs.find((r) => r.digestKind === 'exe');
+  if (rec?.sha256) return rec.identityMismatch ? { exeSha256: rec.sha256, digestIdentityMismatch: true } : { exeSha256: rec.sha256 };
+  let reason: string;
+  if (rec) reason = `hashing failed: ${errnoText(rec.error)}`;
+  else if (d.enabled === false) reason = 'digests disabled (the probe ran without hashing)';
+  else if (exec.digestSkipped) reason = 'not hashed: the probe loader was not keeping up (the exec was not stopped)';
+  else reason = 'no digest record (lost)';
+  return { exeSha256: null, digestMissing: reason };
+}
+
+function scriptDigest(exec: ExecEventData, d: DigestInfo): TraceProcess['script'] {
+  const path = absolutePath(exec.filename, exec.cwd) ?? exec.filename;
+  const recs = d.byExec.get(`${exec.header.tgid}:${exec.header.tsNs}`) ?? [];
+  const rec = recs.find((r) => r.digestKind === 'script');
+  if (rec?.sha256) return { path, sha256: rec.sha256 };
+  let reason: string;
+  if (rec) reason = `hashing failed: ${errnoText(rec.error)}`;
+  else if (d.enabled === false) reason = 'digests disabled (the probe ran without hashing)';
+  else reason = 'no digest record (lost)';
+  return { path, sha256: null, digestMissing: reason };
+}
+
+function buildProcesses(events: readonly KernelEvent[], digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
+  const incs = new Map<string, Incarnation>();
+  const current = new Map<number, Incarnation>();
+  const get = (tgid: number, start: bigint): Incarnation => {
+    const key = `${tgid}:${start}`;
+    let inc = incs.get(key);
+    if (!inc) {
+      inc = { key, tgid, images: [] };
+      incs.set(key, inc);
+    }
+    current.set(tgid, inc);
+    return inc;
+  };
+  for (const ev of events) {
+    if (ev.kind === 'exec') {
+      get(ev.header.tgid, ev.startBoottimeNs).images.push({ exec: ev });
+    } else if (ev.kind === 'fork') {
+      const parent = current.get(ev.header.tgid);
+      const child = get(ev.childTgid, ev.childStartBoottimeNs);
+      child.forkTs = ev.header.tsNs;
+      child.forkPpid = ev.header.tgid;
+      const img = parent?.images[parent.images.length - 1] ?? parent?.inherited;
+      if (img) child.inherited = img;
+    } else if (ev.kind === 'exit') {
+      get(ev.header.tgid, ev.startBoottimeNs).exit = ev;
+    }
+  }
+  const out: Array<{ p: TraceProcess; ts: bigint }> = [];
+  for (const inc of incs.values()) {
+    const exit = inc.exit;
+    const exitFields = (p: TraceProcess): void => {
+      if (!exit) {
+        p.exitMissing = true;
+        return;
+      }
+      p.exitCode = exit.exitCode ?? null;
+      if (exit.signal !== undefined) p.signal = exit.signal;
+      p.finishedOn = iso(exit.header.tsNs);
+      p.cpuUserMs = ms(exit.utimeNs);
+      p.cpuSystemMs = ms(exit.stimeNs);
+      p.maxRssKb = Number(exit.maxRssKiB);
+    };
+    if (inc.images.length === 0) {
+      const from = inc.inherited?.exec;
+      const ts = inc.forkTs ?? exit?.startBoottimeNs ?? exit?.header.tsNs ?? 0n;
+      const p: TraceProcess = {
+        pid: inc.tgid,
+        ppid: inc.forkPpid ?? from?.header.tgid ?? 0,
+        argv: from ? [...from.argv] : [],
+        exe: from?.exePath ?? '',
+        ...(from ? exeDigest(from, digests) : { exeSha256: null, digestMissing: 'no exec observed for this process or its parent' }),
+        execed: false,
+        exitCode: null,
+        startedOn: iso(ts),
+        finishedOn: null,
+      };
+      exitFields(p);
+      out.push({ p, ts });
+      continue;
+    }
+    inc.images.forEach((img, i) => {
+      const e = img.exec;
+      const p: TraceProcess = {
+        pid: inc.tgid,
+        ppid: e.ppid,
+        argv: [...e.argv],
+        exe: e.exePath,
+        ...exeDigest(e, digests),
+        execed: true,
+        exitCode: null,
+        startedOn: iso(e.header.tsNs),
+        finishedOn: null,
+      };
+      if (e.argvTruncated) p.argvTruncated = true;
+      if (e.script) {
+        p.script = scriptDigest(e, digests);
+        if (e.interp !== undefined) p.interpreter = e.interp;
+      }
+      if (e.cwd) p.cwd = e.cwd;
+      p.uid = e.uid;
+      p.gid = e.gid;
+      const next = inc.images[i + 1];
+      if (next) {
+        p.replacedByExec = true;
+        p.finishedOn = iso(next.exec.header.tsNs);
+      } else exitFields(p);
+      out.push({ p, ts: e.header.tsNs });
+    });
+  }
+  out.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.p.pid - b.p.pid));
+  return out.map((x) => x.p);
+}
+
+// ---- files -----------------------------------------------------------------------------
+
+interface PathState {
+  created: boolean;
+  modified: boolean;
+  deleted: boolean;
+  exists: boolean | undefined;
+}
+
+function buildFiles(events: readonly KernelEvent[], traceReads: boolean, warn: (w: string) => void): TraceFiles {
+  const states = new Map<string, PathState>();
+  const renamed: TraceRename[] = [];
+  const attributes = new Map<string, TraceAttributeChange>();
+  const links = new Map<string, TraceLink>();
+  const read = new Set<string>();
+  let unresolved = 0;
+  let truncated = 0;
+  let unknownOps = 0;
+  /** Number of tracked paths strictly below each directory (renames of directories move them). */
+  const below = new Map<string, number>();
+  const st = (p: string): PathState => {
+    let s = states.get(p);
+    if (!s) {
+      s = { created: false, modified: false, deleted: false, exists: undefined };
+      states.set(p, s);
+      for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+        const dir = p.slice(0, i);
+        below.set(dir, (below.get(dir) ?? 0) + 1);
+      }
+      if (p.startsWith('/') && p !== '/') below.set('/', (below.get('/') ?? 0) + 1);
+    }
+    return s;
+  };
+  const path = (abs: string | undefined, given: string): string => {
+    if (abs !== undefined) return abs;
+    unresolved++;
+    return given;
+  };
+  const create = (p: string): void => {
+    const s = st(p);
+    s.created = true;
+    s.exists = true;
+  };
+  for (const ev of events) {
+    if (ev.kind !== 'file') continue;
+    const f: FileEventData = ev;
+    if (f.truncated) truncated++;
+    switch (f.op) {
+      case 'open': {
+        if ((f.flags & O_TMPFILE) === O_TMPFILE) break; // unnamed until linkat gives it a name
+        const unreachable = (f.result & FileResult.ResolvedUnreachable) !== 0;
+        const p = f.resolved && !unreachable ? f.resolved : path(f.absPath1, f.path1);
+        const write = (f.flags & O_ACCMODE) !== 0 || (f.flags & O_TRUNC) !== 0;
+        if (f.created) create(p);
+        else if (write && (f.flags & O_PATH) === 0) {
+          const s = st(p);
+          s.modified = true;
+          s.exists = true;
+        } else read.add(p);
+        break;
+      }
+      case 'truncate': {
+        const s = st(path(f.absPath1, f.path1 || f.resolved));
+        s.modified = true;
+        s.exists = true;
+        break;
+      }
+      case 'unlink':
+      case 'rmdir': {
+        const s = st(path(f.absPath1, f.path1));
+        s.deleted = true;
+        s.exists = false;
+        break;
+      }
+      case 'mkdir':
+        create(path(f.absPath1, f.path1));
+        break;
+      case 'symlink': {
+        const p = path(f.absPath2, f.path2);
+        create(p);
+        links.set(`${p}\0symlink`, { path: p, target: f.path1, kind: 'symlink' });
+        break;
+      }
+      case 'link': {
+        const p = path(f.absPath2, f.path2);
+        create(p);
+        links.set(`${p}\0hard`, { path: p, target: path(f.absPath1, f.path1), kind: 'hard' });
+        break;
+      }
+      case 'rename': {
+        const from = path(f.absPath1, f.path1);
+        const to = path(f.absPath2, f.path2);
+        const exchange = (f.flags & RENAME_EXCHANGE) !== 0;
+        renamed.push(exchange ? { from, to, exchange } : { from, to });
+        moveStates(states, st, (d) => (below.get(d) ?? 0) > 0, from, to, exchange);
+        break;
+      }
+      case 'chmod': {
+        const p = path(f.absPath1, f.path1 || f.resolved);
+        attributes.set(`${p}\0chmod`, { path: p, op: 'chmod', mode: (f.mode & 0o7777).toString(8).padStart(4, '0') });
+        break;
+      }
+      case 'chown': {
+        const p = path(f.absPath1, f.path1 || f.resolved);
+        attributes.set(`${p}\0chown`, {
+          path: p,
+          op: 'chown',
+          uid: f.uid === NO_ID ? null : f.uid,
+          gid: f.gid === NO_ID ? null : f.gid,
+        });
+        break;
+      }
+      default:
+        unknownOps++;
+    }
+  }
+  if (unresolved) warn(`${unresolved} file path(s) could not be made absolute (directory unreachable): recorded as given`);
+  if (truncated) warn(`${truncated} file event(s) had a path truncated by the probe`);
+  if (unknownOps) warn(`${unknownOps} file event(s) of an unknown operation were not classified`);
+  const all = [...states.entries()];
+  const renameKey = (r: TraceRename): string => `${r.from}\0${r.to}\0${r.exchange ? 1 : 0}`;
+  const files: TraceFiles = {
+    created: sortedUnique(all.filter(([, s]) => s.created).map(([p]) => p)),
+    modified: sortedUnique(all.filter(([, s]) => s.modified && !s.created).map(([p]) => p)),
+    deleted: sortedUnique(all.filter(([, s]) => s.deleted).map(([p]) => p)),
+    renamed: [...new Map(renamed.map((r) => [renameKey(r), r])).values()].sort(
+      (a, b) => byString(a.from, b.from) || byString(a.to, b.to),
+    ),
+    transient: sortedUnique(all.filter(([, s]) => s.created && s.exists === false).map(([p]) => p)),
+    attributes: [...attributes.values()].sort((a, b) => byString(a.path, b.path) || byString(a.op, b.op)),
+    links: [...links.values()].sort((a, b) => byString(a.path, b.path) || byString(a.kind, b.kind)),
+  };
+  if (traceReads) files.read = sortedUnique(read);
+  return files;
+}
+
+/** A rename moves what happened to `from` (and everything below it) to `to`. */
+function moveStates(
+  states: Map<string, PathState>,
+  st: (p: string) => PathState,
+  hasBelow: (dir: string) => boolean,
+  from: string,
+  to: string,
+  exchange: boolean,
+): void {
+  if (from === to) return;
+  const snapshot = (root: string): Array<[string, PathState]> => {
+    const out: Array<[string, PathState]> = [];
+    const own = states.get(root);
+    if (own) out.push(['', { ...own }]);
+    if (hasBelow(root)) {
+      const prefix = root === '/' ? '/' : `${root}/`;
+      for (const [p, s] of states) if (p.startsWith(prefix)) out.push([p.slice(root.length), { ...s }]);
+    }
+    return out;
+  };
+  const fromStates = snapshot(from);
+  const toStates = exchange ? snapshot(to) : [];
+  const carry = (root: string, moved: Array<[string, PathState]>): void => {
+    for (const [rel, s] of moved) {
+      const t = st(root + rel);
+      if (s.created) t.created = true;
+      if (s.modified) t.modified = true;
+      t.exists = s.exists !== false;
+    }
+  };
+  // the source names are gone (unless swapped)
+  if (!exchange) for (const [rel] of fromStates) st(from + rel).exists = false;
+  st(from).exists = exchange;
+  carry(to, fromStates);
+  st(to).exists = true;
+  if (exchange) carry(from, toStates);
+}
+
+// ---- network ---------------------------------------------------------------------------
+
+function buildNetwork(events: readonly KernelEvent[]): TraceNetwork[] {
+  const peers = new Map<string, TraceNetwork>();
+  for (const ev of events) {
+    if (ev.kind !== 'net') continue;
+    const n: NetEventData = ev;
+    const unix = n.family === 'unix';
+    const protocol = unix ? 'unix' : n.protocol;
+    let direction: TraceNetwork['direction'];
+    if (n.op === 'connect' || n.op === 'sendto' || n.op === 'sendmsg') direction = 'outbound';
+    else if (n.op === 'listen') direction = 'listen';
+    else if (n.op === 'bind') direction = protocol === 'udp' && n.port !== 0 ? 'listen' : 'bind';
+    else continue;
+    const port = unix ? 0 : n.port;
+    const key = `${direction}\0${protocol}\0${n.address}\0${port}`;
+    let peer = peers.get(key);
+    if (!peer) {
+      peer = { protocol, address: n.address, port, direction, family: n.family, attempts: 0, failures: 0 };
+      peers.set(key, peer);
+    }
+    peer.attempts++;
+    if (n.op === 'connect' && n.ret < 0n && n.ret !== -BigInt(EINPROGRESS)) peer.failures++;
+  }
+  const order = { outbound: 0, listen: 1, bind: 2 } as const;
+  return [...peers.values()].sort(
+    (a, b) =>
+      order[a.direction] - order[b.direction] ||
+      byString(a.protocol, b.protocol) ||
+      byString(a.address, b.address) ||
+      a.port - b.port,
+  );
+}
+
+// ---- losses ----------------------------------------------------------------------------
+
+const INFERRED_KEYS = ['pendingFull', 'scratchBusy', 'output'] as const;
+
+/** Losses of the counters attributable by time: everything but per-exec digest losses, traced-map and netSuppressed. */
+function inferableLoss(c: LossCounters): bigint {
+  let n = c.ringbufTotal;
+  for (const k of INFERRED_KEYS) n += c[k];
+  return n;
+}
+
+function zeroCounters(): LossCounters {
+  return {
+    ringbuf: { 'cgroup-mkdir': 0n, 'cgroup-rmdir': 0n, exec: 0n, fork: 0n, exit: 0n, file: 0n, net: 0n },
+    ringbufTotal: 0n,
+    pendingFull: 0n,
+    tracedFull: 0n,
+    scratchBusy: 0n,
+    digestSkipped: 0n,
+    signalFailed: 0n,
+    digestFailed: 0n,
+    netSuppressed: 0n,
+    output: 0n,
+  };
+}
+
+// ---- the correlator --------------------------------------------------------------------
+
+export function correlate(input: CorrelateInput): Trace {
+  const { events } = input;
+  const toleranceNs = BigInt(Math.round((input.options?.toleranceMs ?? 1000) * 1e6));
+  const ready = events.find((e): e is ReadyEventData => e.kind === 'ready');
+  const hasKernelEvents = events.some((e) => e.kind !== 'ready' && e.kind !== 'loss' && e.kind !== 'ack' && e.kind !== 'unknown');
+  const offset = input.clock?.realtimeOffsetNs ?? ready?.realtimeOffsetNs;
+  if (offset === undefined && hasKernelEvents) {
+    throw new CorrelateError('no-clock', 'cannot convert kernel timestamps: no clock offset given and no READY record among the events');
+  }
+  const off = offset ?? 0n;
+  const wall = (ts: bigint): bigint => ts + off;
+  const iso = (ts: bigint): string => isoWall(wall(ts));
+
+  // -- cgroups, digests, losses
+  const cgs = new Map<bigint, Cg>();
+  const cg = (id: bigint): Cg => {
+    let c = cgs.get(id);
+    if (!c) {
+      c = { id, path: '', events: [] };
+      cgs.set(id, c);
+    }
+    return c;
+  };
+  const digests: DigestInfo = { enabled: ready?.digests, byExec: new Map() };
+  const lossRecords: Array<{ ts: bigint; counters: LossCounters }> = [];
+  const untraced: Array<{ id: string; path: string }> = [];
+  let undecodedRecords = 0;
+  events.forEach((ev, i) => {
+    switch (ev.kind) {
+      case 'cgroup-mkdir': {
+        if (ev.notTraced) {
+          untraced.push({ id: ev.id.toString(), path: ev.path });
+          return;
+        }
+        const c = cg(ev.id);
+        c.path = ev.path;
+        c.mkdir = ev;
+        return;
+      }
+      case 'cgroup-rmdir': {
+        const c = cgs.get(ev.id);
+        if (c) c.rmdir = ev;
+        return;
+      }
+      case 'ready':
+      case 'ack':
+        return;
+      case 'loss':
+        lossRecords.push({ ts: ev.header.tsNs, counters: ev.counters });
+        return;
+      case 'unknown':
+        undecodedRecords++;
+        if (!ev.header || ev.header.cgroupId === 0n) return;
+        break;
+      case 'digest': {
+        const key = `${ev.header.tgid}:${ev.header.tsNs}`;
+        const list = digests.byExec.get(key) ?? [];
+        list.push(ev);
+        digests.byExec.set(key, list);
+        break;
+      }
+      default:
+        break;
+    }
+    const h = ev.header;
+    if (!h) return;
+    const c = cg(h.cgroupId);
+    c.events.push(i);
+    if (c.firstTs === undefined || h.tsNs < c.firstTs) c.firstTs = h.tsNs;
+    if (c.lastTs === undefined || h.tsNs > c.lastTs) c.lastTs = h.tsNs;
+  });
+  // nesting: the longest known path that is a strict prefix
+  const withPath = [...cgs.values()].filter((c) => c.path !== '');
+  for (const c of withPath) {
+    let best: Cg | undefined;
+    for (const o of withPath) {
+      if (o !== c && c.path.startsWith(`${o.path}/`) && (!best || o.path.length > best.path.length)) best = o;
+    }
+    if (best) c.parent = best;
+  }
+  const appearance = (c: Cg): bigint => appearedAt(c) ?? 0n;
+  const cgOrder = [...cgs.values()].sort((a, b) => {
+    const ta = appearance(a);
+    const tb = appearance(b);
+    return ta < tb ? -1 : ta > tb ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  });
+
+  // -- vertices and RUN candidates
+  const vertexBy = new Map(input.vertices.map((v) => [v.digest, v]));
+  const runCandidates = new Map<string, Candidate>();
+  for (const s of input.steps) {
+    if (!s.execArgs || s.execArgs.length === 0 || runCandidates.has(s.vertex)) continue;
+    const v = vertexBy.get(s.vertex);
+    if (v?.cached) continue;
+    runCandidates.set(s.vertex, { vertex: s.vertex, args: s.execArgs, ...vertexTimes(v) });
+  }
+  const allRunArgs = input.steps.filter((s) => s.execArgs && s.execArgs.length > 0).map((s) => s.execArgs as readonly string[]);
+  const candOrder = (a: Candidate, b: Candidate): number => {
+    const sa = a.start ?? BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n;
+    const sb = b.start ?? BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n;
+    return sa < sb ? -1 : sa > sb ? 1 : byString(a.vertex, b.vertex);
+  };
+  const candidatesFor = (exec: ExecEventData, t: bigint | undefined): { tier: Tier; list: Candidate[] } | undefined => {
+    const matching = [...runCandidates.values()].filter((c) => argvMatches(c.args, exec));
+    if (matching.length === 0) return undefined;
+    if (t !== undefined) {
+      const w = wall(t);
+      const running = matching.filter((c) => c.start !== undefined && c.start <= w && (c.end === undefined || w <= c.end));
+      if (running.length) return { tier: 'running', list: running.sort(candOrder) };
+      const near = matching.filter(
+        (c) => c.start !== undefined && c.start - toleranceNs <= w && (c.end === undefined || w <= c.end + toleranceNs),
+      );
+      if (near.length) return { tier: 'tolerance', list: near.sort(candOrder) };
+    }
+    const untimed = matching.filter((c) => c.start === undefined);
+    if (untimed.length) return { tier: 'untimed', list: untimed.sort(candOrder) };
+    return undefined;
+  };
+
+  // -- match top-level cgroups
+  interface Match {
+    cg: Cg;
+    startIndex: number;
+    tier: Tier;
+    list: Candidate[];
+  }
+  const matches: Match[] = [];
+  const unmatched: Cg[] = [];
+  for (const c of cgOrder) {
+    if (c.parent) continue;
+    let found: Match | undefined;
+    for (const i of c.events) {
+      const ev = events[i];
+      if (ev?.kind !== 'exec') continue;
+      const r = candidatesFor(ev, appearedAt(c));
+      if (r) {
+        found = { cg: c, startIndex: i, tier: r.tier, list: r.list };
+        break;
+      }
+    }
+    if (found) matches.push(found);
+    else unmatched.push(c);
+  }
+  const attributions = new Map<bigint, Attribution>();
+  const taken = new Set<string>();
+  const ambiguities: TraceAmbiguityRecord[] = [];
+  for (const m of matches) {
+    if (m.list.length !== 1) continue;
+    const v = (m.list[0] as Candidate).vertex;
+    taken.add(v);
+    attributions.set(m.cg.id, { vertex: v, startIndex: m.startIndex, how: m.tier, candidates: [v] });
+  }
+  for (const m of matches) {
+    if (m.list.length === 1) continue;
+    const pick = m.list.find((c) => !taken.has(c.vertex)) ?? (m.list[0] as Candidate);
+    taken.add(pick.vertex);
+    const candidates = m.list.map((c) => c.vertex);
+    attributions.set(m.cg.id, { vertex: pick.vertex, startIndex: m.startIndex, how: m.tier, candidates });
+    ambiguities.push({
+      cgroupId: m.cg.id.toString(),
+      cgroupPath: m.cg.path,
+      candidates,
+      chosen: pick.vertex,
+      reason: ambiguityReason(m.list.length),
+    });
+  }
+  // nested cgroups follow their top-level ancestor
+  const rootOf = (c: Cg): Cg => (c.parent ? rootOf(c.parent) : c);
+  for (const c of cgOrder) {
+    if (!c.parent) continue;
+    const a = attributions.get(rootOf(c).id);
+    if (a) attributions.set(c.id, { ...a, how: 'nested' });
+  }
+
+  // -- per vertex: its cgroups' events (after the step started), setup counts, losses
+  interface VertexData {
+    cgroups: Array<{ cg: Cg; a: Attribution }>;
+    events: KernelEvent[];
+    /** Arrival index of each entry of events (to merge several cgroups in arrival order). */
+    indices: number[];
+    setup: number;
+    lost: number;
+    firstTs?: bigint;
+    lastTs?: bigint;
+  }
+  const perVertex = new Map<string, VertexData>();
+  const vdata = (v: string): VertexData => {
+    let d = perVertex.get(v);
+    if (!d) {
+      d = { cgroups: [], events: [], indices: [], setup: 0, lost: 0 };
+      perVertex.set(v, d);
+    }
+    return d;
+  };
+  let unattributedEvents = 0;
+  let runcSetupEvents = 0;
+  const unattributedCgroups: TraceUnattributedCgroup[] = [];
+  for (const c of cgOrder) {
+    const a = attributions.get(c.id);
+    if (!a) {
+      if (c.events.length === 0 && !c.mkdir) continue;
+      unattributedEvents += c.events.length;
+      unattributedCgroups.push(unattributedRecord(c, events, allRunArgs, iso));
+      continue;
+    }
+    const d = vdata(a.vertex);
+    d.cgroups.push({ cg: c, a });
+    for (const i of c.events) {
+      const ev = events[i] as KernelEvent;
+      if (ev.kind === 'unknown') d.lost++;
+      else if (ev.kind === 'exec' && ev.digestSkipped) d.lost++;
+      else if (ev.kind === 'digest' && ev.error !== 0) d.lost++;
+      if (i < a.startIndex) {
+        d.setup++;
+        runcSetupEvents++;
+        continue;
+      }
+      if (ev.kind === 'unknown') continue;
+      d.events.push(ev);
+      d.indices.push(i);
+      const ts = ev.header.tsNs;
+      if (d.firstTs === undefined || ts < d.firstTs) d.firstTs = ts;
+      if (d.lastTs === undefined || ts > d.lastTs) d.lastTs = ts;
+    }
+  }
+  for (const d of perVertex.values()) {
+    // several cgroups (nested ones): back to arrival order
+    if (d.cgroups.length < 2) continue;
+    const pairs = d.events.map((ev, k) => ({ ev, i: d.indices[k] ?? 0 })).sort((x, y) => x.i - y.i);
+    d.events = pairs.map((p) => p.ev);
+    d.indices = pairs.map((p) => p.i);
+  }
+
+  // -- losses by time: an increase between two loss reports while one vertex's cgroups were the only ones alive
+  let prev = zeroCounters();
+  let prevTs: bigint | undefined = ready?.header.tsNs;
+  const known = [...cgs.values()].filter((c) => c.mkdir || c.events.length > 0);
+  for (const rec of lossRecords) {
+    const delta = inferableLoss(rec.counters) - inferableLoss(prev);
+    const mkdirLost = rec.counters.ringbuf['cgroup-mkdir'] - prev.ringbuf['cgroup-mkdir'];
+    const tracedFull = rec.counters.tracedFull - prev.tracedFull;
+    if (delta > 0n && mkdirLost === 0n && tracedFull === 0n) {
+      const lo = prevTs;
+      const hi = rec.ts;
+      const live = known.filter((c) => {
+        const start = appearedAt(c);
+        const end = c.rmdir?.header.tsNs;
+        return (start === undefined || start <= hi) && (end === undefined || lo === undefined || end >= lo);
+      });
+      const owners = new Set(live.map((c) => attributions.get(c.id)?.vertex ?? `unattributed:${c.id}`));
+      const owner = owners.size === 1 ? [...owners][0] : undefined;
+      if (owner !== undefined && perVertex.has(owner)) vdata(owner).lost += Number(delta);
+    }
+    prev = rec.counters;
+    prevTs = rec.ts;
+  }
+  const finalCounters = input.losses ?? lossRecords[lossRecords.length - 1]?.counters ?? zeroCounters();
+  const lostEvents = Number(totalLost(finalCounters)) + undecodedRecords;
+
+  // -- steps
+  const served = input.servedFiles ?? [];
+  const traceReads = ready?.traceReads ?? false;
+  const stepsByVertex = new Map<string, CorrelateStep[]>();
+  for (const s of input.steps) stepsByVertex.set(s.vertex, [...(stepsByVertex.get(s.vertex) ?? []), s]);
+  const built = new Map<string, { processes: TraceProcess[]; files: TraceFiles; network: TraceNetwork[]; warnings: string[] }>();
+  const ambiguityOf = new Map<string, string[]>();
+  for (const a of ambiguities) for (const v of a.candidates) if (!ambiguityOf.has(v)) ambiguityOf.set(v, a.candidates);
+
+  const buildSteps: TraceBuildStep[] = input.steps.map((s) => {
+    const v = vertexBy.get(s.vertex);
+    const { start, end } = vertexTimes(v);
+    const cached = v?.cached ?? false;
+    const status: TraceStepStatus = !v
+      ? 'not-reported'
+      : v.cached
+        ? 'cached'
+        : v.error
+          ? 'failed'
+          : end !== undefined
+            ? 'done'
+            : 'incomplete';
+    const keyword = s.keyword.toUpperCase();
+    const step: TraceBuildStep = {
+      instruction: s.instruction,
+      keyword,
+      line: s.line,
+      endLine: s.endLine ?? s.line,
+      stage: s.stage,
+      vertex: s.vertex,
+      cached,
+      status,
+      startedOn: start !== undefined ? isoWall(start) : null,
+      finishedOn: end !== undefined ? isoWall(end) : null,
+      durationMs: start !== undefined && end !== undefined ? ms(end - start) : null,
+      cgroup: null,
+      processes: [],
+      files: emptyFiles(false),
+      network: [],
+      resources: null,
+      runcSetupEvents: 0,
+      lostEvents: 0,
+      warnings: [],
+    };
+    if (v?.error) step.error = v.error;
+    if (!v) step.warnings.push('BuildKit never reported this vertex (not solved, or the status stream was cut)');
+    const sharing = (stepsByVertex.get(s.vertex) ?? []).filter((o) => o !== s);
+    if (sharing.length) {
+      step.warnings.push(`the same vertex is also Dockerfile:${sharing.map((o) => o.line).join(', ')}: its record is shared`);
+    }
+    if ((keyword === 'COPY' || keyword === 'ADD') && (s.copySources || s.copyFrom !== undefined)) {
+      step.copy = copyRecord(s, served, cached);
+    }
+    if (cached) return step;
+
+    const d = perVertex.get(s.vertex);
+    const isRun = keyword === 'RUN' || (s.execArgs !== undefined && s.execArgs.length > 0);
+    if (!d) {
+      if (isRun && (!s.execArgs || s.execArgs.length === 0)) {
+        step.warnings.push('the exec args of this RUN were not given: it cannot be matched to a cgroup');
+      } else if (isRun && start !== undefined) {
+        step.warnings.push('no traced cgroup ran this command: its exec was not seen (events lost, or the probe was not tracing)');
+      }
+      return step;
+    }
+    const [primary, ...extra] = d.cgroups.map(({ cg: c, a }) => cgroupRecord(c, a, iso));
+    step.cgroup = primary ?? null;
+    if (extra.length) step.extraCgroups = extra;
+    const amb = ambiguityOf.get(s.vertex);
+    if (amb) {
+      step.ambiguous = { candidates: [...amb], reason: ambiguityReason(amb.length) };
+    }
+    let b = built.get(s.vertex);
+    if (!b) {
+      const warnings: string[] = [];
+      b = {
+        processes: buildProcesses(d.events, digests, iso),
+        files: buildFiles(d.events, traceReads, (w) => warnings.push(w)),
+        network: buildNetwork(d.events),
+        warnings,
+      };
+      built.set(s.vertex, b);
+    }
+    step.processes = structuredClone(b.processes);
+    step.files = structuredClone(b.files);
+    step.network = structuredClone(b.network);
+    step.warnings.push(...b.warnings);
+    step.runcSetupEvents = d.setup;
+    step.lostEvents = d.lost;
+    step.resources = resources(d.events, start, end, d.firstTs, d.lastTs);
+    if (d.lost > 0) step.warnings.push(`${d.lost} event(s) of this step were lost: the record is incomplete`);
+    if (d.cgroups.some(({ a }) => a.how === 'tolerance')) {
+      step.warnings.push('the cgroup appeared just outside the vertex\'s reported running time (attributed within the tolerance)');
+    }
+    return step;
+  });
+
+  const attributedLost = [...perVertex.entries()]
+    .filter(([v]) => stepsByVertex.has(v))
+    .reduce((n, [, d]) => n + d.lost, 0);
+  const attributedToSteps = Math.min(attributedLost, lostEvents);
+  const losses: TraceLosses = {
+    ringbuf: {
+      'cgroup-mkdir': Number(finalCounters.ringbuf['cgroup-mkdir']),
+      'cgroup-rmdir': Number(finalCounters.ringbuf['cgroup-rmdir']),
+      exec: Number(finalCounters.ringbuf.exec),
+      fork: Number(finalCounters.ringbuf.fork),
+      exit: Number(finalCounters.ringbuf.exit),
+      file: Number(finalCounters.ringbuf.file),
+      net: Number(finalCounters.ringbuf.net),
+    },
+    pendingFull: Number(finalCounters.pendingFull),
+    tracedFull: Number(finalCounters.tracedFull),
+    scratchBusy: Number(finalCounters.scratchBusy),
+    digestSkipped: Number(finalCounters.digestSkipped),
+    signalFailed: Number(finalCounters.signalFailed),
+    digestFailed: Number(finalCounters.digestFailed),
+    output: Number(finalCounters.output),
+    netSuppressed: Number(finalCounters.netSuppressed),
+    undecodedRecords,
+    attributedToSteps,
+    unattributedToSteps: lostEvents - attributedToSteps,
+  };
+
+  const starts = input.vertices.map((v) => vertexTimes(v).start).filter((x): x is bigint => x !== undefined);
+  const ends = input.vertices.map((v) => vertexTimes(v).end).filter((x): x is bigint => x !== undefined);
+  const monitor: TraceMonitor = { ...(input.monitor ?? {}), name: input.monitor?.name ?? 'tracebuild-probe' };
+  if (ready) {
+    monitor.probe = {
+      abiVersion: ready.abiVersion,
+      ncpus: ready.ncpus,
+      digests: ready.digests,
+      traceReads: ready.traceReads,
+      ringbufBytes: Number(ready.ringbufBytes),
+      realtimeOffsetNs: (offset ?? ready.realtimeOffsetNs).toString(),
+    };
+  }
+  return {
+    monitor,
+    metadata: {
+      buildStartedOn: starts.length ? isoWall(starts.reduce((a, b) => (b < a ? b : a))) : null,
+      buildFinishedOn: ends.length ? isoWall(ends.reduce((a, b) => (b > a ? b : a))) : null,
+    },
+    buildSteps,
+    lostEvents,
+    losses,
+    unattributedEvents,
+    unattributedCgroups,
+    untracedCgroups: untraced,
+    runcSetupEvents,
+    ambiguities,
+  };
+}
+
+function ambiguityReason(n: number): string {
+  return `${n} steps with identical commands were running when the cgroup appeared; attributed to the earliest-started one without a cgroup of its own`;
+}
+
+/** Wall-clock ns since the epoch -> ISO 8601 (ms precision). */
+function isoWall(ns: bigint): string {
+  const msFloor = ns >= 0n ? ns / 1_000_000n : (ns - 999_999n) / 1_000_000n;
+  return new Date(Number(msFloor)).toISOString();
+}
+
+function emptyFiles(read: boolean): TraceFiles {
+  const f: TraceFiles = { created: [], modified: [], deleted: [], renamed: [], transient: [], attributes: [], links: [] };
+  if (read) f.read = [];
+  return f;
+}
+
+function cgroupRecord(c: Cg, a: Attribution, iso: (ts: bigint) => string): TraceCgroup {
+  return {
+    id: c.id.toString(),
+    path: c.path,
+    createdOn: c.mkdir ? iso(c.mkdir.header.tsNs) : null,
+    removedOn: c.rmdir ? iso(c.rmdir.header.tsNs) : null,
+    attribution: a.how,
+  };
+}
+
+function unattributedRecord(
+  c: Cg,
+  events: readonly TraceEvent[],
+  allRunArgs: ReadonlyArray<readonly string[]>,
+  iso: (ts: bigint) => string,
+): TraceUnattributedCgroup {
+  const execs = c.events.map((i) => events[i]).filter((e): e is ExecEventData => e?.kind === 'exec');
+  const rec: TraceUnattributedCgroup = {
+    id: c.id.toString(),
+    path: c.path,
+    createdOn: c.mkdir ? iso(c.mkdir.header.tsNs) : null,
+    events: c.events.length,
+    reason: '',
+  };
+  const first = execs[0];
+  if (first) rec.firstArgv = [...first.argv];
+  if (c.parent) rec.reason = 'nested in a cgroup attributed to no step';
+  else if (execs.length === 0) rec.reason = 'no exec was seen in it';
+  else if (execs.some((e) => allRunArgs.some((args) => argvMatches(args, e)))) {
+    rec.reason = 'its command matches a RUN step that was cached or not running when the cgroup appeared';
+  } else rec.reason = 'no exec in it matches the command of any RUN step';
+  return rec;
+}
+
+function resources(
+  events: readonly KernelEvent[],
+  start: bigint | undefined,
+  end: bigint | undefined,
+  firstTs: bigint | undefined,
+  lastTs: bigint | undefined,
+): TraceResources {
+  let user = 0n;
+  let sys = 0n;
+  let rss = 0n;
+  for (const ev of events) {
+    if (ev.kind !== 'exit') continue;
+    user += ev.utimeNs;
+    sys += ev.stimeNs;
+    if (ev.maxRssKiB > rss) rss = ev.maxRssKiB;
+  }
+  const wallNs = start !== undefined && end !== undefined ? end - start : firstTs !== undefined && lastTs !== undefined ? lastTs - firstTs : 0n;
+  return { wallMs: ms(wallNs), cpuUserMs: ms(user), cpuSystemMs: ms(sys), maxRssKb: Number(rss) };
+}
