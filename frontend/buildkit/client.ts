@@ -296,6 +296,9 @@ async function runSolve(
     if (abandoned) ctl.abort();
 
     const outcome = await solveOutcome;
+    // The Status stream ends when the job does. Let the last vertex updates arrive before
+    // reporting anything, failures included: they say which step failed and why.
+    if (!cancelledByCaller()) await Promise.race([statusDone, new Promise((r) => setTimeout(r, 5_000).unref())]);
     if (cancelledByCaller()) throw new SolveError('cancelled', 'build cancelled', { cause: frontendError ?? bridgeError });
     // The frontend's own error, unchanged — unless it only failed because we cancelled
     // the gateway after the daemon had already failed the job (then the daemon's word wins).
@@ -306,8 +309,6 @@ async function runSolve(
     if (!outcome.ok) throw solveError(outcome.err, transport, false);
     if (bridgeError !== undefined) throw gatewayError('gateway', bridgeError);
 
-    // The Status stream ends when the job does; let the last vertex updates arrive.
-    await Promise.race([statusDone, new Promise((r) => setTimeout(r, 5_000).unref())]);
     if (callbackError !== undefined) throw callbackError;
     const response = (outcome.res.ExporterResponse ?? {}) as Record<string, string>;
     return { exporterResponse: { ...response } };
