@@ -95,8 +95,13 @@ function loadCases(only) {
     const buildArgs = readLines(path.join(dir, 'build-args')).flatMap((l) => ['--build-arg', l]);
     const raw = readLines(path.join(dir, 'cli-args'));
     const extra = raw.map((a, i) => (raw[i - 1] === '-f' || raw[i - 1] === '--file' ? path.resolve(dir, a) : a));
+    // `id=ID,src=FILE` lines, FILE relative to the case folder (as the parity test reads them).
+    const secrets = readLines(path.join(dir, 'secrets')).flatMap((l) => [
+      '--secret',
+      l.replace(/(^|,)src=([^,]+)/, (_m, sep, src) => `${sep}src=${path.resolve(dir, src)}`),
+    ]);
     const contextRel = readLines(path.join(dir, 'context-path'))[0] ?? '.';
-    cases.push({ name, context: path.resolve(dir, contextRel), args: [...buildArgs, ...extra] });
+    cases.push({ name, context: path.resolve(dir, contextRel), args: [...buildArgs, ...secrets, ...extra] });
   }
   if (only) {
     const unknown = only.filter((n) => !cases.some((c) => c.name === n));
