@@ -3,5 +3,5 @@ export { DockerfileError, ExpansionError } from './errors.js';
 export type { DockerfileErrorCode, DockerfileErrorOptions, ExpansionErrorCode } from './errors.js';
 export { expandWord, expandWords, expandWordDetailed, expandHeredoc, unquoteWord } from './expand.js';
 export type { VariableLookup, EscapeChar, ExpansionDetail } from './expand.js';
-export { parseDockerfile, parseHeredocMarker } from './parse.js';
+export { goQuote, parseDockerfile, parseHeredocMarker } from './parse.js';
 export type { ParseOptions } from './parse.js';

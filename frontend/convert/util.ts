@@ -2,6 +2,10 @@
 // ordered env lists, reference normalization, Go's %q / %v / Duration formatting,
 // port specs, signals and --chown parsing.
 import type { ChownSpec } from '../llb/index.js';
+import { goQuote } from '../../dockerfile-parser/index.js';
+
+// Go's strconv.Quote lives with the parser (its AST dumps need it too).
+export { goQuote };
 
 // ---------------------------------------------------------------- env
 
@@ -97,48 +101,6 @@ export function normalizeImageRef(ref: string): string | undefined {
 
 // ---------------------------------------------------------------- Go formatting
 
-/** Go's strconv.Quote (as %q prints a string). */
-export function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    switch (ch) {
-      case '"':
-        out += '\\"';
-        continue;
-      case '\\':
-        out += '\\\\';
-        continue;
-      case '\x07':
-        out += '\\a';
-        continue;
-      case '\b':
-        out += '\\b';
-        continue;
-      case '\f':
-        out += '\\f';
-        continue;
-      case '\n':
-        out += '\\n';
-        continue;
-      case '\r':
-        out += '\\r';
-        continue;
-      case '\t':
-        out += '\\t';
-        continue;
-      case '\v':
-        out += '\\v';
-        continue;
-    }
-    if (cp < 0x20 || cp === 0x7f) out += '\\x' + cp.toString(16).padStart(2, '0');
-    else if (cp >= 0x80 && cp < 0xa0) out += '\\u' + cp.toString(16).padStart(4, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
-
-/** Go's %q of a []string: `["a" "b"]`. */
 export function goQuoteList(list: readonly string[]): string {
   return '[' + list.map(goQuote).join(' ') + ']';
 }
