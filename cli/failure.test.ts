@@ -108,6 +108,35 @@ describe('explainSolveFailure', () => {
     expect(report.details).toBe('------\n > [internal] load build context:\n------\n');
   });
 
+  it('names the step that consumes a failed source vertex (ADD of a URL)', () => {
+    const state = new ProgressState({ now: () => T0 });
+    state.apply({
+      vertexes: [
+        { digest: 'sha256:http', inputs: [], name: 'https://example.test/f', cached: false, started: at(0), completed: at(1), error: 'digest mismatch' },
+        { digest: 'sha256:mid', inputs: ['sha256:http'], name: 'helper', cached: false },
+        { digest: 'sha256:run', inputs: ['sha256:workdir', 'sha256:mid'], name: '[3/3] RUN echo start ...', cached: false },
+      ],
+      statuses: [],
+      logs: [],
+    });
+    const report = describeError(explainSolveFailure(new SolveError('failed'), { state, steps, dockerfileName: 'Dockerfile', dockerfileText: DOCKERFILE }));
+    expect(report.message).toBe('Dockerfile:3: digest mismatch');
+  });
+
+  it('reports a failed [internal] vertex as itself even when steps consume it', () => {
+    const state = new ProgressState({ now: () => T0 });
+    state.apply({
+      vertexes: [
+        { digest: 'sha256:ctx', inputs: [], name: '[internal] load build context', cached: false, started: at(0), completed: at(1), error: 'no such file' },
+        { digest: 'sha256:run', inputs: ['sha256:ctx'], name: '[3/3] RUN echo start ...', cached: false },
+      ],
+      statuses: [],
+      logs: [],
+    });
+    const report = describeError(explainSolveFailure(new SolveError('failed'), { state, steps, dockerfileName: 'Dockerfile', dockerfileText: DOCKERFILE }));
+    expect(report.message).toBe('error: no such file');
+  });
+
   it('leaves the error alone when no vertex failed', () => {
     const err = new SolveError('daemon went away');
     const state = new ProgressState({ now: () => T0 });

@@ -88,6 +88,34 @@ export function explainStepError(keyword: string | undefined, message: string): 
   return what;
 }
 
+/** The step the vertex belongs to: its own, or else the nearest step that consumes it
+ * (a failed http or git source feeds an ADD step). BuildKit's `[internal]` vertices (the
+ * build context, image metadata) serve many steps and are reported as themselves. */
+export function stepOfVertex(
+  digest: string,
+  steps: readonly ConversionStep[] | undefined,
+  state: ProgressState,
+): ConversionStep | undefined {
+  if (steps === undefined) return undefined;
+  const byVertex = new Map(steps.map((s) => [s.vertex, s] as const));
+  if (!byVertex.has(digest) && state.get(digest)?.name.startsWith('[internal]') === true) return undefined;
+  const seen = new Set([digest]);
+  let frontier = [digest];
+  while (frontier.length > 0) {
+    for (const d of frontier) {
+      const step = byVertex.get(d);
+      if (step !== undefined) return step;
+    }
+    const next = state
+      .vertices()
+      .filter((v) => !seen.has(v.digest) && v.inputs.some((i) => frontier.includes(i)))
+      .map((v) => v.digest);
+    for (const d of next) seen.add(d);
+    frontier = next;
+  }
+  return undefined;
+}
+
 /** Turns a solve error into a StepFailedError when the failing step can be told;
  * returns the error unchanged otherwise. */
 export function explainSolveFailure(err: unknown, ctx: FailureContext): unknown {
@@ -96,7 +124,7 @@ export function explainSolveFailure(err: unknown, ctx: FailureContext): unknown 
   // The vertex's own error is the daemon's precise word on the step; the solve error
   // usually wraps it.
   const fallback = err instanceof Error && err.message !== '' ? err.message : 'build failed';
-  const step = ctx.steps?.find((s) => s.vertex === vertex.digest);
+  const step = stepOfVertex(vertex.digest, ctx.steps, ctx.state);
   const what = explainStepError(step?.keyword, oneLine(vertex.error ?? fallback));
   const details: string[] = ['------', ` > ${vertex.name}:`, ...logTail(vertex), '------'];
   if (step === undefined) {

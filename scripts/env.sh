@@ -26,7 +26,9 @@ PACKAGES=(
   "bpftool:bpftool"
   "make:make"
   "curl:curl"
+  "git:git"
   "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
+  "chromium:chromium"
 )
 
 log() { printf 'env: %s\n' "$*" >&2; }
