@@ -20,6 +20,8 @@
 // - metadata         {buildStartedOn, buildFinishedOn}
 // - buildSteps       extension: the trace's steps, copied unchanged.
 // - lostEvents       extension: events lost or not attributed to any step.
+// - losses, unattributedEvents, unattributedCgroups, untracedCgroups, runcSetupEvents,
+//   ambiguities       extensions, only when the trace has them: copied unchanged.
 
 import { isIP } from 'node:net';
 import {
@@ -34,7 +36,7 @@ import {
   type Timestamp,
 } from './statement.js';
 import { TRACEBUILD_BUILD_TYPE } from './provenance.js';
-import type { RuntimeTrace, TraceBuildStep, TraceMonitor, TraceProcess } from './trace-types.js';
+import { TRACE_COMPLETENESS_FIELDS, type RuntimeTrace, type TraceBuildStep, type TraceMonitor, type TraceProcess } from './trace-types.js';
 
 /** Default `monitor.type`: tracebuild's eBPF monitor. */
 export const TRACEBUILD_MONITOR_TYPE = 'https://tracebuild.dev/monitors/ebpf/v1';
@@ -94,6 +96,12 @@ export interface RuntimeTracePredicate {
   metadata: { buildStartedOn: string; buildFinishedOn: string };
   buildSteps: TraceBuildStep[];
   lostEvents: number;
+  losses?: object;
+  unattributedEvents?: number;
+  unattributedCgroups?: object[];
+  untracedCgroups?: object[];
+  runcSetupEvents?: number;
+  ambiguities?: object[];
 }
 
 export type RuntimeTraceStatement = Statement<RuntimeTracePredicate>;
@@ -128,8 +136,17 @@ export function buildRuntimeTraceStatement(input: RuntimeTraceStatementInput): R
       },
       buildSteps: copyJson(steps) as TraceBuildStep[],
       lostEvents: trace.lostEvents,
+      ...completeness(trace),
     },
   };
+}
+
+function completeness(trace: RuntimeTrace): Partial<RuntimeTracePredicate> {
+  const out: Record<string, unknown> = {};
+  for (const field of TRACE_COMPLETENESS_FIELDS) {
+    if (trace[field] !== undefined) out[field] = copyJson(trace[field]);
+  }
+  return out as Partial<RuntimeTracePredicate>;
 }
 
 function networkEntry(n: TraceBuildStep['network'][number], buildStep: number): RuntimeTraceNetworkEntry {

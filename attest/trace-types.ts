@@ -93,4 +93,23 @@ export interface RuntimeTrace {
   readonly buildSteps: readonly TraceBuildStep[];
   /** Events lost or not attributable to any step. Never dropped silently. */
   readonly lostEvents: number;
+  // Optional completeness records of the tracer's Trace (tracer/trace-types.ts), carried
+  // into the predicate unchanged when present, so that a reader of the attestation sees
+  // the same loss and attribution figures as the build did.
+  readonly losses?: object;
+  readonly unattributedEvents?: number;
+  readonly unattributedCgroups?: readonly object[];
+  readonly untracedCgroups?: readonly object[];
+  readonly runcSetupEvents?: number;
+  readonly ambiguities?: readonly object[];
 }
+
+/** The optional completeness fields of RuntimeTrace, in predicate order. */
+export const TRACE_COMPLETENESS_FIELDS = [
+  'losses',
+  'unattributedEvents',
+  'unattributedCgroups',
+  'untracedCgroups',
+  'runcSetupEvents',
+  'ambiguities',
+] as const;

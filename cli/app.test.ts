@@ -12,6 +12,7 @@ import type {
   Toolchain,
 } from './contracts.js';
 import type { CliIo } from './io.js';
+import { fakeTracer } from '../test/helpers/fake-tracer.js';
 
 // ---- fakes of the sibling modules -------------------------------------------------------
 
@@ -154,6 +155,7 @@ function fakeToolchain(rec: Recorder, opts: FakeOptions = {}): Toolchain<FakeAst
       return client;
     },
     errors: { DockerfileError, ConvertError, SolveError, BuildKitConnectionError },
+    tracer: fakeTracer(),
   };
 }
 
@@ -235,7 +237,8 @@ describe('tracebuild build', () => {
   });
 
   it('shows plain progress on stderr when stderr is not a terminal', async () => {
-    const r = await cli(['.']);
+    // --no-trace: the progress alone (the trace table after it: cli/commands/trace-phase.test.ts)
+    const r = await cli(['.', '--no-trace']);
     expect(r.stderr).toBe(
       [
         '#1 [1/3] FROM busybox:local',
@@ -394,7 +397,7 @@ describe('build errors exit 1', () => {
 
   it('maps a failed RUN to its Dockerfile line with the output tail, and tags nothing', async () => {
     writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:local\nWORKDIR /app\nRUN echo hi && exit 3\nCMD ["true"]\n');
-    const r = await cli(['.', '-t', 'foo', '--progress', 'plain']);
+    const r = await cli(['.', '-t', 'foo', '--progress', 'plain', '--no-trace']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(

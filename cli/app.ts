@@ -5,14 +5,20 @@ import { Command, CommanderError, Option } from 'commander';
 import type { AnyToolchain, NetworkMode } from './contracts.js';
 import { runBuild, type BuildRequest } from './commands/build.js';
 import { runConvert } from './commands/convert.js';
-import { describeError, EXIT_CODES, UsageError } from './errors.js';
+import { addDiffCommand } from './commands/diff.js';
+import { addShowCommand } from './commands/show.js';
+import { registerSigningCommands, signingRequest, type SigningFlags } from './commands/attest-cli.js';
+import { describeError, EXIT_CODES, ExitStatus, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
 import type { ProgressMode } from './progress/index.js';
+import type { ImageTraceFetcher } from './trace-input.js';
 
 export interface CliApp {
   version: string;
   /** Loaded on first use, so `--help` and usage errors never load the gRPC stack. */
   loadToolchain(): Promise<AnyToolchain>;
+  /** Reads an image's verified runtime-trace attestation for `show`/`diff` (see cli/trace-input.ts); absent: images are refused. */
+  fetchImageTrace?: ImageTraceFetcher;
 }
 
 const NETWORKS: NetworkMode[] = ['default', 'host', 'none'];
@@ -32,7 +38,7 @@ export function progressMode(flag: string | undefined, env: NodeJS.ProcessEnv): 
   throw new UsageError('bad-flag', `invalid BUILDKIT_PROGRESS "${fromEnv}": allowed are ${PROGRESS_MODES.join(', ')}`);
 }
 
-interface BuildFlags {
+interface BuildFlags extends SigningFlags {
   file?: string;
   tag?: string[];
   buildArg?: string[];
@@ -44,6 +50,9 @@ interface BuildFlags {
   quiet?: boolean;
   secret?: string[];
   allow?: string[];
+  /** false: --no-trace. */
+  trace?: boolean;
+  traceOut?: string;
 }
 
 interface ConvertFlags {
@@ -73,6 +82,9 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
       }
       return value;
     }),
+    ...signingRequest(flags),
+    trace: flags.trace !== false,
+    ...(flags.traceOut === undefined ? {} : { traceOut: flags.traceOut }),
   };
 }
 
@@ -105,6 +117,11 @@ function createProgram(io: CliIo, app: CliApp, toolchain: () => Promise<AnyToolc
     .option('-q, --quiet', 'suppress the build output and print the image ID on success')
     .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret for RUN --mount=type=secret (repeatable); never stored in the image or the trace', collect)
     .option('--allow <ENTITLEMENT>', `allow an extra privilege: ${ENTITLEMENTS.join(' or ')} (repeatable)`, collect)
+    .option('--no-trace', 'build without the eBPF trace (tracing needs root)')
+    .option('--trace-out <FILE>', 'write the per-instruction trace as JSON to FILE (also for a failed build)')
+    .option('--push', 'push every -t name to its registry (through dockerd); with --key, attach the signed attestations to it')
+    .option('--key <FILE>', 'sign the runtime trace and SLSA provenance with this private key (password: $TRACEBUILD_KEY_PASSWORD)')
+    .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push')
     .action(async (path: string, flags: BuildFlags) => {
       const request = buildRequest(path, flags, io.env);
       await runBuild(request, io, await toolchain());
@@ -134,6 +151,9 @@ function createProgram(io: CliIo, app: CliApp, toolchain: () => Promise<AnyToolc
       );
     });
 
+  registerSigningCommands(program, io);
+  addShowCommand(program, io, app);
+  addDiffCommand(program, io, app);
   return program;
 }
 
@@ -148,6 +168,10 @@ export async function runCli(argv: readonly string[], io: CliIo, app: CliApp): P
   } catch (err) {
     // Commander has already printed its message (or the help/version text).
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_CODES.usage;
+    if (err instanceof ExitStatus) {
+      if (err.message !== '') io.stderr.write(`${err.message}\n`);
+      return err.exitCode;
+    }
     const report = describeError(err, loaded?.errors);
     if (report.details !== undefined) io.stderr.write(report.details);
     io.stderr.write(`${report.message}\n`);

@@ -4,6 +4,8 @@
 // without the daemon. The two opaque types the cli only passes along (the parsed
 // Dockerfile and the LLB definition) are generic parameters, so nothing is cast.
 
+import type { TracerToolkit } from './trace-contracts.js';
+
 /** The little of the parsed Dockerfile the cli looks at itself (entitlements). */
 export interface DockerfileAstView {
   stages: {
@@ -48,6 +50,12 @@ export interface ConversionStep {
   endLine: number;
   stage: string;
   stageIndex: number;
+  /** RUN: the exec op's meta.args as sent (the tracer matches the first exec against them). */
+  execArgs?: string[];
+  /** COPY/ADD: sources (variables expanded), destination, and --from as given. */
+  copySources?: string[];
+  copyDestination?: string;
+  copyFrom?: string;
 }
 
 export interface Conversion<Def> {
@@ -68,6 +76,9 @@ export interface StatusVertex {
   cached: boolean;
   started?: Date;
   completed?: Date;
+  /** Exact started/completed, ns since the Unix epoch (the tracer matches kernel times). */
+  startedNs?: bigint;
+  completedNs?: bigint;
   error?: string;
 }
 
@@ -115,6 +126,8 @@ export interface SolveOptions<Def> {
   entitlements: string[];
   frontend: (gateway: Gateway) => Promise<{ definition: Def; imageConfig: Record<string, unknown> }>;
   onStatus: (batch: StatusBatch) => void;
+  /** Every regular file the context session sent (the trace's COPY/ADD record). */
+  onFileServed?: (file: ServedFile) => void;
   /** Served by the session's Secrets service, never put in the LLB. */
   secrets?: Record<string, Uint8Array>;
   signal?: AbortSignal;
@@ -122,6 +135,20 @@ export interface SolveOptions<Def> {
 
 export interface SolveResult {
   exporterResponse: Record<string, string>;
+}
+
+/** Listens to a solve besides the progress display (the trace phase: vertex times, served files). */
+export interface SolveObserver {
+  onStatus?(batch: StatusBatch): void;
+  onFileServed?(file: ServedFile): void;
+}
+
+export interface ServedFile {
+  /** Relative to the context, `/`-separated. */
+  path: string;
+  size: number;
+  /** Lower-case hex. */
+  sha256: string;
 }
 
 export interface BuildKitClient<Def> {
@@ -147,6 +174,8 @@ export interface Toolchain<Ast extends DockerfileAstView, Def, Endpoint = unknow
   endpointFromEnv(env: NodeJS.ProcessEnv): Endpoint;
   connectBuildKit(endpoint: Endpoint): Promise<BuildKitClient<Def>>;
   errors: SiblingErrorClasses;
+  /** The eBPF tracer (trace-contracts.ts); without it a build can only run with --no-trace. */
+  tracer?: TracerToolkit;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the cli never looks inside these two

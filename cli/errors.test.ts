@@ -31,7 +31,10 @@ const classes = { DockerfileError, ConvertError, BuildKitConnectionError, SolveE
 
 describe('exit codes', () => {
   it('has the documented table', () => {
-    expect(EXIT_CODES).toEqual({ usage: 2, dockerfile: 1, convert: 1, connection: 1, solve: 1, input: 1, canceled: 130, internal: 1 });
+    expect(EXIT_CODES).toEqual({
+      usage: 2, dockerfile: 1, convert: 1, connection: 1, solve: 1, input: 1, canceled: 130,
+      registry: 1, push: 1, attest: 1, key: 1, verify: 1, internal: 1,
+    });
   });
 
   it.each([

@@ -6,12 +6,18 @@
 //       unreadable context), anything unexpected
 //   2   usage: unknown flag, bad flag value, invalid tag, PATH missing or not a
 //       directory, `-` or a URL as PATH, the Dockerfile is a directory
+//   1   signing and the registry: a registry answered with an error (RegistryError), the
+//       push through dockerd failed (PushError), the image was pushed but not attested
+//       (NotAttestedError), a key could not be read, decrypted or written (AttestationError
+//       with a key code), signing failed (AttestationError), verification failed
+//       (VerificationFailedError)
 //   130 canceled by Ctrl-C / SIGTERM
 // Messages are one line: `error: ...`, or `Dockerfile:LINE: what` for errors that carry a
 // Dockerfile location.
 
 import { basename } from 'node:path';
 import type { SiblingErrorClasses } from './contracts.js';
+import { NotAttestedError, PushError, VerificationFailedError } from './commands/attest-errors.js';
 
 export type ErrorKind =
   | 'usage'
@@ -21,6 +27,11 @@ export type ErrorKind =
   | 'solve'
   | 'input'
   | 'canceled'
+  | 'registry'
+  | 'push'
+  | 'attest'
+  | 'key'
+  | 'verify'
   | 'internal';
 
 export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
@@ -31,6 +42,11 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
   solve: 1,
   input: 1,
   canceled: 130,
+  registry: 1,
+  push: 1,
+  attest: 1,
+  key: 1,
+  verify: 1,
   internal: 1,
 };
 
@@ -107,6 +123,19 @@ export class StepFailedError extends Error {
   }
 }
 
+/** Not a failure to describe: the command decided its exit status (diff: 1 = the inputs
+ * differ, 2 = trouble) and printed its output; `message`, when not empty, goes to stderr. */
+export class ExitStatus extends Error {
+  override readonly name = 'ExitStatus';
+  constructor(
+    readonly exitCode: number,
+    message = '',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export interface ErrorReport {
   kind: ErrorKind;
   exitCode: number;
@@ -148,6 +177,17 @@ export function locatedMessage(err: unknown): string {
   return `error: ${message}`;
 }
 
+/** AttestationError codes that are about a key file (attest/errors.ts). */
+const KEY_ERROR_CODES: ReadonlySet<string> = new Set([
+  'key-not-found',
+  'key-exists',
+  'password-required',
+  'wrong-password',
+  'malformed-key',
+  'unsupported-key',
+  'key-io',
+]);
+
 /** Classifies any thrown value. Sibling classes are matched with instanceof when given
  * (and by name otherwise, so the table works before the real modules are wired). */
 export function describeError(err: unknown, classes?: Partial<SiblingErrorClasses>): ErrorReport {
@@ -156,12 +196,23 @@ export function describeError(err: unknown, classes?: Partial<SiblingErrorClasse
   if (err instanceof CanceledError) return report('canceled', `error: ${oneLine(err.message)}`);
   if (err instanceof StepFailedError) return { ...report('solve', oneLine(err.message)), details: err.details };
   if (err instanceof BuildInputError) return report('input', locatedMessage(err));
+  // show/diff inputs (cli/trace-input.ts) and the report file (cli/commands/show.ts), by name.
+  if (err instanceof Error && (err.name === 'TraceInputError' || err.name === 'ReportWriteError')) return report('input', `error: ${oneLine(err.message)}`);
   if (isInstance(err, classes?.DockerfileError, 'DockerfileError')) return report('dockerfile', locatedMessage(err));
   if (isInstance(err, classes?.ConvertError, 'ConvertError')) return report('convert', locatedMessage(err));
   if (isInstance(err, classes?.BuildKitConnectionError, 'BuildKitConnectionError')) {
     return report('connection', `error: ${oneLine(errorMessage(err))}`);
   }
   if (isInstance(err, classes?.SolveError, 'SolveError')) return report('solve', `error: ${oneLine(errorMessage(err))}`);
+  if (err instanceof PushError) return report('push', `error: ${oneLine(err.message)}`);
+  if (err instanceof NotAttestedError) return report('attest', `error: ${oneLine(err.message)}`);
+  if (err instanceof VerificationFailedError) return report('verify', `error: ${oneLine(err.message)}`);
+  // attest and oci errors by name and code, so that this table loads neither module.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && err.name === 'RegistryError') return report('registry', `error: ${oneLine(err.message)}`);
+  if (err instanceof Error && err.name === 'AttestationError') {
+    return report(typeof code === 'string' && KEY_ERROR_CODES.has(code) ? 'key' : 'attest', `error: ${oneLine(err.message)}`);
+  }
   if (err instanceof Error && err.name === 'AbortError') return report('canceled', 'error: build canceled');
   return report('internal', `error: ${oneLine(errorMessage(err))}`);
 }

@@ -41,6 +41,8 @@ try {
   process.exitCode = await runCli(process.argv.slice(2), io, {
     version: packageVersion(),
     loadToolchain: async () => (await import('./modules.js')).toolchain,
+    // show/diff of an image: its runtime-trace attestation, verified as `verify` does.
+    fetchImageTrace: async (reference, options) => (await import('./commands/verify.js')).fetchVerifiedImageTrace(reference, options),
   });
 } finally {
   process.off('SIGINT', cancel);

@@ -12,6 +12,7 @@ import {
   describeConversion,
   endpointFromEnv,
 } from '../frontend/index.js';
+import { TracerUnavailableError, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
 import type { Toolchain } from './contracts.js';
 
 type Ast = ReturnType<typeof parseDockerfile>;
@@ -25,4 +26,5 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
   endpointFromEnv,
   connectBuildKit,
   errors: { DockerfileError, ConvertError, SolveError, BuildKitConnectionError },
+  tracer: { startProbe, correlate, formatTraceTable, TracerUnavailableError },
 };

@@ -23,6 +23,8 @@ PACKAGES=(
   "libbpf-dev:/usr/include/bpf/libbpf.h"
   "libssl-dev:/usr/include/openssl/evp.h"
   "gcc:cc"
+  "libc6-dev:/usr/include/stdio.h"
+  "strace:strace"
   "bpftool:bpftool"
   "make:make"
   "curl:curl"

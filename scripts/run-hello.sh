@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/env.sh
 npm ci --no-audit --no-fund
 npm run build
-node dist/cli/main.js build testdata/hello -t tracebuild-hello:latest "$@"
+# Host networking: dockerd runs without a bridge here (scripts/env.sh). The build is traced
+# (the default): the per-instruction table follows the progress on stderr.
+node dist/cli/main.js build --network host testdata/hello -t tracebuild-hello:latest "$@"

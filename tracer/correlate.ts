@@ -164,7 +164,8 @@ function byString(a: string, b: string): number {
 }
 
 function sortedUnique(xs: Iterable<string>): string[] {
-  return [...new Set(xs)].sort(byString);
+  // the default order of sort() is byString's (UTF-16 code units), without a callback
+  return [...new Set(xs)].sort();
 }
 
 function vertexTimes(v: CorrelateVertex | undefined): { start?: bigint; end?: bigint } {
@@ -361,8 +362,9 @@ interface Image {
 }
 
 interface Incarnation {
-  key: string;
   tgid: number;
+  /** The process's start time (boot clock): with tgid, what names it. */
+  start: bigint;
   images: Image[];
   forkTs?: bigint;
   forkPpid?: number;
@@ -373,11 +375,18 @@ interface Incarnation {
 
 interface DigestInfo {
   enabled: boolean | undefined;
-  byExec: Map<string, DigestEventData[]>;
+  /** By tgid (then matched on tsNs): string keys built from bigints cost more than the rest. */
+  byExec: Map<number, DigestEventData[]>;
+}
+
+/** The digest records of one exec (same tgid and tsNs). */
+function digestsOf(exec: ExecEventData, d: DigestInfo): DigestEventData[] {
+  const list = d.byExec.get(exec.header.tgid);
+  return list ? list.filter((r) => r.header.tsNs === exec.header.tsNs) : [];
 }
 
 function exeDigest(exec: ExecEventData, d: DigestInfo): Pick<TraceProcess, 'exeSha256' | 'digestMissing' | 'digestIdentityMismatch'> {
-  const recs = d.byExec.get(`${exec.header.tgid}:${exec.header.tsNs}`) ?? [];
+  const recs = digestsOf(exec, d);
   const rec = recs.find((r) => r.digestKind === 'exe');
   if (rec?.sha256) return rec.identityMismatch ? { exeSha256: rec.sha256, digestIdentityMismatch: true } : { exeSha256: rec.sha256 };
   let reason: string;
@@ -390,7 +399,7 @@ function exeDigest(exec: ExecEventData, d: DigestInfo): Pick<TraceProcess, 'exeS
 
 function scriptDigest(exec: ExecEventData, d: DigestInfo): TraceProcess['script'] {
   const path = absolutePath(exec.filename, exec.cwd) ?? exec.filename;
-  const recs = d.byExec.get(`${exec.header.tgid}:${exec.header.tsNs}`) ?? [];
+  const recs = digestsOf(exec, d);
   const rec = recs.find((r) => r.digestKind === 'script');
   if (rec?.sha256) return { path, sha256: rec.sha256 };
   let reason: string;
@@ -401,14 +410,21 @@ function scriptDigest(exec: ExecEventData, d: DigestInfo): TraceProcess['script'
 }
 
 function buildProcesses(events: readonly KernelEvent[], digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
-  const incs = new Map<string, Incarnation>();
+  // A process is (tgid, start time): pids are reused. By tgid, then the start time.
+  const incs: Incarnation[] = [];
+  const byTgid = new Map<number, Incarnation[]>();
   const current = new Map<number, Incarnation>();
   const get = (tgid: number, start: bigint): Incarnation => {
-    const key = `${tgid}:${start}`;
-    let inc = incs.get(key);
+    let list = byTgid.get(tgid);
+    if (!list) {
+      list = [];
+      byTgid.set(tgid, list);
+    }
+    let inc = list.find((x) => x.start === start);
     if (!inc) {
-      inc = { key, tgid, images: [] };
-      incs.set(key, inc);
+      inc = { tgid, start, images: [] };
+      list.push(inc);
+      incs.push(inc);
     }
     current.set(tgid, inc);
     return inc;
@@ -428,7 +444,7 @@ function buildProcesses(events: readonly KernelEvent[], digests: DigestInfo, iso
     }
   }
   const out: Array<{ p: TraceProcess; ts: bigint }> = [];
-  for (const inc of incs.values()) {
+  for (const inc of incs) {
     const exit = inc.exit;
     const exitFields = (p: TraceProcess): void => {
       if (!exit) {
@@ -784,10 +800,9 @@ export function correlate(input: CorrelateInput): Trace {
         if (!ev.header || ev.header.cgroupId === 0n) return;
         break;
       case 'digest': {
-        const key = `${ev.header.tgid}:${ev.header.tsNs}`;
-        const list = digests.byExec.get(key) ?? [];
-        list.push(ev);
-        digests.byExec.set(key, list);
+        const list = digests.byExec.get(ev.header.tgid);
+        if (list) list.push(ev);
+        else digests.byExec.set(ev.header.tgid, [ev]);
         break;
       }
       default:
@@ -1070,10 +1085,15 @@ export function correlate(input: CorrelateInput): Trace {
         warnings,
       };
       built.set(s.vertex, b);
+      // the first step of the vertex takes the records; a step sharing it gets copies
+      step.processes = b.processes;
+      step.files = b.files;
+      step.network = b.network;
+    } else {
+      step.processes = structuredClone(b.processes);
+      step.files = structuredClone(b.files);
+      step.network = structuredClone(b.network);
     }
-    step.processes = structuredClone(b.processes);
-    step.files = structuredClone(b.files);
-    step.network = structuredClone(b.network);
     step.warnings.push(...b.warnings);
     step.runcSetupEvents = d.setup;
     step.lostEvents = d.lost;
@@ -1148,9 +1168,20 @@ function ambiguityReason(n: number): string {
 
 /** Wall-clock ns since the epoch -> ISO 8601 (ms precision). */
 function isoWall(ns: bigint): string {
-  const msFloor = ns >= 0n ? ns / 1_000_000n : (ns - 999_999n) / 1_000_000n;
-  return new Date(Number(msFloor)).toISOString();
+  const msFloor = Number(ns >= 0n ? ns / 1_000_000n : (ns - 999_999n) / 1_000_000n);
+  // Tens of thousands of timestamps, mostly within a few seconds: the date and time up to
+  // the second are formatted once per second.
+  const sec = Math.floor(msFloor / 1000);
+  if (sec !== isoCache.sec) {
+    const full = new Date(sec * 1000).toISOString();
+    isoCache.sec = sec;
+    isoCache.prefix = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/.test(full) ? full.slice(0, 20) : undefined;
+  }
+  if (isoCache.prefix === undefined) return new Date(msFloor).toISOString();
+  return `${isoCache.prefix}${String(msFloor - sec * 1000).padStart(3, '0')}Z`;
 }
+
+const isoCache: { sec: number; prefix: string | undefined } = { sec: NaN, prefix: undefined };
 
 function emptyFiles(read: boolean): TraceFiles {
   const f: TraceFiles = { created: [], modified: [], deleted: [], renamed: [], transient: [], attributes: [], links: [] };

@@ -347,9 +347,17 @@ export function absolutePath(p: string, dir: string): string | undefined {
   return joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
 }
 
+const reverseTables = new WeakMap<object, Map<number, string>>();
+
+/** The name of `v` in `table` (value -> key, built once per table: this runs per event). */
 function named<T extends string>(table: Readonly<Record<string, number>>, v: number, prefix: T): string {
-  for (const [k, n] of Object.entries(table)) if (n === v) return k;
-  return `${prefix}-${v}`;
+  let reverse = reverseTables.get(table);
+  if (reverse === undefined) {
+    reverse = new Map();
+    for (const [k, n] of Object.entries(table)) if (!reverse.has(n)) reverse.set(n, k);
+    reverseTables.set(table, reverse);
+  }
+  return reverse.get(v) ?? `${prefix}-${v}`;
 }
 
 const FILE_OPS: Record<number, FileOpName> = {

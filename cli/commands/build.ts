@@ -7,6 +7,10 @@
 //            daemon's image resolver; Status batches feed the progress display; a failure
 //            is mapped to its Dockerfile line and output tail
 //   report   image ID and names to stdout
+//   signing-check (after prepare), push, attest (after report): --push/--key, see
+//            push.ts and attest.ts
+//   trace (before solve), trace-report (after solve): the eBPF trace (`run.trace`),
+//            unless --no-trace, see trace-phase.ts
 //
 // Later phases slot in by name: a `trace` phase starts the probe between `connect` and
 // `solve` (registering its stop with `defer`) and one after `solve` correlates the events
@@ -19,6 +23,7 @@ import type {
   Conversion,
   DockerfileAstView,
   NetworkMode,
+  SolveObserver,
   SolveResult,
   Toolchain,
 } from '../contracts.js';
@@ -30,6 +35,10 @@ import { createProgress, type ProgressMode, type ProgressSession } from '../prog
 import { InvalidReferenceError, normalizeTag, type NormalizedReference } from '../reference.js';
 import { loadSecrets, parseSecretFlag } from '../secrets.js';
 import { readBuildInputs, type BuildInputs } from './inputs.js';
+import { attestPhase, signingCheckPhase, type SigningSetup } from './attest.js';
+import { pushPhase, type PushedImage } from './push.js';
+import type { Trace } from '../../tracer/index.js';
+import { tracePhase, traceReportPhase } from './trace-phase.js';
 
 export interface BuildRequest {
   /** PATH as given (default `.`). */
@@ -48,6 +57,16 @@ export interface BuildRequest {
   secrets: string[];
   /** `--allow` entitlements. */
   allow: string[];
+  /** `--push`: push every -t name (push.ts). */
+  push?: boolean;
+  /** `--key FILE`: sign attestations with this private key (attest.ts). */
+  key?: string;
+  /** `--attest-out DIR`: also write the signed bundles there. */
+  attestOut?: string;
+  /** false: `--no-trace` (default: traced). */
+  trace?: boolean;
+  /** `--trace-out FILE`: write the trace JSON there. */
+  traceOut?: string;
 }
 
 export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
@@ -69,6 +88,14 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   result?: SolveResult;
   /** `sha256:...` from the exporter. */
   imageId?: string;
+  /** Set by signing-check when --key is given. */
+  signing?: SigningSetup;
+  /** Set by the push phase: each -t name with its manifest digest in the registry. */
+  pushed?: PushedImage[];
+  /** Listeners of the solve besides the progress display (the trace phase's). */
+  solveObservers?: SolveObserver[];
+  /** The per-instruction trace, set after the solve (also a failed one) unless --no-trace. */
+  trace?: Trace;
   /** Registers cleanup run after the last phase, most recent first, failure or not. */
   defer(cleanup: () => unknown): void;
 }
@@ -252,7 +279,13 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
             }
             return { definition: conversion.definition, imageConfig: conversion.imageConfig };
           },
-          onStatus: (batch) => progress.update(batch),
+          onStatus: (batch) => {
+            progress.update(batch);
+            for (const o of run.solveObservers ?? []) o.onStatus?.(batch);
+          },
+          onFileServed: (file) => {
+            for (const o of run.solveObservers ?? []) o.onFileServed?.(file);
+          },
           secrets: run.secrets,
           ...(io.signal === undefined ? {} : { signal: io.signal }),
         });
@@ -291,7 +324,7 @@ export function reportPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase
 }
 
 export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E>[] {
-  return [preparePhase(), parsePhase(), connectPhase(), solvePhase(), reportPhase()];
+  return [preparePhase(), signingCheckPhase(), parsePhase(), connectPhase(), tracePhase(), solvePhase(), traceReportPhase(), reportPhase(), pushPhase(), attestPhase()];
 }
 
 /** Runs the phases in order; cleanups run last, whatever happened. Throws the first error. */

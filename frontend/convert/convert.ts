@@ -530,6 +530,7 @@ export async function convertDockerfile(opts: ConvertOptions): Promise<Conversio
       endLine: s.endLine,
       stage: s.stage,
       stageIndex: s.stageIndex,
+      ...s.trace,
     });
   }
 

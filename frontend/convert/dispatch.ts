@@ -119,6 +119,16 @@ export interface PendingStep {
   endLine: number;
   stage: string;
   stageIndex: number;
+  /** What the tracer needs to match the step (see ConvertedStep). */
+  trace?: StepTraceInfo;
+}
+
+/** ConvertedStep's fields for the tracer: RUN's exec args, COPY/ADD's sources. */
+export interface StepTraceInfo {
+  execArgs?: string[];
+  copySources?: string[];
+  copyDestination?: string;
+  copyFrom?: string;
 }
 
 /** What every instruction function can see. */
@@ -239,7 +249,15 @@ function commitToHistory(d: DispatchState, msg: string, withLayer: boolean, with
   });
 }
 
-function recordStep(ctx: DispatchContext, d: DispatchState, inst: Instruction, state: LlbState, name: string, description: Record<string, string>): void {
+function recordStep(
+  ctx: DispatchContext,
+  d: DispatchState,
+  inst: Instruction,
+  state: LlbState,
+  name: string,
+  description: Record<string, string>,
+  trace?: StepTraceInfo,
+): void {
   const md: VertexMetadata = { description: { ...description, 'llb.customname': name } };
   if (ctx.noCache) md.ignore_cache = true;
   ctx.metadata.set(state, md);
@@ -252,6 +270,7 @@ function recordStep(ctx: DispatchContext, d: DispatchState, inst: Instruction, s
     endLine: inst.range.endLine,
     stage: d.info.stepStage,
     stageIndex: d.info.index,
+    ...(trace ? { trace } : {}),
   });
 }
 
@@ -537,7 +556,9 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
     fail(ctx, line, 'invalid-mount', (e as Error).message.replace(/^llb: /, ''), e);
   }
   ctx.execs.push({ state: d.llb, network, security, secrets: rm.secrets, ssh: rm.ssh });
-  recordStep(ctx, d, c, d.llb, name, { 'com.docker.dockerfile.v1.command': c.text });
+  // The args exactly as the exec op carries them (meta.args): the tracer matches them
+  // against the argv of the first exec in a container.
+  recordStep(ctx, d, c, d.llb, name, { 'com.docker.dockerfile.v1.command': c.text }, { execArgs: [...args] });
   commitToHistory(d, 'RUN ' + runCommandString(args, d.buildArgs, d.env), true, true);
 }
 
@@ -809,7 +830,14 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   if (!action) fail(ctx, line, 'invalid-instruction', `${c.keyword} needs a source and a destination`);
   const name = prefixCommand(d, uppercaseCmd(displayText(ctx, d, c.text)));
   d.llb = d.llb.file(action, { platform: d.platform });
-  recordStep(ctx, d, c, d.llb, name, {});
+  // Sources as written (variables expanded; heredocs are not sources from anywhere), the
+  // destination as resolved against WORKDIR, and --from as given.
+  const copyFrom = fromStage ? flagValue(ctx, c, 'from') ?? fromStage.stepStage : undefined;
+  recordStep(ctx, d, c, d.llb, name, {}, {
+    copySources: [...sources],
+    copyDestination: dest,
+    ...(copyFrom !== undefined ? { copyFrom } : {}),
+  });
   commitToHistory(d, msg, true, true);
 }
 

@@ -50,6 +50,14 @@ export interface ConvertedStep {
   /** Stage name, or its index as a string. */
   stage: string;
   stageIndex: number;
+  /** RUN: the exec op's meta.args exactly as sent (the tracer matches a container's first exec against them). */
+  execArgs?: string[];
+  /** COPY/ADD: the source paths, patterns and URLs with variables expanded (heredoc sources are not listed). */
+  copySources?: string[];
+  /** COPY/ADD: the destination, absolute (resolved against WORKDIR); a trailing `/` when it names a directory. */
+  copyDestination?: string;
+  /** COPY --from: the stage name, index or image as given (the sources are not from the context). */
+  copyFrom?: string;
 }
 
 export interface Conversion {

@@ -163,16 +163,33 @@ static __always_inline void fill_header(struct tb_header *h, __u32 type, __u64 c
 	h->tgid = id >> 32;
 }
 
-static __always_inline int output(struct scratch *s, __u32 size, __u32 type)
+/*
+ * Wake the loader once per batch, not once per event: a wakeup per record cost the loader
+ * an epoll_wait and a pipe write per event (and the traced task an irq_work). Records sit
+ * in the ring buffer until WAKEUP_BYTES are pending or the loader's next poll (it polls
+ * every few ms anyway); an exec stopped for hashing always wakes it at once.
+ */
+#define WAKEUP_BYTES (128 << 10)
+
+static __always_inline int output_flags(struct scratch *s, __u32 size, __u32 type, __u64 wake)
 {
 	struct tb_header *h = (void *)s->ev;
 	size &= EV_OFF_MASK;
 	h->size = size;
-	if (bpf_ringbuf_output(&events, s->ev, size, 0)) {
+	if (!wake)
+		wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= WAKEUP_BYTES
+			       ? BPF_RB_FORCE_WAKEUP
+			       : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, s->ev, size, wake)) {
 		count_loss(TB_LOSS_RINGBUF_FIRST + type - 1);
 		return -1;
 	}
 	return 0;
+}
+
+static __always_inline int output(struct scratch *s, __u32 size, __u32 type)
+{
+	return output_flags(s, size, type, 0);
 }
 
 /* Copies a kernel string to ev+off; returns its length (no NUL). */
@@ -512,7 +529,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		}
 	}
 	e->flags = flags;
-	if (output(s, off, TB_EV_EXEC) && stopped)
+	if (output_flags(s, off, TB_EV_EXEC, stopped ? BPF_RB_FORCE_WAKEUP : 0) && stopped)
 		bpf_send_signal(SIGCONT); /* nobody will hash it: do not leave it stopped */
 	scratch_put(s);
 	return 0;
@@ -576,13 +593,83 @@ static __always_inline int remember(struct pending *p)
 	return 0;
 }
 
+/*
+ * Syscalls are hooked at the two raw tracepoints every syscall passes (sys_enter and
+ * sys_exit), not at the per-syscall trace events: the dispatcher below tail-calls the
+ * handler of the syscall number (the loader fills sys_enter_progs from the host's
+ * <sys/syscall.h>), so a syscall nobody asked about costs a bounds check and an empty
+ * slot. Per-syscall trace events are perf events: each needed its own attachment, and
+ * each detach waits for an RCU grace period under a global mutex (seconds at exit).
+ */
+#define SYSCALL_NR_MAX 512
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SYSCALL_NR_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} sys_enter_progs SEC(".maps");
+
+SEC("raw_tracepoint/sys_enter")
+int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 nr = ctx->args[1];
+	if (nr >= SYSCALL_NR_MAX)
+		return 0;
+	bpf_tail_call(ctx, &sys_enter_progs, (__u32)nr);
+	return 0;
+}
+
+/* A 32-bit (ia32) syscall of a 64-bit kernel: its numbers are another table; not traced
+ * (the per-syscall trace events ignore them too). */
+static __always_inline int compat_syscall(void)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *t = (void *)bpf_get_current_task();
+	return BPF_CORE_READ(t, thread_info.status) & 0x0002; /* TS_COMPAT */
+#else
+	return 0;
+#endif
+}
+
 #define TRACED_OR_RETURN()                                                                   \
 	do {                                                                                 \
-		if (!traced_lookup(bpf_get_current_cgroup_id()))                            \
+		if (!traced_lookup(bpf_get_current_cgroup_id()) || compat_syscall())        \
 			return 0;                                                            \
 	} while (0)
 
-#define ARG(n) ((__u64)ctx->args[n])
+/* libbpf 1.1 stops at the fifth syscall argument. */
+#ifndef PT_REGS_PARM6_CORE_SYSCALL
+#if defined(__TARGET_ARCH_x86)
+#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ((x), r9)
+#elif defined(__TARGET_ARCH_arm64)
+#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ((const struct user_pt_regs *)(x), regs[5])
+#else
+#error "the sixth syscall argument is not known for this architecture"
+#endif
+#endif
+
+/* The syscall's n-th argument, from the registers the raw tracepoint passes. */
+static __always_inline __u64 sc_arg(struct bpf_raw_tracepoint_args *ctx, int n)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	switch (n) {
+	case 0:
+		return PT_REGS_PARM1_CORE_SYSCALL(regs);
+	case 1:
+		return PT_REGS_PARM2_CORE_SYSCALL(regs);
+	case 2:
+		return PT_REGS_PARM3_CORE_SYSCALL(regs);
+	case 3:
+		return PT_REGS_PARM4_CORE_SYSCALL(regs);
+	case 4:
+		return PT_REGS_PARM5_CORE_SYSCALL(regs);
+	default:
+		return PT_REGS_PARM6_CORE_SYSCALL(regs);
+	}
+}
+
+#define ARG(n) sc_arg(ctx, n)
 
 static __always_inline int want_open(__u32 flags)
 {
@@ -606,8 +693,9 @@ static __always_inline int enter_file(__u32 sc, __u32 op, __s32 d1, __u64 p1, __
 	return remember(&p);
 }
 
-#define SYS_ENTER(name) SEC("tracepoint/syscalls/sys_enter_" #name) \
-	int sys_enter_##name(struct trace_event_raw_sys_enter *ctx)
+/* A handler, tail-called by on_sys_enter for its syscall number (never attached itself). */
+#define SYS_ENTER(name) SEC("raw_tracepoint") \
+	int sys_enter_##name(struct bpf_raw_tracepoint_args *ctx)
 
 SYS_ENTER(open)
 {
@@ -1065,17 +1153,31 @@ static __always_inline int exit_net(struct pending *p, long ret)
 	return 0;
 }
 
-/* One program for every sys_exit_* tracepoint above; the loader attaches it to each. */
-SEC("tracepoint")
-int on_sys_exit(struct trace_event_raw_sys_exit *ctx)
+/* Syscalls that have a handler (set by the loader with sys_enter_progs): the exit of any
+ * other syscall, in any process, returns before touching a map. */
+volatile __u8 sc_wanted[SYSCALL_NR_MAX] = {};
+
+/* Every syscall exit: a thread is in one syscall at a time, so the pending entry its
+ * sys_enter handler left (if any) belongs to the syscall that returns now. tp_btf: the
+ * registers are read directly, without a helper call. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
+#if defined(__TARGET_ARCH_x86)
+	__u64 nr = regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	__u64 nr = (__u64)(__s64)regs->syscallno;
+#else
+#error "the syscall number is not known for this architecture"
+#endif
+	if (nr >= SYSCALL_NR_MAX || !sc_wanted[nr])
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
 	if (!pp)
 		return 0;
 	struct pending p = *pp;
 	bpf_map_delete_elem(&pending, &id);
-	long ret = ctx->ret;
 	if (p.is_net)
 		return exit_net(&p, ret);
 	return exit_file(&p, ret);

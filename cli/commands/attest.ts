@@ -1,0 +1,289 @@
+// The signing phases of `tracebuild build --key FILE [--push]`:
+//
+//   signing-check  (right after prepare, before anything is built) flags that cannot work
+//                  together are usage errors; the private key is loaded (password from
+//                  TRACEBUILD_KEY_PASSWORD), so a wrong password fails before the build
+//   attest         (after push) per pushed repository and manifest digest: the runtime-trace
+//                  statement (from `run.trace`; none with --no-trace, said as a warning) and
+//                  the SLSA provenance, signed into Sigstore bundles and attached as OCI
+//                  referrers (attest-referrer.ts for the layout) through the referrers API
+//                  when the registry has it, else the sha256-<hex> tag schema, merged with
+//                  whatever other tools attached
+//
+// `--key` without `--push`: there is no manifest digest yet, so the statements are about the
+// local image id (`docker image inspect`'s Id, the config digest) and the bundles are only
+// written to files: `--attest-out DIR`, else the directory of `--trace-out`; with neither
+// it is a usage error. `--attest-out` with `--push` writes the attached bundles there too.
+//
+// Failure after the push is never success: if signing or attaching fails once an image is
+// in the registry, the command exits 1 with NotAttestedError naming what was pushed.
+
+import type { KeyObject } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { ImageRef, SerializedBundle, Statement } from '../../attest/index.js';
+import { EMPTY_JSON, MediaType, parseReference, type AttachResult } from '../../oci/index.js';
+import type { DockerfileAstView } from '../contracts.js';
+import { UsageError } from '../errors.js';
+import { NotAttestedError } from './attest-errors.js';
+import { registryClient } from './attest-registry.js';
+import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest } from './attest-referrer.js';
+import { provenanceInput, runtimeTraceInput, type BuildFacts } from './attest-statements.js';
+import type { BuildPhase, BuildRun } from './build.js';
+import { engineInspectImage, engineTarget } from './push-engine.js';
+import { normalizeReference } from '../reference.js';
+
+/** What the signing-check phase prepared for the attest phase. */
+export interface SigningSetup {
+  privateKey: KeyObject;
+  keyId: string;
+  startedOn: Date;
+}
+
+/** One signed statement, and where it went. */
+export interface AttestationRecord {
+  kind: 'runtime-trace' | 'provenance';
+  predicateType: string;
+  subject: ImageRef;
+  bundle: SerializedBundle;
+  /** Set when attached to the registry. */
+  referrer?: AttachResult;
+  /** Set when written to a file. */
+  file?: string;
+}
+
+type AnyRun<Ast extends DockerfileAstView, Def, E> = BuildRun<Ast, Def, E>;
+
+/** Where `--key` writes bundle files: --attest-out, else next to --trace-out, else nowhere. */
+function bundleDir(run: AnyRun<DockerfileAstView, unknown, unknown>): string | undefined {
+  const { attestOut } = run.request;
+  if (attestOut !== undefined && attestOut !== '') return resolve(run.io.cwd, attestOut);
+  const { traceOut } = run.request;
+  return traceOut === undefined || traceOut === '' ? undefined : dirname(resolve(run.io.cwd, traceOut));
+}
+
+export function signingCheckPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'signing-check',
+    async run(run) {
+      const { push, key, attestOut } = run.request;
+      if (push === true && run.tags.length === 0) {
+        throw new UsageError('bad-flag', '--push needs at least one -t NAME to push to');
+      }
+      if (attestOut !== undefined && key === undefined) {
+        throw new UsageError('bad-flag', '--attest-out needs --key FILE to sign the attestations with');
+      }
+      if (key === undefined) {
+        if (push === true) run.io.stderr.write('warning: --push without --key: the image is pushed without attestations\n');
+        return;
+      }
+      if (push !== true && bundleDir(run as AnyRun<DockerfileAstView, unknown, unknown>) === undefined) {
+        throw new UsageError(
+          'bad-flag',
+          '--key without --push signs the local image id and needs --attest-out DIR (or --trace-out FILE) to write the bundles to; add --push to attach them to the pushed image',
+        );
+      }
+      const { keyId, loadPrivateKey } = await import('../../attest/index.js');
+      const password = run.io.env.TRACEBUILD_KEY_PASSWORD;
+      const privateKey = await loadPrivateKey(resolve(run.io.cwd, key), password === '' ? undefined : password);
+      run.signing = { privateKey, keyId: keyId(privateKey), startedOn: new Date(run.io.clock.now()) };
+    },
+  };
+}
+
+/**
+ * Base images as the conversion resolved them; one that came without a digest (a local
+ * image such as busybox:local: the daemon resolves it from its store and reports none) gets
+ * the digest dockerd has for it: a manifest digest of the same repository when it knows one,
+ * else its image id (named in `localImages`).
+ */
+export async function resolveBaseImages(
+  run: AnyRun<DockerfileAstView, unknown, unknown>,
+): Promise<{ baseImages: { ref: string; digest?: string }[]; localImages: string[] }> {
+  const listed = run.conversion?.baseImages ?? [];
+  const localImages: string[] = [];
+  if (listed.every((b) => b.digest !== undefined) || (run.io.env.BUILDKIT_HOST?.trim() ?? '') !== '') {
+    return { baseImages: [...listed], localImages };
+  }
+  let target: ReturnType<typeof engineTarget>;
+  try {
+    target = engineTarget(run.io.env);
+  } catch {
+    return { baseImages: [...listed], localImages };
+  }
+  const out: { ref: string; digest?: string }[] = [];
+  for (const b of listed) {
+    if (b.digest !== undefined) {
+      out.push(b);
+      continue;
+    }
+    try {
+      const image = await engineInspectImage(target, b.ref, run.io.signal);
+      if (image === undefined) {
+        out.push(b);
+        continue;
+      }
+      const wanted = normalizeReference(b.ref);
+      const sameRepo = image.repoDigests.find((rd) => {
+        try {
+          const n = normalizeReference(rd);
+          return n.domain === wanted.domain && n.path === wanted.path && n.digest !== undefined;
+        } catch {
+          return false;
+        }
+      });
+      if (sameRepo !== undefined) {
+        out.push({ ref: b.ref, digest: sameRepo.slice(sameRepo.indexOf('@') + 1) });
+      } else {
+        out.push({ ref: b.ref, digest: image.id });
+        localImages.push(b.ref);
+      }
+    } catch {
+      out.push(b);
+    }
+  }
+  return { baseImages: out, localImages };
+}
+
+async function gatherFacts(run: AnyRun<DockerfileAstView, unknown, unknown>, setup: SigningSetup): Promise<BuildFacts> {
+  const facts = buildFacts(run, setup);
+  const resolved = await resolveBaseImages(run);
+  facts.baseImages = resolved.baseImages;
+  if (resolved.localImages.length > 0) facts.localBaseImages = resolved.localImages;
+  return facts;
+}
+
+function buildFacts(run: AnyRun<DockerfileAstView, unknown, unknown>, setup: SigningSetup): BuildFacts {
+  const inputs = run.inputs;
+  if (inputs === undefined) throw new Error('internal: inputs are not ready (phase order)');
+  const trace = run.trace;
+  return {
+    context: run.request.context,
+    contextDir: inputs.contextDir,
+    ...(run.request.file === undefined ? {} : { file: run.request.file }),
+    dockerfilePath: inputs.dockerfilePath,
+    dockerfileText: inputs.dockerfileText,
+    buildArgs: run.buildArgs,
+    secrets: run.secrets,
+    ...(run.request.target === undefined ? {} : { target: run.request.target }),
+    network: run.request.network,
+    noCache: run.request.noCache,
+    baseImages: run.conversion?.baseImages ?? [],
+    ...(run.imageId === undefined ? {} : { imageId: run.imageId }),
+    ...(trace === undefined ? {} : { trace }),
+    invocationId: randomUUID(),
+    hostId: `https://tracebuild.dev/hosts/${encodeURIComponent(hostname())}`,
+    startedOn: setup.startedOn,
+    finishedOn: new Date(run.io.clock.now()),
+  };
+}
+
+/** Signs the statements about one image (runtime trace first, when there is a trace). */
+async function signFor(facts: BuildFacts, image: ImageRef, privateKey: KeyObject): Promise<Omit<AttestationRecord, 'referrer' | 'file'>[]> {
+  const attest = await import('../../attest/index.js');
+  const statements: { kind: AttestationRecord['kind']; statement: Statement }[] = [];
+  const traceInput = runtimeTraceInput(facts, image);
+  if (traceInput !== undefined) statements.push({ kind: 'runtime-trace', statement: attest.buildRuntimeTraceStatement(traceInput) });
+  statements.push({ kind: 'provenance', statement: attest.buildSlsaProvenanceStatement(provenanceInput(facts, image)) });
+  const out: Omit<AttestationRecord, 'referrer' | 'file'>[] = [];
+  for (const { kind, statement } of statements) {
+    out.push({ kind, predicateType: statement.predicateType, subject: image, bundle: await attest.signStatement(statement, { privateKey }) });
+  }
+  return out;
+}
+
+function bundleBytes(bundle: SerializedBundle): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(bundle));
+}
+
+function fileSafe(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+async function writeBundles(dir: string, records: AttestationRecord[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const r of records) {
+    const hex = r.subject.digest.replace(/^sha256:/, '').slice(0, 12);
+    const file = join(dir, `${fileSafe(r.subject.name)}.sha256-${hex}.${r.kind}.sigstore.json`);
+    await writeFile(file, `${JSON.stringify(r.bundle, null, 2)}\n`);
+    r.file = file;
+  }
+}
+
+function short(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
+export function attestPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'attest',
+    async run(runIn) {
+      const run = runIn as AnyRun<DockerfileAstView, unknown, unknown>;
+      const setup = run.signing;
+      if (setup === undefined) return;
+      const { io } = run;
+      const trace = run.trace;
+      if (trace === undefined) {
+        io.stderr.write('warning: no runtime trace was recorded (--no-trace, or tracing was unavailable): only the SLSA provenance is signed\n');
+      }
+      const dir = bundleDir(run);
+      const records: AttestationRecord[] = [];
+
+      if (run.request.push !== true) {
+        const facts = await gatherFacts(run, setup);
+        const imageId = run.imageId;
+        if (imageId === undefined) throw new Error('internal: no image id to attest');
+        const names = [...new Set(run.tags.map((t) => `${t.domain}/${t.path}`))];
+        for (const name of names.length > 0 ? names : ['image']) {
+          records.push(...(await signFor(facts, { name, digest: imageId }, setup.privateKey)));
+        }
+        if (dir === undefined) throw new Error('internal: no directory for the bundles');
+        await writeBundles(dir, records);
+        if (!run.request.quiet) {
+          for (const r of records) io.stdout.write(`Signed ${r.kind} attestation of ${r.subject.name}@${r.subject.digest} (image id): ${r.file ?? ''}\n`);
+        }
+        return;
+      }
+
+      const pushed = run.pushed ?? [];
+      const images = new Map<string, ImageRef>();
+      for (const p of pushed) images.set(`${p.repository}@${p.digest}`, { name: p.repository, digest: p.digest });
+      const pushedRefs = [...images.keys()];
+      const client = registryClient(io.env);
+      try {
+        const facts = await gatherFacts(run, setup);
+        for (const image of images.values()) {
+          const repo = parseReference(image.name).withDigest(image.digest);
+          const subject = await client.resolveManifest(repo);
+          const signed = await signFor(facts, image, setup.privateKey);
+          for (const s of signed) {
+            const bytes = bundleBytes(s.bundle);
+            await client.pushBlob(repo, EMPTY_JSON, { mediaType: MediaType.OciEmpty });
+            const layer = await client.pushBlob(repo, bytes, { mediaType: BUNDLE_MEDIA_TYPE });
+            const manifest = bundleReferrerManifest({ subject, bundle: layer, predicateType: s.predicateType, created: new Date(io.clock.now()) });
+            const referrer = await client.attachReferrer(repo, new TextEncoder().encode(JSON.stringify(manifest)));
+            records.push({ ...s, referrer });
+          }
+        }
+      } catch (cause) {
+        const what = cause instanceof Error ? cause.message : String(cause);
+        throw new NotAttestedError(
+          pushedRefs,
+          `image pushed as ${pushedRefs.join(', ')} but not attested: ${what}`,
+          { cause },
+        );
+      }
+      if (dir !== undefined) await writeBundles(dir, records);
+      if (!run.request.quiet) {
+        for (const image of images.values()) {
+          const mine = records.filter((r) => r.subject.name === image.name && r.subject.digest === image.digest);
+          const parts = mine.map((r) => `${r.kind} ${r.referrer?.descriptor.digest ?? '?'}`);
+          const via = mine[0]?.referrer?.via ?? '?';
+          io.stdout.write(`Attested ${image.name}@${image.digest}: ${parts.join(', ')} (signed by key ${short(setup.keyId)}…, referrers via ${via})\n`);
+        }
+      }
+    },
+  };
+}

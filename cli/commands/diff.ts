@@ -1,0 +1,88 @@
+// `tracebuild diff A B [--json] [--key PUB]`: what changed between two builds' traces, per
+// Dockerfile instruction (attest's diffTraces/formatDiff). Exit status like diff(1): 0 the
+// traces are the same, 1 they differ, 2 trouble (bad usage, an input that cannot be read).
+// The diff goes to stdout; notes about unverified inputs go to stderr.
+
+import type { Command } from 'commander';
+import { diffTraces, formatDiff } from '../../attest/index.js';
+import { describeError, ExitStatus } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { visible } from '../report/model.js';
+import { loadTraceInput, type TraceInput, type TraceSource } from '../trace-input.js';
+import type { TraceCommandDeps } from './show.js';
+
+export interface DiffRequest {
+  a: string;
+  b: string;
+  json: boolean;
+  keys: string[];
+}
+
+/** Exit statuses of `diff`, as diff(1) has them. */
+export const DIFF_EXIT = { same: 0, different: 1, trouble: 2 } as const;
+
+function label(source: TraceSource): string {
+  return visible(source.kind === 'image' ? source.image : source.path);
+}
+
+/** A copy of plain JSON data with every string made visible (for the terminal; the JSON keeps them as they are). */
+function visibleStrings<T>(value: T): T {
+  if (typeof value === 'string') return visible(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => visibleStrings(v)) as T;
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, visibleStrings(v)])) as T;
+  }
+  return value;
+}
+
+function unverifiedNote(source: TraceSource): string | undefined {
+  if (source.kind === 'file' && !source.verified && source.format !== 'trace') {
+    return `note: ${visible(source.path)}: not verified: use \`tracebuild verify\``;
+  }
+  return undefined;
+}
+
+/** Returns the exit status (0 same, 1 different); throws on trouble. */
+export async function runDiff(request: DiffRequest, io: CliIo, deps: TraceCommandDeps = {}): Promise<number> {
+  const load = (arg: string): Promise<TraceInput> =>
+    loadTraceInput(arg, {
+      cwd: io.cwd,
+      env: io.env,
+      keyPaths: request.keys,
+      ...(deps.fetchImageTrace === undefined ? {} : { fetchImageTrace: deps.fetchImageTrace }),
+      ...(io.signal === undefined ? {} : { signal: io.signal }),
+    });
+  const [a, b] = await Promise.all([load(request.a), load(request.b)]);
+  for (const s of [a.source, b.source]) {
+    const note = unverifiedNote(s);
+    if (note !== undefined) io.stderr.write(`${note}\n`);
+  }
+  const diff = diffTraces(a.trace, b.trace);
+  if (request.json) io.stdout.write(`${JSON.stringify(diff, null, 2)}\n`);
+  else io.stdout.write(formatDiff(visibleStrings(diff), { labelA: label(a.source), labelB: label(b.source) }));
+  return diff.identical ? DIFF_EXIT.same : DIFF_EXIT.different;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Registers `diff` on the program. Any failure exits 2, never 1 (which means "differ"). */
+export function addDiffCommand(program: Command, io: CliIo, deps: TraceCommandDeps): void {
+  program
+    .command('diff')
+    .description('compare what two builds did, per instruction; exit 0 same, 1 different, 2 trouble (like diff(1))')
+    .argument('<A>', 'trace file, statement or bundle file, or image')
+    .argument('<B>', 'trace file, statement or bundle file, or image')
+    .option('--json', 'print the differences as JSON')
+    .option('--key <PUB>', 'public key that must have signed the attestations (images; checks bundle files\' signatures) (repeatable)', collect)
+    .action(async (a: string, b: string, flags: { json?: boolean; key?: string[] }) => {
+      let status: number;
+      try {
+        status = await runDiff({ a, b, json: flags.json === true, keys: flags.key ?? [] }, io, deps);
+      } catch (err) {
+        const report = describeError(err);
+        if (report.kind === 'canceled') throw err;
+        throw new ExitStatus(DIFF_EXIT.trouble, report.message, { cause: err });
+      }
+      if (status !== DIFF_EXIT.same) throw new ExitStatus(status);
+    });
+}

@@ -1,0 +1,94 @@
+// keygen, and the signing commands and errors through runCli (exit codes and messages).
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AttestationError, keyId, loadPrivateKey } from '../../attest/index.js';
+import { RegistryError } from '../../oci/index.js';
+import { runCli } from '../app.js';
+import { describeError } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { NotAttestedError, PushError, VerificationFailedError } from './attest-errors.js';
+
+let dir = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tracebuild-keygen-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    stdout: { write: (s: string) => void out.push(s) },
+    stderr: { write: (s: string) => void err.push(s) },
+    env, cwd: dir, clock: { now: () => 0 }, ticker: () => () => undefined,
+  };
+  const code = await runCli(argv, io, { version: 'test', loadToolchain: async () => ({}) as never });
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+describe('tracebuild keygen', () => {
+  it('writes PREFIX.key (0600) and PREFIX.pub and prints the key id', async () => {
+    const r = await cli(['keygen', '--out', 'team']);
+    expect(r.code, r.err).toBe(0);
+    const pub = readFileSync(join(dir, 'team.pub'), 'utf8');
+    expect(r.out).toBe(`${keyId(pub)}\n`);
+    expect(statSync(join(dir, 'team.key')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'team.key'), 'utf8')).toContain('BEGIN PRIVATE KEY');
+    expect(r.err).toContain('NOT encrypted');
+  });
+
+  it('defaults to the prefix "tracebuild" and encrypts with TRACEBUILD_KEY_PASSWORD', async () => {
+    const r = await cli(['keygen'], { TRACEBUILD_KEY_PASSWORD: 'secret' });
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(dir, 'tracebuild.key'), 'utf8')).toContain('BEGIN ENCRYPTED PRIVATE KEY');
+    const key = await loadPrivateKey(join(dir, 'tracebuild.key'), 'secret');
+    expect(keyId(key)).toBe(r.out.trim());
+  });
+
+  it('refuses to overwrite (exit 1), leaving the files as they were', async () => {
+    writeFileSync(join(dir, 'taken.pub'), 'mine');
+    const r = await cli(['keygen', '--out', 'taken']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`error: ${join(dir, 'taken.pub')} already exists; refusing to overwrite it`);
+    expect(readFileSync(join(dir, 'taken.pub'), 'utf8')).toBe('mine');
+    expect(() => statSync(join(dir, 'taken.key'))).toThrow();
+  });
+});
+
+describe('signing commands: usage', () => {
+  it('verify needs --key (exit 2)', async () => {
+    const r = await cli(['verify', '127.0.0.1:5000/a:b']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("required option '--key <PUB>' not specified");
+  });
+  it('referrers needs IMAGE (exit 2)', async () => {
+    expect((await cli(['referrers'])).code).toBe(2);
+  });
+  it('an invalid IMAGE is a usage error (exit 2)', async () => {
+    const r = await cli(['referrers', 'UPPER/case']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('error: referrers: invalid image reference "UPPER/case"');
+  });
+  it('build --push without -t is a usage error (exit 2) before anything is built', async () => {
+    writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:local\n');
+    const r = await cli(['build', '--push', '.']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('error: --push needs at least one -t NAME to push to\n');
+  });
+});
+
+describe('exit codes of the signing errors', () => {
+  it.each([
+    [new PushError('push-failed', 'r:1', 'pushing r:1 failed: denied'), 'push', 'error: pushing r:1 failed: denied'],
+    [new NotAttestedError(['r@sha256:1'], 'image pushed as r@sha256:1 but not attested: x'), 'attest', 'error: image pushed as r@sha256:1 but not attested: x'],
+    [new VerificationFailedError('r:1', ['unknown-key'], 'r:1: attestation x: it is signed by key k'), 'verify', 'error: r:1: attestation x: it is signed by key k'],
+    [new RegistryError('cannot get manifest', { code: 'not-found', operation: 'manifest.get', reference: 'r:1', status: 404 }), 'registry', 'error: manifest.get r:1: cannot get manifest (HTTP 404)'],
+    [new AttestationError('wrong-password', 'cannot decrypt k.key: wrong password'), 'key', 'error: cannot decrypt k.key: wrong password'],
+    [new AttestationError('key-exists', 'k.key already exists'), 'key', 'error: k.key already exists'],
+    [new AttestationError('signing-failed', 'signing failed: x'), 'attest', 'error: signing failed: x'],
+  ])('%s -> %s', (err, kind, message) => {
+    expect(describeError(err)).toEqual({ kind, exitCode: 1, message });
+  });
+});

@@ -1,0 +1,260 @@
+// `docker push` without the docker CLI: dockerd's Engine API, `POST /images/{name}/push`,
+// on the DOCKER_HOST socket. The daemon pushes from its own image store (where the moby
+// exporter put the build) and answers with a JSON message stream: progress lines, then
+// either an error message or an `aux` message carrying the manifest digest.
+//
+// Registry credentials travel in the `X-Registry-Auth` header, base64url-encoded JSON of
+// docker's AuthConfig ({} when there are none). dockerd treats registries on 127.0.0.0/8
+// as insecure by default, so `127.0.0.1:PORT/...` pushes over plain http.
+
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Credential } from '../../oci/index.js';
+import { PushError } from './attest-errors.js';
+
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+
+export type EngineTarget = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** Where dockerd listens: DOCKER_HOST (`unix:///path`, `tcp://host:port`) or the default socket. */
+export function engineTarget(env: NodeJS.ProcessEnv): EngineTarget {
+  const address = env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_HOST;
+  for (const prefix of ['unix://', 'unix:']) {
+    if (address.startsWith(prefix)) {
+      const path = address.slice(prefix.length);
+      if (path.startsWith('/')) return { kind: 'unix', path };
+    }
+  }
+  if (address.startsWith('tcp://')) {
+    if (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '') {
+      throw new PushError('unsupported-docker-host', address, `DOCKER_HOST=${address} with DOCKER_TLS_VERIFY: TLS to dockerd is not supported; use its unix socket`);
+    }
+    try {
+      const url = new URL(`http://${address.slice('tcp://'.length)}`);
+      const port = Number(url.port || '2375');
+      if (url.hostname !== '' && Number.isInteger(port) && port > 0) {
+        return { kind: 'tcp', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+      }
+    } catch {
+      // reported below
+    }
+  }
+  throw new PushError('unsupported-docker-host', address, `cannot push through DOCKER_HOST=${address}: use unix:///path or tcp://host:port`);
+}
+
+/** docker's AuthConfig JSON for a registry, base64url-encoded (docker uses URL-safe base64 with padding). */
+export function registryAuthHeader(credential: Credential | undefined, serverAddress: string): string {
+  const config: Record<string, string> = {};
+  if (credential !== undefined) {
+    if (credential.username !== undefined) config.username = credential.username;
+    if (credential.password !== undefined) config.password = credential.password;
+    if (credential.identityToken !== undefined) config.identitytoken = credential.identityToken;
+    if (credential.registryToken !== undefined) config.registrytoken = credential.registryToken;
+    if (Object.keys(config).length > 0) config.serveraddress = serverAddress;
+  }
+  return Buffer.from(JSON.stringify(config), 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** One message of the push stream (docker's jsonmessage.JSONMessage, the fields we read). */
+export interface PushMessage {
+  status?: string;
+  id?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string; code?: number };
+  aux?: { Tag?: string; Digest?: string; Size?: number };
+}
+
+export interface EnginePushOptions {
+  target: EngineTarget;
+  /** Repository as dockerd names it: `127.0.0.1:5000/app`, `docker.io/library/alpine`. */
+  repository: string;
+  tag: string;
+  /** The X-Registry-Auth header value. */
+  registryAuth: string;
+  /** The reference as the user named it, for messages. */
+  display: string;
+  /** Each message of the stream, in order (progress display). */
+  onMessage?: (message: PushMessage) => void;
+  signal?: AbortSignal;
+}
+
+export interface EnginePushResult {
+  /** Manifest digest in the registry, `sha256:...`. */
+  digest: string;
+  size?: number;
+}
+
+/** Splits a stream of JSON messages (newline or CRLF separated, possibly split across chunks). */
+export class JsonMessageSplitter {
+  private buffer = '';
+  push(chunk: string): PushMessage[] {
+    this.buffer += chunk;
+    const out: PushMessage[] = [];
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) !== -1) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line !== '') out.push(parseMessage(line));
+    }
+    return out;
+  }
+  end(): PushMessage[] {
+    const line = this.buffer.trim();
+    this.buffer = '';
+    return line === '' ? [] : [parseMessage(line)];
+  }
+}
+
+function parseMessage(line: string): PushMessage {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as PushMessage;
+  } catch {
+    // fall through: not JSON
+  }
+  return { error: `unexpected line in the push stream: ${line.slice(0, 200)}` };
+}
+
+/** The error text of a stream message, if it is an error. */
+export function messageError(m: PushMessage): string | undefined {
+  if (m.errorDetail?.message) return m.errorDetail.message;
+  if (typeof m.error === 'string' && m.error !== '') return m.error;
+  return undefined;
+}
+
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    res.on('data', (b: Buffer) => parts.push(b));
+    res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+/** `POST /images/{repository}/push?tag=TAG`; resolves to the pushed manifest's digest. */
+export function enginePush(options: EnginePushOptions): Promise<EnginePushResult> {
+  const { target, display } = options;
+  const path = `/images/${options.repository}/push?tag=${encodeURIComponent(options.tag)}`;
+  const where = target.kind === 'unix' ? `unix://${target.path}` : `tcp://${target.host}:${target.port}`;
+  return new Promise<EnginePushResult>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: PushError): void => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    const req = httpRequest(
+      {
+        ...(target.kind === 'unix' ? { socketPath: target.path } : { host: target.host, port: target.port }),
+        method: 'POST',
+        path,
+        headers: { 'X-Registry-Auth': options.registryAuth, 'Content-Type': 'application/json', 'Content-Length': '0' },
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          void readAll(res).then((text) => {
+            let message = text.trim();
+            try {
+              const doc = JSON.parse(text) as { message?: unknown };
+              if (typeof doc.message === 'string') message = doc.message;
+            } catch {
+              // keep the raw text
+            }
+            fail(new PushError('push-failed', display, `pushing ${display} failed: dockerd answered HTTP ${res.statusCode}: ${message || '(no message)'}`));
+          }, (cause: unknown) => fail(new PushError('push-failed', display, `pushing ${display} failed: ${String(cause)}`, { cause })));
+          return;
+        }
+        const splitter = new JsonMessageSplitter();
+        let result: EnginePushResult | undefined;
+        const handle = (messages: PushMessage[]): void => {
+          for (const m of messages) {
+            const error = messageError(m);
+            if (error !== undefined) {
+              fail(new PushError('push-failed', display, `pushing ${display} failed: ${error}`));
+              res.destroy();
+              return;
+            }
+            if (typeof m.aux?.Digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.aux.Digest)) {
+              result = { digest: m.aux.Digest, ...(typeof m.aux.Size === 'number' ? { size: m.aux.Size } : {}) };
+            }
+            options.onMessage?.(m);
+          }
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => handle(splitter.push(chunk)));
+        res.on('end', () => {
+          handle(splitter.end());
+          if (settled) return;
+          if (result === undefined) {
+            fail(new PushError('no-digest', display, `pushing ${display}: dockerd ended the push without reporting the manifest digest`));
+            return;
+          }
+          settled = true;
+          resolve(result);
+        });
+        res.on('error', (cause) => fail(new PushError('push-failed', display, `pushing ${display} failed: ${cause.message}`, { cause })));
+      },
+    );
+    req.on('error', (cause: NodeJS.ErrnoException) => {
+      if (cause.name === 'AbortError') {
+        fail(new PushError('push-failed', display, `pushing ${display} canceled`, { cause }));
+        return;
+      }
+      const unreachable = ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(cause.code ?? '');
+      fail(
+        new PushError(
+          unreachable ? 'daemon-unreachable' : 'push-failed',
+          display,
+          unreachable
+            ? `cannot push ${display}: dockerd does not answer at ${where} (${cause.code}); is it running?`
+            : `pushing ${display} failed: ${cause.message}`,
+          { cause },
+        ),
+      );
+    });
+    req.end();
+  });
+}
+
+export interface EngineImage {
+  /** The image id: `sha256:` of its config. */
+  id: string;
+  /** `name@sha256:...` manifest digests the daemon knows for it (from pulls and pushes). */
+  repoDigests: string[];
+}
+
+/** `GET /images/{name}/json`: the daemon's record of a local image; undefined when it has none. */
+export function engineInspectImage(target: EngineTarget, name: string, signal?: AbortSignal): Promise<EngineImage | undefined> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        ...(target.kind === 'unix' ? { socketPath: target.path } : { host: target.host, port: target.port }),
+        method: 'GET',
+        path: `/images/${name}/json`,
+        ...(signal === undefined ? {} : { signal }),
+      },
+      (res) => {
+        void readAll(res).then((text) => {
+          if (res.statusCode === 404) return resolve(undefined);
+          if (res.statusCode !== 200) {
+            return reject(new PushError('push-failed', name, `inspecting ${name}: dockerd answered HTTP ${res.statusCode}: ${text.trim()}`));
+          }
+          try {
+            const doc = JSON.parse(text) as { Id?: unknown; RepoDigests?: unknown };
+            if (typeof doc.Id !== 'string') return resolve(undefined);
+            const repoDigests = Array.isArray(doc.RepoDigests) ? doc.RepoDigests.filter((d): d is string => typeof d === 'string') : [];
+            resolve({ id: doc.Id, repoDigests });
+          } catch (cause) {
+            reject(new PushError('push-failed', name, `inspecting ${name}: dockerd's answer is not JSON`, { cause }));
+          }
+        }, reject);
+      },
+    );
+    req.on('error', (cause: NodeJS.ErrnoException) =>
+      reject(new PushError('daemon-unreachable', name, `cannot inspect ${name}: dockerd does not answer (${cause.code ?? cause.message})`, { cause })),
+    );
+    req.end();
+  });
+}

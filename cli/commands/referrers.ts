@@ -1,0 +1,140 @@
+// `tracebuild referrers IMAGE [--json]`: what is attached to an image, as a tree. IMAGE is
+// resolved to its manifest digest in the registry; its referrers are listed through the
+// referrers API, else the sha256-<hex> tag-schema index; each referrer's own referrers are
+// listed below it (a signature on an attestation, say), to MAX_DEPTH levels.
+//
+// For Sigstore bundles it shows the predicate type (the manifest's
+// `dev.sigstore.bundle.predicateType` annotation) and the signing key id, read from the
+// bundle's `verificationMaterial.publicKey.hint`. Nothing here is verified: that is
+// `tracebuild verify`.
+
+import type { Descriptor, Reference, RegistryClient } from '../../oci/index.js';
+import type { CliIo } from '../io.js';
+import { ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, bundleLayerOf } from './attest-referrer.js';
+import { parseImageArgument, registryClient } from './attest-registry.js';
+
+export const MAX_DEPTH = 3;
+
+export interface ReferrersRequest {
+  image: string;
+  json: boolean;
+}
+
+export interface ReferrerNode {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  /** The `dev.sigstore.bundle.predicateType` annotation. */
+  predicateType?: string;
+  /** Sigstore bundles: the key hint of the bundle (not verified). */
+  keyId?: string;
+  /** Why the bundle could not be read (not fatal for the listing). */
+  error?: string;
+  referrers: ReferrerNode[];
+}
+
+export interface ReferrersTree {
+  reference: string;
+  digest: string;
+  mediaType: string;
+  referrers: ReferrerNode[];
+}
+
+/** The key hint of a Sigstore bundle's JSON, if it has one (not verified). */
+export function bundleKeyHint(bytes: Uint8Array): string | undefined {
+  try {
+    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as {
+      verificationMaterial?: { publicKey?: { hint?: unknown } };
+      dsseEnvelope?: { signatures?: { keyid?: unknown }[] };
+    };
+    const hint = doc.verificationMaterial?.publicKey?.hint;
+    if (typeof hint === 'string' && hint !== '') return hint;
+    const keyid = doc.dsseEnvelope?.signatures?.[0]?.keyid;
+    return typeof keyid === 'string' && keyid !== '' ? keyid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isBundle(d: Descriptor): boolean {
+  return (d.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle');
+}
+
+async function describeReferrer(client: RegistryClient, repo: Reference, d: Descriptor): Promise<ReferrerNode> {
+  const node: ReferrerNode = { digest: d.digest, mediaType: d.mediaType, size: d.size, referrers: [] };
+  if (d.artifactType !== undefined) node.artifactType = d.artifactType;
+  if (d.annotations !== undefined) node.annotations = { ...d.annotations };
+  if (!isBundle(d)) return node;
+  try {
+    const fetched = await client.getManifest(repo.withDigest(d.digest));
+    const annotations = fetched.manifest.annotations as Record<string, string> | undefined;
+    // The tag-schema index of some tools drops annotations: the manifest has them.
+    if (node.annotations === undefined && annotations !== undefined) node.annotations = { ...annotations };
+    const layer = bundleLayerOf(fetched.manifest);
+    if (layer === undefined) {
+      node.error = 'no Sigstore bundle layer';
+    } else {
+      const hint = bundleKeyHint(await client.fetchBlob(repo, layer.digest));
+      if (hint !== undefined) node.keyId = hint;
+      else node.error = 'bundle has no key hint (not JSON, or not a public-key bundle)';
+    }
+  } catch (err) {
+    node.error = err instanceof Error ? err.message : String(err);
+  }
+  const predicateType = node.annotations?.[ANNOTATION_PREDICATE_TYPE];
+  if (predicateType !== undefined) node.predicateType = predicateType;
+  return node;
+}
+
+async function walk(client: RegistryClient, repo: Reference, digest: string, depth: number, seen: Set<string>): Promise<ReferrerNode[]> {
+  const listed = await client.listReferrers(repo.withDigest(digest));
+  const out: ReferrerNode[] = [];
+  for (const d of listed) {
+    const node = await describeReferrer(client, repo, d);
+    if (depth + 1 < MAX_DEPTH && !seen.has(d.digest)) {
+      seen.add(d.digest);
+      node.referrers = await walk(client, repo, d.digest, depth + 1, seen);
+    }
+    out.push(node);
+  }
+  return out;
+}
+
+export async function listReferrerTree(client: RegistryClient, ref: Reference): Promise<ReferrersTree> {
+  const subject = await client.resolveManifest(ref);
+  const repo = ref.withDigest(subject.digest);
+  const referrers = await walk(client, repo, subject.digest, 0, new Set([subject.digest]));
+  return { reference: ref.toString(), digest: subject.digest, mediaType: subject.mediaType, referrers };
+}
+
+function renderNodes(nodes: readonly ReferrerNode[], prefix: string): string[] {
+  const lines: string[] = [];
+  nodes.forEach((n, i) => {
+    const last = i === nodes.length - 1;
+    lines.push(`${prefix}${last ? '└── ' : '├── '}${n.digest} ${n.artifactType ?? n.mediaType}`);
+    const inner = `${prefix}${last ? '    ' : '│   '}`;
+    if (n.predicateType !== undefined) lines.push(`${inner}predicate type: ${n.predicateType}`);
+    if (n.keyId !== undefined) lines.push(`${inner}signing key:    ${n.keyId}`);
+    const created = n.annotations?.[ANNOTATION_CREATED];
+    if (created !== undefined) lines.push(`${inner}created:        ${created}`);
+    if (n.error !== undefined) lines.push(`${inner}unreadable:     ${n.error}`);
+    lines.push(...renderNodes(n.referrers, inner));
+  });
+  return lines;
+}
+
+export function formatReferrerTree(tree: ReferrersTree): string {
+  const lines = [tree.reference.includes('@') ? tree.reference : `${tree.reference}@${tree.digest}`];
+  if (tree.referrers.length === 0) lines.push('(no referrers)');
+  lines.push(...renderNodes(tree.referrers, ''));
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runReferrers(request: ReferrersRequest, io: CliIo, client: RegistryClient = registryClient(io.env)): Promise<ReferrersTree> {
+  const ref = parseImageArgument(request.image, 'referrers');
+  const tree = await listReferrerTree(client, ref);
+  io.stdout.write(request.json ? `${JSON.stringify(tree, null, 2)}\n` : formatReferrerTree(tree));
+  return tree;
+}

@@ -1,0 +1,342 @@
+// The trace phases of `tracebuild build` (on by default; `--no-trace` leaves them out):
+//
+//   trace          (after connect, before solve) starts the eBPF probe with a generation of
+//                  its own, collects its events, and listens to the solve: Status batches
+//                  (vertex started/completed in ns, cached, error) and every context file
+//                  the session served. Registers the probe's stop with `defer`, so the
+//                  probe stops whatever happens (a stopped probe leaves no traced process
+//                  SIGSTOPped: the tracer continues any exec still waiting for its digest).
+//   trace-report   (after solve) finishes the trace: stops adding cgroups, pings (every
+//                  event written has arrived), stops the probe (drained, final loss
+//                  counters), correlates events + steps + vertices + served files into
+//                  `run.trace`, redacts secret values, prints the per-instruction table on
+//                  stderr and writes `--trace-out`.
+//
+// A failed solve skips trace-report; the deferred finish then does the same for the failed
+// build (its trace is evidence too), says so, and leaves the error to be reported last.
+// Cancellation (Ctrl-C) only stops the probe.
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { CorrelateStep, CorrelateVertex, ProbeExit, Trace, TraceEvent } from '../../tracer/index.js';
+import type { ConversionStep, DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
+import { UsageError } from '../errors.js';
+import type { CliIo } from '../io.js';
+import type { TraceProbe, TracerToolkit } from '../trace-contracts.js';
+import type { BuildPhase, BuildRun } from './build.js';
+
+/** The tracer cannot run here (not root, no BPF, probe not built, loader failed to start). */
+export class TraceUnavailableError extends Error {
+  override readonly name = 'TraceUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Writing `--trace-out` failed. */
+export class TraceWriteError extends Error {
+  override readonly name = 'TraceWriteError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+const NO_TRACE_HINT = 'or build without a trace: --no-trace';
+
+/** What the trace phases keep between the start and the finish of one build. */
+interface TraceSession {
+  toolkit: TracerToolkit;
+  probe: TraceProbe;
+  generation: number;
+  events: TraceEvent[];
+  served: ServedFile[];
+  vertices: Map<string, CorrelateVertex>;
+  /** Set once the finish started: the probe is stopped at most once. */
+  finishing?: Promise<void>;
+}
+
+const sessions = new WeakMap<object, TraceSession>();
+
+/** --trace-out as an absolute path, if given. */
+function traceOutPath(run: { request: { traceOut?: string }; io: CliIo }): string | undefined {
+  const out = run.request.traceOut;
+  return out === undefined || out === '' ? undefined : resolve(run.io.cwd, out);
+}
+
+/** A build generation: non-zero, 31 bits, different for every build (the probe stamps it on
+ * the cgroups it starts tracing). */
+export function newGeneration(): number {
+  return randomInt(1, 0x7fffffff);
+}
+
+/** Merges one Status batch into the vertex states the correlator needs. */
+export function recordVertices(vertices: Map<string, CorrelateVertex>, batch: StatusBatch): void {
+  for (const u of batch.vertexes) {
+    let v = vertices.get(u.digest);
+    if (v === undefined) {
+      v = { digest: u.digest, cached: false };
+      vertices.set(u.digest, v);
+    }
+    if (u.name !== '') v.name = u.name;
+    v.cached = v.cached || u.cached;
+    if (u.started !== undefined) v.started = u.started;
+    if (u.completed !== undefined) v.completed = u.completed;
+    if (u.startedNs !== undefined) v.startedNs = u.startedNs;
+    if (u.completedNs !== undefined) v.completedNs = u.completedNs;
+    if (u.error !== undefined && u.error !== '') v.error = u.error;
+  }
+}
+
+/** The frontend's steps as the correlator takes them. */
+export function correlateSteps(steps: readonly ConversionStep[]): CorrelateStep[] {
+  return steps.map((s) => ({
+    vertex: s.vertex,
+    instruction: s.instruction,
+    keyword: s.keyword,
+    line: s.line,
+    endLine: s.endLine,
+    stage: s.stage,
+    ...(s.execArgs === undefined ? {} : { execArgs: s.execArgs }),
+    ...(s.copySources === undefined ? {} : { copySources: s.copySources }),
+    ...(s.copyDestination === undefined ? {} : { copyDestination: s.copyDestination }),
+    ...(s.copyFrom === undefined ? {} : { copyFrom: s.copyFrom }),
+  }));
+}
+
+// ---- secrets ----------------------------------------------------------------------------
+
+/** Shorter values are not redacted: they would hit innocent paths and words. */
+export const MIN_REDACTED_LENGTH = 6;
+
+/** The strings a secret's value can show up as: the value (without a final newline) and,
+ * for multi-line values (keys), each long line. */
+function secretNeedles(value: Uint8Array): string[] {
+  const text = new TextDecoder().decode(value).replace(/\r?\n$/, '');
+  const out = new Set<string>();
+  if (text.length >= MIN_REDACTED_LENGTH) out.add(text);
+  if (text.includes('\n')) {
+    for (const line of text.split(/\r?\n/)) if (line.trim().length >= Math.max(8, MIN_REDACTED_LENGTH)) out.add(line.trim());
+  }
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Replaces every occurrence of a secret's value in the trace's strings with
+ * `[secret <id>]`, and says so in the step (or, outside the steps, in every step). The
+ * probe never reads file contents or environments; a secret can only get into a trace
+ * through a command line (e.g. `RUN /bin/echo "$(cat /run/secrets/x)"`), a path or the
+ * Dockerfile's own text. Returns how many strings were changed.
+ */
+export function redactSecrets(trace: Trace, secrets: Readonly<Record<string, Uint8Array>>): number {
+  const needles = Object.entries(secrets).flatMap(([id, value]) => secretNeedles(value).map((n) => ({ id, n })));
+  if (needles.length === 0) return 0;
+  const scrub = (value: unknown, hits: Set<string>): unknown => {
+    if (typeof value === 'string') {
+      let s = value;
+      for (const { id, n } of needles) {
+        if (s.includes(n)) {
+          s = s.split(n).join(`[secret ${id}]`);
+          hits.add(id);
+        }
+      }
+      return s;
+    }
+    if (Array.isArray(value)) return value.map((x) => scrub(x, hits));
+    if (value !== null && typeof value === 'object') {
+      const o = value as Record<string, unknown>;
+      for (const k of Object.keys(o)) o[k] = scrub(o[k], hits);
+      return o;
+    }
+    return value;
+  };
+  let total = 0;
+  for (const step of trace.buildSteps) {
+    const hits = new Set<string>();
+    scrub(step, hits);
+    if (hits.size > 0) {
+      total += hits.size;
+      step.warnings.push(`values of secret(s) ${[...hits].sort().join(', ')} appeared in this step's record and were redacted`);
+    }
+  }
+  const rest = new Set<string>();
+  for (const key of Object.keys(trace) as (keyof Trace)[]) {
+    if (key === 'buildSteps') continue;
+    (trace as unknown as Record<string, unknown>)[key] = scrub(trace[key], rest);
+  }
+  if (rest.size > 0) {
+    total += rest.size;
+    for (const step of trace.buildSteps) {
+      step.warnings.push(`values of secret(s) ${[...rest].sort().join(', ')} appeared outside the steps' records and were redacted`);
+    }
+  }
+  return total;
+}
+
+// ---- output -----------------------------------------------------------------------------
+
+/** The trace as written by --trace-out: JSON, two-space indented. */
+export function traceJson(trace: Trace): string {
+  return `${JSON.stringify(trace, null, 2)}\n`;
+}
+
+/** Writes the file whole or not at all: a temporary file next to it, then a rename. */
+export function writeTraceFile(path: string, trace: Trace): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, traceJson(trace), { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new TraceWriteError(`cannot write the trace to ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The lines a reader must not miss, also under -q. */
+function warningLines(table: string): string {
+  return table
+    .split('\n')
+    .filter((l) => l.startsWith('WARNING:'))
+    .map((l) => `${l}\n`)
+    .join('');
+}
+
+// ---- phases -----------------------------------------------------------------------------
+
+/** Tracing is on unless --no-trace. */
+export function tracingRequested(request: { trace?: boolean }): boolean {
+  return request.trace !== false;
+}
+
+export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'trace',
+    async run(run) {
+      const out = traceOutPath(run);
+      if (!tracingRequested(run.request)) {
+        if (out !== undefined) throw new UsageError('bad-flag', '--trace-out needs a trace: it cannot be used with --no-trace');
+        return;
+      }
+      if (out !== undefined) {
+        const dir = dirname(out);
+        if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+          throw new UsageError('bad-flag', `invalid argument "${run.request.traceOut ?? ''}" for "--trace-out" flag: ${dir} is not a directory`);
+        }
+      }
+      const toolkit = run.toolchain.tracer;
+      if (toolkit === undefined) {
+        throw new TraceUnavailableError(`the eBPF tracer is not available in this tracebuild (no tracer module); ${NO_TRACE_HINT}`);
+      }
+      const generation = newGeneration();
+      const events: TraceEvent[] = [];
+      const loaderPath = run.io.env.TRACEBUILD_PROBE;
+      let probe: TraceProbe;
+      try {
+        probe = await toolkit.startProbe({
+          generation,
+          onEvent: (e) => events.push(e),
+          ...(loaderPath !== undefined && loaderPath !== '' ? { loaderPath } : {}),
+        });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof toolkit.TracerUnavailableError) throw new TraceUnavailableError(`${message}; ${NO_TRACE_HINT}`, { cause: err });
+        throw new TraceUnavailableError(`cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
+      }
+      const session: TraceSession = { toolkit, probe, generation, events, served: [], vertices: new Map() };
+      sessions.set(run, session);
+      (run.solveObservers ??= []).push({
+        onStatus: (batch) => recordVertices(session.vertices, batch),
+        onFileServed: (file) => session.served.push(file),
+      });
+      run.defer(() => finishTrace(run, 'deferred'));
+    },
+  };
+}
+
+export function traceReportPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'trace-report',
+    async run(run) {
+      await finishTrace(run, 'solved');
+    },
+  };
+}
+
+/**
+ * Stops the probe and, unless the build was canceled, correlates, prints and writes the
+ * trace. 'solved': called by trace-report after a successful solve (errors propagate:
+ * --trace-out that cannot be written fails the command). 'deferred': the cleanup after
+ * any failure; nothing it does may throw.
+ */
+async function finishTrace<Ast extends DockerfileAstView, Def, E>(run: BuildRun<Ast, Def, E>, how: 'solved' | 'deferred'): Promise<void> {
+  const session = sessions.get(run);
+  if (session === undefined) return;
+  if (session.finishing !== undefined) {
+    if (how === 'deferred') await session.finishing.catch(() => undefined);
+    else await session.finishing;
+    return;
+  }
+  session.finishing = complete(run, session, how);
+  if (how === 'deferred') await session.finishing.catch(() => undefined);
+  else await session.finishing;
+}
+
+async function complete<Ast extends DockerfileAstView, Def, E>(
+  run: BuildRun<Ast, Def, E>,
+  session: TraceSession,
+  how: 'solved' | 'deferred',
+): Promise<void> {
+  const { io } = run;
+  const { probe, toolkit } = session;
+  const notes: string[] = [];
+  const quiet = run.request.quiet;
+  // No new cgroups from now on (another build's), then every event of ours has arrived.
+  await probe.setGeneration(0).catch(() => undefined);
+  await probe.ping().catch(() => undefined);
+  let exit: ProbeExit | undefined;
+  try {
+    exit = await probe.stop();
+  } catch (err) {
+    notes.push(`WARNING: the eBPF probe did not stop cleanly (${(err as Error).message}): the trace may be incomplete`);
+  }
+  if (exit?.error !== undefined) notes.push(`WARNING: ${exit.error.message}: the trace may be incomplete`);
+  if (io.signal?.aborted === true) return;
+
+  const failed = how === 'deferred';
+  let trace: Trace;
+  try {
+    trace = toolkit.correlate({
+      events: session.events,
+      steps: correlateSteps(run.conversion?.steps ?? []),
+      vertices: [...session.vertices.values()],
+      servedFiles: session.served,
+      ...(exit === undefined ? {} : { losses: exit.losses }),
+      // records: everything the probe delivered (kernel events, digests, loss reports)
+      monitor: { name: 'tracebuild-probe', kernel: release(), generation: session.generation, records: session.events.length },
+    });
+  } catch (err) {
+    if (!failed) throw err;
+    io.stderr.write(`warning: the trace of the failed build could not be made: ${(err as Error).message}\n`);
+    return;
+  }
+  redactSecrets(trace, run.secrets);
+  run.trace = trace;
+
+  const table = toolkit.formatTraceTable(trace, { width: io.stderr.isTTY === true && (io.stderr.columns ?? 0) >= 60 ? io.stderr.columns : 100 });
+  let text = quiet ? warningLines(table) : `${failed ? '\nTrace of the failed build:\n' : '\n'}${table}`;
+  for (const n of notes) text += `${n}\n`;
+  io.stderr.write(text);
+
+  const out = traceOutPath(run);
+  if (out === undefined) return;
+  try {
+    writeTraceFile(out, trace);
+    if (!quiet || failed) io.stderr.write(failed ? `Trace of the failed build written to ${out}\n` : `Trace written to ${out}\n`);
+  } catch (err) {
+    if (!failed) throw err;
+    io.stderr.write(`warning: ${(err as Error).message}\n`);
+  }
+}

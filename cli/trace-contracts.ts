@@ -1,0 +1,34 @@
+// What the build command uses from the tracer, as a structural contract: the real module is
+// injected through the toolchain (modules.ts), tests inject a fake probe. Only types come
+// from the tracer here, so the cli type-checks and unit-tests without loading it.
+
+import type {
+  CorrelateInput,
+  ProbeExit,
+  ProbeOptions,
+  ReadyEventData,
+  Trace,
+  TraceTableOptions,
+} from '../tracer/index.js';
+import type { ErrorClass } from './contracts.js';
+
+/** The running probe, as the trace phase drives it (tracer's Probe satisfies it). */
+export interface TraceProbe {
+  /** The READY record (ABI version, clocks, ring buffer size). */
+  readonly ready: ReadyEventData;
+  /** Sets the generation stamped on new cgroups; 0 stops adding new ones. */
+  setGeneration(generation: number): Promise<void>;
+  /** A round trip through the loader: every event written before it has been delivered. */
+  ping(): Promise<void>;
+  /** Drains, stops the loader, resolves with its final loss counters. Idempotent. */
+  stop(timeoutMs?: number): Promise<ProbeExit>;
+}
+
+export interface TracerToolkit {
+  /** Resolves once attached; rejects with TracerUnavailableError when it cannot run here. */
+  startProbe(options: ProbeOptions): Promise<TraceProbe>;
+  correlate(input: CorrelateInput): Trace;
+  formatTraceTable(trace: Trace, options?: TraceTableOptions): string;
+  /** Not root, BPF unavailable, probe not built: said once, with what to do. */
+  TracerUnavailableError: ErrorClass;
+}

@@ -1,0 +1,103 @@
+/*
+ * fsops: a fixed script of file and network syscalls for the trace fidelity test
+ * (test/integration/trace-fidelity.test.ts). Every operation goes through syscall(2), so
+ * that exactly the named syscall is made (libc would turn open() into openat(), for one).
+ * Built static by the test: gcc -static -O2 -o fsops fsops.c
+ *
+ *   fsops DIR PORT   the script below under DIR (absolute, must not exist), then a TCP
+ *                    connect to 127.0.0.1:PORT that sends "fidelity\n"
+ *   fsops exit-now   exits 0 at once
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+static char path_buf[4][512];
+
+/* DIR/name, in one of four buffers (several can be alive in one call). */
+static const char *in(const char *dir, const char *name, int slot)
+{
+	snprintf(path_buf[slot], sizeof(path_buf[slot]), "%s/%s", dir, name);
+	return path_buf[slot];
+}
+
+static long must(long r, const char *what)
+{
+	if (r < 0) {
+		perror(what);
+		exit(1);
+	}
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "exit-now") == 0)
+		return 0;
+	if (argc != 3) {
+		fprintf(stderr, "usage: fsops DIR PORT | fsops exit-now\n");
+		return 2;
+	}
+	const char *d = argv[1];
+	int port = atoi(argv[2]);
+
+	/* directories: mkdir, mkdirat; the dirfd for the *at calls (a read-only open) */
+	must(syscall(SYS_mkdir, d, 0755), "mkdir");
+	int dfd = (int)must(syscall(SYS_open, d, O_RDONLY | O_DIRECTORY), "open dir");
+	must(syscall(SYS_mkdirat, dfd, "sub", 0755), "mkdirat");
+
+	/* created: open(O_CREAT), openat(O_CREAT) relative to the dirfd, creat */
+	close((int)must(syscall(SYS_open, in(d, "open-legacy", 0), O_CREAT | O_WRONLY, 0644), "open"));
+	close((int)must(syscall(SYS_openat, dfd, "openat-rel", O_CREAT | O_WRONLY, 0644), "openat"));
+	close((int)must(syscall(SYS_creat, in(d, "creat-legacy", 0), 0644), "creat"));
+
+	/* modified: files an earlier step made, by truncate and by an O_RDWR open + ftruncate */
+	must(syscall(SYS_truncate, "/fid/keep", 0), "truncate");
+	int fd = (int)must(syscall(SYS_openat, AT_FDCWD, "/fid/keep2", O_RDWR), "openat keep2");
+	must(syscall(SYS_ftruncate, fd, 0), "ftruncate");
+	close(fd);
+
+	/* renamed: rename, renameat, renameat2 */
+	must(syscall(SYS_rename, in(d, "open-legacy", 0), in(d, "renamed-legacy", 1)), "rename");
+	must(syscall(SYS_renameat, dfd, "openat-rel", dfd, "renamed-at"), "renameat");
+	must(syscall(SYS_renameat2, dfd, "creat-legacy", dfd, "renamed-at2", RENAME_NOREPLACE), "renameat2");
+
+	/* links: link, linkat, symlink, symlinkat */
+	must(syscall(SYS_link, in(d, "renamed-legacy", 0), in(d, "hard-legacy", 1)), "link");
+	must(syscall(SYS_linkat, dfd, "renamed-at", dfd, "hard-at", 0), "linkat");
+	must(syscall(SYS_symlink, "renamed-legacy", in(d, "sym-legacy", 0)), "symlink");
+	must(syscall(SYS_symlinkat, "renamed-at", dfd, "sym-at"), "symlinkat");
+
+	/* attributes: chmod, fchmodat */
+	must(syscall(SYS_chmod, in(d, "renamed-legacy", 0), 0600), "chmod");
+	must(syscall(SYS_fchmodat, dfd, "renamed-at", 0640), "fchmodat");
+
+	/* deleted: unlink, unlinkat, unlinkat(AT_REMOVEDIR), rmdir */
+	must(syscall(SYS_unlink, in(d, "hard-legacy", 0)), "unlink");
+	must(syscall(SYS_unlinkat, dfd, "hard-at", 0), "unlinkat");
+	must(syscall(SYS_unlinkat, dfd, "sub", AT_REMOVEDIR), "unlinkat dir");
+	must(syscall(SYS_mkdir, in(d, "gone", 0), 0755), "mkdir gone");
+	must(syscall(SYS_rmdir, in(d, "gone", 0)), "rmdir");
+	close(dfd);
+
+	/* the network: one TCP connect to the test's server on 127.0.0.1 */
+	int s = (int)must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((unsigned short)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	must(connect(s, (struct sockaddr *)&a, sizeof(a)), "connect");
+	const char msg[] = "fidelity\n";
+	must(send(s, msg, sizeof(msg) - 1, 0), "send");
+	close(s);
+	return 0;
+}
