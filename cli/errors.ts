@@ -10,7 +10,8 @@
 //       push through dockerd failed (PushError), the image was pushed but not attested
 //       (NotAttestedError), a key could not be read, decrypted or written (AttestationError
 //       with a key code), signing failed (AttestationError), verification failed
-//       (VerificationFailedError)
+//       (VerificationFailedError), a trace policy violated (verify --policy) or invalid
+//       (PolicyError: does not parse or type-check, failed to evaluate)
 //   130 canceled by Ctrl-C / SIGTERM
 // Messages are one line: `error: ...`, or `Dockerfile:LINE: what` for errors that carry a
 // Dockerfile location.
@@ -198,6 +199,8 @@ export function describeError(err: unknown, classes?: Partial<SiblingErrorClasse
   if (err instanceof BuildInputError) return report('input', locatedMessage(err));
   // show/diff inputs (cli/trace-input.ts) and the report file (cli/commands/show.ts), by name.
   if (err instanceof Error && (err.name === 'TraceInputError' || err.name === 'ReportWriteError')) return report('input', `error: ${oneLine(err.message)}`);
+  // verify --policy: a policy that does not parse, type-check or evaluate is bad input, like a bad Dockerfile.
+  if (err instanceof Error && err.name === 'PolicyError') return report('input', `error: ${oneLine(err.message)}`);
   if (isInstance(err, classes?.DockerfileError, 'DockerfileError')) return report('dockerfile', locatedMessage(err));
   if (isInstance(err, classes?.ConvertError, 'ConvertError')) return report('convert', locatedMessage(err));
   if (isInstance(err, classes?.BuildKitConnectionError, 'BuildKitConnectionError')) {

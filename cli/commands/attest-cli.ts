@@ -7,6 +7,8 @@ import type { CliIo } from '../io.js';
 import { runKeygen } from './keygen.js';
 import { runReferrers } from './referrers.js';
 import { runVerify } from './verify.js';
+import { runTracePolicy } from './verify-policy.js';
+import { UsageError } from '../errors.js';
 
 /** The build flags of the signing side, as commander gives them. */
 export interface SigningFlags {
@@ -46,11 +48,23 @@ export function registerSigningCommands(program: Command, io: CliIo): void {
 
   program
     .command('verify')
-    .description("verify an image's signed attestations offline with the given public key(s) and show its runtime trace")
-    .argument('<IMAGE>', 'image reference, e.g. 127.0.0.1:5000/app:v1 or name@sha256:...')
-    .requiredOption('--key <PUB>', 'trusted public key file (repeatable)', collect)
+    .description("verify an image's signed attestations offline with the given public key(s) and show its runtime trace; with --policy, also check the trace against a policy")
+    .argument('[IMAGE]', 'image reference, e.g. 127.0.0.1:5000/app:v1 or name@sha256:...')
+    .option('--key <PUB>', 'trusted public key file (repeatable; required for an IMAGE)', collect)
+    .option('--policy <FILE>', 'trace policy (YAML, see attest/POLICY.md): any violation exits 1')
+    .option('--trace <FILE>', 'with --policy: check a trace file (trace, statement or bundle) instead of an image')
     .option('--json', 'print the result as JSON')
-    .action(async (image: string, flags: { key: string[]; json?: boolean }) => {
-      await runVerify({ image, keys: flags.key, json: flags.json === true }, io);
+    .action(async (image: string | undefined, flags: { key?: string[]; json?: boolean; policy?: string; trace?: string }) => {
+      const keys = flags.key ?? [];
+      const json = flags.json === true;
+      if (flags.trace !== undefined) {
+        if (image !== undefined) throw new UsageError('bad-flag', 'give either IMAGE or --trace FILE, not both');
+        if (flags.policy === undefined) throw new UsageError('bad-flag', '--trace FILE needs --policy FILE');
+        await runTracePolicy({ trace: flags.trace, policy: flags.policy, keys, json }, io);
+        return;
+      }
+      if (image === undefined) throw new UsageError('bad-flag', 'verify needs an IMAGE (or --trace FILE --policy FILE)');
+      if (keys.length === 0) throw new UsageError('bad-flag', "required option '--key <PUB>' not specified");
+      await runVerify({ image, keys, json, ...(flags.policy === undefined ? {} : { policy: flags.policy }) }, io);
     });
 }

@@ -19,7 +19,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { Statement, VerifiedAttestation } from '../../attest/index.js';
+import type { RuntimeTrace, Statement, VerifiedAttestation } from '../../attest/index.js';
 import { isRegistryError, parseReference, type Descriptor, type Reference, type RegistryClient } from '../../oci/index.js';
 import type { Trace } from '../../tracer/index.js';
 import type { CliIo } from '../io.js';
@@ -36,6 +36,8 @@ export interface VerifyRequest {
   /** Public key files (`--key`, repeatable). */
   keys: string[];
   json: boolean;
+  /** `--policy FILE`: evaluated on the newest verified runtime trace (verify-policy.ts). */
+  policy?: string;
 }
 
 export type CheckStatus = 'verified' | 'failed' | 'other-predicate';
@@ -379,10 +381,23 @@ export function verificationError(report: VerifyReport): VerificationFailedError
 
 export async function runVerify(request: VerifyRequest, io: CliIo, client: RegistryClient = registryClient(io.env)): Promise<VerifyReport> {
   const ref = parseImageArgument(request.image, 'verify');
+  // A policy that does not parse fails before anything is fetched.
+  const policy = request.policy === undefined ? undefined : await import('./verify-policy.js').then(async (m) => ({ m, policy: await m.loadPolicy(request.policy ?? '', io.cwd) }));
   const report = await verifyImage(client, ref, request.keys, io.cwd);
-  io.stdout.write(request.json ? `${JSON.stringify(jsonReport(report), null, 2)}\n` : await formatReport(report));
-  if (report.ok) return report;
-  throw verificationError(report);
+  const newest = report.ok ? newestTraces(report)[0] : undefined;
+  if (policy === undefined || newest?.statement === undefined) {
+    io.stdout.write(request.json ? `${JSON.stringify(jsonReport(report), null, 2)}\n` : await formatReport(report));
+    if (report.ok) return report;
+    throw verificationError(report);
+  }
+  // The policy judges the newest verified runtime trace, normalized as show/diff read it.
+  const { parseTraceDocument } = await import('../trace-input.js');
+  const trace = parseTraceDocument(newest.statement, `${report.reference}@${report.digest}`).trace;
+  const outcome = await policy.m.evaluate(policy.policy, trace as unknown as RuntimeTrace, { name: ref.name, digest: report.digest });
+  if (request.json) io.stdout.write(`${JSON.stringify({ ...(jsonReport(report) as object), policy: policy.m.policyJson(outcome) }, null, 2)}\n`);
+  else io.stdout.write(`${await formatReport(report)}\n${policy.m.formatPolicyOutcome(outcome)}`);
+  if (!outcome.passed) throw policy.m.policyExit(outcome, `${report.reference}@${report.digest}`);
+  return report;
 }
 
 /**

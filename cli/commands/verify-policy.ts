@@ -1,0 +1,141 @@
+// `verify --policy FILE`: a trace policy (attest/POLICY.md) evaluated on a runtime trace,
+// either the verified runtime-trace attestation of an image (`verify IMAGE --key PUB
+// --policy FILE`) or a trace file (`verify --trace FILE --policy FILE`; a file is not
+// verified unless it is a bundle and --key is given, and the output says so).
+//
+// Exit status: 0 the policy passes; 1 any violation, a policy that does not parse or
+// type-check (PolicyError: bad input, like a bad Dockerfile), a trace that does not verify.
+
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Evidence, Policy, RuntimeTrace, Violation } from '../../attest/index.js';
+import { ExitStatus } from '../errors.js';
+import type { CliIo } from '../io.js';
+import { visible } from '../report/model.js';
+import { loadTraceInput, TraceInputError, type TraceFileSource } from '../trace-input.js';
+
+export interface PolicyOutcome {
+  /** The policy file as given. */
+  file: string;
+  name?: string;
+  rules: number;
+  steps: number;
+  passed: boolean;
+  violations: Violation[];
+}
+
+/** Reads and compiles a policy file; PolicyError (exit 1) when it does not parse or type-check. */
+export async function loadPolicy(file: string, cwd: string): Promise<Policy> {
+  let text: string;
+  const { parsePolicy, PolicyError } = await import('../../attest/index.js');
+  try {
+    text = await readFile(resolve(cwd, file), 'utf8');
+  } catch (cause) {
+    throw new PolicyError('invalid-policy', `${file}: cannot be read: ${(cause as Error).message}`, { file, cause });
+  }
+  return parsePolicy(text, file);
+}
+
+export async function evaluate(policy: Policy, trace: RuntimeTrace, image: { name: string; digest: string }): Promise<PolicyOutcome> {
+  const { evaluatePolicy } = await import('../../attest/index.js');
+  const violations = evaluatePolicy(policy, trace, image);
+  return {
+    file: policy.file,
+    ...(policy.name === undefined ? {} : { name: policy.name }),
+    rules: policy.rules.length,
+    steps: trace.buildSteps.length,
+    passed: violations.length === 0,
+    violations,
+  };
+}
+
+function evidenceLine(e: Evidence): string | undefined {
+  switch (e.kind) {
+    case 'process':
+      return `process ${visible(e.exe)} sha256:${e.sha256 ?? '(unknown)'} (pid ${e.pid}${e.argv.length > 0 ? `: ${visible(e.argv.join(' '))}` : ''})`;
+    case 'file':
+      return e.from === undefined ? `file ${e.change} ${visible(e.path)}` : `file renamed ${visible(e.from)} -> ${visible(e.path)}`;
+    case 'network':
+      return `network ${e.protocol} ${e.direction} ${visible(e.address)}:${e.port}`;
+    default:
+      return undefined;
+  }
+}
+
+/** The policy section of verify's text output. */
+export function formatPolicyOutcome(outcome: PolicyOutcome): string {
+  const title = `${visible(outcome.file)}${outcome.name === undefined ? '' : ` (${visible(outcome.name)})`}`;
+  const out: string[] = [`Policy ${title}: ${outcome.rules} rule(s) on ${outcome.steps} step(s)`];
+  for (const v of outcome.violations) {
+    out.push(`  VIOLATION  ${visible(v.rule)}: ${visible(v.message)}`);
+    out.push(`    at Dockerfile:${v.step.line} ${visible(v.step.instruction.replace(/\s+/g, ' ').trim())}`);
+    for (const e of v.evidence) {
+      const line = evidenceLine(e);
+      if (line !== undefined) out.push(`    ${line}`);
+    }
+  }
+  out.push(
+    outcome.passed
+      ? `Policy passed: ${title}`
+      : `Policy FAILED: ${title}: ${outcome.violations.length} violation(s)`,
+  );
+  return `${out.join('\n')}\n`;
+}
+
+export function policyJson(outcome: PolicyOutcome): unknown {
+  return {
+    file: outcome.file,
+    ...(outcome.name === undefined ? {} : { name: outcome.name }),
+    passed: outcome.passed,
+    violations: outcome.violations,
+  };
+}
+
+/** Exit 1 for a failed policy (the output has already been written). */
+export function policyExit(outcome: PolicyOutcome, subject: string): ExitStatus {
+  return new ExitStatus(1, `error: ${subject}: ${outcome.violations.length} violation(s) of policy ${outcome.file}`);
+}
+
+export interface TracePolicyRequest {
+  trace: string;
+  policy: string;
+  keys: string[];
+  json: boolean;
+}
+
+/** `verify --trace FILE --policy FILE [--key PUB]`. */
+export async function runTracePolicy(request: TracePolicyRequest, io: CliIo): Promise<PolicyOutcome> {
+  const policy = await loadPolicy(request.policy, io.cwd);
+  const isFile = await stat(resolve(io.cwd, request.trace)).then(
+    () => true,
+    () => false,
+  );
+  if (!isFile) throw new TraceInputError('file-not-found', request.trace, `${request.trace}: no such file (--trace takes a trace, statement or bundle file)`);
+  const input = await loadTraceInput(request.trace, { cwd: io.cwd, env: io.env, keyPaths: request.keys });
+  const source = input.source as TraceFileSource;
+  const subject = source.subjects.find((s) => s.name !== undefined || s.digest !== undefined);
+  const outcome = await evaluate(policy, input.trace as unknown as RuntimeTrace, {
+    name: subject?.name ?? request.trace,
+    digest: subject?.digest ?? '',
+  });
+  const signature = source.verified
+    ? `signature verified with key ${source.keyId ?? '?'}`
+    : `trace file not signed${source.format === 'trace' ? '' : ` (the ${source.format}'s signature was not checked: give --key PUB, or use \`tracebuild verify IMAGE\`)`}`;
+  if (request.json) {
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          trace: { path: request.trace, format: source.format, verified: source.verified, ...(source.keyId === undefined ? {} : { keyId: source.keyId }) },
+          note: signature,
+          policy: policyJson(outcome),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    io.stdout.write(`Trace ${visible(request.trace)} (${source.format}): ${signature}\n${formatPolicyOutcome(outcome)}`);
+  }
+  if (!outcome.passed) throw policyExit(outcome, request.trace);
+  return outcome;
+}
