@@ -289,16 +289,38 @@ type Reader<F extends string> = {
   bytes(f: F): Buffer;
 };
 
+/** One object per record and struct (methods on the prototype): this runs for every event. */
+class StructReader<F extends string> implements Reader<F> {
+  constructor(
+    private readonly buf: Buffer,
+    private readonly l: StructLayout<F>,
+    private readonly base: number,
+  ) {}
+  private o(f: F): number {
+    return this.base + this.l.fields[f].offset;
+  }
+  u16(f: F): number {
+    return this.buf.readUInt16LE(this.o(f));
+  }
+  u32(f: F): number {
+    return this.buf.readUInt32LE(this.o(f));
+  }
+  s32(f: F): number {
+    return this.buf.readInt32LE(this.o(f));
+  }
+  u64(f: F): bigint {
+    return this.buf.readBigUInt64LE(this.o(f));
+  }
+  s64(f: F): bigint {
+    return this.buf.readBigInt64LE(this.o(f));
+  }
+  bytes(f: F): Buffer {
+    return this.buf.subarray(this.o(f), this.o(f) + this.l.fields[f].size);
+  }
+}
+
 function reader<F extends string>(buf: Buffer, l: StructLayout<F>, base = 0): Reader<F> {
-  const o = (f: F): number => base + l.fields[f].offset;
-  return {
-    u16: (f) => buf.readUInt16LE(o(f)),
-    u32: (f) => buf.readUInt32LE(o(f)),
-    s32: (f) => buf.readInt32LE(o(f)),
-    u64: (f) => buf.readBigUInt64LE(o(f)),
-    s64: (f) => buf.readBigInt64LE(o(f)),
-    bytes: (f) => buf.subarray(o(f), o(f) + l.fields[f].size),
-  };
+  return new StructReader(buf, l, base);
 }
 
 function decodeHeader(buf: Buffer): EventHeader {
@@ -691,19 +713,16 @@ export function decodeRecord(record: Buffer): TraceEvent {
     return { kind: 'unknown', header: undefined, type: record.length >= 4 ? record.readUInt32LE(0) : -1, reason: 'short-record', raw: record };
   }
   const header = decodeHeader(record);
-  const unknown = (reason: UnknownEventData['reason']): UnknownEventData => ({
-    kind: 'unknown',
-    header,
-    type: header.type,
-    reason,
-    raw: record,
-  });
-  if (header.size !== record.length) return unknown('bad-size');
+  if (header.size !== record.length) return unknownRecord(record, header, 'bad-size');
   const d = DECODERS.get(header.type);
-  if (!d) return unknown('unknown-type');
-  if (record.length < d.minSize) return unknown('short-record');
+  if (!d) return unknownRecord(record, header, 'unknown-type');
+  if (record.length < d.minSize) return unknownRecord(record, header, 'short-record');
   const ev = d.decode(record, header);
-  return typeof ev === 'string' ? unknown(ev) : ev;
+  return typeof ev === 'string' ? unknownRecord(record, header, ev) : ev;
+}
+
+function unknownRecord(record: Buffer, header: EventHeader, reason: UnknownEventData['reason']): UnknownEventData {
+  return { kind: 'unknown', header, type: header.type, reason, raw: record };
 }
 
 export interface DecodeStats {
@@ -741,10 +760,11 @@ export class RecordStream {
     while (off + 4 <= buf.length) {
       const len = buf.readUInt32LE(off);
       if (off + 4 + len > buf.length) break;
-      // copy: the chunk's memory may be reused by the stream
-      const rec = Buffer.from(buf.subarray(off + 4, off + 4 + len));
+      // Decoded in place: events keep no reference to the record's bytes, except an
+      // unknown record's raw bytes, which are copied (the chunk's memory may be reused).
+      let ev = decodeRecord(buf.subarray(off + 4, off + 4 + len));
+      if (ev.kind === 'unknown') ev = { ...ev, raw: Buffer.from(ev.raw) };
       off += 4 + len;
-      const ev = decodeRecord(rec);
       this.count(ev, len);
       out.push(ev);
     }

@@ -270,7 +270,7 @@ export class Probe {
         if (ev.needsDigest) this.awaitingDigest.set(`${ev.header.tgid}:${ev.header.tsNs}`, ev.header.tgid);
         break;
       case 'digest':
-        if (ev.digestKind === 'exe') this.awaitingDigest.delete(`${ev.header.tgid}:${ev.header.tsNs}`);
+        if (ev.digestKind === 'exe' && this.awaitingDigest.size > 0) this.awaitingDigest.delete(`${ev.header.tgid}:${ev.header.tsNs}`);
         break;
       case 'ack': {
         const c = this.commands.get(ev.seq);
@@ -284,7 +284,9 @@ export class Probe {
       default:
         break;
     }
-    for (const fn of [...this.listeners]) fn(ev);
+    // a copy only when there is more than one listener (one may unsubscribe another)
+    if (this.listeners.size === 1) for (const fn of this.listeners) fn(ev);
+    else for (const fn of [...this.listeners]) fn(ev);
   }
 
   /** The READY record: ABI version, clocks, ring buffer size. */

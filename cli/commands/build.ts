@@ -9,8 +9,8 @@
 //   report   image ID and names to stdout
 //   signing-check (after prepare), push, attest (after report): --push/--key, see
 //            push.ts and attest.ts
-//   trace (before solve), trace-report (after solve): the eBPF trace (`run.trace`),
-//            unless --no-trace, see trace-phase.ts
+//   trace (before connect), trace-ready (before solve), trace-report (after solve):
+//            the eBPF trace (`run.trace`), unless --no-trace, see trace-phase.ts
 //
 // Later phases slot in by name: a `trace` phase starts the probe between `connect` and
 // `solve` (registering its stop with `defer`) and one after `solve` correlates the events
@@ -38,7 +38,7 @@ import { readBuildInputs, type BuildInputs } from './inputs.js';
 import { attestPhase, signingCheckPhase, type SigningSetup } from './attest.js';
 import { pushPhase, type PushedImage } from './push.js';
 import type { Trace } from '../../tracer/index.js';
-import { tracePhase, traceReportPhase } from './trace-phase.js';
+import { tracePhase, traceReadyPhase, traceReportPhase } from './trace-phase.js';
 
 export interface BuildRequest {
   /** PATH as given (default `.`). */
@@ -324,7 +324,7 @@ export function reportPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase
 }
 
 export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E>[] {
-  return [preparePhase(), signingCheckPhase(), parsePhase(), connectPhase(), tracePhase(), solvePhase(), traceReportPhase(), reportPhase(), pushPhase(), attestPhase()];
+  return [preparePhase(), signingCheckPhase(), parsePhase(), tracePhase(), connectPhase(), traceReadyPhase(), solvePhase(), traceReportPhase(), reportPhase(), pushPhase(), attestPhase()];
 }
 
 /** Runs the phases in order; cleanups run last, whatever happened. Throws the first error. */

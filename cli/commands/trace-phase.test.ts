@@ -44,7 +44,7 @@ interface Recorder {
 }
 
 /** Steps: FROM cached; RUN runs `sh -c <rest>` (fails on "exit 3"); COPY serves its sources. */
-function toolchain(rec: Recorder, tracer: FakeTracerOptions | null, opts: { abort?: AbortController } = {}) {
+function toolchain(rec: Recorder, tracer: FakeTracerOptions | null, opts: { abort?: AbortController; connectError?: Error } = {}) {
   let steps: ConversionStep[] = [];
   const client: BuildKitClient<string> = {
     async solve(o) {
@@ -108,7 +108,10 @@ function toolchain(rec: Recorder, tracer: FakeTracerOptions | null, opts: { abor
     },
     describeConversion: () => ({}),
     endpointFromEnv: () => 'unix:///fake.sock',
-    connectBuildKit: async () => client,
+    connectBuildKit: async () => {
+      if (opts.connectError) throw opts.connectError;
+      return client;
+    },
     errors: { DockerfileError: Unused, ConvertError: Unused, SolveError, BuildKitConnectionError: Unused },
   };
   const fake = tracer === null ? undefined : fakeTracer(tracer);
@@ -200,7 +203,11 @@ beforeEach(() => {
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(argv: string[], tracer: FakeTracerOptions | null = {}, opts: { abort?: AbortController; env?: NodeJS.ProcessEnv } = {}) {
+async function cli(
+  argv: string[],
+  tracer: FakeTracerOptions | null = {},
+  opts: { abort?: AbortController; env?: NodeJS.ProcessEnv; connectError?: Error } = {},
+) {
   let stdout = '';
   let stderr = '';
   const { tc, fake } = toolchain(rec, tracer, opts);
@@ -317,6 +324,21 @@ describe('tracebuild build: the trace', () => {
     expect(r.stderr.trimEnd().split('\n').pop()).toMatch(/^Dockerfile:2: .*exit code: 3/);
     const trace = JSON.parse(readFileSync(join(dir, 'failed.json'), 'utf8')) as Trace;
     expect(trace.buildSteps[1]).toMatchObject({ keyword: 'RUN', status: 'failed', processes: [{ argv: ['/bin/sh', '-c', 'exit 3'] }] });
+  });
+
+  it('starts the probe while connecting; a failed connect stops it and prints no trace', async () => {
+    const r = await cli(['.', '--trace-out', 'x.json'], {}, { connectError: new Error('cannot connect to BuildKit') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('error: cannot connect to BuildKit\n');
+    expect(r.fake!.record.started).toHaveLength(1);
+    expect(r.fake!.record.running).toBe(false);
+    expect(existsSync(join(dir, 'x.json'))).toBe(false);
+  });
+
+  it('passes TRACEBUILD_PROBE as the loader to start', async () => {
+    const r = await cli(['.'], {}, { env: { TRACEBUILD_PROBE: '/opt/probe' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.fake!.record.started[0]?.loaderPath).toBe('/opt/probe');
   });
 
   it('only stops the probe when the build is canceled', async () => {

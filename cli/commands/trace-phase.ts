@@ -1,11 +1,16 @@
 // The trace phases of `tracebuild build` (on by default; `--no-trace` leaves them out):
 //
-//   trace          (after connect, before solve) starts the eBPF probe with a generation of
-//                  its own, collects its events, and listens to the solve: Status batches
-//                  (vertex started/completed in ns, cached, error) and every context file
-//                  the session served. Registers the probe's stop with `defer`, so the
-//                  probe stops whatever happens (a stopped probe leaves no traced process
-//                  SIGSTOPped: the tracer continues any exec still waiting for its digest).
+//   trace          (before connect) starts the eBPF probe with a generation of its own,
+//                  without waiting: it attaches (~0.2 s, the kernel verifying the programs)
+//                  while the client connects. Collects its events, and listens to the
+//                  solve: Status batches (vertex started/completed in ns, cached, error)
+//                  and every context file the session served. Registers the probe's stop
+//                  with `defer`, so the probe stops whatever happens (a stopped probe leaves
+//                  no traced process SIGSTOPped: the tracer continues any exec still
+//                  waiting for its digest).
+//   trace-ready    (just before solve) waits until the probe is attached; when it cannot
+//                  run (not root, no BPF, probe not built) the build stops here, before
+//                  anything is built, with one line that says why and names --no-trace.
 //   trace-report   (after solve) finishes the trace: stops adding cgroups, pings (every
 //                  event written has arrived), stops the probe (drained, final loss
 //                  counters), correlates events + steps + vertices + served files into
@@ -48,7 +53,10 @@ const NO_TRACE_HINT = 'or build without a trace: --no-trace';
 /** What the trace phases keep between the start and the finish of one build. */
 interface TraceSession {
   toolkit: TracerToolkit;
-  probe: TraceProbe;
+  /** The probe once attached, or why it could not start (never rejects). */
+  starting: Promise<TraceProbe | TraceUnavailableError>;
+  /** Set by trace-ready: the solve is about to run with the probe attached. */
+  solving: boolean;
   generation: number;
   events: TraceEvent[];
   served: ServedFile[];
@@ -233,25 +241,37 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       const generation = newGeneration();
       const events: TraceEvent[] = [];
       const loaderPath = run.io.env.TRACEBUILD_PROBE;
-      let probe: TraceProbe;
-      try {
-        probe = await toolkit.startProbe({
+      const starting = toolkit
+        .startProbe({
           generation,
           onEvent: (e) => events.push(e),
           ...(loaderPath !== undefined && loaderPath !== '' ? { loaderPath } : {}),
+        })
+        .catch((err: unknown) => {
+          const message = err instanceof Error ? err.message : String(err);
+          if (err instanceof toolkit.TracerUnavailableError) return new TraceUnavailableError(`${message}; ${NO_TRACE_HINT}`, { cause: err });
+          return new TraceUnavailableError(`cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
         });
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        if (err instanceof toolkit.TracerUnavailableError) throw new TraceUnavailableError(`${message}; ${NO_TRACE_HINT}`, { cause: err });
-        throw new TraceUnavailableError(`cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
-      }
-      const session: TraceSession = { toolkit, probe, generation, events, served: [], vertices: new Map() };
+      const session: TraceSession = { toolkit, starting, solving: false, generation, events, served: [], vertices: new Map() };
       sessions.set(run, session);
       (run.solveObservers ??= []).push({
         onStatus: (batch) => recordVertices(session.vertices, batch),
         onFileServed: (file) => session.served.push(file),
       });
       run.defer(() => finishTrace(run, 'deferred'));
+    },
+  };
+}
+
+export function traceReadyPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'trace-ready',
+    async run(run) {
+      const session = sessions.get(run);
+      if (session === undefined) return;
+      const probe = await session.starting;
+      if (probe instanceof Error) throw probe;
+      session.solving = true;
     },
   };
 }
@@ -290,7 +310,9 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   how: 'solved' | 'deferred',
 ): Promise<void> {
   const { io } = run;
-  const { probe, toolkit } = session;
+  const { toolkit } = session;
+  const probe = await session.starting;
+  if (probe instanceof Error) return; // never started: nothing to stop, nothing traced
   const notes: string[] = [];
   const quiet = run.request.quiet;
   // No new cgroups from now on (another build's), then every event of ours has arrived.
@@ -303,7 +325,8 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
     notes.push(`WARNING: the eBPF probe did not stop cleanly (${(err as Error).message}): the trace may be incomplete`);
   }
   if (exit?.error !== undefined) notes.push(`WARNING: ${exit.error.message}: the trace may be incomplete`);
-  if (io.signal?.aborted === true) return;
+  // Canceled, or failed before the solve (e.g. the daemon could not be reached): no trace.
+  if (io.signal?.aborted === true || !session.solving) return;
 
   const failed = how === 'deferred';
   let trace: Trace;
