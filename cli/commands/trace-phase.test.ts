@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { abi, type CgroupEventData, type ExecEventData, type FileEventData, type Trace, type TraceEvent } from '../../tracer/index.js';
+import { TracerError, abi, type CgroupEventData, type ExecEventData, type FileEventData, type Trace, type TraceEvent } from '../../tracer/index.js';
 import { FAKE_REALTIME_OFFSET_NS, fakeTracer, type FakeTracerOptions } from '../../test/helpers/fake-tracer.js';
 import { runCli } from '../app.js';
 import type { BuildKitClient, ConversionStep, ConvertOptions, SolveOptions, Toolchain } from '../contracts.js';
@@ -303,6 +303,13 @@ describe('tracebuild build: the trace', () => {
       expect(rec.solves).toHaveLength(0);
     },
   );
+
+  it('names other start failures of the probe the same way', async () => {
+    const r = await cli(['.'], { startError: new TracerError('timeout', 'the probe did not attach within 30000 ms') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('error: cannot start the eBPF tracer: the probe did not attach within 30000 ms; or build without a trace: --no-trace\n');
+    expect(rec.solves).toHaveLength(0);
+  });
 
   it('says so when the toolchain has no tracer at all', async () => {
     const r = await cli(['.'], null);

@@ -25,8 +25,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { CorrelateStep, CorrelateVertex, ProbeExit, Trace, TraceEvent } from '../../tracer/index.js';
-import type { ConversionStep, DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
+import type { CorrelateVertex, ProbeExit, Trace, TraceEvent } from '../../tracer/index.js';
+import type { DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { TraceProbe, TracerToolkit } from '../trace-contracts.js';
@@ -95,22 +95,6 @@ export function recordVertices(vertices: Map<string, CorrelateVertex>, batch: St
     if (u.completedNs !== undefined) v.completedNs = u.completedNs;
     if (u.error !== undefined && u.error !== '') v.error = u.error;
   }
-}
-
-/** The frontend's steps as the correlator takes them. */
-export function correlateSteps(steps: readonly ConversionStep[]): CorrelateStep[] {
-  return steps.map((s) => ({
-    vertex: s.vertex,
-    instruction: s.instruction,
-    keyword: s.keyword,
-    line: s.line,
-    endLine: s.endLine,
-    stage: s.stage,
-    ...(s.execArgs === undefined ? {} : { execArgs: s.execArgs }),
-    ...(s.copySources === undefined ? {} : { copySources: s.copySources }),
-    ...(s.copyDestination === undefined ? {} : { copyDestination: s.copyDestination }),
-    ...(s.copyFrom === undefined ? {} : { copyFrom: s.copyFrom }),
-  }));
 }
 
 // ---- secrets ----------------------------------------------------------------------------
@@ -294,12 +278,7 @@ export function traceReportPhase<Ast extends DockerfileAstView, Def, E>(): Build
 async function finishTrace<Ast extends DockerfileAstView, Def, E>(run: BuildRun<Ast, Def, E>, how: 'solved' | 'deferred'): Promise<void> {
   const session = sessions.get(run);
   if (session === undefined) return;
-  if (session.finishing !== undefined) {
-    if (how === 'deferred') await session.finishing.catch(() => undefined);
-    else await session.finishing;
-    return;
-  }
-  session.finishing = complete(run, session, how);
+  session.finishing ??= complete(run, session, how);
   if (how === 'deferred') await session.finishing.catch(() => undefined);
   else await session.finishing;
 }
@@ -333,7 +312,7 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   try {
     trace = toolkit.correlate({
       events: session.events,
-      steps: correlateSteps(run.conversion?.steps ?? []),
+      steps: run.conversion?.steps ?? [], // ConversionStep carries what CorrelateStep needs
       vertices: [...session.vertices.values()],
       servedFiles: session.served,
       ...(exit === undefined ? {} : { losses: exit.losses }),

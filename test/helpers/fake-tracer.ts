@@ -2,7 +2,6 @@
 // that needs no root and no BPF. It delivers a READY record, then whatever events the test
 // scripts (`emit`), and records how it was driven.
 import {
-  TracerError,
   TracerUnavailableError,
   abi,
   correlate,
@@ -100,5 +99,3 @@ export function fakeTracer(options: FakeTracerOptions = {}): TracerToolkit & { r
   };
   return toolkit;
 }
-
-export { TracerError };
