@@ -7,6 +7,7 @@ import { runBuild, type BuildRequest } from './commands/build.js';
 import { runConvert } from './commands/convert.js';
 import { addDiffCommand } from './commands/diff.js';
 import { addShowCommand } from './commands/show.js';
+import { registerGuardCommand } from './commands/guard.js';
 import { registerSigningCommands, signingRequest, type SigningFlags } from './commands/attest-cli.js';
 import { describeError, EXIT_CODES, ExitStatus, UsageError } from './errors.js';
 import type { CliIo } from './io.js';
@@ -154,6 +155,7 @@ function createProgram(io: CliIo, app: CliApp, toolchain: () => Promise<AnyToolc
   registerSigningCommands(program, io);
   addShowCommand(program, io, app);
   addDiffCommand(program, io, app);
+  registerGuardCommand(program, io);
   return program;
 }
 

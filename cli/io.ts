@@ -29,6 +29,9 @@ export interface CliIo {
   ticker: Ticker;
   /** Aborted on Ctrl-C (SIGINT) or SIGTERM. */
   signal?: AbortSignal;
+  /** How to start this CLI again (node, its flags, the script): `guard` runs itself as a supervised worker. */
+  self?: { command: string; args: string[] };
+  pid?: number;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };

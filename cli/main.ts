@@ -35,6 +35,8 @@ const io: CliIo = {
   clock: systemClock,
   ticker: intervalTicker,
   signal: controller.signal,
+  self: { command: process.execPath, args: [...process.execArgv, process.argv[1] ?? ''] },
+  pid: process.pid,
 };
 
 try {

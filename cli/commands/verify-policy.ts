@@ -49,7 +49,7 @@ export async function evaluate(policy: Policy, trace: RuntimeTrace, image: { nam
   };
 }
 
-function evidenceLine(e: Evidence): string | undefined {
+export function evidenceLine(e: Evidence): string | undefined {
   switch (e.kind) {
     case 'process':
       return `process ${visible(e.exe)} sha256:${e.sha256 ?? '(unknown)'} (pid ${e.pid}${e.argv.length > 0 ? `: ${visible(e.argv.join(' '))}` : ''})`;

@@ -66,7 +66,7 @@ export interface VerifyReport {
   failure?: { kind: VerifyFailureKind; message: string };
 }
 
-interface TrustedKey {
+export interface TrustedKey {
   id: string;
   key: KeyObject;
   path: string;
@@ -102,7 +102,7 @@ interface Context {
   repo: Reference;
   digest: string;
   display: string;
-  trusted: TrustedKey[];
+  trusted: readonly TrustedKey[];
 }
 
 /** Why a verifyBundle failure happened, in the user's terms. */
@@ -220,8 +220,8 @@ async function checkOne(ctx: Context, d: Descriptor): Promise<AttestationCheck> 
   return check;
 }
 
-/** Verifies every bundle attached to the image; never throws for a failed check (see report.ok). */
-export async function verifyImage(client: RegistryClient, ref: Reference, keyFiles: readonly string[], cwd: string): Promise<VerifyReport> {
+/** The public key files as trusted keys (each once, by key id). */
+export async function loadTrustedKeys(keyFiles: readonly string[], cwd: string): Promise<TrustedKey[]> {
   const attest = await import('../../attest/index.js');
   const trusted: TrustedKey[] = [];
   for (const path of keyFiles) {
@@ -229,6 +229,17 @@ export async function verifyImage(client: RegistryClient, ref: Reference, keyFil
     const id = attest.keyId(key);
     if (!trusted.some((k) => k.id === id)) trusted.push({ id, key, path });
   }
+  return trusted;
+}
+
+/** Verifies every bundle attached to the image; never throws for a failed check (see report.ok). */
+export async function verifyImage(client: RegistryClient, ref: Reference, keyFiles: readonly string[], cwd: string): Promise<VerifyReport> {
+  return verifyImageWithKeys(client, ref, await loadTrustedKeys(keyFiles, cwd));
+}
+
+/** verifyImage with keys already loaded (the guard loads them once). */
+export async function verifyImageWithKeys(client: RegistryClient, ref: Reference, trusted: readonly TrustedKey[]): Promise<VerifyReport> {
+  const attest = await import('../../attest/index.js');
   const subject = await client.resolveManifest(ref);
   const display = ref.toString();
   const ctx: Context = { client, attest, repo: ref.withDigest(subject.digest), digest: subject.digest, display, trusted };
@@ -302,7 +313,7 @@ function finishedOn(c: AttestationCheck): string {
 }
 
 /** Verified runtime-trace checks, the newest build first. */
-function newestTraces(report: VerifyReport): AttestationCheck[] {
+export function newestTraces(report: VerifyReport): AttestationCheck[] {
   return report.checks
     .filter((c) => c.status === 'verified' && c.predicateType === RUNTIME_TRACE)
     .sort((a, b) => (finishedOn(a) < finishedOn(b) ? 1 : finishedOn(a) > finishedOn(b) ? -1 : 0));
