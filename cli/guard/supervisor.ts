@@ -64,7 +64,7 @@ export async function superviseWorker(options: SupervisorOptions): Promise<void>
   const interval = options.probeIntervalMs ?? 2_000;
   const probeTimeout = options.probeTimeoutMs ?? 2_000;
   const failuresBeforeKill = options.failuresBeforeKill ?? 3;
-  const startupGrace = options.startupGraceMs ?? 30_000;
+  const startupGrace = options.startupGraceMs ?? 10_000;
   let quickDeaths = 0;
 
   while (!options.signal.aborted) {
