@@ -29,6 +29,12 @@ export type ResolveImageConfig = (
 
 export type NetworkMode = 'default' | 'host' | 'none';
 
+/** One entry of a build-context directory, as lstat sees it (a symlink is not followed). */
+export interface ContextDirEntry {
+  name: string;
+  type: 'dir' | 'file' | 'symlink' | 'other';
+}
+
 export interface ConvertOptions<Ast> {
   dockerfile: Ast;
   buildArgs: Record<string, string>;
@@ -38,6 +44,9 @@ export interface ConvertOptions<Ast> {
   noCache: boolean;
   excludePatterns: string[];
   resolveImageConfig?: ResolveImageConfig;
+  /** Lists a directory of the build context (relative, clean; '' is the root), for the
+   * wildcards of COPY --parents, which BuildKit v0.8 cannot expand; undefined: no such dir. */
+  readContextDir?: (dir: string) => Promise<readonly ContextDirEntry[] | undefined>;
 }
 
 /** One Dockerfile instruction as converted: the vertex digest it became and where it came from. */

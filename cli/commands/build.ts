@@ -21,6 +21,7 @@
 import type {
   BuildKitClient,
   Conversion,
+  ConvertOptions,
   DockerfileAstView,
   NetworkMode,
   SolveObserver,
@@ -35,6 +36,7 @@ import { createProgress, type ProgressMode, type ProgressSession } from '../prog
 import { InvalidReferenceError, normalizeTag, type NormalizedReference } from '../reference.js';
 import { loadSecrets, parseSecretFlag } from '../secrets.js';
 import { readBuildInputs, type BuildInputs } from './inputs.js';
+import { contextDirReader } from './convert.js';
 import { attestPhase, signingCheckPhase, type SigningSetup } from './attest.js';
 import { pushPhase, type PushedImage } from './push.js';
 import type { Trace } from '../../tracer/index.js';
@@ -255,8 +257,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           exporter: moby(run.tags),
           entitlements: run.entitlements,
           frontend: async (gateway) => {
-            const conversion = await toolchain
-              .convertDockerfile({
+            const options: ConvertOptions<Ast> = {
               dockerfile: ast,
               buildArgs: run.buildArgs,
               labels: run.labels,
@@ -265,7 +266,11 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
               noCache: request.noCache,
               excludePatterns: inputs.dockerignore.patterns,
               resolveImageConfig: (ref, platform) => gateway.resolveImageConfig(ref, platform),
-              })
+              // COPY --parents wildcards are expanded against the context (see convert.ts).
+              readContextDir: contextDirReader(inputs.contextDir),
+            };
+            const conversion = await toolchain
+              .convertDockerfile(options)
               .catch((err: unknown) => {
                 frontendError = { err };
                 throw err;

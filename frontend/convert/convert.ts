@@ -6,6 +6,8 @@
 // The build-context source must know every context path COPY/ADD use (local.followpaths),
 // which is only known after dispatch; the builder is immutable, so stages are dispatched
 // twice: a first pass to learn the paths, the second with the final context source.
+// Wildcards of COPY --parents need a listing of the context, which is asynchronous while
+// dispatch is not: a first pass that meets one is dispatched again once it is listed.
 import { expandWord, ExpansionError, parseDockerfile } from '../../dockerfile-parser/index.js';
 import type { DockerfileAst, Instruction, Stage } from '../../dockerfile-parser/index.js';
 import { LlbState, marshal, digestOf, decodeDefinition } from '../llb/index.js';
@@ -16,6 +18,7 @@ import type { ImageSpec } from './image.js';
 import type { Conversion, ConvertOptions, ConvertedStep, Platform } from './types.js';
 import { EnvList, normalizeImageRef, parseKeyValue } from './util.js';
 import { MountError, mountFrom } from './runmount.js';
+import { ParentsGlobs } from './parents.js';
 import {
   applyBaseWorkdir,
   dispatch,
@@ -349,7 +352,7 @@ interface PassResult {
 }
 
 /** Dispatches every reachable stage with the given build-context source. */
-function runPass(opts: ConvertOptions, prep: Prepared, buildContext: LlbState): PassResult {
+function runPass(opts: ConvertOptions, prep: Prepared, buildContext: LlbState, parentsGlobs: ParentsGlobs): PassResult {
   const ast = opts.dockerfile;
   const file = ast.fileName;
   const ctx: DispatchContext = {
@@ -367,6 +370,7 @@ function runPass(opts: ConvertOptions, prep: Prepared, buildContext: LlbState): 
     ctxPaths: new Set(),
     execs: [],
     parseTrigger: (trigger, line) => parseTrigger(file, trigger, line),
+    parentsGlobs,
   };
   const pe = proxyEnvFrom(opts.buildArgs);
   if (pe) ctx.proxyEnv = pe;
@@ -489,13 +493,21 @@ export async function convertDockerfile(opts: ConvertOptions): Promise<Conversio
   const contextName = opts.contextName || 'context';
   const localOpts = { sharedKeyHint: contextName, excludePatterns: opts.excludePatterns };
 
-  const first = runPass(opts, prep, LlbState.local(contextName, localOpts));
+  const globs = new ParentsGlobs(opts.readContextDir, opts.excludePatterns, opts.dockerfile.fileName);
+  const firstLocal = LlbState.local(contextName, localOpts);
+  let first = runPass(opts, prep, firstLocal, globs);
+  // resolve() answers every source the pass asked for, and the next pass asks for the same
+  // ones, so this runs at most once.
+  while (globs.hasPending) {
+    await globs.resolve();
+    first = runPass(opts, prep, firstLocal, globs);
+  }
   let followPaths: string[] = [];
   if (!first.ctx.ctxPaths.has('/')) {
     followPaths = [...first.ctx.ctxPaths].map((p) => p.replace(/^\/+/, '')).sort();
   }
   const local = LlbState.local(contextName, { ...localOpts, followPaths });
-  const { ctx, target } = runPass(opts, prep, local);
+  const { ctx, target } = runPass(opts, prep, local, globs);
   ctx.metadata.set(local, internalMetadata(ctx, '[internal] load build context'));
 
   // Image config of the target.

@@ -27,6 +27,8 @@ import type {
 import { FileAction, LlbState, cleanPath } from '../llb/index.js';
 import type { CopyOptions, ExecOptions, MountSpec, ProxyEnv, VertexMetadata } from '../llb/index.js';
 import { MountError, parseMount } from './runmount.js';
+import { belowPivot, checkPattern, hasWildcards, splitParentsSource } from './parents.js';
+import type { ParentsGlobs } from './parents.js';
 import type { RunMount } from './runmount.js';
 import { ConvertError } from './errors.js';
 import type { ConvertErrorCode } from './errors.js';
@@ -152,6 +154,8 @@ export interface DispatchContext {
   execs: ExecRecord[];
   /** Parses an ONBUILD trigger of a base image into one instruction. */
   parseTrigger: (trigger: string, line: number) => Instruction;
+  /** Wildcard matches of COPY --parents in the build context (shared by the passes). */
+  parentsGlobs: ParentsGlobs;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -699,9 +703,7 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   if (c.flags.some((f) => f.name === 'exclude')) {
     fail(ctx, line, 'unsupported', `${c.keyword} --exclude needs BuildKit v0.9 or newer (exclude patterns on copies); dockerd 20.10's BuildKit (v0.8) cannot run it`);
   }
-  if (boolFlag(ctx, c, 'parents')) {
-    fail(ctx, line, 'unsupported', 'COPY --parents needs BuildKit v0.9 or newer (include patterns on copies); dockerd 20.10\'s BuildKit (v0.8) cannot run it');
-  }
+  const parents = !isAdd && (boolFlag(ctx, c, 'parents') ?? false);
   const keepGitDirFlag = isAdd ? boolFlag(ctx, c, 'keep-git-dir') : undefined;
   // --link: accepted; v0.8 LLB has no merge op, so it is an ordinary copy onto the stage.
   boolFlag(ctx, c, 'link');
@@ -751,8 +753,61 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   }
 
   let action: FileAction | undefined;
-  const add = (from: LlbState, src: string, opts: CopyOptions): void => {
-    action = action ? action.copy(from, src, dest, opts) : FileAction.copy(from, src, dest, opts);
+  const addTo = (to: string, from: LlbState, src: string, opts: CopyOptions): void => {
+    action = action ? action.copy(from, src, to, opts) : FileAction.copy(from, src, to, opts);
+  };
+  const add = (from: LlbState, src: string, opts: CopyOptions): void => addTo(dest, from, src, opts);
+
+  // COPY --parents (see parents.ts): each source is copied to <dest dir>/<its path below the
+  // pivot>, as exact paths, because v0.8's copy has no include patterns.
+  const destDir = joinPath('/', pp);
+  const addParents = (src: string): void => {
+    const ps = splitParentsSource(src);
+    const copyOpts = (rest: string): CopyOptions => ({
+      ...(mode !== undefined ? { mode } : {}),
+      // BuildKit's include-pattern copy follows the pivot but copies what matched as it is
+      // (a symlink stays a link), so only a bare pivot (`x/./`) is followed.
+      ...(rest === '' ? { followSymlink: true } : {}),
+      dirCopyContents: true,
+      createDestPath: true,
+      ...(owner ? { owner } : {}),
+    });
+    if (!hasWildcards(ps)) {
+      // A missing path fails the build ("not found"), as a plain COPY does; BuildKit v0.13+
+      // skips it silently, which a maintainer called unexpected (moby/buildkit#4900).
+      const from = joinPath('/', ps.pivot, ps.rest);
+      addTo(joinPath(destDir, ps.rest), sourceState, from, copyOpts(ps.rest));
+      if (!fromStage) ctx.ctxPaths.add(from);
+      return;
+    }
+    if (fromStage) {
+      fail(
+        ctx,
+        line,
+        'unsupported',
+        `COPY --from=${flagValue(ctx, c, 'from') ?? fromStage.stepStage} --parents ${src}: a wildcard with --parents needs BuildKit v0.9 or newer when copying from a stage or image ` +
+          "(include patterns on copies): the source tree is not known before the build and dockerd 20.10's BuildKit (v0.8) cannot filter a copy; name the paths without wildcards",
+      );
+    }
+    const bad = checkPattern(ps);
+    if (bad) fail(ctx, line, 'invalid-instruction', `COPY --parents ${src}: ${bad}`);
+    if (!ctx.parentsGlobs.canList) {
+      fail(ctx, line, 'unsupported', `COPY --parents ${src}: a wildcard with --parents is expanded against the build context, and this conversion was given no listing of it`);
+    }
+    const matches = ctx.parentsGlobs.lookup(ps, src, line);
+    // No match (or not listed yet, in a pass whose LLB is thrown away): BuildKit still
+    // creates the destination directory, as its copy of the pivot does.
+    if (matches === undefined || matches.length === 0) {
+      const mk = { makeParents: true, ...(owner ? { owner } : {}) };
+      action = action ? action.mkdir(destDir, 0o755, mk) : FileAction.mkdir(destDir, 0o755, mk);
+      return;
+    }
+    for (const m of matches) {
+      const from = joinPath('/', m.path);
+      const rest = belowPivot(m);
+      addTo(joinPath(destDir, rest), sourceState, from, copyOpts(rest));
+      ctx.ctxPaths.add(from);
+    }
   };
   let msg = isAdd ? 'ADD' : 'COPY';
   for (const src of sources) {
@@ -794,6 +849,8 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
         createDestPath: true,
         ...(owner ? { owner } : {}),
       });
+    } else if (parents) {
+      addParents(src);
     } else {
       const from = joinPath('/', src);
       add(sourceState, from, {
@@ -835,7 +892,8 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   const copyFrom = fromStage ? flagValue(ctx, c, 'from') ?? fromStage.stepStage : undefined;
   recordStep(ctx, d, c, d.llb, name, {}, {
     copySources: [...sources],
-    copyDestination: dest,
+    // With --parents the destination is always a directory.
+    copyDestination: parents ? (destDir === '/' ? '/' : destDir + '/') : dest,
     ...(copyFrom !== undefined ? { copyFrom } : {}),
   });
   commitToHistory(d, msg, true, true);

@@ -14,7 +14,8 @@ export type ConvertErrorCode =
   | 'invalid-flag'
   | 'expansion-failed'
   | 'unsupported'
-  | 'resolve-failed';
+  | 'resolve-failed'
+  | 'context-unreadable';
 
 export class ConvertError extends Error {
   override readonly name = 'ConvertError';

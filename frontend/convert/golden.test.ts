@@ -1,14 +1,17 @@
 // Golden tests: every testdata/<case>/Dockerfile (and testdata/errors/<case>/Dockerfile) is converted (no daemon: base configs
-// empty, as `tracebuild convert` does) and describeConversion's JSON is compared with
+// empty, as `tracebuild convert` does; the case folder is the context listed for COPY
+// --parents wildcards) and describeConversion's JSON is compared with
 // testdata/<case>/convert.golden.json. A case that fails to parse or convert records
 // {"error": message} instead. Regenerate with UPDATE_GOLDEN=1.
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseDockerfile } from '../../dockerfile-parser/index.js';
 import { cleanPath } from '../llb/index.js';
 import { convertDockerfile, describeConversion } from './index.js';
+import type { ContextDirReader } from './index.js';
 
 const testdata = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata');
 const update = process.env['UPDATE_GOLDEN'] === '1';
@@ -58,6 +61,18 @@ function readDockerignore(dir: string): string[] {
   return out;
 }
 
+/** The case folder as the build context, for COPY --parents wildcards (as the CLI lists it). */
+function contextReader(dir: string): ContextDirReader {
+  return async (rel) => {
+    try {
+      const entries = await readdir(rel === '' ? dir : join(dir, rel), { withFileTypes: true });
+      return entries.map((e) => ({ name: e.name, type: e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other' }));
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 /** `--target NAME` / `--target=NAME` from the case's cli-args, if any. */
 function targetOf(dir: string): string | undefined {
   const file = join(dir, 'cli-args');
@@ -83,6 +98,7 @@ async function describeCase(name: string): Promise<unknown> {
       network: 'default',
       noCache: false,
       excludePatterns: readDockerignore(dir),
+      readContextDir: contextReader(dir),
       ...(target !== undefined ? { target } : {}),
     });
     return describeConversion(conv);

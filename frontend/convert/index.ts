@@ -9,4 +9,6 @@ export type {
   ConvertOptions,
   ConvertedStep,
   Conversion,
+  ContextDirEntry,
+  ContextDirReader,
 } from './types.js';

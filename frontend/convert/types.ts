@@ -17,6 +17,20 @@ export interface ResolvedImage {
 /** ref is fully qualified, e.g. docker.io/library/busybox:local. */
 export type ImageConfigResolver = (ref: string, platform: Platform) => Promise<ResolvedImage | undefined>;
 
+/** One entry of a build-context directory, as lstat sees it (a symlink is not followed). */
+export interface ContextDirEntry {
+  name: string;
+  type: 'dir' | 'file' | 'symlink' | 'other';
+}
+
+/**
+ * Lists a directory of the build context: `dir` is relative, `/`-separated and clean (''
+ * is the context root) and only ever names directories the reader reported as 'dir'.
+ * Undefined when it does not exist. Entries are unfiltered: the converter applies the
+ * .dockerignore patterns (excludePatterns) itself.
+ */
+export type ContextDirReader = (dir: string) => Promise<readonly ContextDirEntry[] | undefined>;
+
 export interface ConvertOptions {
   dockerfile: DockerfileAst;
   buildArgs: Record<string, string>;
@@ -35,6 +49,10 @@ export interface ConvertOptions {
   platform?: Platform;
   /** Absent (convert command, no daemon): base config treated as empty. */
   resolveImageConfig?: ImageConfigResolver;
+  /** The build context, for what BuildKit v0.8's LLB cannot leave to the daemon: the
+   * wildcards of COPY --parents (expanded here, one copy per match). Only read when such a
+   * wildcard is used; without it, one is an error. */
+  readContextDir?: ContextDirReader;
 }
 
 export interface ConvertedStep {
