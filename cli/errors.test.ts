@@ -33,7 +33,7 @@ describe('exit codes', () => {
   it('has the documented table', () => {
     expect(EXIT_CODES).toEqual({
       usage: 2, dockerfile: 1, convert: 1, connection: 1, solve: 1, input: 1, canceled: 130,
-      registry: 1, push: 1, attest: 1, key: 1, verify: 1, internal: 1,
+      registry: 1, push: 1, attest: 1, key: 1, verify: 1, trace: 1, guard: 1, internal: 1,
     });
   });
 
@@ -46,6 +46,9 @@ describe('exit codes', () => {
     [new ConvertError('Dockerfile', 0, 'target stage "x" could not be found'), 'convert', 1, 'error: Dockerfile: target stage "x" could not be found'],
     [new BuildKitConnectionError('cannot connect to BuildKit at unix:///nope.sock: ENOENT'), 'connection', 1, 'error: cannot connect to BuildKit at unix:///nope.sock: ENOENT'],
     [new SolveError('failed to solve:\n  something'), 'solve', 1, 'error: failed to solve: something'],
+    [Object.assign(new Error('the eBPF tracer needs root; build with --no-trace'), { name: 'TraceUnavailableError' }), 'trace', 1, 'error: the eBPF tracer needs root; build with --no-trace'],
+    [Object.assign(new Error('the probe loader exited'), { name: 'TracerError' }), 'trace', 1, 'error: the probe loader exited'],
+    [Object.assign(new Error('/run/docker/plugins/x.sock is in use'), { name: 'GuardError' }), 'guard', 1, 'error: /run/docker/plugins/x.sock is in use'],
     [new TypeError('boom'), 'internal', 1, 'error: boom'],
     ['a string', 'internal', 1, 'error: a string'],
   ])('%s', (err, kind, exitCode, message) => {

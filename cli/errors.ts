@@ -12,6 +12,9 @@
 //       with a key code), signing failed (AttestationError), verification failed
 //       (VerificationFailedError), a trace policy violated (verify --policy) or invalid
 //       (PolicyError: does not parse or type-check, failed to evaluate)
+//   1   tracing: the tracer cannot run here (not root, no BPF, probe not built:
+//       TraceUnavailableError, which says to use --no-trace) or failed (TracerError)
+//   1   the guard could not start serving (GuardError: socket in use, port taken)
 //   130 canceled by Ctrl-C / SIGTERM
 // Messages are one line: `error: ...`, or `Dockerfile:LINE: what` for errors that carry a
 // Dockerfile location.
@@ -33,6 +36,8 @@ export type ErrorKind =
   | 'attest'
   | 'key'
   | 'verify'
+  | 'trace'
+  | 'guard'
   | 'internal';
 
 export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
@@ -48,6 +53,8 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
   attest: 1,
   key: 1,
   verify: 1,
+  trace: 1,
+  guard: 1,
   internal: 1,
 };
 
@@ -216,6 +223,10 @@ export function describeError(err: unknown, classes?: Partial<SiblingErrorClasse
   if (err instanceof Error && err.name === 'AttestationError') {
     return report(typeof code === 'string' && KEY_ERROR_CODES.has(code) ? 'key' : 'attest', `error: ${oneLine(err.message)}`);
   }
+  if (err instanceof Error && ['TraceUnavailableError', 'TracerUnavailableError', 'TracerError'].includes(err.name)) {
+    return report('trace', `error: ${oneLine(err.message)}`);
+  }
+  if (err instanceof Error && err.name === 'GuardError') return report('guard', `error: ${oneLine(err.message)}`);
   if (err instanceof Error && err.name === 'AbortError') return report('canceled', 'error: build canceled');
   return report('internal', `error: ${oneLine(errorMessage(err))}`);
 }

@@ -5,9 +5,12 @@
 #
 # Usage: scripts/env.sh                      set everything up (idempotent)
 #        scripts/env.sh --status             print what is up, change nothing
-#        scripts/env.sh guard-on GUARD-ARGS  set up, start `tracebuild guard GUARD-ARGS`
+#        scripts/env.sh guard-on [--restart-dockerd] GUARD-ARGS
+#                                            set up, start `tracebuild guard GUARD-ARGS`
 #                                            (--key PUB --policy FILE ...) and make dockerd
-#                                            ask it before every API call
+#                                            ask it before every API call (--restart-dockerd:
+#                                            allowed to restart a dockerd that this script
+#                                            did not start, once)
 #        scripts/env.sh guard-off            dockerd stops asking the guard; the guard stops
 #                                            (works when the guard is dead or hung)
 #        scripts/env.sh stop-dockerd         stop this dockerd (and its guard)
@@ -45,6 +48,8 @@ else
   DOCKERD_INSTANCE_ARGS=(
     --host "unix://$DOCKER_SOCK" --pidfile "$DOCKERD_PIDFILE"
     --data-root "$STATE_DIR/instances/$INSTANCE/docker" --exec-root "$GUARD_RUN_DIR/exec"
+    # Where a system containerd runs, dockerd uses it: keep this instance's objects apart.
+    --containerd-namespace "tracebuild-$INSTANCE" --containerd-plugins-namespace "tracebuild-$INSTANCE-plugins"
   )
   GUARD_NAME=tracebuild-guard-$INSTANCE
 fi
@@ -242,12 +247,13 @@ guard_pid() {
   echo "$pid"
 }
 
-guard_requests() {
+guard_requests() { # the guard's count of AuthZ requests; empty when it does not answer
   curl -fsS --max-time 2 --unix-socket "$GUARD_SOCK" http://guard/tracebuild/status 2>/dev/null \
-    | sed -n 's/.*"requests":\([0-9]*\).*/\1/p'
+    | sed -n 's/.*"requests":\([0-9]*\).*/\1/p' || true
 }
 
 set_authz_plugins() { # [NAME]: the plugins dockerd asks, through its config file and a reload
+  mkdir -p "$(dirname "$DOCKERD_CONFIG")"
   if [ -n "${1:-}" ]; then
     printf '{"authorization-plugins": ["%s"]}\n' "$1" >"$DOCKERD_CONFIG.tmp"
   else
@@ -259,12 +265,20 @@ set_authz_plugins() { # [NAME]: the plugins dockerd asks, through its config fil
   kill -HUP "$pid"
 }
 
-# dockerd must read its plugins from our config file; one started otherwise (by an older
-# version of this script, or by hand) is restarted once.
+# dockerd must read its plugins from our config file. One started otherwise (by hand, by
+# systemd, by an older version of this script) is restarted once, but only when allowed:
+# a restart stops its containers and the builds it is running.
 ensure_dockerd_reads_config() {
-  local pid
+  local allow_restart=$1 pid
   pid=$(dockerd_pid) || die "dockerd is not running (pid file $DOCKERD_PIDFILE)"
-  if tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF -- "--config-file=$DOCKERD_CONFIG"; then return 0; fi
+  if tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF -- "--config-file=$DOCKERD_CONFIG" \
+    || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "--config-file $DOCKERD_CONFIG "; then
+    return 0
+  fi
+  if [ -z "$INSTANCE" ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker 2>/dev/null; then
+    die "dockerd is managed by systemd: add \"authorization-plugins\": [\"$GUARD_NAME\"] to its daemon.json and run systemctl reload docker, after the guard is up"
+  fi
+  [ "$allow_restart" = yes ] || die "dockerd (pid $pid) was not started by scripts/env.sh and does not read $DOCKERD_CONFIG; switching the guard on needs one restart of it, which stops its containers and builds: run guard-on --restart-dockerd ..."
   log "restarting dockerd so that it reads $DOCKERD_CONFIG (needed to switch the guard on and off without restarts)"
   stop_dockerd
   start_dockerd
@@ -302,9 +316,11 @@ stop_guard() {
 }
 
 guard_on() {
+  local allow_restart=no
+  if [ "${1:-}" = --restart-dockerd ]; then allow_restart=yes; shift; fi
   [ $# -gt 0 ] || die "guard-on needs the guard's arguments: --key PUB --policy FILE [...] (see tracebuild guard --help)"
   setup
-  ensure_dockerd_reads_config
+  ensure_dockerd_reads_config "$allow_restart"
   start_guard "$@"
   set_authz_plugins "$GUARD_NAME"
   # The reload is asynchronous: done when a docker call goes through the guard.
@@ -326,13 +342,23 @@ guard_off() {
   require_root
   if dockerd_pid >/dev/null; then
     set_authz_plugins ""
-    local i
+    # The reload is asynchronous: done when a docker call no longer reaches the guard (or,
+    # with the guard dead or hung, when dockerd answers at all).
+    local i before after
     for i in $(seq 1 40); do
-      docker_answers && break
+      if guard_answers; then
+        before=$(guard_requests)
+        docker_answers || true
+        after=$(guard_requests)
+        [ -n "$before" ] && [ "$before" = "$after" ] && docker_answers && break
+      else
+        docker_answers && break
+      fi
       sleep 0.5
     done
     docker_answers || die "dockerd does not answer on $DOCKER_SOCK after the guard was removed (log: $DOCKERD_LOG)"
   else
+    mkdir -p "$(dirname "$DOCKERD_CONFIG")"
     echo '{}' >"$DOCKERD_CONFIG"
   fi
   stop_guard
@@ -341,7 +367,8 @@ guard_off() {
 
 status() {
   docker_answers && echo "dockerd: up ($DOCKER_SOCK)" || echo "dockerd: down"
-  "${DOCKER[@]}" image inspect "$BASE_IMAGE" >/dev/null 2>&1 && echo "$BASE_IMAGE: present" || echo "$BASE_IMAGE: missing"
+  # Bounded: with a guard that is configured but gone, every docker call waits ~45 s.
+  timeout 5 "${DOCKER[@]}" image inspect "$BASE_IMAGE" >/dev/null 2>&1 && echo "$BASE_IMAGE: present" || echo "$BASE_IMAGE: missing (or dockerd not answering)"
   registry_answers && echo "registry: up (http://$REGISTRY_ADDR)" || echo "registry: down"
   [ -n "$(ls -A /sys/kernel/tracing 2>/dev/null)" ] && echo "tracefs: mounted" || echo "tracefs: not mounted"
   if grep -q authorization-plugins "$DOCKERD_CONFIG" 2>/dev/null; then
@@ -367,7 +394,7 @@ main() {
     --status) status ;;
     guard-on) shift; guard_on "$@" ;;
     guard-off) guard_off ;;
-    stop-dockerd) require_root; guard_off; stop_dockerd ;;
+    stop-dockerd) require_root; (guard_off) || log "could not switch the guard off first; stopping dockerd anyway"; stop_dockerd; stop_guard ;;
     '')
       setup
       log "ready: dockerd on $DOCKER_SOCK, $BASE_IMAGE, registry on $REGISTRY_ADDR"

@@ -48,7 +48,7 @@ done
 
 sed "s/@CLEAN_SHA256@/$(sha256sum "$DEMO_DIR/base-clean/cc" | cut -d' ' -f1)/" \
   "$ROOT/testdata/trojan/policy.yaml.in" >"$DEMO_DIR/policy.yaml"
-bash "$ROOT/scripts/env.sh" guard-on --key "$DEMO_DIR/signer.pub" --policy "$DEMO_DIR/policy.yaml"
+bash "$ROOT/scripts/env.sh" guard-on --restart-dockerd --key "$DEMO_DIR/signer.pub" --policy "$DEMO_DIR/policy.yaml"
 
 cat >&2 <<EOF
 demo: ready. Now:

@@ -164,7 +164,7 @@ export async function runGuard(request: GuardRequest, io: CliIo): Promise<void> 
   }
 
   // Loaded here, not at start-up: no other command needs the guard's servers.
-  const [{ ImageGate }, { startAuthzPlugin }, { startAdmissionWebhook }] = await Promise.all([
+  const [{ ImageGate }, { startAuthzPlugin, engineName }, { startAdmissionWebhook }] = await Promise.all([
     import('../guard/image-gate.js'),
     import('../guard/authz-plugin.js'),
     import('../guard/admission.js'),
@@ -185,8 +185,9 @@ export async function runGuard(request: GuardRequest, io: CliIo): Promise<void> 
   try {
     if (request.dockerPlugin) {
       const socketPath = pluginSocketPath(request);
-      plugin = await startAuthzPlugin({ socketPath, gate, engine: engineTarget(io.env), log });
-      log(`authorization plugin ${request.name} listening on ${socketPath} (pid ${io.pid ?? '?'})`);
+      const engine = engineTarget(io.env);
+      plugin = await startAuthzPlugin({ socketPath, gate, engine, log });
+      log(`authorization plugin ${request.name} listening on ${socketPath} (pid ${io.pid ?? '?'}), asking dockerd at ${engineName(engine)} about images`);
     }
     if (request.webhook !== undefined) {
       webhook = await startAdmissionWebhook({ ...request.webhook, gate, log });

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseReferenceWithDefaultTag } from '../../oci/index.js';
+import { listening } from './guard-error.js';
 import { refusalMessage, type ImageGate } from './image-gate.js';
 
 const MAX_REVIEW_BYTES = 8 * 1024 * 1024;
@@ -41,8 +42,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function containersOf(pod: Record<string, unknown>): ContainerRef[] {
-  const spec = isObject(pod.spec) ? pod.spec : {};
+/** The containers of a Pod, or of an EphemeralContainers object (kubectl debug before 1.22). */
+function containersOf(object: Record<string, unknown>, kind: string): ContainerRef[] {
+  const spec = kind === 'EphemeralContainers' ? object : isObject(object.spec) ? object.spec : {};
   const out: ContainerRef[] = [];
   for (const field of ['initContainers', 'containers', 'ephemeralContainers'] as const) {
     const list = spec[field];
@@ -69,12 +71,13 @@ export async function reviewAdmission(review: unknown, gate: ImageGate): Promise
   });
 
   const kind = isObject(request.kind) ? request.kind : {};
-  const isPod = kind.kind === 'Pod' && (kind.group === '' || kind.group === undefined);
+  const kindName = typeof kind.kind === 'string' ? kind.kind : '';
+  const isPod = (kindName === 'Pod' || kindName === 'EphemeralContainers') && (kind.group === '' || kind.group === undefined);
   // Only Pods start containers; a webhook configured more widely lets the rest through.
   if (!isPod || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return answer(true);
-  if (!isObject(request.object)) throw new AdmissionRequestError('the Pod review has no request.object');
+  if (!isObject(request.object)) throw new AdmissionRequestError(`the ${kindName} review has no request.object`);
 
-  const containers = containersOf(request.object);
+  const containers = containersOf(request.object, kindName);
   const refusals: string[] = [];
   const warnings: string[] = [];
   const verdicts = new Map<string, ReturnType<ImageGate['checkReference']>>();
@@ -154,7 +157,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 /** Serves POST /validate (and POST /) with AdmissionReviews, GET /healthz. */
 export async function startAdmissionWebhook(options: WebhookOptions): Promise<RunningWebhook> {
-  const server = createServer({ cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) }, (req, res) => {
+  const tls = await listening('the admission webhook', () => Promise.resolve({ cert: readFileSync(options.certFile), key: readFileSync(options.keyFile) }));
+  const server = createServer(tls, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true });
     if (req.method !== 'POST' || (path !== '/validate' && path !== '/')) return send(res, 404, { error: `${req.method ?? ''} ${path ?? ''}: not served (POST /validate)` });
@@ -170,10 +174,12 @@ export async function startAdmissionWebhook(options: WebhookOptions): Promise<Ru
         send(res, err instanceof AdmissionRequestError ? 400 : 500, { error: message });
       });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
+  await listening(`the admission webhook on ${options.host}:${options.port}`, () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => resolve());
+    }),
+  );
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   return {

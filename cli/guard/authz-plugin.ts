@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { EngineTarget } from '../commands/push-engine.js';
+import { GuardError, listening } from './guard-error.js';
 import { classifyRequest, type AuthzRequest, type DockerAction } from './docker-request.js';
 import { inspectContainer, inspectLocalImage } from './engine.js';
 import { refusalMessage, type ImageGate, type Verdict } from './image-gate.js';
@@ -67,15 +68,15 @@ export async function decide(request: AuthzRequest | undefined, options: Pick<Au
 async function judge(action: Exclude<DockerAction, { kind: 'other' }>, options: Pick<AuthzPluginOptions, 'gate' | 'engine' | 'log'>): Promise<AuthzDecision> {
   const asDecision = (v: Verdict): AuthzDecision => ({ allow: v.allowed, msg: v.allowed ? '' : refusalMessage(v) });
   switch (action.kind) {
-    case 'unreadable-create': {
-      const msg = `tracebuild guard refused a container create: ${action.problem}`;
+    case 'refuse': {
+      const msg = `tracebuild guard refused POST ${action.path}: ${action.problem}`;
       options.log(`refuse: ${msg}`);
       return { allow: false, msg };
     }
     case 'create-container': {
       const image = await inspectLocalImage(options.engine, action.image);
       if (image === undefined) {
-        // dockerd will answer 404 and `docker run` pulls the image, then asks again; the
+        // dockerd will answer 404 and `docker run` pulls the image, then asks again. The
         // start check covers a pull that lands in between.
         options.log(`pass create of ${action.image}: not present locally (dockerd answers 404)`);
         return { allow: true, msg: '' };
@@ -83,17 +84,28 @@ async function judge(action: Exclude<DockerAction, { kind: 'other' }>, options: 
       return asDecision(await options.gate.checkDigests(action.image, image.repoDigests));
     }
     case 'start-container': {
+      // Refused when not found: dockerd would answer 404 anyway, and a guard asking the
+      // wrong daemon (DOCKER_HOST) must not wave every start through.
       const container = await inspectContainer(options.engine, action.container);
-      if (container === undefined) return { allow: true, msg: '' }; // dockerd answers 404
+      if (container === undefined) return refuseStart(action.container, `dockerd at ${engineName(options.engine)} has no container ${action.container}`, options);
       const image = await inspectLocalImage(options.engine, container.imageId);
-      if (image === undefined) {
-        const msg = `tracebuild guard refused to start container ${action.container}: its image ${container.imageId} is gone`;
-        options.log(`refuse: ${msg}`);
-        return { allow: false, msg };
-      }
+      if (image === undefined) return refuseStart(action.container, `its image ${container.imageId} is gone`, options);
       return asDecision(await options.gate.checkDigests(container.imageName, image.repoDigests));
     }
+    case 'service':
+      // Swarm pulls and starts the tasks itself: judge the reference, as for a Pod.
+      return asDecision(await options.gate.checkReference(action.image));
   }
+}
+
+export function engineName(engine: EngineTarget): string {
+  return engine.kind === 'unix' ? `unix://${engine.path}` : `tcp://${engine.host}:${engine.port}`;
+}
+
+function refuseStart(container: string, why: string, options: Pick<AuthzPluginOptions, 'log'>): AuthzDecision {
+  const msg = `tracebuild guard refused to start container ${container}: ${why}`;
+  options.log(`refuse: ${msg}`);
+  return { allow: false, msg };
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -132,7 +144,7 @@ async function claimSocket(path: string): Promise<void> {
       });
       probe.once('error', () => resolve(false));
     });
-    if (answered) throw new Error(`${path} is in use by another running plugin; stop it first (scripts/env.sh guard-off)`);
+    if (answered) throw new GuardError(`${path} is in use by another running plugin; stop it first (scripts/env.sh guard-off)`);
     rmSync(path, { force: true });
   }
   mkdirSync(dirname(path), { recursive: true });
@@ -186,10 +198,12 @@ export async function startAuthzPlugin(options: AuthzPluginOptions): Promise<Run
       if (!res.headersSent) reply(res, 200, { Allow: false, Msg: msg });
     });
   });
-  await claimSocket(options.socketPath);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.socketPath, () => resolve());
+  await listening(`the authorization plugin on ${options.socketPath}`, async () => {
+    await claimSocket(options.socketPath);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.socketPath, () => resolve());
+    });
   });
   return {
     counters,

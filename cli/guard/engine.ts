@@ -58,7 +58,8 @@ function strings(value: unknown): string[] {
 /** The image dockerd would use for `name` (a reference or an id); undefined when it has none. */
 export async function inspectLocalImage(target: EngineTarget, name: string): Promise<LocalImage | undefined> {
   const doc = await getJson(target, `/images/${encodeURIComponent(name)}/json`);
-  if (doc === undefined || typeof doc.Id !== 'string') return undefined;
+  if (doc === undefined) return undefined;
+  if (typeof doc.Id !== 'string') throw new EngineQueryError(`dockerd's record of image ${name} has no Id`);
   return { id: doc.Id, repoDigests: strings(doc.RepoDigests) };
 }
 
@@ -71,7 +72,8 @@ export interface LocalContainer {
 
 export async function inspectContainer(target: EngineTarget, idOrName: string): Promise<LocalContainer | undefined> {
   const doc = await getJson(target, `/containers/${encodeURIComponent(idOrName)}/json`);
-  if (doc === undefined || typeof doc.Image !== 'string') return undefined;
+  if (doc === undefined) return undefined;
+  if (typeof doc.Image !== 'string') throw new EngineQueryError(`dockerd's record of container ${idOrName} has no Image`);
   const config = doc.Config as { Image?: unknown } | undefined;
   return { imageId: doc.Image, imageName: typeof config?.Image === 'string' ? config.Image : doc.Image };
 }

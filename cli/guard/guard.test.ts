@@ -33,24 +33,47 @@ describe('which Engine API calls the guard judges', () => {
     expect(routedPath('/v1.41/containers/../containers/create')).toBe('/containers/create');
     expect(routedPath('/_ping')).toBe('/_ping');
     expect(routedPath('/v1.41')).toBe('/');
+    // dockerd's version pattern is [0-9.]+, and Go's server takes the absolute form.
+    expect(routedPath('/v1.41./containers/create')).toBe('/containers/create');
+    expect(routedPath('/v.../containers/create')).toBe('/containers/create');
+    expect(routedPath('http://x/v1.41/containers/create?name=a')).toBe('/containers/create');
   });
 
   it('judges creates by the image in the body, whatever the spelling of the path', () => {
-    for (const uri of ['/containers/create', '/v1.41/containers/create?name=web', '/v1.24//containers/create/', '/containers%2fcreate']) {
+    for (const uri of ['/containers/create', '/v1.41/containers/create?name=web', '/v1.24//containers/create/', '/containers%2fcreate', '/v1.41./containers/create', 'http://x/v1.41/containers/create']) {
       expect(classifyRequest(create(uri))).toEqual({ kind: 'create-container', image: 'app:v1', path: '/containers/create' });
     }
     expect(classifyRequest({ ...create('/containers/create'), RequestMethod: 'post' }).kind).toBe('create-container');
   });
 
   it('refuses to guess when the body is missing or says nothing', () => {
-    expect(classifyRequest(create('/v1.41/containers/create', null)).kind).toBe('unreadable-create');
-    expect(classifyRequest({ ...create('/containers/create'), RequestBody: Buffer.from('not json').toString('base64') })).toMatchObject({ kind: 'unreadable-create', problem: 'the request body is not JSON' });
-    expect(classifyRequest(create('/containers/create', { Cmd: ['sh'] }))).toMatchObject({ kind: 'unreadable-create', problem: 'the request names no image' });
+    expect(classifyRequest(create('/v1.41/containers/create', null)).kind).toBe('refuse');
+    expect(classifyRequest({ ...create('/containers/create'), RequestBody: Buffer.from('not json').toString('base64') })).toMatchObject({ kind: 'refuse', problem: 'the request body is not JSON' });
+    expect(classifyRequest(create('/containers/create', { Cmd: ['sh'] }))).toMatchObject({ kind: 'refuse', problem: 'the request names no image' });
+  });
+
+  it('reads the image key as Go does (any case), and refuses two of them', () => {
+    expect(classifyRequest(create('/containers/create', { image: 'lower:v1' }))).toMatchObject({ kind: 'create-container', image: 'lower:v1' });
+    expect(classifyRequest(create('/containers/create', { Image: 'trusted:v1', image: 'evil:v1' }))).toMatchObject({
+      kind: 'refuse',
+      problem: 'the request body has 2 keys that dockerd reads as image (Image, image)',
+    });
+  });
+
+  it('judges swarm services by their task image, refuses managed plugins', () => {
+    const spec = { Name: 'web', TaskTemplate: { ContainerSpec: { Image: 'app:v1' } } };
+    expect(classifyRequest(create('/v1.41/services/create', spec))).toMatchObject({ kind: 'service', image: 'app:v1' });
+    expect(classifyRequest(create('/v1.41/services/abc/update?version=3', spec))).toMatchObject({ kind: 'service', image: 'app:v1' });
+    for (const uri of ['/v1.41/plugins/pull?remote=x', '/plugins/create?name=x', '/v1.41/plugins/vieux/sshfs:latest/enable', '/plugins/x/upgrade']) {
+      expect(classifyRequest(create(uri, null)).kind, uri).toBe('refuse');
+    }
   });
 
   it('judges starts and restarts by container, lets everything else through', () => {
     expect(classifyRequest(create('/v1.41/containers/abc123/start', null))).toEqual({ kind: 'start-container', container: 'abc123', path: '/containers/abc123/start' });
     expect(classifyRequest(create('/containers/web/restart?t=1', null)).kind).toBe('start-container');
+    // A link alias is a container name with a slash.
+    expect(classifyRequest(create('/v1.41/containers/web/db/start', null))).toMatchObject({ kind: 'start-container', container: 'web/db' });
     for (const [method, uri] of [
       ['GET', '/v1.41/containers/create'],
       ['POST', '/v1.41/build?t=x'],
@@ -59,6 +82,10 @@ describe('which Engine API calls the guard judges', () => {
       ['POST', '/v1.41/images/127.0.0.1:5000/app/push?tag=v1'],
       ['POST', '/v1.41/containers/abc/stop'],
       ['GET', '/v1.41/containers/json'],
+      ['POST', '/v1.41/containers/abc/update'],
+      ['POST', '/v1.41/exec/abc/start'],
+      ['POST', '/v1.41/images/create?fromImage=x'],
+      ['POST', '/v1.41/volumes/create'],
     ] as const) {
       expect(classifyRequest(create(uri, null, method)).kind, `${method} ${uri}`).toBe('other');
     }
@@ -214,6 +241,30 @@ describe('ImageGate, against a registry with signed attestations', () => {
     expect(v.reason).toContain('no answer within 0.05 s');
   });
 
+  it('shares one verification between concurrent checks, and caches one that outlives the deadline', async () => {
+    const img = await image();
+    let calls = 0;
+    let release: () => void = () => undefined;
+    const gated = new Promise<void>((resolve) => (release = resolve));
+    const { verifyImageWithKeys } = await import('../commands/verify.js');
+    const g = gate({
+      timeoutMs: 100,
+      verify: async (c, ref, keys) => {
+        calls++;
+        await gated;
+        return verifyImageWithKeys(c, ref, keys);
+      },
+    });
+    const [a, b] = await Promise.all([g.checkDigests(img.tagRef, [img.digestRef]), g.checkDigests(img.tagRef, [img.digestRef])]);
+    expect(calls, 'one verification for both').toBe(1);
+    expect([a.allowed, b.allowed]).toEqual([false, false]);
+    expect(a.reason).toContain(`verifying ${img.tagRef} took too long: no answer within 0.1 s`);
+    release();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await g.checkDigests(img.tagRef, [img.digestRef]), 'the late result was cached').toMatchObject({ allowed: true, cached: true });
+    expect(calls).toBe(1);
+  });
+
   it('tries every RepoDigest, the named repository first', async () => {
     const bad = await image({ attest: 'none' });
     const good = await image();
@@ -284,6 +335,9 @@ describe('ImageGate, against a registry with signed attestations', () => {
       expect((await decide(create('/containers/create', null), options)).msg).toContain('did not show the guard the request body');
       expect((await decide(undefined, options)).msg).toContain('empty authorization request');
 
+      // A start of a container dockerd does not know: refused (it would 404 anyway).
+      expect((await decide(create('/containers/nope/start', null), options)).msg).toContain('refused to start container nope: dockerd at unix://');
+
       asked.length = 0;
       expect(await decide(create('/v1.41/build?t=x', null), options)).toEqual({ allow: true, judged: false, msg: '' });
       expect(asked, 'other calls are answered without asking dockerd').toEqual([]);
@@ -323,6 +377,19 @@ describe('ImageGate, against a registry with signed attestations', () => {
       expect(answer.response.status?.message).toContain('initContainer "init": tracebuild guard refused');
       expect(answer.response.status?.message).toContain('container "c0": tracebuild guard refused');
       expect(answer.response.status?.message).toContain('rule shell-digest-pinned at Dockerfile:3');
+    });
+
+    it('judges UPDATEs and ephemeral containers too', async () => {
+      const a = await image();
+      const update = await reviewAdmission(review(pod(a.digestRef, a.digestRef), { operation: 'UPDATE' }), gate({ policy: FAILING }));
+      expect(update.response.allowed).toBe(false);
+      const debug = await reviewAdmission(
+        review({ ephemeralContainers: [{ name: 'debugger', image: a.digestRef }] }, { kind: { group: '', version: 'v1', kind: 'EphemeralContainers' } }),
+        gate({ policy: FAILING }),
+      );
+      expect(debug.response.status?.message).toContain('ephemeralContainer "debugger": tracebuild guard refused');
+      const pinned = await reviewAdmission(review(pod(a.digestRef, a.digestRef)), gate());
+      expect(pinned.response).toEqual({ uid: 'uid-1', allowed: true });
     });
 
     it('lets other kinds and operations through, rejects what is not a review', async () => {

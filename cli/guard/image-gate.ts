@@ -86,43 +86,63 @@ export class ImageGate {
    * repository the user named first; one that verifies and passes is enough, since every
    * RepoDigest names a manifest of this very image.
    */
-  async checkDigests(image: string, repoDigests: readonly string[]): Promise<Verdict> {
-    if (repoDigests.length === 0) {
-      return this.refuse(
-        { image, reason: `${image} has no registry digest (built or loaded here, never pushed to or pulled from a registry), so it has no attestations to check` },
-        'unattested',
-      );
-    }
-    let named: string | undefined;
-    try {
-      named = parseReferenceWithDefaultTag(image).name;
-    } catch {
-      // an image id or a short id: no repository to prefer
-    }
-    const ordered = [...repoDigests].sort((a, b) => Number(this.repositoryOf(b) === named) - Number(this.repositoryOf(a) === named));
-    let first: Verdict | undefined;
-    for (const digestRef of ordered) {
-      const verdict = await this.checkDigestRef(image, digestRef);
-      if (verdict.allowed) return verdict;
-      first ??= verdict;
-    }
-    return first as Verdict;
+  checkDigests(image: string, repoDigests: readonly string[]): Promise<Verdict> {
+    return this.within(image, async () => {
+      if (repoDigests.length === 0) {
+        return this.refuse(
+          { image, reason: `${image} has no registry digest (built or loaded here, never pushed to or pulled from a registry), so it has no attestations to check` },
+          'unattested',
+        );
+      }
+      let named: string | undefined;
+      try {
+        named = parseReferenceWithDefaultTag(image).name;
+      } catch {
+        // an image id or a short id: no repository to prefer
+      }
+      const ordered = [...repoDigests].sort((a, b) => Number(this.repositoryOf(b) === named) - Number(this.repositoryOf(a) === named));
+      let first: Verdict | undefined;
+      for (const digestRef of ordered) {
+        const verdict = await this.checkDigestRef(image, digestRef);
+        if (verdict.allowed) return verdict;
+        first ??= verdict;
+      }
+      return first as Verdict;
+    });
   }
 
   /** An image reference as a Pod names it: a digest is used as is, a tag is resolved in the registry. */
-  async checkReference(image: string): Promise<Verdict> {
-    let ref: Reference;
+  checkReference(image: string): Promise<Verdict> {
+    return this.within(image, async () => {
+      let ref: Reference;
+      try {
+        ref = parseReferenceWithDefaultTag(image);
+      } catch (err) {
+        return this.refuse({ image, reason: `${image} is not a valid image reference: ${(err as Error).message}` }, 'untrusted');
+      }
+      if (ref.digest !== undefined) return this.checkDigestRef(image, `${ref.name}@${ref.digest}`);
+      let digest: string;
+      try {
+        digest = (await this.options.client.resolveManifest(ref)).digest;
+      } catch (err) {
+        return this.refuse({ image, reason: `cannot resolve ${image} in its registry: ${this.errorText(err)}` }, 'unattested');
+      }
+      return this.checkDigestRef(image, `${ref.name}@${digest}`);
+    });
+  }
+
+  /**
+   * One time budget for the whole decision (several RepoDigests, or a resolve and a
+   * verification), so that the caller (dockerd, the API server) gets an answer in time.
+   * A verification still running when it runs out goes on, and its result is cached for
+   * the next call.
+   */
+  private async within(image: string, decide: () => Promise<Verdict>): Promise<Verdict> {
     try {
-      ref = parseReferenceWithDefaultTag(image);
+      return await this.withDeadline(decide());
     } catch (err) {
-      return this.refuse({ image, reason: `${image} is not a valid image reference: ${(err as Error).message}` }, 'untrusted');
-    }
-    if (ref.digest !== undefined) return this.checkDigestRef(image, `${ref.name}@${ref.digest}`);
-    try {
-      const resolved = await this.withDeadline(this.options.client.resolveManifest(ref));
-      return await this.checkDigestRef(image, `${ref.name}@${resolved.digest}`);
-    } catch (err) {
-      return this.refuse({ image, reason: `cannot resolve ${image} in its registry: ${this.errorText(err)}` }, 'unattested');
+      if (err instanceof DeadlineExceeded) return this.refuse({ image, reason: `verifying ${image} took too long: ${err.message}` }, 'unattested');
+      throw err;
     }
   }
 
@@ -155,7 +175,7 @@ export class ImageGate {
     }
     let report: VerifyReport;
     try {
-      report = await this.withDeadline(this.verify(this.options.client, ref, this.options.trusted));
+      report = await this.verify(this.options.client, ref, this.options.trusted);
     } catch (err) {
       return this.refuse({ ...base, reason: `cannot fetch the attestations of ${digestRef}: ${this.errorText(err)}` }, 'unattested');
     }

@@ -14,6 +14,7 @@
 // signals.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { GuardError } from './guard-error.js';
 
 export interface SupervisorOptions {
   /** The worker's command: node, its flags, the CLI script and the worker's arguments. */
@@ -59,13 +60,18 @@ function withTimeout(work: Promise<void>, ms: number): Promise<boolean> {
   });
 }
 
-/** Runs the worker until `signal` aborts; then stops it (SIGTERM, SIGKILL after 5 s). */
+/**
+ * Runs the worker until `signal` aborts; then stops it (SIGTERM, SIGKILL after 5 s).
+ * Throws GuardError when the very first worker ends without ever answering: that is a
+ * configuration that cannot work (a socket in use, a certificate missing), not a crash.
+ */
 export async function superviseWorker(options: SupervisorOptions): Promise<void> {
   const interval = options.probeIntervalMs ?? 2_000;
   const probeTimeout = options.probeTimeoutMs ?? 2_000;
   const failuresBeforeKill = options.failuresBeforeKill ?? 3;
   const startupGrace = options.startupGraceMs ?? 10_000;
   let quickDeaths = 0;
+  let everAnswered = false;
 
   while (!options.signal.aborted) {
     const startedAt = Date.now();
@@ -81,10 +87,12 @@ export async function superviseWorker(options: SupervisorOptions): Promise<void>
     let answeredOnce = false;
     let failures = 0;
     while (!options.signal.aborted && gone === undefined) {
-      await sleep(interval, options.signal);
+      // A crash is noticed at once, not at the next probe.
+      await Promise.race([sleep(interval, options.signal), exited]);
       if (options.signal.aborted || gone !== undefined) break;
       if (await withTimeout(options.probe(), probeTimeout)) {
         answeredOnce = true;
+        everAnswered = true;
         failures = 0;
         continue;
       }
@@ -105,6 +113,7 @@ export async function superviseWorker(options: SupervisorOptions): Promise<void>
       return;
     }
     const why = await exited;
+    if (!everAnswered) throw new GuardError(`the guard worker ended before it served anything (${why}); see its error above`);
     if (Date.now() - startedAt < 10_000) quickDeaths++;
     else quickDeaths = 0;
     // A worker that dies right after starting (a port taken, a socket in use) would spin:

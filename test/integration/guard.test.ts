@@ -166,6 +166,32 @@ describe.skipIf(gate.skip)('tracebuild guard: dockerd refuses to run what the po
     expect(ps.stdout.trim()).toBe('');
   });
 
+  test('spellings and bodies that try to get past the guard are refused by dockerd', async () => {
+    const body = JSON.stringify({ Image: images.trojan, Cmd: ['true'] });
+    const attempts: Array<[string, string[]]> = [
+      ['a chunked body, which dockerd does not show the plugin', ['-H', 'Transfer-Encoding: chunked', 'http://docker/v1.41/containers/create']],
+      ['a version prefix ending in a dot', ['http://docker/v1.41./containers/create']],
+      ['two Image keys', ['http://docker/v1.41/containers/create']],
+    ];
+    for (const [what, args] of attempts) {
+      const data = what === 'two Image keys' ? JSON.stringify({ Image: images.clean, image: images.trojan, Cmd: ['true'] }) : body;
+      const r = await run('curl', ['-sS', '--unix-socket', DOCKER_SOCK, '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', data, '-w', '\n%{http_code}', ...args]);
+      expect(r.stdout.trim().split('\n').pop(), `${what}: ${r.stdout}`).toBe('403');
+      expect(r.stdout, what).toContain(`authorization denied by plugin ${GUARD}: tracebuild guard refused`);
+    }
+    const ps = await docker(['ps', '-a', '--filter', `ancestor=${images.trojan}`, '-q']);
+    expect(ps.stdout.trim(), 'no container was made').toBe('');
+  });
+
+  test('docker run of an image that is not local yet pulls it, then the guard judges it', async () => {
+    const rm = await docker(['image', 'rm', images.clean]);
+    expect(rm.exitCode, shown(rm)).toBe(0);
+    const r = await docker(['run', '--rm', '--network', 'host', images.clean, 'cat', '/out/app']);
+    expect(r.exitCode, shown(r)).toBe(0);
+    expect(r.stderr).toContain(`Unable to find image '${images.clean}' locally`);
+    expect(r.stdout).toContain('hello from the app');
+  });
+
   test('an image that never went through a registry is refused; pulls, inspects and the like pass', async () => {
     const r = await docker(['run', '--rm', bases.clean, 'true']);
     expect(r.exitCode, shown(r)).toBe(125);
