@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDockerfile } from '../../dockerfile-parser/index.js';
+import { convertOptions } from '../../test/helpers/convert.js';
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import { decodeDefinition } from '../llb/index.js';
 import type { DecodedOp } from '../llb/index.js';
@@ -17,17 +17,9 @@ const busyboxConfig: ResolvedImage = {
   },
 };
 
+/** As `tracebuild build` would convert: every base image resolves to busybox's config. */
 function opts(text: string, extra: Partial<ConvertOptions> = {}): ConvertOptions {
-  return {
-    dockerfile: parseDockerfile(text, 'Dockerfile'),
-    buildArgs: {},
-    labels: {},
-    network: 'default',
-    noCache: false,
-    excludePatterns: [],
-    resolveImageConfig: async () => busyboxConfig,
-    ...extra,
-  };
+  return convertOptions(text, { resolveImageConfig: async () => busyboxConfig, ...extra });
 }
 
 async function convert(text: string, extra: Partial<ConvertOptions> = {}): Promise<Conversion> {

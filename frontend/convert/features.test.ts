@@ -1,36 +1,12 @@
 // Multi-stage, RUN flags (mounts, network, security), heredocs, COPY/ADD flags, # syntax,
 // and the Conversion fields the CLI needs before solving (entitlements, secrets, ssh ids).
 import { describe, expect, it } from 'vitest';
+import { convertError, convertText as convert } from '../../test/helpers/convert.js';
 import { parseDockerfile } from '../../dockerfile-parser/index.js';
 import { decodeDefinition } from '../llb/index.js';
 import type { DecodedOp } from '../llb/index.js';
-import { ConvertError, convertDockerfile } from './index.js';
-import type { Conversion, ConvertOptions } from './index.js';
+import type { Conversion } from './index.js';
 import { parseCsvRecord, parseMount } from './runmount.js';
-
-function opts(text: string, extra: Partial<ConvertOptions> = {}): ConvertOptions {
-  return {
-    dockerfile: parseDockerfile(text, 'Dockerfile'),
-    buildArgs: {},
-    labels: {},
-    network: 'default',
-    noCache: false,
-    excludePatterns: [],
-    ...extra,
-  };
-}
-
-const convert = (text: string, extra: Partial<ConvertOptions> = {}): Promise<Conversion> => convertDockerfile(opts(text, extra));
-
-async function convertError(text: string, extra: Partial<ConvertOptions> = {}): Promise<ConvertError> {
-  try {
-    await convert(text, extra);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConvertError);
-    return e as ConvertError;
-  }
-  throw new Error('expected a ConvertError');
-}
 
 const ops = (c: Conversion): DecodedOp[] => decodeDefinition(c.definition);
 type Exec = { meta: { args: string[]; env: string[] }; mounts: Record<string, unknown>[]; network?: string; security?: string };

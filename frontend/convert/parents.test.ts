@@ -1,10 +1,9 @@
 // COPY --parents (Dockerfile 1.7) emulated on BuildKit v0.8 LLB: one copy per exact path,
 // to <dest>/<path below the pivot>; wildcards expanded against a listing of the context.
 import { describe, expect, it } from 'vitest';
-import { parseDockerfile } from '../../dockerfile-parser/index.js';
+import { convertError, convertText as convert } from '../../test/helpers/convert.js';
 import { decodeDefinition } from '../llb/index.js';
-import { ConvertError, convertDockerfile } from './index.js';
-import type { ContextDirEntry, ContextDirReader, Conversion, ConvertOptions } from './index.js';
+import type { ContextDirEntry, ContextDirReader, Conversion } from './index.js';
 import { belowPivot, expandParents, splitParentsSource } from './parents.js';
 
 const B = 'FROM busybox:local';
@@ -40,30 +39,6 @@ function fakeContext(entries: string[], opts: { reverse?: boolean; calls?: strin
     const list = [...d].map(([name, type]) => ({ name, type }));
     return opts.reverse ? list.reverse() : list;
   };
-}
-
-function opts(text: string, extra: Partial<ConvertOptions> = {}): ConvertOptions {
-  return {
-    dockerfile: parseDockerfile(text, 'Dockerfile'),
-    buildArgs: {},
-    labels: {},
-    network: 'default',
-    noCache: false,
-    excludePatterns: [],
-    ...extra,
-  };
-}
-
-const convert = (text: string, extra: Partial<ConvertOptions> = {}): Promise<Conversion> => convertDockerfile(opts(text, extra));
-
-async function convertError(text: string, extra: Partial<ConvertOptions> = {}): Promise<ConvertError> {
-  try {
-    await convert(text, extra);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConvertError);
-    return e as ConvertError;
-  }
-  throw new Error('expected a ConvertError');
 }
 
 type Action = Record<string, unknown>;

@@ -5,22 +5,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseDockerfile } from '../../dockerfile-parser/index.js';
+import { convertOptions as opts } from '../../test/helpers/convert.js';
 import { decodeDefinition } from '../llb/index.js';
 import { convertDockerfile } from './index.js';
-import type { Conversion, ConvertOptions } from './index.js';
-
-function opts(text: string, extra: Partial<ConvertOptions> = {}): ConvertOptions {
-  return {
-    dockerfile: parseDockerfile(text, 'Dockerfile'),
-    buildArgs: {},
-    labels: {},
-    network: 'default',
-    noCache: false,
-    excludePatterns: [],
-    ...extra,
-  };
-}
+import type { Conversion } from './index.js';
 
 /** vertex digest -> the exec op's meta.args, for every exec op in the definition. */
 function execArgsByVertex(c: Conversion): Map<string, string[]> {
