@@ -13,29 +13,12 @@ import type {
 } from './contracts.js';
 import type { CliIo } from './io.js';
 import { fakeTracer } from '../test/helpers/fake-tracer.js';
+import { FakeConvertError, FakeDockerfileError } from '../test/helpers/cli.js';
 
 // ---- fakes of the sibling modules -------------------------------------------------------
 
-class DockerfileError extends Error {
-  override readonly name = 'DockerfileError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    what: string,
-  ) {
-    super(`${file}:${line}: ${what}`);
-  }
-}
-class ConvertError extends Error {
-  override readonly name = 'ConvertError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    what: string,
-  ) {
-    super(`${file}:${line}: ${what}`);
-  }
-}
+const DockerfileError = FakeDockerfileError;
+const ConvertError = FakeConvertError;
 class SolveError extends Error {
   override readonly name = 'SolveError';
 }

@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { FakeConvertError, FakeDockerfileError } from '../test/helpers/cli.js';
 import { BuildInputError, CanceledError, describeError, EXIT_CODES, UsageError } from './errors.js';
 
-class DockerfileError extends Error {
-  override readonly name = 'DockerfileError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    what: string,
-  ) {
-    super(`${file}:${line}: ${what}`);
-  }
-}
-class ConvertError extends Error {
-  override readonly name = 'ConvertError';
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    what: string,
-  ) {
-    super(line > 0 ? `${file}:${line}: ${what}` : `${file}: ${what}`);
-  }
-}
+const DockerfileError = FakeDockerfileError;
+const ConvertError = FakeConvertError;
 class OddConvertError extends Error {
   readonly file = 'my Dockerfile';
   readonly line = 7;

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, type CommandResult } from '../../test/helpers/cli.js';
 import { buildRuntimeTraceStatement, diffTraces, generateKeyPair, signStatement, type RuntimeTrace } from '../../attest/index.js';
-import { runCli, type CliApp } from '../app.js';
-import type { CliIo } from '../io.js';
+import type { CliApp } from '../app.js';
 import { parseTraceDocument, type ImageTraceFetcher } from '../trace-input.js';
 
 const TRACES = join(import.meta.dirname, '..', '..', 'testdata', 'policies', 'traces');
@@ -16,24 +16,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function diff(args: string[], app: Partial<CliApp> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    env: {},
-    cwd: TRACES,
-    clock: { now: () => 0 },
-    ticker: () => () => undefined,
-  };
-  const code = await runCli(['diff', ...args], io, {
-    version: 'test',
-    loadToolchain: () => Promise.reject(new Error('diff must not load the build toolchain')),
-    ...app,
-  });
-  return { code, out, err };
-}
+const diff = (args: string[], app: Partial<CliApp> = {}): Promise<CommandResult> => runCommand(['diff', ...args], { cwd: TRACES, app });
 
 const TROJAN_DIFF = [
   '--- clean.json',

@@ -2,9 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, type CommandResult } from '../../test/helpers/cli.js';
 import { buildRuntimeTraceStatement, exportPublicKeyPem, generateKeyPair, signStatement, type RuntimeTrace } from '../../attest/index.js';
-import { runCli } from '../app.js';
-import type { CliIo } from '../io.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', 'testdata', 'policies');
 const CLEAN_CC = '2f35a59509411ec14a5693ee873aca2fbe87197826b7061984ef4efb58699873';
@@ -16,23 +15,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function verify(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    env: {},
-    cwd: ROOT,
-    clock: { now: () => 0 },
-    ticker: () => () => undefined,
-  };
-  const code = await runCli(['verify', ...args], io, {
-    version: 'test',
-    loadToolchain: () => Promise.reject(new Error('verify must not load the build toolchain')),
-  });
-  return { code, out, err };
-}
+const verify = (args: string[]): Promise<CommandResult> => runCommand(['verify', ...args], { cwd: ROOT });
 
 describe('verify --trace FILE --policy FILE', () => {
   it('passes the clean trace, saying the file is not signed', async () => {

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { recordedBatches } from '../../test/helpers/cli.js';
 import type { StatusBatch } from '../contracts.js';
 import { PlainRenderer } from './plain.js';
 import { ProgressState } from './state.js';
@@ -7,24 +7,7 @@ import { createProgress } from './index.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 
-/** Recorded batches: times are ms after T0, log data is text. */
-function recorded(name: string): StatusBatch[] {
-  const raw = JSON.parse(readFileSync(new URL(`./testdata/${name}.json`, import.meta.url), 'utf8')) as {
-    batches: Record<string, Record<string, unknown>[] | undefined>[];
-  };
-  const date = (v: unknown) => (typeof v === 'number' ? new Date(T0 + v) : undefined);
-  const times = (o: Record<string, unknown>) => {
-    const out: Record<string, unknown> = { ...o };
-    for (const k of ['started', 'completed', 'timestamp']) if (k in o) out[k] = date(o[k]);
-    if (typeof o.data === 'string') out.data = new TextEncoder().encode(o.data);
-    return out;
-  };
-  return raw.batches.map((b) => ({
-    vertexes: (b.vertexes ?? []).map(times),
-    statuses: (b.statuses ?? []).map(times),
-    logs: (b.logs ?? []).map(times),
-  })) as unknown as StatusBatch[];
-}
+const recorded = (name: string): StatusBatch[] => recordedBatches(name, T0);
 
 function renderPlain(batches: StatusBatch[]): string {
   let out = '';
