@@ -9,7 +9,8 @@
 //              dockerd and everything it starts (runc, the RUN's processes)
 //
 // The order rotates each round. Prints the median wall time of each (the whole CLI run),
-// the traced/untraced and strace/untraced ratios of the medians, the probe's records per
+// the traced/untraced and strace/untraced ratios of the medians (and the median of each
+// round's own ratio, steadier when the machine's speed drifts), the probe's records per
 // second and lost events, and the command that reproduces the run; raw figures go to
 // bench/results/. Figures only: nothing here asserts a time.
 //
@@ -236,6 +237,21 @@ async function main() {
   const widths = [22, 9, 8, 10, 8];
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i] + 2))).join(''));
   console.log('(wall: the whole `tracebuild build` command; RUN step: the RUN vertex as BuildKit timed it)');
+  // The ratio of the medians mixes rounds; on a shared machine whose speed drifts, the
+  // median of each round's own ratio (builds seconds apart) is the steadier figure.
+  const paired = (m) => {
+    const byRound = new Map();
+    for (const r of results) if (r.code === 0) byRound.set(r.round, { ...byRound.get(r.round), [r.mode]: r });
+    const wall = [];
+    const step = [];
+    for (const o of byRound.values()) {
+      if (!o[m] || !o.untraced) continue;
+      wall.push(o[m].ms / o.untraced.ms);
+      if (Number.isFinite(o[m].runStepMs / o.untraced.runStepMs)) step.push(o[m].runStepMs / o.untraced.runStepMs);
+    }
+    return `${fmtRatio(median(wall))} (RUN step ${fmtRatio(median(step))})`;
+  };
+  for (const m of opts.modes.filter((x) => x !== 'untraced')) console.log(`${m}/untraced, median of the per-round ratios: ${paired(m)}`);
   if (traced.length) {
     const lost = traced.reduce((n, r) => n + r.lostEvents, 0);
     const unattributed = traced.reduce((n, r) => n + r.unattributedEvents, 0);

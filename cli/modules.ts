@@ -12,7 +12,7 @@ import {
   describeConversion,
   endpointFromEnv,
 } from '../frontend/index.js';
-import { TracerUnavailableError, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
+import { Correlation, TracerUnavailableError, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
 import type { Toolchain } from './contracts.js';
 
 type Ast = ReturnType<typeof parseDockerfile>;
@@ -26,5 +26,5 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
   endpointFromEnv,
   connectBuildKit,
   errors: { DockerfileError, ConvertError, SolveError, BuildKitConnectionError },
-  tracer: { startProbe, correlate, formatTraceTable, TracerUnavailableError },
+  tracer: { startProbe, correlate, startCorrelation: () => new Correlation(), formatTraceTable, TracerUnavailableError },
 };

@@ -8,6 +8,7 @@ import type {
   ProbeOptions,
   ReadyEventData,
   Trace,
+  TraceEvent,
   TraceTableOptions,
 } from '../tracer/index.js';
 import type { ErrorClass } from './contracts.js';
@@ -24,10 +25,23 @@ export interface TraceProbe {
   stop(timeoutMs?: number): Promise<ProbeExit>;
 }
 
+/** A correlator fed while the build runs: the trace correlate() would make of the same
+ * events, with most of the work done before the solve is over (tracer's Correlation). */
+export interface TraceCorrelation {
+  push(event: TraceEvent): void;
+  /** A record as ProbeOptions.onRecord delivers it (its event, or undecoded). */
+  pushRecord(buf: Buffer, base: number, len: number, event: TraceEvent | undefined): void;
+  /** Records pushed so far. */
+  readonly records: number;
+  finish(input: Omit<CorrelateInput, 'events'>): Trace;
+}
+
 export interface TracerToolkit {
   /** Resolves once attached; rejects with TracerUnavailableError when it cannot run here. */
   startProbe(options: ProbeOptions): Promise<TraceProbe>;
   correlate(input: CorrelateInput): Trace;
+  /** Optional: correlate while the build runs (without it, the events are kept for correlate()). */
+  startCorrelation?(): TraceCorrelation;
   formatTraceTable(trace: Trace, options?: TraceTableOptions): string;
   /** Not root, BPF unavailable, probe not built: said once, with what to do. */
   TracerUnavailableError: ErrorClass;

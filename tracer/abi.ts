@@ -5,7 +5,7 @@
 // listed here, that the fields of each struct tile it exactly (so a field added in C and
 // forgotten here fails), and every constant. Bump ABI_VERSION in both places on a change.
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** Limits (bytes). */
 export const PATH_MAX = 4096;
@@ -45,6 +45,7 @@ export const ExecFlag = {
   DigestSkipped: 0x80,
   ExePathUnreachable: 0x100,
   CwdUnreachable: 0x200,
+  DigestByPeer: 0x400,
 } as const;
 
 /** enum tb_file_op */
@@ -120,7 +121,7 @@ export const ReadyFlag = { Digests: 0x1, TraceReads: 0x2 } as const;
 /** enum tb_digest_kind */
 export const DigestKind = { Exe: 1, Script: 2 } as const;
 /** TB_DIGEST_* */
-export const DigestFlag = { FromCache: 0x1, IdentityMismatch: 0x2, WasStopped: 0x4 } as const;
+export const DigestFlag = { FromCache: 0x1, IdentityMismatch: 0x2, WasStopped: 0x4, FromPeer: 0x8 } as const;
 
 /** enum tb_loss: slots of the loss counters. */
 export const Loss = {
@@ -170,6 +171,7 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = {
   TB_EXEC_DIGEST_SKIPPED: ExecFlag.DigestSkipped,
   TB_EXEC_EXE_PATH_UNREACHABLE: ExecFlag.ExePathUnreachable,
   TB_EXEC_CWD_UNREACHABLE: ExecFlag.CwdUnreachable,
+  TB_EXEC_DIGEST_BY_PEER: ExecFlag.DigestByPeer,
   TB_FILE_OPEN: FileOp.Open,
   TB_FILE_UNLINK: FileOp.Unlink,
   TB_FILE_RMDIR: FileOp.Rmdir,
@@ -205,6 +207,7 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = {
   TB_DIGEST_FROM_CACHE: DigestFlag.FromCache,
   TB_DIGEST_IDENTITY_MISMATCH: DigestFlag.IdentityMismatch,
   TB_DIGEST_WAS_STOPPED: DigestFlag.WasStopped,
+  TB_DIGEST_FROM_PEER: DigestFlag.FromPeer,
   TB_LOSS_RINGBUF_FIRST: Loss.RingbufFirst,
   TB_LOSS_PENDING_FULL: Loss.PendingFull,
   TB_LOSS_TRACED_FULL: Loss.TracedFull,
@@ -270,7 +273,7 @@ export const CgroupEvent = layout('tb_cgroup_event', 56, [
   ['_pad', 54, 2],
 ] as const);
 
-export const ExecEvent = layout('tb_exec_event', 128, [
+export const ExecEvent = layout('tb_exec_event', 136, [
   ['hdr', 0, 32],
   ['ppid', 32, 4],
   ['old_pid', 36, 4],
@@ -286,6 +289,7 @@ export const ExecEvent = layout('tb_exec_event', 128, [
   ['cwd_len', 118, 2],
   ['argv_len', 120, 2],
   ['_pad', 122, 6],
+  ['exec_id', 128, 8],
 ] as const);
 
 export const ForkEvent = layout('tb_fork_event', 48, [
@@ -381,6 +385,19 @@ export const TracedValue = layout('tb_traced', 8, [
   ['flags', 4, 4],
 ] as const);
 
+/** Shared between concurrent probes (kernel maps, not in the stream): checked for layout only. */
+export const ExecKey = layout('tb_exec_key', 24, [
+  ['tgid', 0, 4],
+  ['_pad', 4, 4],
+  ['start_boottime_ns', 8, 8],
+  ['exec_id', 16, 8],
+] as const);
+
+export const SharedDigest = layout('tb_shared_digest', 40, [
+  ['sha256', 0, 32],
+  ['bytes', 32, 8],
+] as const);
+
 /** Every struct of events.h, for the sync test. */
 export const STRUCTS: readonly StructLayout[] = [
   Header,
@@ -396,4 +413,6 @@ export const STRUCTS: readonly StructLayout[] = [
   LossEvent,
   AckEvent,
   TracedValue,
+  ExecKey,
+  SharedDigest,
 ];

@@ -1,10 +1,11 @@
 // The correlator on hand-built sequences of decoded events (no probe, no daemon).
 import { describe, expect, it } from 'vitest';
-import { EventType, FileResult, Syscall } from './abi.js';
+import { EventType, ExitEvent, FileEvent, FileOp, FileResult, ForkEvent, Header, Syscall } from './abi.js';
 import {
   CorrelateError,
+  Correlation,
   argvMatches,
-  correlate,
+  correlate as correlateOnce,
   matchesCopySource,
   type CorrelateInput,
   type CorrelateStep,
@@ -12,6 +13,7 @@ import {
 } from './correlate.js';
 import {
   absolutePath,
+  decodeRecord,
   type CgroupEventData,
   type DigestEventData,
   type EventHeader,
@@ -28,6 +30,93 @@ import {
   type TraceEvent,
   type UnknownEventData,
 } from './decode.js';
+
+// ---- every trace three ways ---------------------------------------------------------------
+//
+// The CLI feeds a Correlation while the build runs, file, fork and exit records undecoded,
+// and steps are built then when the speculation holds (Correlation). Every test here checks
+// that this gives exactly the trace of building every step at the end from the events.
+
+/** The record the probe would have written for a file, fork or exit event. */
+function encode(ev: FileEventData | ForkEventData | ExitEventData): Buffer {
+  const strings = ev.kind === 'file' ? [ev.path1, ev.path2, ev.dir1, ev.dir2, ev.resolved].map((x) => Buffer.from(x)) : [];
+  const size = (ev.kind === 'file' ? FileEvent.size : ev.kind === 'fork' ? ForkEvent.size : ExitEvent.size) + strings.reduce((n, b) => n + b.length, 0);
+  const b = Buffer.alloc(size);
+  b.writeUInt32LE(ev.header.type, Header.fields.type.offset);
+  b.writeUInt32LE(size, Header.fields.size.offset);
+  b.writeBigUInt64LE(ev.header.tsNs, Header.fields.ts_ns.offset);
+  b.writeBigUInt64LE(ev.header.cgroupId, Header.fields.cgroup_id.offset);
+  b.writeUInt32LE(ev.header.pid, Header.fields.pid.offset);
+  b.writeUInt32LE(ev.header.tgid, Header.fields.tgid.offset);
+  if (ev.kind === 'fork') {
+    const f = ForkEvent.fields;
+    b.writeUInt32LE(ev.childPid, f.child_pid.offset);
+    b.writeUInt32LE(ev.childTgid, f.child_tgid.offset);
+    b.writeBigUInt64LE(ev.childStartBoottimeNs, f.child_start_boottime_ns.offset);
+  } else if (ev.kind === 'exit') {
+    const f = ExitEvent.fields;
+    b.writeUInt32LE(ev.waitStatus, f.exit_code.offset);
+    b.writeBigUInt64LE(ev.startBoottimeNs, f.start_boottime_ns.offset);
+    b.writeBigUInt64LE(ev.utimeNs, f.utime_ns.offset);
+    b.writeBigUInt64LE(ev.stimeNs, f.stime_ns.offset);
+    b.writeBigUInt64LE(ev.runtimeNs, f.runtime_ns.offset);
+    b.writeBigUInt64LE(ev.maxRssKiB, f.maxrss_kib.offset);
+  } else {
+    const f = FileEvent.fields;
+    const op = Object.entries({ open: FileOp.Open, unlink: FileOp.Unlink, rmdir: FileOp.Rmdir, rename: FileOp.Rename, mkdir: FileOp.Mkdir, link: FileOp.Link, symlink: FileOp.Symlink, truncate: FileOp.Truncate, chmod: FileOp.Chmod, chown: FileOp.Chown }).find(([k]) => k === ev.op)?.[1] ?? 0;
+    b.writeBigInt64LE(ev.ret, f.ret.offset);
+    b.writeUInt32LE(op, f.op.offset);
+    b.writeUInt32LE(Syscall[ev.syscall as keyof typeof Syscall] ?? 0, f.syscall.offset);
+    b.writeUInt32LE(ev.flags, f.flags.offset);
+    b.writeUInt32LE(ev.mode, f.mode.offset);
+    b.writeInt32LE(ev.dirfd1, f.dirfd1.offset);
+    b.writeInt32LE(ev.dirfd2, f.dirfd2.offset);
+    b.writeUInt32LE(ev.uid, f.uid.offset);
+    b.writeUInt32LE(ev.gid, f.gid.offset);
+    b.writeBigInt64LE(ev.length, f.length.offset);
+    b.writeUInt32LE(ev.result, f.result.offset);
+    const lens = [f.path1_len, f.path2_len, f.dir1_len, f.dir2_len, f.resolved_len];
+    let at = FileEvent.size;
+    strings.forEach((x, k) => {
+      b.writeUInt16LE(x.length, (lens[k] as { offset: number }).offset);
+      x.copy(b, at);
+      at += x.length;
+    });
+  }
+  // the encoding is right: it decodes back to the event
+  expect({ ...decodeRecord(b), header: { ...ev.header, size: 0 } }).toEqual({ ...ev, header: { ...ev.header, size: 0 } });
+  return b;
+}
+
+/** How the streamed steps were made, over all tests (both ways must be exercised). */
+const paths = { speculated: 0, rebuilt: 0 };
+
+/** correlate(), checked against the two other ways of making the same trace. */
+function correlate(input: CorrelateInput): ReturnType<typeof correlateOnce> {
+  const { events, ...rest } = input;
+  const atEnd = new Correlation({ speculate: false, ...(input.clock ? { clock: input.clock } : {}) });
+  for (const ev of events) atEnd.push(ev);
+  const expected = atEnd.finish(rest);
+  expect(atEnd.stats.speculated).toBe(0);
+
+  const streamed = new Correlation(input.clock ? { clock: input.clock } : {});
+  const noBytes = Buffer.alloc(0);
+  for (const ev of events) {
+    if (ev.kind === 'file' || ev.kind === 'fork' || ev.kind === 'exit') {
+      const rec = encode(ev);
+      const chunk = Buffer.concat([Buffer.alloc(4), rec]);
+      chunk.writeUInt32LE(rec.length, 0);
+      streamed.pushRecord(chunk, 4, rec.length, undefined);
+    } else streamed.pushRecord(noBytes, 0, 0, ev);
+  }
+  expect(streamed.finish(rest)).toEqual(expected);
+  paths.speculated += streamed.stats.speculated;
+  paths.rebuilt += streamed.stats.rebuilt;
+
+  const trace = correlateOnce(input);
+  expect(trace).toEqual(expected);
+  return trace;
+}
 
 // ---- fixtures --------------------------------------------------------------------------
 
@@ -112,6 +201,8 @@ function exec(o: ExecOpts): ExecEventData {
     script: o.interp !== undefined,
     needsDigest: !o.digestSkipped,
     digestSkipped: o.digestSkipped ?? false,
+    digestByPeer: false,
+    execId: 1n,
   };
 }
 
@@ -126,6 +217,7 @@ function digest(e: ExecEventData, kind: 'exe' | 'script', sha: string | undefine
     fromCache: false,
     identityMismatch: false,
     wasStopped: true,
+    fromPeer: false,
     file: ID,
   };
 }
@@ -837,5 +929,51 @@ describe('correlate: losses', () => {
       unattributedToSteps: 7,
     });
     expect(trace.unattributedEvents).toBe(2);
+  });
+});
+
+describe('Correlation: fed while the build runs', () => {
+  it('two containers running one step\'s command (another build ran it too) are both kept, built at the end', () => {
+    const cmd = SH('cc -o /out/app /src/main.c');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 100n),
+      ...run({ ts: ms(1001), cg: 100n, pid: 500, argv: cmd }),
+      file(ms(1002), 100n, 500, 'open', { path1: '/out/app', flags: O_WRONLY | O_CREAT, created: true, resolved: '/out/app' }),
+      mkdir(ms(1003), 101n),
+      ...run({ ts: ms(1004), cg: 101n, pid: 600, argv: cmd }, SHA('c')),
+      file(ms(1005), 101n, 600, 'open', { path1: '/tmp/.implant', flags: O_WRONLY | O_CREAT, created: true, resolved: '/tmp/.implant' }),
+      exit(ms(1006), 100n, 500, ms(1000)),
+      exit(ms(1007), 101n, 600, ms(1003)),
+    ];
+    const trace = correlate(input(events, [runStep(1, 4, cmd)], [vertex(1, 900, 1100)]));
+    const [step] = trace.buildSteps;
+    expect(step?.cgroup?.id).toBe('100');
+    expect(step?.extraCgroups?.map((c) => c.id)).toEqual(['101']);
+    expect(step?.processes.map((p) => [p.pid, p.exeSha256])).toEqual([
+      [500, SHA('a')],
+      [600, SHA('c')],
+    ]);
+    expect(step?.files.created).toEqual(['/out/app', '/tmp/.implant']);
+    expect(step?.warnings).toContain(
+      '2 containers ran this step\'s command while it ran (another build may have run the same command): their records are merged here',
+    );
+  });
+
+  it('a clock given at the end, not the READY record\'s, makes every step again', () => {
+    const cmd = SH('true');
+    const events: TraceEvent[] = [ready(), mkdir(ms(1000), 100n), ...run({ ts: ms(1001), cg: 100n, pid: 500, argv: cmd }), exit(ms(1002), 100n, 500, ms(1000))];
+    const later = OFF + 5_000_000_000n;
+    const c = new Correlation();
+    for (const ev of events) c.push(ev);
+    const trace = c.finish({ steps: [runStep(1, 2, cmd)], vertices: [vertex(1, 5900, 6100)], clock: { realtimeOffsetNs: later } });
+    expect(c.stats).toEqual({ speculated: 0, rebuilt: 1 });
+    expect(trace.buildSteps[0]?.processes[0]?.startedOn).toBe(new Date(Number((ms(1001) + later) / 1_000_000n)).toISOString());
+    expect(trace).toEqual(correlateOnce({ events, steps: [runStep(1, 2, cmd)], vertices: [vertex(1, 5900, 6100)], clock: { realtimeOffsetNs: later } }));
+  });
+
+  it('the tests above built steps both while the build ran and at the end (and got the same traces)', () => {
+    expect(paths.speculated).toBeGreaterThan(5);
+    expect(paths.rebuilt).toBeGreaterThanOrEqual(2);
   });
 });

@@ -13,6 +13,7 @@ import {
   FileId,
   FileOp,
   FileResult,
+  ForkEvent,
   Header,
   Loss,
   LossEvent,
@@ -23,7 +24,17 @@ import {
   Syscall,
   type StructLayout,
 } from './abi.js';
-import { RecordStream, absolutePath, decodeRecord, decodeStream, totalLost, type TraceEvent } from './decode.js';
+import {
+  RecordStream,
+  absolutePath,
+  decodeRecord,
+  decodeStream,
+  exitInfo,
+  exitInfoAt,
+  fileChangeAt,
+  totalLost,
+  type TraceEvent,
+} from './decode.js';
 
 type Value = number | bigint | Buffer;
 
@@ -289,6 +300,29 @@ describe('RecordStream', () => {
     expect(s.stats.byType.get(EventType.Ack)).toBe(2);
     expect(s.stats.bytes).toBe(stream.length);
     expect(s.buffered).toBe(0);
+  });
+
+  it('hands valid file, fork and exit records over undecoded when asked (lazy), with where they are', () => {
+    const fork = record(ForkEvent, EventType.Fork, { child_pid: 8, child_tgid: 8, child_start_boottime_ns: 5n });
+    const exit = record(ExitEvent, EventType.Exit, { exit_code: 3 << 8, start_boottime_ns: 5n, utime_ns: 7n, maxrss_kib: 9n });
+    const open = record(FileEvent, EventType.File, { op: FileOp.Open, flags: 0o101, result: FileResult.Created, path1_len: 1, dir1_len: 2 }, ['a', '/w']);
+    const badFile = record(FileEvent, EventType.File, { path1_len: 500 }, ['a']); // strings overrun: malformed
+    const ack = record(AckEvent, EventType.Ack, { seq: 4 });
+    const stream = framed(fork, exit, open, badFile, ack);
+    const s = new RecordStream();
+    const seen: Array<{ kind: string; bytes: Buffer }> = [];
+    s.pushRecords(stream, true, (buf, base, len, ev) => seen.push({ kind: ev?.kind ?? 'lazy', bytes: Buffer.from(buf.subarray(base, base + len)) }));
+    expect(seen.map((x) => x.kind)).toEqual(['lazy', 'lazy', 'lazy', 'unknown', 'ack']);
+    expect(seen.map((x) => x.bytes)).toEqual([fork, exit, open, badFile, ack]);
+    expect(s.stats).toMatchObject({ records: 5, malformed: 1, unknownType: 0, bytes: stream.length });
+    expect(s.stats.byType.get(EventType.File)).toBe(2);
+    // what is read from an undecoded record is what decoding it gives
+    const decodedExit = only(decodeRecord(exit), 'exit');
+    expect(exitInfoAt(exit, 0, decodedExit.header.tsNs)).toEqual(exitInfo(decodedExit));
+    const decodedOpen = only(decodeRecord(open), 'file');
+    const change = fileChangeAt(open, 0);
+    expect(change).toEqual(Object.fromEntries(Object.keys(change).map((k) => [k, decodedOpen[k as keyof typeof decodedOpen]])));
+    expect(change).toMatchObject({ op: 'open', created: true, absPath1: '/w/a' });
   });
 
   it('reports trailing partial bytes', () => {

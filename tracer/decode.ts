@@ -29,7 +29,6 @@ import {
   ReadyEvent,
   ReadyFlag,
   Syscall,
-  type StructLayout,
 } from './abi.js';
 
 export interface EventHeader {
@@ -101,6 +100,10 @@ export interface ExecEventData {
   needsDigest: boolean;
   /** A digest was needed but the task was not stopped (loader late): it may be missing. */
   digestSkipped: boolean;
+  /** Another probe (a concurrent traced build) stopped it; its loader shares the digests. */
+  digestByPeer: boolean;
+  /** The task's exec counter: (tgid, startBoottimeNs, execId) names this exec on the host. */
+  execId: bigint;
 }
 
 export interface ForkEventData {
@@ -173,6 +176,13 @@ export interface FileEventData {
   truncated: boolean;
 }
 
+/** What a file event says about the files (FileEventData has it all; fileChangeAt reads
+ * only this, straight from a record). */
+export type FileChange = Pick<
+  FileEventData,
+  'op' | 'flags' | 'mode' | 'uid' | 'gid' | 'result' | 'created' | 'path1' | 'path2' | 'resolved' | 'absPath1' | 'absPath2' | 'truncated'
+>;
+
 export interface NetEventData {
   kind: 'net';
   header: EventHeader;
@@ -216,6 +226,8 @@ export interface DigestEventData {
   fromCache: boolean;
   identityMismatch: boolean;
   wasStopped: boolean;
+  /** Hashed by the loader of the probe that stopped the exec (a concurrent traced build). */
+  fromPeer: boolean;
   file: FileIdentity;
 }
 
@@ -224,7 +236,8 @@ export interface LossCounters {
   /** Events lost because the ring buffer was full, per kernel event kind. */
   ringbuf: Record<'cgroup-mkdir' | 'cgroup-rmdir' | 'exec' | 'fork' | 'exit' | 'file' | 'net', bigint>;
   ringbufTotal: bigint;
-  /** Syscall entries that could not be remembered (their events are lost). */
+  /** Syscall entries that could not be remembered (ABI 1; since the probe reads syscalls at
+   * their exit only, always 0). */
   pendingFull: bigint;
   /** Cgroups that should have been traced but did not fit the traced map. */
   tracedFull: bigint;
@@ -279,86 +292,47 @@ export type TraceEvent =
   | UnknownEventData;
 
 // ---- field access ----------------------------------------------------------------------
+//
+// Every record is decoded in place, at `base` in the buffer that holds it (a chunk of the
+// loader's output): no view, reader or layout lookup per record, the offsets are
+// constants. This runs ~90 000 times in a busy build, on the CPU the build also needs.
 
-type Reader<F extends string> = {
-  u16(f: F): number;
-  u32(f: F): number;
-  s32(f: F): number;
-  u64(f: F): bigint;
-  s64(f: F): bigint;
-  bytes(f: F): Buffer;
-};
+const H_TYPE = Header.fields.type.offset;
+const H_SIZE = Header.fields.size.offset;
+const H_TS = Header.fields.ts_ns.offset;
+const H_CGROUP = Header.fields.cgroup_id.offset;
+const H_PID = Header.fields.pid.offset;
+const H_TGID = Header.fields.tgid.offset;
 
-/** One object per record and struct (methods on the prototype): this runs for every event. */
-class StructReader<F extends string> implements Reader<F> {
-  constructor(
-    private readonly buf: Buffer,
-    private readonly l: StructLayout<F>,
-    private readonly base: number,
-  ) {}
-  private o(f: F): number {
-    return this.base + this.l.fields[f].offset;
-  }
-  u16(f: F): number {
-    return this.buf.readUInt16LE(this.o(f));
-  }
-  u32(f: F): number {
-    return this.buf.readUInt32LE(this.o(f));
-  }
-  s32(f: F): number {
-    return this.buf.readInt32LE(this.o(f));
-  }
-  u64(f: F): bigint {
-    return this.buf.readBigUInt64LE(this.o(f));
-  }
-  s64(f: F): bigint {
-    return this.buf.readBigInt64LE(this.o(f));
-  }
-  bytes(f: F): Buffer {
-    return this.buf.subarray(this.o(f), this.o(f) + this.l.fields[f].size);
-  }
-}
-
-function reader<F extends string>(buf: Buffer, l: StructLayout<F>, base = 0): Reader<F> {
-  return new StructReader(buf, l, base);
-}
-
-function decodeHeader(buf: Buffer): EventHeader {
-  const r = reader(buf, Header);
+function decodeHeader(buf: Buffer, base: number): EventHeader {
   return {
-    type: r.u32('type'),
-    size: r.u32('size'),
-    tsNs: r.u64('ts_ns'),
-    cgroupId: r.u64('cgroup_id'),
-    pid: r.u32('pid'),
-    tgid: r.u32('tgid'),
+    type: buf.readUInt32LE(base + H_TYPE),
+    size: buf.readUInt32LE(base + H_SIZE),
+    tsNs: buf.readBigUInt64LE(base + H_TS),
+    cgroupId: buf.readBigUInt64LE(base + H_CGROUP),
+    pid: buf.readUInt32LE(base + H_PID),
+    tgid: buf.readUInt32LE(base + H_TGID),
   };
 }
 
-function decodeFileId(buf: Buffer, base: number): FileIdentity {
-  const r = reader(buf, FileId, base);
+const F = FileId.fields;
+
+function decodeFileId(buf: Buffer, at: number): FileIdentity {
   return {
-    dev: r.u32('dev'),
-    ino: r.u64('ino'),
-    size: r.u64('size'),
-    mtimeSec: r.s64('mtime_sec'),
-    mtimeNsec: r.u32('mtime_nsec'),
-    ctimeSec: r.s64('ctime_sec'),
-    ctimeNsec: r.u32('ctime_nsec'),
-    mode: r.u32('mode'),
+    dev: buf.readUInt32LE(at + F.dev.offset),
+    ino: buf.readBigUInt64LE(at + F.ino.offset),
+    size: buf.readBigUInt64LE(at + F.size.offset),
+    mtimeSec: buf.readBigInt64LE(at + F.mtime_sec.offset),
+    mtimeNsec: buf.readUInt32LE(at + F.mtime_nsec.offset),
+    ctimeSec: buf.readBigInt64LE(at + F.ctime_sec.offset),
+    ctimeNsec: buf.readUInt32LE(at + F.ctime_nsec.offset),
+    mode: buf.readUInt32LE(at + F.mode.offset),
   };
 }
 
-/** Consecutive strings after a fixed struct; undefined when they overrun the record. */
-function strings(buf: Buffer, start: number, lens: number[]): string[] | undefined {
-  const out: string[] = [];
-  let off = start;
-  for (const len of lens) {
-    if (off + len > buf.length) return undefined;
-    out.push(buf.toString('utf8', off, off + len));
-    off += len;
-  }
-  return out;
+/** The string of `len` bytes at `at`; '' when empty (no decoder call). */
+function str(buf: Buffer, at: number, len: number): string {
+  return len === 0 ? '' : buf.toString('utf8', at, at + len);
 }
 
 /** Lexically absolute path of `p` relative to `dir` (both below the task's root). */
@@ -369,17 +343,15 @@ export function absolutePath(p: string, dir: string): string | undefined {
   return joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
 }
 
-const reverseTables = new WeakMap<object, Map<number, string>>();
+/** Syscall names by number (this runs per event). */
+const SYSCALL_NAMES: ReadonlyArray<SyscallName | undefined> = (() => {
+  const out: Array<SyscallName | undefined> = [];
+  for (const [k, n] of Object.entries(Syscall) as Array<[SyscallName, number]>) if (out[n] === undefined) out[n] = k;
+  return out;
+})();
 
-/** The name of `v` in `table` (value -> key, built once per table: this runs per event). */
-function named<T extends string>(table: Readonly<Record<string, number>>, v: number, prefix: T): string {
-  let reverse = reverseTables.get(table);
-  if (reverse === undefined) {
-    reverse = new Map();
-    for (const [k, n] of Object.entries(table)) if (!reverse.has(n)) reverse.set(n, k);
-    reverseTables.set(table, reverse);
-  }
-  return reverse.get(v) ?? `${prefix}-${v}`;
+function syscallName(n: number): SyscallName | `syscall-${number}` {
+  return SYSCALL_NAMES[n] ?? `syscall-${n}`;
 }
 
 const FILE_OPS: Record<number, FileOpName> = {
@@ -472,123 +444,202 @@ export function totalLost(c: LossCounters): bigint {
 
 // ---- decoders, keyed by event type -----------------------------------------------------
 
-type Decoder = (buf: Buffer, header: EventHeader) => TraceEvent | UnknownEventData['reason'];
+/** Decodes the record at `base` (its header already read); a string names why it is malformed. */
+type Decoder = (buf: Buffer, base: number, header: EventHeader) => TraceEvent | UnknownEventData['reason'];
 
-function decodeCgroup(buf: Buffer, header: EventHeader): TraceEvent | 'bad-strings' {
-  const r = reader(buf, CgroupEvent);
-  const s = strings(buf, CgroupEvent.size, [r.u16('path_len')]);
-  if (!s) return 'bad-strings';
-  const flags = r.u32('flags');
+const CG = CgroupEvent.fields;
+
+function decodeCgroup(buf: Buffer, base: number, header: EventHeader): TraceEvent | 'bad-strings' {
+  const len = buf.readUInt16LE(base + CG.path_len.offset);
+  if (CgroupEvent.size + len > header.size) return 'bad-strings';
+  const flags = buf.readUInt32LE(base + CG.flags.offset);
   return {
     kind: header.type === EventType.CgroupMkdir ? 'cgroup-mkdir' : 'cgroup-rmdir',
     header,
-    id: r.u64('id'),
-    level: r.u32('level'),
-    generation: r.u32('generation'),
+    id: buf.readBigUInt64LE(base + CG.id.offset),
+    level: buf.readUInt32LE(base + CG.level.offset),
+    generation: buf.readUInt32LE(base + CG.generation.offset),
     flags,
-    path: s[0] ?? '',
+    path: str(buf, base + CgroupEvent.size, len),
     auto: (flags & CgroupFlag.Auto) !== 0,
     notTraced: (flags & CgroupFlag.MapFull) !== 0,
     pathTruncated: (flags & CgroupFlag.PathTrunc) !== 0,
   };
 }
 
-function decodeExec(buf: Buffer, header: EventHeader): TraceEvent | 'bad-strings' {
-  const r = reader(buf, ExecEvent);
-  const s = strings(buf, ExecEvent.size, [
-    r.u16('filename_len'),
-    r.u16('interp_len'),
-    r.u16('exe_path_len'),
-    r.u16('cwd_len'),
-    r.u16('argv_len'),
-  ]);
-  if (!s) return 'bad-strings';
-  const [filename = '', interp = '', exePath = '', cwd = '', argvRaw = ''] = s;
-  const flags = r.u32('flags');
-  const argv = argvRaw.split('\0');
-  if (argv.length > 0 && argv[argv.length - 1] === '') argv.pop();
+const EX = ExecEvent.fields;
+
+/** argv as on the new stack: NUL-terminated strings, an empty one kept (`echo "" x`). */
+function splitArgv(buf: Buffer, at: number, len: number): string[] {
+  const argv: string[] = [];
+  const end = at + len;
+  let from = at;
+  for (let i = at; i < end; i++) {
+    if (buf[i] === 0) {
+      argv.push(str(buf, from, i - from));
+      from = i + 1;
+    }
+  }
+  if (from < end) argv.push(str(buf, from, end - from)); // truncated: the last one unterminated
+  return argv;
+}
+
+function decodeExec(buf: Buffer, base: number, header: EventHeader): TraceEvent | 'bad-strings' {
+  const filenameLen = buf.readUInt16LE(base + EX.filename_len.offset);
+  const interpLen = buf.readUInt16LE(base + EX.interp_len.offset);
+  const exePathLen = buf.readUInt16LE(base + EX.exe_path_len.offset);
+  const cwdLen = buf.readUInt16LE(base + EX.cwd_len.offset);
+  const argvLen = buf.readUInt16LE(base + EX.argv_len.offset);
+  if (ExecEvent.size + filenameLen + interpLen + exePathLen + cwdLen + argvLen > header.size) return 'bad-strings';
+  let at = base + ExecEvent.size;
+  const filename = str(buf, at, filenameLen);
+  at += filenameLen;
+  const interp = str(buf, at, interpLen);
+  at += interpLen;
+  const exePath = str(buf, at, exePathLen);
+  at += exePathLen;
+  const cwd = str(buf, at, cwdLen);
+  at += cwdLen;
+  const flags = buf.readUInt32LE(base + EX.flags.offset);
   return {
     kind: 'exec',
     header,
-    ppid: r.u32('ppid'),
-    oldPid: r.u32('old_pid'),
-    uid: r.u32('uid'),
-    gid: r.u32('gid'),
+    ppid: buf.readUInt32LE(base + EX.ppid.offset),
+    oldPid: buf.readUInt32LE(base + EX.old_pid.offset),
+    uid: buf.readUInt32LE(base + EX.uid.offset),
+    gid: buf.readUInt32LE(base + EX.gid.offset),
     flags,
-    argc: r.u32('argc'),
-    startBoottimeNs: r.u64('start_boottime_ns'),
-    exe: decodeFileId(buf, ExecEvent.fields.exe.offset),
+    argc: buf.readUInt32LE(base + EX.argc.offset),
+    startBoottimeNs: buf.readBigUInt64LE(base + EX.start_boottime_ns.offset),
+    exe: decodeFileId(buf, base + EX.exe.offset),
     filename,
     interp: (flags & ExecFlag.Script) !== 0 ? interp : undefined,
     exePath,
     cwd,
-    argv,
+    argv: splitArgv(buf, at, argvLen),
     argvTruncated: (flags & ExecFlag.ArgvTrunc) !== 0,
     script: (flags & ExecFlag.Script) !== 0,
     needsDigest: (flags & ExecFlag.NeedsDigest) !== 0,
     digestSkipped: (flags & ExecFlag.DigestSkipped) !== 0,
+    digestByPeer: (flags & ExecFlag.DigestByPeer) !== 0,
+    execId: buf.readBigUInt64LE(base + EX.exec_id.offset),
   };
 }
 
-function decodeFork(buf: Buffer, header: EventHeader): TraceEvent {
-  const r = reader(buf, ForkEvent);
+const FK = ForkEvent.fields;
+
+function decodeFork(buf: Buffer, base: number, header: EventHeader): TraceEvent {
   return {
     kind: 'fork',
     header,
-    childPid: r.u32('child_pid'),
-    childTgid: r.u32('child_tgid'),
-    childStartBoottimeNs: r.u64('child_start_boottime_ns'),
+    childPid: buf.readUInt32LE(base + FK.child_pid.offset),
+    childTgid: buf.readUInt32LE(base + FK.child_tgid.offset),
+    childStartBoottimeNs: buf.readBigUInt64LE(base + FK.child_start_boottime_ns.offset),
   };
 }
 
-function decodeExit(buf: Buffer, header: EventHeader): TraceEvent {
-  const r = reader(buf, ExitEvent);
-  const status = r.u32('exit_code');
-  const sig = status & 0x7f;
+const XT = ExitEvent.fields;
+
+/** How a process ended, as the correlator needs it (from an ExitEventData, or read from an
+ * undecoded exit record by exitInfoAt). */
+export interface ExitInfo {
+  tsNs: bigint;
+  startBoottimeNs: bigint;
+  exitCode: number | undefined;
+  signal: number | undefined;
+  utimeNs: bigint;
+  stimeNs: bigint;
+  maxRssKiB: bigint;
+}
+
+function exitCodeOf(status: number): number | undefined {
+  return (status & 0x7f) === 0 ? (status >> 8) & 0xff : undefined;
+}
+
+function signalOf(status: number): number | undefined {
+  return (status & 0x7f) !== 0 ? status & 0x7f : undefined;
+}
+
+export function exitInfo(ev: ExitEventData): ExitInfo {
+  return {
+    tsNs: ev.header.tsNs,
+    startBoottimeNs: ev.startBoottimeNs,
+    exitCode: ev.exitCode,
+    signal: ev.signal,
+    utimeNs: ev.utimeNs,
+    stimeNs: ev.stimeNs,
+    maxRssKiB: ev.maxRssKiB,
+  };
+}
+
+/** The ExitInfo of a valid exit record (see recordIsValid), `tsNs` its header's. */
+export function exitInfoAt(buf: Buffer, base: number, tsNs: bigint): ExitInfo {
+  const status = buf.readUInt32LE(base + XT.exit_code.offset);
+  return {
+    tsNs,
+    startBoottimeNs: buf.readBigUInt64LE(base + XT.start_boottime_ns.offset),
+    exitCode: exitCodeOf(status),
+    signal: signalOf(status),
+    utimeNs: buf.readBigUInt64LE(base + XT.utime_ns.offset),
+    stimeNs: buf.readBigUInt64LE(base + XT.stime_ns.offset),
+    maxRssKiB: buf.readBigUInt64LE(base + XT.maxrss_kib.offset),
+  };
+}
+
+function decodeExit(buf: Buffer, base: number, header: EventHeader): TraceEvent {
+  const status = buf.readUInt32LE(base + XT.exit_code.offset);
   return {
     kind: 'exit',
     header,
     waitStatus: status,
-    exitCode: sig === 0 ? (status >> 8) & 0xff : undefined,
-    signal: sig !== 0 ? sig : undefined,
+    exitCode: exitCodeOf(status),
+    signal: signalOf(status),
     coreDumped: (status & 0x80) !== 0,
-    startBoottimeNs: r.u64('start_boottime_ns'),
-    utimeNs: r.u64('utime_ns'),
-    stimeNs: r.u64('stime_ns'),
-    runtimeNs: r.u64('runtime_ns'),
-    maxRssKiB: r.u64('maxrss_kib'),
+    startBoottimeNs: buf.readBigUInt64LE(base + XT.start_boottime_ns.offset),
+    utimeNs: buf.readBigUInt64LE(base + XT.utime_ns.offset),
+    stimeNs: buf.readBigUInt64LE(base + XT.stime_ns.offset),
+    runtimeNs: buf.readBigUInt64LE(base + XT.runtime_ns.offset),
+    maxRssKiB: buf.readBigUInt64LE(base + XT.maxrss_kib.offset),
   };
 }
 
-function decodeFile(buf: Buffer, header: EventHeader): TraceEvent | 'bad-strings' {
-  const r = reader(buf, FileEvent);
-  const s = strings(buf, FileEvent.size, [
-    r.u16('path1_len'),
-    r.u16('path2_len'),
-    r.u16('dir1_len'),
-    r.u16('dir2_len'),
-    r.u16('resolved_len'),
-  ]);
-  if (!s) return 'bad-strings';
-  const [path1 = '', path2 = '', dir1 = '', dir2 = '', resolved = ''] = s;
-  const opNum = r.u32('op');
+const FE = FileEvent.fields;
+const FILE_TRUNC_MASK = FileResult.Path1Trunc | FileResult.Path2Trunc | FileResult.Dir1Trunc |
+  FileResult.Dir2Trunc | FileResult.ResolvedTrunc;
+
+function decodeFile(buf: Buffer, base: number, header: EventHeader): TraceEvent | 'bad-strings' {
+  const path1Len = buf.readUInt16LE(base + FE.path1_len.offset);
+  const path2Len = buf.readUInt16LE(base + FE.path2_len.offset);
+  const dir1Len = buf.readUInt16LE(base + FE.dir1_len.offset);
+  const dir2Len = buf.readUInt16LE(base + FE.dir2_len.offset);
+  const resolvedLen = buf.readUInt16LE(base + FE.resolved_len.offset);
+  if (FileEvent.size + path1Len + path2Len + dir1Len + dir2Len + resolvedLen > header.size) return 'bad-strings';
+  let at = base + FileEvent.size;
+  const path1 = str(buf, at, path1Len);
+  at += path1Len;
+  const path2 = str(buf, at, path2Len);
+  at += path2Len;
+  const dir1 = str(buf, at, dir1Len);
+  at += dir1Len;
+  const dir2 = str(buf, at, dir2Len);
+  at += dir2Len;
+  const resolved = str(buf, at, resolvedLen);
+  const opNum = buf.readUInt32LE(base + FE.op.offset);
   const op = FILE_OPS[opNum] ?? (`op-${opNum}` as const);
-  const result = r.u32('result');
-  const truncMask = FileResult.Path1Trunc | FileResult.Path2Trunc | FileResult.Dir1Trunc |
-    FileResult.Dir2Trunc | FileResult.ResolvedTrunc;
+  const result = buf.readUInt32LE(base + FE.result.offset);
   return {
     kind: 'file',
     header,
     op,
-    syscall: named(Syscall, r.u32('syscall'), 'syscall') as FileEventData['syscall'],
-    ret: r.s64('ret'),
-    flags: r.u32('flags'),
-    mode: r.u32('mode'),
-    dirfd1: r.s32('dirfd1'),
-    dirfd2: r.s32('dirfd2'),
-    uid: r.u32('uid'),
-    gid: r.u32('gid'),
-    length: r.s64('length'),
+    syscall: syscallName(buf.readUInt32LE(base + FE.syscall.offset)),
+    ret: buf.readBigInt64LE(base + FE.ret.offset),
+    flags: buf.readUInt32LE(base + FE.flags.offset),
+    mode: buf.readUInt32LE(base + FE.mode.offset),
+    dirfd1: buf.readInt32LE(base + FE.dirfd1.offset),
+    dirfd2: buf.readInt32LE(base + FE.dirfd2.offset),
+    uid: buf.readUInt32LE(base + FE.uid.offset),
+    gid: buf.readUInt32LE(base + FE.gid.offset),
+    length: buf.readBigInt64LE(base + FE.length.offset),
     result,
     created: (result & FileResult.Created) !== 0,
     path1,
@@ -599,94 +650,144 @@ function decodeFile(buf: Buffer, header: EventHeader): TraceEvent | 'bad-strings
     // the symlink text is not a path to resolve; f* calls have only `resolved`
     absPath1: op === 'symlink' ? undefined : path1 || dir1 ? absolutePath(path1, dir1) : resolved || undefined,
     absPath2: path2 ? absolutePath(path2, dir2) : undefined,
-    truncated: (result & truncMask) !== 0,
+    truncated: (result & FILE_TRUNC_MASK) !== 0,
   };
 }
 
-function decodeNet(buf: Buffer, header: EventHeader): TraceEvent | 'bad-strings' {
-  const r = reader(buf, NetEvent);
-  const s = strings(buf, NetEvent.size, [r.u16('unix_path_len')]);
-  if (!s) return 'bad-strings';
-  const fam = r.u16('family');
-  const flags = r.u32('flags');
-  const addr = r.bytes('addr');
+/** The FileChange of a valid file record (see recordIsValid), without the event around it:
+ * the same fields decodeFile reads, computed the same way. */
+export function fileChangeAt(buf: Buffer, base: number): FileChange {
+  const path1Len = buf.readUInt16LE(base + FE.path1_len.offset);
+  const path2Len = buf.readUInt16LE(base + FE.path2_len.offset);
+  const dir1Len = buf.readUInt16LE(base + FE.dir1_len.offset);
+  const dir2Len = buf.readUInt16LE(base + FE.dir2_len.offset);
+  const resolvedLen = buf.readUInt16LE(base + FE.resolved_len.offset);
+  let at = base + FileEvent.size;
+  const path1 = str(buf, at, path1Len);
+  at += path1Len;
+  const path2 = str(buf, at, path2Len);
+  at += path2Len;
+  const dir1 = str(buf, at, dir1Len);
+  at += dir1Len;
+  const dir2 = str(buf, at, dir2Len);
+  at += dir2Len;
+  const resolved = str(buf, at, resolvedLen);
+  const opNum = buf.readUInt32LE(base + FE.op.offset);
+  const op = FILE_OPS[opNum] ?? (`op-${opNum}` as const);
+  const result = buf.readUInt32LE(base + FE.result.offset);
+  return {
+    op,
+    flags: buf.readUInt32LE(base + FE.flags.offset),
+    mode: buf.readUInt32LE(base + FE.mode.offset),
+    uid: buf.readUInt32LE(base + FE.uid.offset),
+    gid: buf.readUInt32LE(base + FE.gid.offset),
+    result,
+    created: (result & FileResult.Created) !== 0,
+    path1,
+    path2,
+    resolved,
+    absPath1: op === 'symlink' ? undefined : path1 || dir1 ? absolutePath(path1, dir1) : resolved || undefined,
+    absPath2: path2 ? absolutePath(path2, dir2) : undefined,
+    truncated: (result & FILE_TRUNC_MASK) !== 0,
+  };
+}
+
+const NE = NetEvent.fields;
+
+function decodeNet(buf: Buffer, base: number, header: EventHeader): TraceEvent | 'bad-strings' {
+  const unixLen = buf.readUInt16LE(base + NE.unix_path_len.offset);
+  if (NetEvent.size + unixLen > header.size) return 'bad-strings';
+  const fam = buf.readUInt16LE(base + NE.family.offset);
+  const flags = buf.readUInt32LE(base + NE.flags.offset);
+  const a = base + NE.addr.offset;
   let family: NetEventData['family'];
   let address: string;
   if (fam === 2) {
     family = 'inet';
-    address = `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+    address = `${buf[a]}.${buf[a + 1]}.${buf[a + 2]}.${buf[a + 3]}`;
   } else if (fam === 10) {
     family = 'inet6';
-    address = formatIPv6(addr);
+    address = formatIPv6(buf.subarray(a, a + NE.addr.size));
   } else if (fam === 1) {
     family = 'unix';
-    address = (flags & NetFlag.UnixAbstract ? '@' : '') + (s[0] ?? '');
+    address = (flags & NetFlag.UnixAbstract ? '@' : '') + str(buf, base + NetEvent.size, unixLen);
   } else {
     family = `family-${fam}`;
     address = '';
   }
-  const proto = r.u16('protocol');
-  const opNum = r.u32('op');
+  const proto = buf.readUInt16LE(base + NE.protocol.offset);
+  const opNum = buf.readUInt32LE(base + NE.op.offset);
   return {
     kind: 'net',
     header,
     op: NET_OPS[opNum] ?? `op-${opNum}`,
-    syscall: named(Syscall, r.u32('syscall'), 'syscall') as NetEventData['syscall'],
-    ret: r.s64('ret'),
-    fd: r.s32('fd'),
+    syscall: syscallName(buf.readUInt32LE(base + NE.syscall.offset)),
+    ret: buf.readBigInt64LE(base + NE.ret.offset),
+    fd: buf.readInt32LE(base + NE.fd.offset),
     family,
     address,
-    port: r.u16('port'),
-    sockType: r.u16('sock_type'),
+    port: buf.readUInt16LE(base + NE.port.offset),
+    sockType: buf.readUInt16LE(base + NE.sock_type.offset),
     protocol: proto === 6 ? 'tcp' : proto === 17 ? 'udp' : `proto-${proto}`,
     local: (flags & NetFlag.Local) !== 0,
   };
 }
 
-function decodeReady(buf: Buffer, header: EventHeader): TraceEvent {
-  const r = reader(buf, ReadyEvent);
-  const flags = r.u32('flags');
+const RD = ReadyEvent.fields;
+
+function decodeReady(buf: Buffer, base: number, header: EventHeader): TraceEvent {
+  const flags = buf.readUInt32LE(base + RD.flags.offset);
   return {
     kind: 'ready',
     header,
-    abiVersion: r.u32('abi_version'),
-    ncpus: r.u32('ncpus'),
-    realtimeOffsetNs: r.s64('realtime_offset_ns'),
-    ringbufBytes: r.u64('ringbuf_bytes'),
+    abiVersion: buf.readUInt32LE(base + RD.abi_version.offset),
+    ncpus: buf.readUInt32LE(base + RD.ncpus.offset),
+    realtimeOffsetNs: buf.readBigInt64LE(base + RD.realtime_offset_ns.offset),
+    ringbufBytes: buf.readBigUInt64LE(base + RD.ringbuf_bytes.offset),
     digests: (flags & ReadyFlag.Digests) !== 0,
     traceReads: (flags & ReadyFlag.TraceReads) !== 0,
-    loaderPid: r.u32('loader_pid'),
+    loaderPid: buf.readUInt32LE(base + RD.loader_pid.offset),
   };
 }
 
-function decodeDigest(buf: Buffer, header: EventHeader): TraceEvent {
-  const r = reader(buf, DigestEvent);
-  const kind = r.u32('kind');
-  const error = r.s32('error');
-  const flags = r.u32('flags');
+const DG = DigestEvent.fields;
+
+function decodeDigest(buf: Buffer, base: number, header: EventHeader): TraceEvent {
+  const kind = buf.readUInt32LE(base + DG.kind.offset);
+  const error = buf.readInt32LE(base + DG.error.offset);
+  const flags = buf.readUInt32LE(base + DG.flags.offset);
+  const sha = base + DG.sha256.offset;
   return {
     kind: 'digest',
     header,
     digestKind: kind === DigestKind.Exe ? 'exe' : kind === DigestKind.Script ? 'script' : `kind-${kind}`,
     error,
-    sha256: error === 0 ? r.bytes('sha256').toString('hex') : undefined,
-    bytes: r.u64('bytes'),
+    sha256: error === 0 ? buf.toString('hex', sha, sha + DG.sha256.size) : undefined,
+    bytes: buf.readBigUInt64LE(base + DG.bytes.offset),
     fromCache: (flags & DigestFlag.FromCache) !== 0,
     identityMismatch: (flags & DigestFlag.IdentityMismatch) !== 0,
     wasStopped: (flags & DigestFlag.WasStopped) !== 0,
-    file: decodeFileId(buf, DigestEvent.fields.file.offset),
+    fromPeer: (flags & DigestFlag.FromPeer) !== 0,
+    file: decodeFileId(buf, base + DG.file.offset),
   };
 }
 
-function decodeLoss(buf: Buffer, header: EventHeader): TraceEvent {
+function decodeLoss(buf: Buffer, base: number, header: EventHeader): TraceEvent {
   const raw: bigint[] = [];
-  for (let i = 0; i < Loss.Max; i++) raw.push(buf.readBigUInt64LE(LossEvent.fields.counters.offset + 8 * i));
+  for (let i = 0; i < Loss.Max; i++) raw.push(buf.readBigUInt64LE(base + LossEvent.fields.counters.offset + 8 * i));
   return { kind: 'loss', header, counters: lossCountersFromSlots(raw), raw };
 }
 
-function decodeAck(buf: Buffer, header: EventHeader): TraceEvent {
-  const r = reader(buf, AckEvent);
-  return { kind: 'ack', header, seq: r.u32('seq'), error: r.s32('error'), value: r.u64('value') };
+const AK = AckEvent.fields;
+
+function decodeAck(buf: Buffer, base: number, header: EventHeader): TraceEvent {
+  return {
+    kind: 'ack',
+    header,
+    seq: buf.readUInt32LE(base + AK.seq.offset),
+    error: buf.readInt32LE(base + AK.error.offset),
+    value: buf.readBigUInt64LE(base + AK.value.offset),
+  };
 }
 
 /** The decoder table: event type -> (fixed struct size, decoder). */
@@ -709,17 +810,49 @@ export const DECODERS: ReadonlyMap<number, { minSize: number; decode: Decoder }>
 
 /** Decodes one record (without its length prefix). Never throws. */
 export function decodeRecord(record: Buffer): TraceEvent {
-  if (record.length < Header.size) {
-    return { kind: 'unknown', header: undefined, type: record.length >= 4 ? record.readUInt32LE(0) : -1, reason: 'short-record', raw: record };
-  }
-  const header = decodeHeader(record);
-  if (header.size !== record.length) return unknownRecord(record, header, 'bad-size');
-  const d = DECODERS.get(header.type);
-  if (!d) return unknownRecord(record, header, 'unknown-type');
-  if (record.length < d.minSize) return unknownRecord(record, header, 'short-record');
-  const ev = d.decode(record, header);
-  return typeof ev === 'string' ? unknownRecord(record, header, ev) : ev;
+  return decodeAt(record, 0, record.length);
 }
+
+/** Decodes the record of `len` bytes at `base` in `buf`. The event keeps no reference to
+ * `buf`, except an unknown record's `raw` (a view: copy it if `buf` is reused). */
+function decodeAt(buf: Buffer, base: number, len: number): TraceEvent {
+  if (len < Header.size) {
+    const raw = buf.subarray(base, base + len);
+    return { kind: 'unknown', header: undefined, type: len >= 4 ? raw.readUInt32LE(0) : -1, reason: 'short-record', raw };
+  }
+  const header = decodeHeader(buf, base);
+  if (header.size !== len) return unknownRecord(buf.subarray(base, base + len), header, 'bad-size');
+  const d = DECODERS.get(header.type);
+  if (!d) return unknownRecord(buf.subarray(base, base + len), header, 'unknown-type');
+  if (len < d.minSize) return unknownRecord(buf.subarray(base, base + len), header, 'short-record');
+  const ev = d.decode(buf, base, header);
+  return typeof ev === 'string' ? unknownRecord(buf.subarray(base, base + len), header, ev) : ev;
+}
+
+/** Kinds whose records may be handed over undecoded (RecordStream.pushRecords): ~90% of a
+ * build's records, and nothing the probe itself reads. */
+export const LAZY_TYPES: ReadonlySet<number> = new Set([EventType.File, EventType.Fork, EventType.Exit]);
+
+/** Would decodeAt give a file, fork or exit event (not an unknown one) for this record? */
+export function recordIsValid(buf: Buffer, base: number, len: number, type: number): boolean {
+  if (len < Header.size || buf.readUInt32LE(base + H_SIZE) !== len) return false;
+  const d = DECODERS.get(type);
+  if (!d || len < d.minSize) return false;
+  if (type !== EventType.File) return true;
+  return FileEvent.size + buf.readUInt16LE(base + FE.path1_len.offset) + buf.readUInt16LE(base + FE.path2_len.offset) +
+    buf.readUInt16LE(base + FE.dir1_len.offset) + buf.readUInt16LE(base + FE.dir2_len.offset) +
+    buf.readUInt16LE(base + FE.resolved_len.offset) <= len;
+}
+
+/** Offsets of the header and fork fields the correlator reads from undecoded records. */
+export const RAW = {
+  type: H_TYPE,
+  tsNs: H_TS,
+  cgroupId: H_CGROUP,
+  tgid: H_TGID,
+  forkChildTgid: FK.child_tgid.offset,
+  forkChildStart: FK.child_start_boottime_ns.offset,
+} as const;
 
 function unknownRecord(record: Buffer, header: EventHeader, reason: UnknownEventData['reason']): UnknownEventData {
   return { kind: 'unknown', header, type: header.type, reason, raw: record };
@@ -744,9 +877,11 @@ export function newDecodeStats(): DecodeStats {
  * Splits the loader's byte stream (u32 little-endian length + record, repeated) into
  * decoded events, across arbitrary chunk boundaries.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class RecordStream {
   readonly stats: DecodeStats = newDecodeStats();
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
 
   /** Bytes received but not yet forming a whole record. */
   get buffered(): number {
@@ -754,33 +889,52 @@ export class RecordStream {
   }
 
   push(chunk: Buffer): TraceEvent[] {
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const out: TraceEvent[] = [];
-    let off = 0;
-    while (off + 4 <= buf.length) {
-      const len = buf.readUInt32LE(off);
-      if (off + 4 + len > buf.length) break;
-      // Decoded in place: events keep no reference to the record's bytes, except an
-      // unknown record's raw bytes, which are copied (the chunk's memory may be reused).
-      let ev = decodeRecord(buf.subarray(off + 4, off + 4 + len));
-      if (ev.kind === 'unknown') ev = { ...ev, raw: Buffer.from(ev.raw) };
-      off += 4 + len;
-      this.count(ev, len);
-      out.push(ev);
-    }
-    this.pending = Buffer.from(buf.subarray(off));
+    this.pushRecords(chunk, false, (_buf, _base, _len, ev) => {
+      out.push(ev as TraceEvent);
+    });
     return out;
   }
 
-  private count(ev: TraceEvent, len: number): void {
-    this.stats.records++;
-    this.stats.bytes += 4 + len;
-    const type = ev.kind === 'unknown' ? ev.type : ev.header.type;
-    this.stats.byType.set(type, (this.stats.byType.get(type) ?? 0) + 1);
-    if (ev.kind === 'unknown') {
-      if (ev.reason === 'unknown-type') this.stats.unknownType++;
-      else this.stats.malformed++;
+  /**
+   * The same, one record at a time, with where it is: at `base` in `buf` (the u32 length
+   * just before it); `buf` is `chunk`, or a new buffer when a record straddled the previous
+   * chunk, and this stream never writes either again. With `lazy`, valid records of
+   * LAZY_TYPES come undecoded (`ev` undefined). Returns the number of records.
+   */
+  pushRecords(chunk: Buffer, lazy: boolean, fn: (buf: Buffer, base: number, len: number, ev: TraceEvent | undefined) => void): number {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    let n = 0;
+    let off = 0;
+    const stats = this.stats;
+    while (off + 4 <= buf.length) {
+      const len = buf.readUInt32LE(off);
+      if (off + 4 + len > buf.length) break;
+      const base = off + 4;
+      off = base + len;
+      stats.records++;
+      stats.bytes += 4 + len;
+      n++;
+      const rawType = len >= 4 ? buf.readUInt32LE(base) : -1;
+      if (lazy && LAZY_TYPES.has(rawType) && recordIsValid(buf, base, len, rawType)) {
+        stats.byType.set(rawType, (stats.byType.get(rawType) ?? 0) + 1);
+        fn(buf, base, len, undefined);
+        continue;
+      }
+      // Decoded in place: events keep no reference to the record's bytes, except an
+      // unknown record's raw bytes, which are copied.
+      let ev = decodeAt(buf, base, len);
+      if (ev.kind === 'unknown') {
+        ev = { ...ev, raw: Buffer.from(ev.raw) };
+        if (ev.reason === 'unknown-type') stats.unknownType++;
+        else stats.malformed++;
+      }
+      const type = ev.kind === 'unknown' ? ev.type : ev.header.type;
+      stats.byType.set(type, (stats.byType.get(type) ?? 0) + 1);
+      fn(buf, base, len, ev);
     }
+    this.pending = off === buf.length ? EMPTY : Buffer.from(buf.subarray(off));
+    return n;
   }
 }
 

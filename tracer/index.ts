@@ -45,6 +45,7 @@ export {
 // the per-instruction trace; and its text table.
 export {
   CorrelateError,
+  Correlation,
   argvMatches,
   correlate,
   matchesCopySource,

@@ -67,6 +67,13 @@ export interface ProbeOptions {
   statsIntervalMs?: number;
   /** Called for every event, in stream order. */
   onEvent?: (event: TraceEvent) => void;
+  /**
+   * Called for every record, in stream order, with where it is (at `base` in `buf`, its u32
+   * length just before; the probe never writes `buf` again) and its event. While nothing
+   * else needs events (no onEvent, no subscriber), file, fork and exit records come
+   * undecoded (`event` undefined): the consumer reads what it needs from the bytes.
+   */
+  onRecord?: (buf: Buffer, base: number, len: number, event: TraceEvent | undefined) => void;
   /** Called with the loader's stderr lines. */
   onLog?: (line: string) => void;
   /** How long to wait for the loader to attach (default 30 s). */
@@ -151,8 +158,12 @@ export class Probe {
         lineBuf = lineBuf.slice(nl + 1);
       }
     });
+    const onRecord = options.onRecord;
     child.stdout.on('data', (chunk: Buffer) => {
-      for (const ev of this.stream.push(chunk)) this.dispatch(ev);
+      this.stream.pushRecords(chunk, onRecord !== undefined && this.listeners.size === 0, (buf, base, len, ev) => {
+        if (ev) this.dispatch(ev);
+        onRecord?.(buf, base, len, ev);
+      });
     });
     child.stdin.on('error', () => {
       /* the loader went away; its exit is reported below */
@@ -286,7 +297,7 @@ export class Probe {
     }
     // a copy only when there is more than one listener (one may unsubscribe another)
     if (this.listeners.size === 1) for (const fn of this.listeners) fn(ev);
-    else for (const fn of [...this.listeners]) fn(ev);
+    else if (this.listeners.size > 1) for (const fn of [...this.listeners]) fn(ev);
   }
 
   /** The READY record: ABI version, clocks, ring buffer size. */

@@ -158,6 +158,8 @@ function runEvents(line: number, argv: string[], extra: (ts: bigint) => TraceEve
     script: false,
     needsDigest: false,
     digestSkipped: false,
+    digestByPeer: false,
+    execId: 1n,
   };
   return [mkdir, exec, ...extra(t + 2_000_000n)];
 }

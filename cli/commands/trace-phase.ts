@@ -2,7 +2,9 @@
 //
 //   trace          (before connect) starts the eBPF probe with a generation of its own,
 //                  without waiting: it attaches (~0.2 s, the kernel verifying the programs)
-//                  while the client connects. Collects its events, and listens to the
+//                  while the client connects. Correlates its events as they arrive (the
+//                  toolkit's startCorrelation: most of the work is done while the build
+//                  runs, not after it; without it the events are kept), and listens to the
 //                  solve: Status batches (vertex started/completed in ns, cached, error)
 //                  and every context file the session served. Registers the probe's stop
 //                  with `defer`, so the probe stops whatever happens (a stopped probe leaves
@@ -29,7 +31,7 @@ import type { CorrelateVertex, ProbeExit, Trace, TraceEvent } from '../../tracer
 import type { DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import type { TraceProbe, TracerToolkit } from '../trace-contracts.js';
+import type { TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
 import type { BuildPhase, BuildRun } from './build.js';
 
 /** The tracer cannot run here (not root, no BPF, probe not built, loader failed to start). */
@@ -58,7 +60,9 @@ interface TraceSession {
   /** Set by trace-ready: the solve is about to run with the probe attached. */
   solving: boolean;
   generation: number;
+  /** The events, kept for correlate() when the toolkit cannot correlate as they arrive. */
   events: TraceEvent[];
+  correlation: TraceCorrelation | undefined;
   served: ServedFile[];
   vertices: Map<string, CorrelateVertex>;
   /** Set once the finish started: the probe is stopped at most once. */
@@ -224,11 +228,14 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       }
       const generation = newGeneration();
       const events: TraceEvent[] = [];
+      const correlation = toolkit.startCorrelation?.();
       const loaderPath = run.io.env.TRACEBUILD_PROBE;
       const starting = toolkit
         .startProbe({
           generation,
-          onEvent: (e) => events.push(e),
+          ...(correlation
+            ? { onRecord: (buf: Buffer, base: number, len: number, e: TraceEvent | undefined) => correlation.pushRecord(buf, base, len, e) }
+            : { onEvent: (e: TraceEvent) => events.push(e) }),
           ...(loaderPath !== undefined && loaderPath !== '' ? { loaderPath } : {}),
         })
         .catch((err: unknown) => {
@@ -236,7 +243,7 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           if (err instanceof toolkit.TracerUnavailableError) return new TraceUnavailableError(`${message}; ${NO_TRACE_HINT}`, { cause: err });
           return new TraceUnavailableError(`cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
         });
-      const session: TraceSession = { toolkit, starting, solving: false, generation, events, served: [], vertices: new Map() };
+      const session: TraceSession = { toolkit, starting, solving: false, generation, events, correlation, served: [], vertices: new Map() };
       sessions.set(run, session);
       (run.solveObservers ??= []).push({
         onStatus: (batch) => recordVertices(session.vertices, batch),
@@ -310,15 +317,20 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   const failed = how === 'deferred';
   let trace: Trace;
   try {
-    trace = toolkit.correlate({
-      events: session.events,
+    const input = {
       steps: run.conversion?.steps ?? [], // ConversionStep carries what CorrelateStep needs
       vertices: [...session.vertices.values()],
       servedFiles: session.served,
       ...(exit === undefined ? {} : { losses: exit.losses }),
       // records: everything the probe delivered (kernel events, digests, loss reports)
-      monitor: { name: 'tracebuild-probe', kernel: release(), generation: session.generation, records: session.events.length },
-    });
+      monitor: {
+        name: 'tracebuild-probe',
+        kernel: release(),
+        generation: session.generation,
+        records: session.correlation?.records ?? session.events.length,
+      },
+    };
+    trace = session.correlation ? session.correlation.finish(input) : toolkit.correlate({ events: session.events, ...input });
   } catch (err) {
     if (!failed) throw err;
     io.stderr.write(`warning: the trace of the failed build could not be made: ${(err as Error).message}\n`);

@@ -2,6 +2,7 @@
 // that needs no root and no BPF. It delivers a READY record, then whatever events the test
 // scripts (`emit`), and records how it was driven.
 import {
+  Correlation,
   TracerUnavailableError,
   abi,
   correlate,
@@ -35,6 +36,8 @@ export interface FakeTracerRecord {
   running: boolean;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
 export const FAKE_REALTIME_OFFSET_NS = 1_700_000_000_000_000_000n;
 
 export function fakeReady(): ReadyEventData {
@@ -62,13 +65,15 @@ export function fakeTracer(options: FakeTracerOptions = {}): TracerToolkit & { r
       }
       if (options.startError) throw options.startError;
       const ready = fakeReady();
-      o.onEvent?.(ready);
+      // the real probe hands records to onRecord when it is given, events to onEvent
+      const emit = (e: TraceEvent): void => (o.onRecord ? o.onRecord(NO_BYTES, 0, 0, e) : o.onEvent?.(e));
+      emit(ready);
       record.running = true;
       let delivered = false;
       const deliver = (): void => {
         if (delivered) return;
         delivered = true;
-        for (const e of options.events?.(ready) ?? []) o.onEvent?.(e);
+        for (const e of options.events?.(ready) ?? []) emit(e);
       };
       let exit: ProbeExit | undefined;
       return {
@@ -94,6 +99,7 @@ export function fakeTracer(options: FakeTracerOptions = {}): TracerToolkit & { r
       };
     },
     correlate,
+    startCorrelation: () => new Correlation(),
     formatTraceTable,
     TracerUnavailableError,
   };

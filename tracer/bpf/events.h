@@ -24,7 +24,7 @@
 #include <linux/types.h>
 #endif
 
-#define TB_ABI_VERSION 1
+#define TB_ABI_VERSION 2
 
 /* Limits. */
 #define TB_PATH_MAX 4096     /* one path string in an event, bytes (longer: *_TRUNC flag) */
@@ -105,6 +105,7 @@ struct tb_cgroup_event {
 #define TB_EXEC_DIGEST_SKIPPED 0x80   /* a digest was needed but the task was not stopped */
 #define TB_EXEC_EXE_PATH_UNREACHABLE 0x100 /* exe path is not below the task's root */
 #define TB_EXEC_CWD_UNREACHABLE 0x200
+#define TB_EXEC_DIGEST_BY_PEER 0x400 /* another probe stopped it for hashing; see "shared" below */
 
 /* TB_EV_EXEC: sched_process_exec, i.e. a successful execve/execveat, in the new image.
  * Followed by, in order:
@@ -129,6 +130,7 @@ struct tb_exec_event {
 	__u16 cwd_len;
 	__u16 argv_len;
 	__u16 _pad[3];
+	__u64 exec_id; /* the task's self_exec_id: with tgid and start_boottime_ns, names the exec */
 };
 
 /* TB_EV_FORK: a new process (not a thread). Header: the parent. */
@@ -297,6 +299,7 @@ enum tb_digest_kind {
 #define TB_DIGEST_FROM_CACHE 0x1        /* same identity hashed before */
 #define TB_DIGEST_IDENTITY_MISMATCH 0x2 /* the file read does not match the exec's identity */
 #define TB_DIGEST_WAS_STOPPED 0x4       /* the task was stopped while hashing */
+#define TB_DIGEST_FROM_PEER 0x8         /* from the loader of the probe that stopped the exec */
 
 /* TB_EV_DIGEST: sha256 for one exec. Header: copied from the exec event (ts_ns, pid,
  * tgid, cgroup_id), so (tgid, ts_ns) names the exec. Follows its exec in the stream. */
@@ -315,7 +318,8 @@ struct tb_digest_event {
  * that failed, per event type (an event of that type was lost). */
 enum tb_loss {
 	TB_LOSS_RINGBUF_FIRST = 1, /* + tb_event_type - 1 */
-	TB_LOSS_PENDING_FULL = 8,  /* syscall entry not remembered: its exit event is lost */
+	TB_LOSS_PENDING_FULL = 8,  /* (ABI 1: a syscall entry not remembered; syscalls are now
+				    * read whole at their exit, so this stays 0) */
 	TB_LOSS_TRACED_FULL = 9,   /* a cgroup to trace did not fit the traced map */
 	TB_LOSS_SCRATCH_BUSY = 10, /* per-CPU scratch in use (nesting): event lost */
 	TB_LOSS_DIGEST_SKIPPED = 11, /* exec not stopped (loader heartbeat stale) */
@@ -347,6 +351,36 @@ struct tb_ack_event {
 struct tb_traced {
 	__u32 generation;
 	__u32 flags; /* TB_CG_* */
+};
+
+/* ---- shared between concurrent probes (not part of the stream) ---------------------
+ * Every running probe traces every new cgroup under its prefixes, so two traced builds on
+ * one daemon see each other's execs. Stopping is not exclusive: SIGCONT from one loader
+ * resumes a task another loader is still hashing (it may exit before that loader opens
+ * /proc/<pid>/exe). So the probes share three maps, found by name and created by the first
+ * loader (loader.c, under a lock file):
+ *   TB_SHARED_DIGESTS  file identity -> sha256 (the kernel does not stop an exec of a known
+ *                      identity; a loader that misses its own cache looks here)
+ *   TB_SHARED_CLAIMS   exec -> pid of the loader whose probe stopped it. The first probe to
+ *                      claim an exec (BPF_NOEXIST) stops it; the others flag the exec
+ *                      TB_EXEC_DIGEST_BY_PEER and never stop or continue it.
+ *   TB_SHARED_RESULTS  exec -> the claimant's digest records (loader-only), written before
+ *                      its SIGCONT; the other loaders copy them (TB_DIGEST_FROM_PEER).
+ * The names carry a layout version: maps of another layout are never shared. */
+#define TB_SHARED_DIGESTS "tb2_digests"
+#define TB_SHARED_CLAIMS "tb2_claims"
+#define TB_SHARED_RESULTS "tb2_results"
+
+struct tb_exec_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 start_boottime_ns;
+	__u64 exec_id;
+};
+
+struct tb_shared_digest {
+	__u8 sha256[32];
+	__u64 bytes;
 };
 
 #endif /* TRACEBUILD_EVENTS_H */

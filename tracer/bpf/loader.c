@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -48,6 +49,7 @@
 enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_NOT_ROOT = 3, EXIT_NO_BPF = 4, EXIT_RUNTIME = 5 };
 
 #define PROG "tracebuild-probe"
+#define POLL_MS 25
 
 static void msg(const char *fmt, ...)
 {
@@ -343,8 +345,25 @@ static void stat_to_id(const struct stat *st, struct tb_file_id *id)
 	id->mode = st->st_mode;
 }
 
-static void write_digest(const struct tb_exec_event *ex, uint32_t kind, int err, uint32_t flags,
-			 const uint8_t *sha, uint64_t bytes, const struct tb_file_id *id)
+/* What one digest record says (besides its header, which is the exec's). */
+struct digest_part {
+	__s32 error; /* 0 or an errno */
+	__u32 flags; /* TB_DIGEST_* */
+	__u64 bytes;
+	__u8 sha256[32];
+	struct tb_file_id file;
+};
+
+/* The value of TB_SHARED_RESULTS: what the claimant's loader hashed for one exec. */
+struct shared_result {
+	struct digest_part exe, script;
+	__u32 has_script;
+	__u32 _pad;
+};
+
+static int results_fd = -1; /* TB_SHARED_RESULTS */
+
+static void write_digest(const struct tb_exec_event *ex, uint32_t kind, const struct digest_part *p)
 {
 	struct tb_digest_event d;
 	memset(&d, 0, sizeof(d));
@@ -352,32 +371,76 @@ static void write_digest(const struct tb_exec_event *ex, uint32_t kind, int err,
 	d.hdr.type = TB_EV_DIGEST;
 	d.hdr.size = sizeof(d);
 	d.kind = kind;
-	d.error = err;
-	d.flags = flags;
-	d.bytes = bytes;
-	if (sha)
-		memcpy(d.sha256, sha, 32);
-	if (id)
-		d.file = *id;
-	if (err)
+	d.error = p->error;
+	d.flags = p->flags;
+	d.bytes = p->bytes;
+	memcpy(d.sha256, p->sha256, 32);
+	d.file = p->file;
+	if (p->error)
 		user_loss[TB_LOSS_DIGEST_FAILED]++;
 	out_record(&d, sizeof(d));
 }
 
-/* sha256 of /proc/<tgid>/exe: the very file the task executes. */
-static void digest_exe(const struct tb_exec_event *ex, uint32_t base_flags)
+static void part_error(struct digest_part *p, int err, uint32_t flags, const struct tb_file_id *id)
 {
-	struct cache_entry *ce = cache_find(&ex->exe, false);
-	if (ce) {
-		write_digest(ex, TB_DIGEST_EXE, 0, base_flags | TB_DIGEST_FROM_CACHE, ce->sha,
-			     ce->bytes, &ex->exe);
-		return;
+	memset(p, 0, sizeof(*p));
+	p->error = err;
+	p->flags = flags;
+	if (id)
+		p->file = *id;
+}
+
+/* A digest known by file identity: this loader's cache, else the one all probes share. */
+static bool cached_digest(const struct tb_file_id *id, struct digest_part *p, uint32_t flags)
+{
+	struct cache_entry *ce = cache_find(id, false);
+	if (!ce) {
+		struct tb_shared_digest sd;
+		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_digests), id, &sd))
+			return false;
+		ce = cache_find(id, true);
+		if (ce) {
+			memcpy(ce->sha, sd.sha256, 32);
+			ce->bytes = sd.bytes;
+		}
+		memset(p, 0, sizeof(*p));
+		memcpy(p->sha256, sd.sha256, 32);
+		p->bytes = sd.bytes;
+	} else {
+		memset(p, 0, sizeof(*p));
+		memcpy(p->sha256, ce->sha, 32);
+		p->bytes = ce->bytes;
 	}
+	p->flags = flags | TB_DIGEST_FROM_CACHE;
+	p->file = *id;
+	return true;
+}
+
+/* Remembers a verified digest: in this loader, and for every probe (the kernel then stops
+ * no more execs of this identity). */
+static void remember_digest(const struct tb_file_id *id, const uint8_t sha[32], uint64_t bytes)
+{
+	struct cache_entry *ce = cache_find(id, true);
+	if (ce) {
+		memcpy(ce->sha, sha, 32);
+		ce->bytes = bytes;
+	}
+	struct tb_shared_digest sd;
+	memcpy(sd.sha256, sha, 32);
+	sd.bytes = bytes;
+	bpf_map_update_elem(bpf_map__fd(skel->maps.tb2_digests), id, &sd, BPF_ANY);
+}
+
+/* sha256 of /proc/<tgid>/exe: the very file the task executes. */
+static void digest_exe(const struct tb_exec_event *ex, uint32_t base_flags, struct digest_part *p)
+{
+	if (cached_digest(&ex->exe, p, base_flags))
+		return;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%u/exe", ex->hdr.tgid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		write_digest(ex, TB_DIGEST_EXE, errno, base_flags, NULL, 0, &ex->exe);
+		part_error(p, errno, base_flags, &ex->exe);
 		return;
 	}
 	struct stat st;
@@ -386,7 +449,7 @@ static void digest_exe(const struct tb_exec_event *ex, uint32_t base_flags)
 	int err = fstat(fd, &st) ? -errno : hash_fd(fd, sha, &bytes);
 	close(fd);
 	if (err) {
-		write_digest(ex, TB_DIGEST_EXE, -err, base_flags, NULL, 0, &ex->exe);
+		part_error(p, -err, base_flags, &ex->exe);
 		return;
 	}
 	/* dev/ino may differ on overlayfs (stat reports the real inode); compare the rest */
@@ -395,22 +458,20 @@ static void digest_exe(const struct tb_exec_event *ex, uint32_t base_flags)
 		    (uint32_t)st.st_mtim.tv_nsec == ex->exe.mtime_nsec &&
 		    st.st_ctim.tv_sec == ex->exe.ctime_sec &&
 		    (uint32_t)st.st_ctim.tv_nsec == ex->exe.ctime_nsec;
-	uint32_t flags = base_flags;
-	if (!same) {
-		flags |= TB_DIGEST_IDENTITY_MISMATCH;
-	} else if ((ce = cache_find(&ex->exe, true))) {
-		memcpy(ce->sha, sha, 32);
-		ce->bytes = bytes;
-		/* only now may the kernel skip stopping this identity */
-		uint8_t one = 1;
-		bpf_map_update_elem(bpf_map__fd(skel->maps.digested), &ex->exe, &one, BPF_ANY);
-	}
-	write_digest(ex, TB_DIGEST_EXE, 0, flags, sha, bytes, &ex->exe);
+	memset(p, 0, sizeof(*p));
+	p->flags = base_flags;
+	if (!same)
+		p->flags |= TB_DIGEST_IDENTITY_MISMATCH;
+	else
+		remember_digest(&ex->exe, sha, bytes); /* only now may the kernel skip stopping it */
+	memcpy(p->sha256, sha, 32);
+	p->bytes = bytes;
+	p->file = ex->exe;
 }
 
 /* sha256 of the #! script named by the exec's filename, resolved inside the task's root. */
 static void digest_script(const struct tb_exec_event *ex, const char *filename, const char *cwd,
-			  uint32_t base_flags)
+			  uint32_t base_flags, struct digest_part *p)
 {
 	char path[2 * TB_PATH_MAX + 64];
 	int fd = -1;
@@ -433,26 +494,146 @@ static void digest_script(const struct tb_exec_event *ex, const char *filename, 
 		}
 	}
 	if (fd < 0) {
-		write_digest(ex, TB_DIGEST_SCRIPT, errno, base_flags, NULL, 0, NULL);
+		part_error(p, errno, base_flags, NULL);
 		return;
 	}
 	struct stat st;
-	struct tb_file_id id;
 	uint8_t sha[32];
 	uint64_t bytes = 0;
 	int err = fstat(fd, &st) ? -errno : hash_fd(fd, sha, &bytes);
 	close(fd);
 	if (err) {
-		write_digest(ex, TB_DIGEST_SCRIPT, -err, base_flags, NULL, 0, NULL);
+		part_error(p, -err, base_flags, NULL);
 		return;
 	}
-	stat_to_id(&st, &id);
-	write_digest(ex, TB_DIGEST_SCRIPT, 0, base_flags, sha, bytes, &id);
+	memset(p, 0, sizeof(*p));
+	p->flags = base_flags;
+	memcpy(p->sha256, sha, 32);
+	p->bytes = bytes;
+	stat_to_id(&st, &p->file);
+}
+
+static void exec_key(const struct tb_exec_event *ex, struct tb_exec_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->tgid = ex->hdr.tgid;
+	k->start_boottime_ns = ex->start_boottime_ns;
+	k->exec_id = ex->exec_id;
+}
+
+/* ---- execs another probe stopped (TB_EXEC_DIGEST_BY_PEER) ----------------------------
+ * Their digests come from the claimant's loader through TB_SHARED_RESULTS. It writes them
+ * before it continues the task, normally within milliseconds; until then the exec waits
+ * here. Given up (counted as a failed digest) when the claimant's loader is gone without
+ * writing them, or after PEER_WAIT_NS. */
+#define PEER_WAIT_NS (20ULL * 1000000000ULL)
+
+struct peer_wait {
+	struct tb_exec_event ex; /* the fixed part: header, identity, flags */
+	uint64_t deadline;       /* CLOCK_MONOTONIC */
+};
+static struct peer_wait *peers;
+static size_t npeers, peers_cap;
+
+static void emit_peer_result(const struct tb_exec_event *ex, struct shared_result *r)
+{
+	r->exe.flags |= TB_DIGEST_FROM_PEER;
+	write_digest(ex, TB_DIGEST_EXE, &r->exe);
+	if (!r->exe.error && !(r->exe.flags & TB_DIGEST_IDENTITY_MISMATCH)) {
+		struct cache_entry *ce = cache_find(&ex->exe, true);
+		if (ce) {
+			memcpy(ce->sha, r->exe.sha256, 32);
+			ce->bytes = r->exe.bytes;
+		}
+	}
+	if (ex->flags & TB_EXEC_SCRIPT) {
+		if (r->has_script) {
+			r->script.flags |= TB_DIGEST_FROM_PEER;
+			write_digest(ex, TB_DIGEST_SCRIPT, &r->script);
+		} else {
+			struct digest_part p;
+			part_error(&p, ENOENT, TB_DIGEST_FROM_PEER, NULL);
+			write_digest(ex, TB_DIGEST_SCRIPT, &p);
+		}
+	}
+}
+
+static void fail_peer(const struct tb_exec_event *ex, int err)
+{
+	struct shared_result r;
+	memset(&r, 0, sizeof(r));
+	part_error(&r.exe, err, 0, &ex->exe);
+	part_error(&r.script, err, 0, NULL);
+	r.has_script = 1;
+	emit_peer_result(ex, &r);
+}
+
+/* Written its digests, or given up: true when the exec no longer waits. */
+static bool try_peer(const struct tb_exec_event *ex, uint64_t deadline, bool final)
+{
+	struct tb_exec_key k;
+	struct shared_result r;
+	exec_key(ex, &k);
+	if (results_fd >= 0 && bpf_map_lookup_elem(results_fd, &k, &r) == 0) {
+		emit_peer_result(ex, &r);
+		return true;
+	}
+	__u32 owner = 0;
+	bool gone = bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0 &&
+		    owner != 0 && kill((pid_t)owner, 0) != 0 && errno == ESRCH;
+	if (gone && results_fd >= 0 && bpf_map_lookup_elem(results_fd, &k, &r) == 0) {
+		emit_peer_result(ex, &r); /* written just before it exited */
+		return true;
+	}
+	if (gone || results_fd < 0) {
+		fail_peer(ex, ESRCH);
+		return true;
+	}
+	if (final || clock_ns(CLOCK_MONOTONIC) >= deadline) {
+		fail_peer(ex, ETIMEDOUT);
+		return true;
+	}
+	return false;
+}
+
+static void wait_for_peer(const struct tb_exec_event *ex)
+{
+	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + PEER_WAIT_NS;
+	if (try_peer(ex, deadline, false))
+		return;
+	if (npeers == peers_cap) {
+		size_t cap = peers_cap ? 2 * peers_cap : 64;
+		struct peer_wait *n = realloc(peers, cap * sizeof(*n));
+		if (!n) {
+			fail_peer(ex, ENOMEM);
+			return;
+		}
+		peers = n;
+		peers_cap = cap;
+	}
+	peers[npeers].ex = *ex;
+	peers[npeers].deadline = deadline;
+	npeers++;
+}
+
+/* Retries every waiting exec; `final`: give up on those still waiting. */
+static void check_peers(bool final)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < npeers; i++) {
+		if (!try_peer(&peers[i].ex, peers[i].deadline, final))
+			peers[keep++] = peers[i];
+	}
+	npeers = keep;
 }
 
 static void handle_exec(const struct tb_exec_event *ex, size_t size)
 {
 	static char filename[TB_PATH_MAX + 1], cwd[TB_PATH_MAX + 1];
+	if (ex->flags & TB_EXEC_DIGEST_BY_PEER) {
+		wait_for_peer(ex);
+		return;
+	}
 	bool stopped = ex->flags & TB_EXEC_NEEDS_DIGEST;
 	const char *p = (const char *)(ex + 1);
 	size_t need = sizeof(*ex) + ex->filename_len + ex->interp_len + ex->exe_path_len +
@@ -467,11 +648,24 @@ static void handle_exec(const struct tb_exec_event *ex, size_t size)
 		filename[0] = cwd[0] = 0;
 	}
 	uint32_t base = stopped ? TB_DIGEST_WAS_STOPPED : 0;
-	digest_exe(ex, base);
-	if (ex->flags & TB_EXEC_SCRIPT)
-		digest_script(ex, filename, cwd, base);
-	if (stopped)
+	struct shared_result r;
+	memset(&r, 0, sizeof(r));
+	digest_exe(ex, base, &r.exe);
+	write_digest(ex, TB_DIGEST_EXE, &r.exe);
+	if (ex->flags & TB_EXEC_SCRIPT) {
+		digest_script(ex, filename, cwd, base, &r.script);
+		r.has_script = 1;
+		write_digest(ex, TB_DIGEST_SCRIPT, &r.script);
+	}
+	if (stopped) {
+		/* this probe claimed the exec: other probes wait for what it found */
+		if (results_fd >= 0) {
+			struct tb_exec_key k;
+			exec_key(ex, &k);
+			bpf_map_update_elem(results_fd, &k, &r, BPF_ANY);
+		}
 		kill(ex->hdr.tgid, SIGCONT);
+	}
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -484,6 +678,69 @@ static int handle_event(void *ctx, void *data, size_t size)
 	    (opt.digests || (((const struct tb_exec_event *)data)->flags & TB_EXEC_NEEDS_DIGEST)))
 		handle_exec(data, size);
 	return 0;
+}
+
+/* ---- maps shared with concurrent probes (events.h "shared") ------------------------- */
+
+/* The live map of that name and layout with the lowest id, or -1. */
+static int find_shared_map(const char *name, enum bpf_map_type type, __u32 key_size,
+			   __u32 value_size, __u32 max_entries)
+{
+	__u32 id = 0;
+	while (bpf_map_get_next_id(id, &id) == 0) {
+		int fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		struct bpf_map_info info;
+		__u32 len = sizeof(info);
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && !strcmp(info.name, name) &&
+		    info.type == type && info.key_size == key_size && info.value_size == value_size &&
+		    info.max_entries == max_entries)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+static int shared_map(const char *name, enum bpf_map_type type, __u32 key_size, __u32 value_size,
+		      __u32 max_entries)
+{
+	int fd = find_shared_map(name, type, key_size, value_size, max_entries);
+	if (fd < 0)
+		fd = bpf_map_create(type, name, key_size, value_size, max_entries, NULL);
+	return fd;
+}
+
+/*
+ * Before loading: the probe's digest and claim maps become the ones every running probe
+ * uses, and the results map is found or made. Under a lock file, so that two loaders
+ * starting at once do not each make their own. Without them the probe still works alone.
+ */
+static void setup_shared_maps(void)
+{
+	int lock = open("/run/lock/tracebuild-probe.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0)
+		lock = open("/tmp/tracebuild-probe.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock >= 0)
+		flock(lock, LOCK_EX);
+	struct bpf_map *kmaps[] = { skel->maps.tb2_digests, skel->maps.tb2_claims };
+	const char *names[] = { TB_SHARED_DIGESTS, TB_SHARED_CLAIMS };
+	for (int i = 0; i < 2; i++) {
+		struct bpf_map *m = kmaps[i];
+		int fd = shared_map(names[i], bpf_map__type(m), bpf_map__key_size(m),
+				    bpf_map__value_size(m), bpf_map__max_entries(m));
+		if (fd < 0 || bpf_map__reuse_fd(m, fd))
+			msg("cannot share %s with other probes: %s", names[i], strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	results_fd = shared_map(TB_SHARED_RESULTS, BPF_MAP_TYPE_LRU_HASH, sizeof(struct tb_exec_key),
+				sizeof(struct shared_result), 16384);
+	if (results_fd < 0)
+		msg("cannot share digests with other probes: %s", strerror(errno));
+	if (lock >= 0)
+		close(lock); /* releases the lock; the maps live as long as a probe holds them */
 }
 
 /* ---- commands ----------------------------------------------------------------------- */
@@ -581,10 +838,10 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-struct sc_prog {
-	const char *name;
-	struct bpf_program *prog;
-	long nr; /* syscall number on this architecture; -1: it has no such syscall */
+/* A syscall the probe reports: its TB_SC_* id, and its number on this architecture. */
+struct sc_map {
+	__u8 id;
+	long nr; /* -1: this architecture has no such syscall */
 };
 
 /* Syscall numbers from the host's headers (the loader is built for the host's arch). */
@@ -724,6 +981,9 @@ int main(int argc, char **argv)
 		return EXIT_NO_BPF;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A pipe of 1 MiB (the output buffer's size) takes a whole batch in one write: the
+	 * reader wakes once per batch instead of once per 64 KiB (not a pipe: no effect). */
+	fcntl(STDOUT_FILENO, F_SETPIPE_SZ, (int)sizeof(outbuf));
 	libbpf_set_print(libbpf_print);
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0) {
@@ -749,26 +1009,31 @@ int main(int argc, char **argv)
 		memcpy((char *)skel->rodata->cfg_prefix[i], opt.prefixes[i], n);
 		skel->rodata->cfg_prefix_len[i] = n;
 	}
+	skel->rodata->cfg_loader_pid = getpid();
+	if (opt.digests)
+		setup_shared_maps();
 	unsigned long rb_bytes = round_pow2((unsigned long)opt.ringbuf_mib << 20);
 	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
 	bpf_map__set_max_entries(skel->maps.scratch, ncpus);
 
-	/* Handlers of syscalls this architecture lacks are not even loaded; syscalls the
-	 * running kernel lacks simply never happen. */
-	struct sc_prog scs[] = {
-#define SC(n) { #n, skel->progs.sys_enter_##n, NR_##n }
-		SC(open), SC(openat), SC(openat2), SC(creat), SC(unlink), SC(unlinkat),
-		SC(rmdir), SC(rename), SC(renameat), SC(renameat2), SC(mkdir), SC(mkdirat),
-		SC(link), SC(linkat), SC(symlink), SC(symlinkat), SC(truncate), SC(ftruncate),
-		SC(chmod), SC(fchmod), SC(fchmodat), SC(fchmodat2), SC(chown), SC(lchown),
-		SC(fchown), SC(fchownat), SC(connect), SC(sendto), SC(sendmsg), SC(bind),
-		SC(listen),
+	/* The numbers come from the host's <sys/syscall.h>: the loader is built for the host's
+	 * architecture; syscalls the running kernel lacks simply never happen. */
+	static const struct sc_map scs[] = {
+#define SC(n, id) { id, NR_##n }
+		SC(open, TB_SC_OPEN), SC(openat, TB_SC_OPENAT), SC(openat2, TB_SC_OPENAT2),
+		SC(creat, TB_SC_CREAT), SC(unlink, TB_SC_UNLINK), SC(unlinkat, TB_SC_UNLINKAT),
+		SC(rmdir, TB_SC_RMDIR), SC(rename, TB_SC_RENAME), SC(renameat, TB_SC_RENAMEAT),
+		SC(renameat2, TB_SC_RENAMEAT2), SC(mkdir, TB_SC_MKDIR), SC(mkdirat, TB_SC_MKDIRAT),
+		SC(link, TB_SC_LINK), SC(linkat, TB_SC_LINKAT), SC(symlink, TB_SC_SYMLINK),
+		SC(symlinkat, TB_SC_SYMLINKAT), SC(truncate, TB_SC_TRUNCATE),
+		SC(ftruncate, TB_SC_FTRUNCATE), SC(chmod, TB_SC_CHMOD), SC(fchmod, TB_SC_FCHMOD),
+		SC(fchmodat, TB_SC_FCHMODAT), SC(fchmodat2, TB_SC_FCHMODAT2), SC(chown, TB_SC_CHOWN),
+		SC(lchown, TB_SC_LCHOWN), SC(fchown, TB_SC_FCHOWN), SC(fchownat, TB_SC_FCHOWNAT),
+		SC(connect, TB_SC_CONNECT), SC(sendto, TB_SC_SENDTO), SC(sendmsg, TB_SC_SENDMSG),
+		SC(bind, TB_SC_BIND), SC(listen, TB_SC_LISTEN),
 #undef SC
 	};
 	const int nscs = sizeof(scs) / sizeof(scs[0]);
-	for (int i = 0; i < nscs; i++)
-		if (scs[i].nr < 0)
-			bpf_program__set_autoload(scs[i].prog, false);
 
 	int err = probe__load(skel);
 	if (err) {
@@ -795,20 +1060,9 @@ int main(int argc, char **argv)
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_exec), "sched_process_exec");
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_fork), "sched_process_fork");
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_exit), "sched_process_exit");
-	int table = bpf_map__fd(skel->maps.sys_enter_progs);
-	for (int i = 0; i < nscs && !err; i++) {
-		if (scs[i].nr < 0)
-			continue;
-		__u32 key = (__u32)scs[i].nr;
-		__u32 fd = bpf_program__fd(scs[i].prog);
-		if (bpf_map_update_elem(table, &key, &fd, BPF_ANY)) {
-			err = errno;
-			msg("registering the %s handler failed: %s", scs[i].name, strerror(err));
-		} else if (key < sizeof(skel->bss->sc_wanted)) {
-			skel->bss->sc_wanted[key] = 1;
-		}
-	}
-	err = err ?: attach_one(bpf_program__attach(skel->progs.on_sys_enter), "sys_enter");
+	for (int i = 0; i < nscs; i++)
+		if (scs[i].nr >= 0 && scs[i].nr < (long)sizeof(skel->bss->sc_wanted))
+			skel->bss->sc_wanted[scs[i].nr] = scs[i].id;
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_sys_exit), "sys_exit");
 	if (err) {
 		destroy_links();
@@ -863,13 +1117,17 @@ int main(int argc, char **argv)
 	while (!stopping) {
 		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
 		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, 10);
+		/* Records wake the loader only by the 128 KiB (or for an exec to hash): it polls
+		 * every POLL_MS. Each poll wakes the CLI too: fewer, bigger batches cost both less. */
+		int n = epoll_wait(ep, evs, 4, POLL_MS);
 		if (n < 0 && errno != EINTR) {
 			msg("epoll_wait: %s", strerror(errno));
 			rc = EXIT_RUNTIME;
 			break;
 		}
 		ring_buffer__consume(rb);
+		if (npeers)
+			check_peers(false);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u32 == 1) {
 				if (!read_stdin()) {
@@ -901,9 +1159,18 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* Stop producing, then drain what is left. */
+	/* Stop producing, then drain what is left (execs waiting for another probe's digests
+	 * get a few seconds more: that probe's loader is normally milliseconds away). */
 	destroy_links();
 	ring_buffer__consume(rb);
+	for (uint64_t end = clock_ns(CLOCK_MONOTONIC) + 5000000000ULL;
+	     npeers && clock_ns(CLOCK_MONOTONIC) < end;) {
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
+		check_peers(false);
+	}
+	check_peers(true);
 	write_losses(true);
 	out_flush();
 	__u64 total[TB_LOSS_MAX];
@@ -925,5 +1192,8 @@ int main(int argc, char **argv)
 	close(ep);
 	close(sfd);
 	free(cache);
+	free(peers);
+	if (results_fd >= 0)
+		close(results_fd);
 	return out_broken && rc == EXIT_OK ? EXIT_RUNTIME : rc;
 }

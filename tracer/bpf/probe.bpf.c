@@ -16,6 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define SIGCONT 18
 #define SIGSTOP 19
+#define EEXIST 17
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -39,6 +40,7 @@ const volatile __u32 cfg_nprefixes = 0;
 const volatile char cfg_prefix[TB_MAX_PREFIXES][TB_PREFIX_MAX] = {};
 const volatile __u32 cfg_prefix_len[TB_MAX_PREFIXES] = {};
 const volatile __u64 cfg_heartbeat_timeout_ns = 2000000000ULL;
+const volatile __u32 cfg_loader_pid = 0; /* stored in the claims this probe makes */
 
 /* Written by the loader at run time (mmapped .bss). */
 volatile __u32 cfg_generation = 0; /* 0: do not add new cgroups */
@@ -57,6 +59,7 @@ struct {
 	__type(value, struct tb_traced);
 } traced SEC(".maps");
 
+/* A file or network syscall that returned, with its arguments (from its registers). */
 struct pending {
 	__u64 path1, path2; /* user pointers */
 	__u64 addr;         /* user sockaddr pointer */
@@ -71,19 +74,22 @@ struct pending {
 	__u8 _pad;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64); /* pid_tgid */
-	__type(value, struct pending);
-} pending SEC(".maps");
 
+/* Shared with every other running probe (events.h "shared"; the loader swaps in the
+ * shared maps before loading): identities already hashed, and which probe stopped an exec. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct tb_file_id);
-	__type(value, __u8);
-} digested SEC(".maps");
+	__type(value, struct tb_shared_digest);
+} tb2_digests SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct tb_exec_key);
+	__type(value, __u32);
+} tb2_claims SEC(".maps");
 
 struct net_key {
 	__u32 tgid;
@@ -171,15 +177,19 @@ static __always_inline void fill_header(struct tb_header *h, __u32 type, __u64 c
  */
 #define WAKEUP_BYTES (128 << 10)
 
+static __always_inline __u64 wake_flags(__u32 size)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+										     : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline int output_flags(struct scratch *s, __u32 size, __u32 type, __u64 wake)
 {
 	struct tb_header *h = (void *)s->ev;
 	size &= EV_OFF_MASK;
 	h->size = size;
 	if (!wake)
-		wake = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= WAKEUP_BYTES
-			       ? BPF_RB_FORCE_WAKEUP
-			       : BPF_RB_NO_WAKEUP;
+		wake = wake_flags(size);
 	if (bpf_ringbuf_output(&events, s->ev, size, wake)) {
 		count_loss(TB_LOSS_RINGBUF_FIRST + type - 1);
 		return -1;
@@ -245,18 +255,28 @@ static __always_inline struct file *fd_file(struct task_struct *t, int fd)
 	return f;
 }
 
-/* ---- path walk: dentry -> "/a/b" below the task's root ---------------------------- */
+/* ---- path walk: dentry -> "/a/b" below the task's root ----------------------------
+ * One global function (walk_path): the verifier checks it once, not at each of the five
+ * places a path is written (inlined, they made on_exec and on_sys_exit take ~0.13 s to
+ * verify, on the way of every traced build's start). Pointers travel as numbers: they are
+ * only read through bpf_probe_read_kernel. */
 enum { WALK_GOING = 0, WALK_DONE = 1, WALK_TRUNC = 2, WALK_UNREACHABLE = 3 };
 
 struct walk_ctx {
-	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
-	struct mount *mnt;
-	struct dentry *root_dentry;
-	struct vfsmount *root_mnt;
+	__u64 dentry;      /* struct dentry * */
+	__u64 vfsmnt;      /* struct vfsmount * */
+	__u64 mnt;         /* the struct mount of vfsmnt */
+	__u64 mnt_root;    /* vfsmnt->mnt_root, read once per mount */
+	__u64 root_dentry; /* the task's root */
+	__u64 root_mnt;
 	__u32 pos;
 	__u32 status;
 };
+
+/* walk_path's result: the length, and what stopped the walk */
+#define WALKED_LEN_MASK 0xffff
+#define WALKED_TRUNC (1u << 16)
+#define WALKED_UNREACHABLE (1u << 17)
 
 static long walk_step(__u32 i, void *vctx)
 {
@@ -267,29 +287,48 @@ static long walk_step(__u32 i, void *vctx)
 		c->status = WALK_UNREACHABLE;
 		return 1;
 	}
-	struct dentry *d = c->dentry;
-	if (d == c->root_dentry && c->vfsmnt == c->root_mnt) {
+	if (c->dentry == c->root_dentry && c->vfsmnt == c->root_mnt) {
 		c->status = WALK_DONE;
 		return 1;
 	}
-	struct vfsmount *vm = c->vfsmnt;
-	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == mnt_root || d == parent) {
-		struct mount *m = c->mnt;
-		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-		if (d != mnt_root || m == mp) {
+	struct dentry *d = (void *)c->dentry;
+	/* d_parent and d_name sit together at the head of struct dentry: one read for both */
+	const __u32 o_parent = bpf_core_field_offset(struct dentry, d_parent);
+	const __u32 o_name = bpf_core_field_offset(struct dentry, d_name);
+	const __u32 o_len = bpf_core_field_offset(struct qstr, len);
+	const __u32 o_str = bpf_core_field_offset(struct qstr, name);
+	__u64 parent, name;
+	__u32 len;
+	char head[64];
+	if (o_parent + 8 <= sizeof(head) && o_name + o_len + 4 <= sizeof(head) &&
+	    o_name + o_str + 8 <= sizeof(head)) {
+		if (bpf_probe_read_kernel(head, sizeof(head), d)) {
+			c->status = WALK_UNREACHABLE;
+			return 1;
+		}
+		parent = *(__u64 *)(head + o_parent);
+		len = *(__u32 *)(head + o_name + o_len);
+		name = *(__u64 *)(head + o_name + o_str);
+	} else {
+		parent = (__u64)BPF_CORE_READ(d, d_parent);
+		len = BPF_CORE_READ(d, d_name.len);
+		name = (__u64)BPF_CORE_READ(d, d_name.name);
+	}
+	if (c->dentry == c->mnt_root || c->dentry == parent) {
+		struct mount *m = (void *)c->mnt;
+		__u64 mp = (__u64)BPF_CORE_READ(m, mnt_parent);
+		if (c->dentry != c->mnt_root || c->mnt == mp) {
 			/* global root or a detached tree: not below the task's root */
 			c->status = WALK_UNREACHABLE;
 			return 1;
 		}
-		c->dentry = BPF_CORE_READ(m, mnt_mountpoint);
+		c->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
 		c->mnt = mp;
-		c->vfsmnt = &mp->mnt;
+		c->vfsmnt = mp + bpf_core_field_offset(struct mount, mnt);
+		struct vfsmount *vm = (void *)c->vfsmnt; /* (a cast inside BPF_CORE_READ would relocate c) */
+		c->mnt_root = (__u64)BPF_CORE_READ(vm, mnt_root);
 		return 0;
 	}
-	__u32 len = BPF_CORE_READ(d, d_name.len);
-	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 	if (len > 255)
 		len = 255;
 	if (len + 1 >= c->pos) {
@@ -297,12 +336,40 @@ static long walk_step(__u32 i, void *vctx)
 		return 1;
 	}
 	__u32 pos = c->pos - len;
-	bpf_probe_read_kernel(&s->path[pos & (PATHBUF_END - 1)], len & 255, name);
+	bpf_probe_read_kernel(&s->path[pos & (PATHBUF_END - 1)], len & 255, (void *)name);
 	pos -= 1;
 	s->path[pos & (PATHBUF_END - 1)] = '/';
 	c->pos = pos;
 	c->dentry = parent;
 	return 0;
+}
+
+/* Writes the path of at->dentry in at->vfsmnt, below the root at->root_dentry/root_mnt, at
+ * ev+off. Returns its length | WALKED_*. */
+__noinline __u32 walk_path(struct scratch *s, __u32 off, struct walk_ctx *at)
+{
+	if (!s || !at || !at->dentry || !at->vfsmnt)
+		return 0;
+	struct walk_ctx c = *at;
+	c.mnt = c.vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	struct vfsmount *vm = (void *)c.vfsmnt;
+	c.mnt_root = (__u64)BPF_CORE_READ(vm, mnt_root);
+	c.pos = PATHBUF_END;
+	c.status = WALK_GOING;
+	bpf_loop(WALK_MAX, walk_step, &c, 0);
+	__u32 r = 0;
+	if (c.status == WALK_GOING || c.status == WALK_TRUNC)
+		r = WALKED_TRUNC;
+	else if (c.status == WALK_UNREACHABLE)
+		r = WALKED_UNREACHABLE;
+	__u32 pos = c.pos;
+	if (pos >= PATHBUF_END) {
+		pos = PATHBUF_END - 1;
+		s->path[pos] = '/';
+	}
+	__u32 len = (PATHBUF_END - pos) & (PATHBUF_END - 1);
+	bpf_probe_read_kernel(&s->ev[off & EV_OFF_MASK], len, &s->path[pos & (PATHBUF_END - 1)]);
+	return len | r;
 }
 
 /* Writes the path of (dentry, vfsmnt) relative to task's root at ev+off; returns the
@@ -311,29 +378,17 @@ static __always_inline __u32 put_path(struct scratch *s, __u32 off, struct task_
 				      struct dentry *dentry, struct vfsmount *vfsmnt,
 				      __u32 *flags, __u32 trunc_flag, __u32 unreach_flag)
 {
-	struct walk_ctx c = {};
-	if (!dentry || !vfsmnt)
-		return 0;
-	c.dentry = dentry;
-	c.vfsmnt = vfsmnt;
-	c.mnt = (struct mount *)((void *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-	c.root_dentry = BPF_CORE_READ(t, fs, root.dentry);
-	c.root_mnt = BPF_CORE_READ(t, fs, root.mnt);
-	c.pos = PATHBUF_END;
-	c.status = WALK_GOING;
-	bpf_loop(WALK_MAX, walk_step, &c, 0);
-	if (c.status == WALK_GOING || c.status == WALK_TRUNC)
+	struct walk_ctx at = {};
+	at.dentry = (__u64)dentry;
+	at.vfsmnt = (__u64)vfsmnt;
+	at.root_dentry = (__u64)BPF_CORE_READ(t, fs, root.dentry);
+	at.root_mnt = (__u64)BPF_CORE_READ(t, fs, root.mnt);
+	__u32 r = walk_path(s, off, &at);
+	if (r & WALKED_TRUNC)
 		*flags |= trunc_flag;
-	else if (c.status == WALK_UNREACHABLE)
+	if (r & WALKED_UNREACHABLE)
 		*flags |= unreach_flag;
-	__u32 pos = c.pos;
-	if (pos >= PATHBUF_END) {
-		pos = PATHBUF_END - 1;
-		s->path[pos] = '/';
-	}
-	__u32 len = (PATHBUF_END - pos) & (PATHBUF_END - 1);
-	bpf_probe_read_kernel(&s->ev[off & EV_OFF_MASK], len, &s->path[pos & (PATHBUF_END - 1)]);
-	return len;
+	return r & WALKED_LEN_MASK & (PATHBUF_END - 1);
 }
 
 static __always_inline __u32 put_file_path(struct scratch *s, __u32 off, struct task_struct *t,
@@ -471,6 +526,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	e->gid = BPF_CORE_READ(t, cred, gid.val);
 	e->argc = BPF_CORE_READ(bprm, argc);
 	e->start_boottime_ns = BPF_CORE_READ(t, start_boottime);
+	e->exec_id = BPF_CORE_READ(t, self_exec_id);
 	struct file *file = BPF_CORE_READ(bprm, file);
 	fill_file_id(&e->exe, file);
 
@@ -508,17 +564,30 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	}
 
 	/* Digest: stop the task before its first instruction unless this exact file
-	 * identity was hashed already; the loader hashes /proc/<pid>/exe and SIGCONTs. */
+	 * identity was hashed already (by any probe); the loader hashes /proc/<pid>/exe and
+	 * SIGCONTs. Only one probe may stop an exec: another probe's SIGCONT would resume it
+	 * while this loader still hashes. The first to claim it stops it; the others leave it
+	 * to that probe's loader, which shares what it hashed (events.h "shared"). */
 	int stopped = 0;
 	if (cfg_flags & TB_CFG_DIGESTS) {
-		if ((flags & TB_EXEC_SCRIPT) || !bpf_map_lookup_elem(&digested, &e->exe)) {
-			__u64 now = bpf_ktime_get_boot_ns();
-			__u64 hb = heartbeat_ns;
-			if (hb && now - hb < cfg_heartbeat_timeout_ns) {
-				if (bpf_send_signal(SIGSTOP) == 0) {
+		if ((flags & TB_EXEC_SCRIPT) || !bpf_map_lookup_elem(&tb2_digests, &e->exe)) {
+			/* signed: the loader may write a fresher heartbeat between these two reads */
+			__s64 age = (__s64)(bpf_ktime_get_boot_ns() - heartbeat_ns);
+			if (heartbeat_ns && age < (__s64)cfg_heartbeat_timeout_ns) {
+				struct tb_exec_key k = { .tgid = e->hdr.tgid,
+							 .start_boottime_ns = e->start_boottime_ns,
+							 .exec_id = e->exec_id };
+				__u32 me = cfg_loader_pid;
+				long c = bpf_map_update_elem(&tb2_claims, &k, &me, BPF_NOEXIST);
+				if (c == -EEXIST) {
+					flags |= TB_EXEC_DIGEST_BY_PEER;
+				} else if (bpf_send_signal(SIGSTOP) == 0) {
 					flags |= TB_EXEC_NEEDS_DIGEST;
 					stopped = 1;
 				} else {
+					/* not stopped: let a later probe claim and stop it */
+					if (c == 0)
+						bpf_map_delete_elem(&tb2_claims, &k);
 					flags |= TB_EXEC_DIGEST_SKIPPED;
 					count_loss(TB_LOSS_SIGNAL_FAILED);
 				}
@@ -535,25 +604,29 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	return 0;
 }
 
+/* Fork and exit records have a fixed size: written straight into the ring buffer, their
+ * fields loaded directly through the tracepoint's typed pointers (no helper call, no
+ * scratch copy). They are ~60% of a build's records. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u64 cg = bpf_get_current_cgroup_id();
 	if (!traced_lookup(cg))
 		return 0;
-	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	if (ctgid == BPF_CORE_READ(parent, tgid))
+	__u32 ctgid = child->tgid;
+	if (ctgid == parent->tgid)
 		return 0; /* a thread */
-	struct scratch *s = scratch_get();
-	if (!s)
+	struct tb_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(TB_LOSS_RINGBUF_FIRST + TB_EV_FORK - 1);
 		return 0;
-	struct tb_fork_event *e = (void *)s->ev;
+	}
 	fill_header(&e->hdr, TB_EV_FORK, cg);
-	e->child_pid = BPF_CORE_READ(child, pid);
+	e->hdr.size = sizeof(*e);
+	e->child_pid = child->pid;
 	e->child_tgid = ctgid;
-	e->child_start_boottime_ns = BPF_CORE_READ(child, start_boottime);
-	output(s, sizeof(*e), TB_EV_FORK);
-	scratch_put(s);
+	e->child_start_boottime_ns = child->start_boottime;
+	bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
 	return 0;
 }
 
@@ -564,405 +637,100 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	if (!traced_lookup(cg))
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
-	struct signal_struct *sig = BPF_CORE_READ(t, signal);
-	if (BPF_CORE_READ(sig, live.counter) != 0)
+	struct signal_struct *sig = t->signal;
+	if (sig->live.counter != 0)
 		return 0; /* not the last thread */
-	struct scratch *s = scratch_get();
-	if (!s)
+	struct tb_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_loss(TB_LOSS_RINGBUF_FIRST + TB_EV_EXIT - 1);
 		return 0;
-	struct tb_exit_event *e = (void *)s->ev;
+	}
 	fill_header(&e->hdr, TB_EV_EXIT, cg);
-	e->exit_code = BPF_CORE_READ(t, exit_code);
+	e->hdr.size = sizeof(*e);
+	e->exit_code = t->exit_code;
 	e->flags = 0;
-	e->start_boottime_ns = BPF_CORE_READ(t, start_boottime);
-	e->utime_ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(t, utime);
-	e->stime_ns = BPF_CORE_READ(sig, stime) + BPF_CORE_READ(t, stime);
-	e->runtime_ns = BPF_CORE_READ(sig, sum_sched_runtime) + BPF_CORE_READ(t, se.sum_exec_runtime);
-	e->maxrss_kib = (__u64)BPF_CORE_READ(sig, maxrss) * 4; /* pages of 4 KiB (x86-64) */
-	output(s, sizeof(*e), TB_EV_EXIT);
-	scratch_put(s);
+	e->start_boottime_ns = t->start_boottime;
+	e->utime_ns = sig->utime + t->utime;
+	e->stime_ns = sig->stime + t->stime;
+	e->runtime_ns = sig->sum_sched_runtime + t->se.sum_exec_runtime;
+	e->maxrss_kib = (__u64)sig->maxrss * 4; /* pages of 4 KiB (x86-64) */
+	bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
 	return 0;
 }
 
-/* ---- syscalls: entry remembers the arguments, exit reports ------------------------ */
-static __always_inline int remember(struct pending *p)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&pending, &id, p, BPF_ANY))
-		count_loss(TB_LOSS_PENDING_FULL);
-	return 0;
-}
-
-/*
- * Syscalls are hooked at the two raw tracepoints every syscall passes (sys_enter and
- * sys_exit), not at the per-syscall trace events: the dispatcher below tail-calls the
- * handler of the syscall number (the loader fills sys_enter_progs from the host's
- * <sys/syscall.h>), so a syscall nobody asked about costs a bounds check and an empty
- * slot. Per-syscall trace events are perf events: each needed its own attachment, and
- * each detach waits for an RCU grace period under a global mutex (seconds at exit).
+/* ---- syscalls: reported at their exit, with the arguments from their registers -------
+ * One hook, the raw tracepoint sys_exit, which every syscall passes: a syscall nobody asked
+ * about costs a bounds check and a byte of sc_wanted (the loader fills it from the host's
+ * <sys/syscall.h> with our TB_SC_* ids). The arguments are still in the syscall's saved
+ * registers at its exit (the return value goes to ax, or x0 whose argument arm64 keeps in
+ * orig_x0); user memory (paths, struct open_how, msghdr) is read at exit too, as the paths
+ * always were. Why not sys_enter as well: a second program on every syscall of the machine
+ * cost ~0.1 us per syscall, and the map entry carried from one to the other another ~0.2 us
+ * per traced syscall. Per-syscall trace events are perf events: detaching ~60 of them
+ * waits for an RCU grace period each, under a global mutex (seconds at exit).
  */
 #define SYSCALL_NR_MAX 512
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, SYSCALL_NR_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} sys_enter_progs SEC(".maps");
-
-SEC("raw_tracepoint/sys_enter")
-int on_sys_enter(struct bpf_raw_tracepoint_args *ctx)
-{
-	__u64 nr = ctx->args[1];
-	if (nr >= SYSCALL_NR_MAX)
-		return 0;
-	bpf_tail_call(ctx, &sys_enter_progs, (__u32)nr);
-	return 0;
-}
-
-/* A 32-bit (ia32) syscall of a 64-bit kernel: its numbers are another table; not traced
- * (the per-syscall trace events ignore them too). */
-static __always_inline int compat_syscall(void)
+/* 32-bit (ia32) syscalls of a 64-bit kernel number the syscalls differently: not traced
+ * (the per-syscall trace events skip them too). TS_COMPAT is cleared only on the way back
+ * to user space, after this tracepoint. */
+static __always_inline int compat_syscall(struct task_struct *t)
 {
 #if defined(__TARGET_ARCH_x86)
-	struct task_struct *t = (void *)bpf_get_current_task();
-	return BPF_CORE_READ(t, thread_info.status) & 0x0002; /* TS_COMPAT */
+	return t->thread_info.status & 0x0002; /* TS_COMPAT */
 #else
 	return 0;
 #endif
 }
 
-#define TRACED_OR_RETURN()                                                                   \
-	do {                                                                                 \
-		if (!traced_lookup(bpf_get_current_cgroup_id()) || compat_syscall())        \
-			return 0;                                                            \
-	} while (0)
-
-/* libbpf 1.1 stops at the fifth syscall argument. */
-#ifndef PT_REGS_PARM6_CORE_SYSCALL
+/* The syscall's n-th argument (1-based), from its saved registers. */
 #if defined(__TARGET_ARCH_x86)
-#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ((x), r9)
+#define SC_ARG6(regs) ((regs)->r9)
 #elif defined(__TARGET_ARCH_arm64)
-#define PT_REGS_PARM6_CORE_SYSCALL(x) BPF_CORE_READ((const struct user_pt_regs *)(x), regs[5])
+#define SC_ARG6(regs) BPF_CORE_READ((const struct user_pt_regs *)(regs), regs[5])
 #else
 #error "the sixth syscall argument is not known for this architecture"
 #endif
-#endif
-
-/* The syscall's n-th argument, from the registers the raw tracepoint passes. */
-static __always_inline __u64 sc_arg(struct bpf_raw_tracepoint_args *ctx, int n)
-{
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	switch (n) {
-	case 0:
-		return PT_REGS_PARM1_CORE_SYSCALL(regs);
-	case 1:
-		return PT_REGS_PARM2_CORE_SYSCALL(regs);
-	case 2:
-		return PT_REGS_PARM3_CORE_SYSCALL(regs);
-	case 3:
-		return PT_REGS_PARM4_CORE_SYSCALL(regs);
-	case 4:
-		return PT_REGS_PARM5_CORE_SYSCALL(regs);
-	default:
-		return PT_REGS_PARM6_CORE_SYSCALL(regs);
-	}
-}
-
-#define ARG(n) sc_arg(ctx, n)
+#define SC_ARG(regs, n) ((__u64)PT_REGS_PARM##n##_SYSCALL(regs))
 
 static __always_inline int want_open(__u32 flags)
 {
 	return (cfg_flags & TB_CFG_TRACE_READS) || (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC));
 }
 
-static __always_inline int enter_file(__u32 sc, __u32 op, __s32 d1, __u64 p1, __s32 d2, __u64 p2,
-				      __u32 flags, __u32 mode)
+static __always_inline void file_args(struct pending *p, __u32 op, __s32 d1, __u64 p1, __s32 d2,
+				      __u64 p2, __u32 flags, __u32 mode)
 {
-	struct pending p = {};
-	p.sc = sc;
-	p.op = op;
-	p.dirfd1 = d1;
-	p.path1 = p1;
-	p.dirfd2 = d2;
-	p.path2 = p2;
-	p.flags = flags;
-	p.mode = mode;
-	p.uid = (__u32)-1;
-	p.gid = (__u32)-1;
-	return remember(&p);
+	p->op = op;
+	p->dirfd1 = d1;
+	p->path1 = p1;
+	p->dirfd2 = d2;
+	p->path2 = p2;
+	p->flags = flags;
+	p->mode = mode;
 }
 
-/* A handler, tail-called by on_sys_enter for its syscall number (never attached itself). */
-#define SYS_ENTER(name) SEC("raw_tracepoint") \
-	int sys_enter_##name(struct bpf_raw_tracepoint_args *ctx)
-
-SYS_ENTER(open)
+static __always_inline void fd_args(struct pending *p, __u32 op, __s32 fd, __u32 mode, __u32 uid,
+				    __u32 gid, __s64 length)
 {
-	TRACED_OR_RETURN();
-	if (!want_open(ARG(1)))
-		return 0;
-	return enter_file(TB_SC_OPEN, TB_FILE_OPEN, TB_AT_FDCWD, ARG(0), 0, 0, ARG(1), ARG(2));
+	p->op = op;
+	p->dirfd1 = fd;
+	p->fd_op = 1;
+	p->mode = mode;
+	p->uid = uid;
+	p->gid = gid;
+	p->length = length;
 }
 
-SYS_ENTER(openat)
+static __always_inline void net_args(struct pending *p, __u32 op, __s32 fd, __u64 addr,
+				     __u32 addrlen, __u32 backlog)
 {
-	TRACED_OR_RETURN();
-	if (!want_open(ARG(2)))
-		return 0;
-	return enter_file(TB_SC_OPENAT, TB_FILE_OPEN, ARG(0), ARG(1), 0, 0, ARG(2), ARG(3));
-}
-
-SYS_ENTER(openat2)
-{
-	TRACED_OR_RETURN();
-	struct open_how how = {};
-	bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
-	if (!want_open(how.flags))
-		return 0;
-	return enter_file(TB_SC_OPENAT2, TB_FILE_OPEN, ARG(0), ARG(1), 0, 0, how.flags, how.mode);
-}
-
-SYS_ENTER(creat)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_CREAT, TB_FILE_OPEN, TB_AT_FDCWD, ARG(0), 0, 0,
-			  O_CREAT | O_WRONLY | O_TRUNC, ARG(1));
-}
-
-SYS_ENTER(unlink)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_UNLINK, TB_FILE_UNLINK, TB_AT_FDCWD, ARG(0), 0, 0, 0, 0);
-}
-
-SYS_ENTER(unlinkat)
-{
-	TRACED_OR_RETURN();
-	__u32 fl = ARG(2);
-	return enter_file(TB_SC_UNLINKAT, (fl & AT_REMOVEDIR) ? TB_FILE_RMDIR : TB_FILE_UNLINK,
-			  ARG(0), ARG(1), 0, 0, fl, 0);
-}
-
-SYS_ENTER(rmdir)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_RMDIR, TB_FILE_RMDIR, TB_AT_FDCWD, ARG(0), 0, 0, 0, 0);
-}
-
-SYS_ENTER(rename)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_RENAME, TB_FILE_RENAME, TB_AT_FDCWD, ARG(0), TB_AT_FDCWD, ARG(1), 0, 0);
-}
-
-SYS_ENTER(renameat)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_RENAMEAT, TB_FILE_RENAME, ARG(0), ARG(1), ARG(2), ARG(3), 0, 0);
-}
-
-SYS_ENTER(renameat2)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_RENAMEAT2, TB_FILE_RENAME, ARG(0), ARG(1), ARG(2), ARG(3), ARG(4), 0);
-}
-
-SYS_ENTER(mkdir)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_MKDIR, TB_FILE_MKDIR, TB_AT_FDCWD, ARG(0), 0, 0, 0, ARG(1));
-}
-
-SYS_ENTER(mkdirat)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_MKDIRAT, TB_FILE_MKDIR, ARG(0), ARG(1), 0, 0, 0, ARG(2));
-}
-
-SYS_ENTER(link)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_LINK, TB_FILE_LINK, TB_AT_FDCWD, ARG(0), TB_AT_FDCWD, ARG(1), 0, 0);
-}
-
-SYS_ENTER(linkat)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_LINKAT, TB_FILE_LINK, ARG(0), ARG(1), ARG(2), ARG(3), ARG(4), 0);
-}
-
-static __always_inline int enter_symlink(__u32 sc, __u64 target, __s32 d2, __u64 linkpath)
-{
-	struct pending p = {};
-	p.sc = sc;
-	p.op = TB_FILE_SYMLINK;
-	p.path1 = target;
-	p.literal1 = 1;
-	p.dirfd1 = TB_AT_FDCWD;
-	p.dirfd2 = d2;
-	p.path2 = linkpath;
-	p.uid = (__u32)-1;
-	p.gid = (__u32)-1;
-	return remember(&p);
-}
-
-SYS_ENTER(symlink)
-{
-	TRACED_OR_RETURN();
-	return enter_symlink(TB_SC_SYMLINK, ARG(0), TB_AT_FDCWD, ARG(1));
-}
-
-SYS_ENTER(symlinkat)
-{
-	TRACED_OR_RETURN();
-	return enter_symlink(TB_SC_SYMLINKAT, ARG(0), ARG(1), ARG(2));
-}
-
-static __always_inline int enter_fd_op(__u32 sc, __u32 op, __s32 fd, __u32 mode, __u32 uid,
-				       __u32 gid, __s64 length)
-{
-	struct pending p = {};
-	p.sc = sc;
-	p.op = op;
-	p.dirfd1 = fd;
-	p.fd_op = 1;
-	p.mode = mode;
-	p.uid = uid;
-	p.gid = gid;
-	p.length = length;
-	return remember(&p);
-}
-
-SYS_ENTER(truncate)
-{
-	TRACED_OR_RETURN();
-	struct pending p = {};
-	p.sc = TB_SC_TRUNCATE;
-	p.op = TB_FILE_TRUNCATE;
-	p.dirfd1 = TB_AT_FDCWD;
-	p.path1 = ARG(0);
-	p.length = ARG(1);
-	p.uid = (__u32)-1;
-	p.gid = (__u32)-1;
-	return remember(&p);
-}
-
-SYS_ENTER(ftruncate)
-{
-	TRACED_OR_RETURN();
-	return enter_fd_op(TB_SC_FTRUNCATE, TB_FILE_TRUNCATE, ARG(0), 0, -1, -1, ARG(1));
-}
-
-SYS_ENTER(chmod)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_CHMOD, TB_FILE_CHMOD, TB_AT_FDCWD, ARG(0), 0, 0, 0, ARG(1));
-}
-
-SYS_ENTER(fchmod)
-{
-	TRACED_OR_RETURN();
-	return enter_fd_op(TB_SC_FCHMOD, TB_FILE_CHMOD, ARG(0), ARG(1), -1, -1, 0);
-}
-
-SYS_ENTER(fchmodat)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_FCHMODAT, TB_FILE_CHMOD, ARG(0), ARG(1), 0, 0, 0, ARG(2));
-}
-
-SYS_ENTER(fchmodat2)
-{
-	TRACED_OR_RETURN();
-	return enter_file(TB_SC_FCHMODAT2, TB_FILE_CHMOD, ARG(0), ARG(1), 0, 0, ARG(3), ARG(2));
-}
-
-static __always_inline int enter_chown(__u32 sc, __s32 d, __u64 path, __u32 uid, __u32 gid,
-				       __u32 flags)
-{
-	struct pending p = {};
-	p.sc = sc;
-	p.op = TB_FILE_CHOWN;
-	p.dirfd1 = d;
-	p.path1 = path;
-	p.uid = uid;
-	p.gid = gid;
-	p.flags = flags;
-	return remember(&p);
-}
-
-SYS_ENTER(chown)
-{
-	TRACED_OR_RETURN();
-	return enter_chown(TB_SC_CHOWN, TB_AT_FDCWD, ARG(0), ARG(1), ARG(2), 0);
-}
-
-SYS_ENTER(lchown)
-{
-	TRACED_OR_RETURN();
-	return enter_chown(TB_SC_LCHOWN, TB_AT_FDCWD, ARG(0), ARG(1), ARG(2), 0x100);
-}
-
-SYS_ENTER(fchownat)
-{
-	TRACED_OR_RETURN();
-	return enter_chown(TB_SC_FCHOWNAT, ARG(0), ARG(1), ARG(2), ARG(3), ARG(4));
-}
-
-SYS_ENTER(fchown)
-{
-	TRACED_OR_RETURN();
-	return enter_fd_op(TB_SC_FCHOWN, TB_FILE_CHOWN, ARG(0), 0, ARG(1), ARG(2), 0);
-}
-
-static __always_inline int enter_net(__u32 sc, __u32 op, __s32 fd, __u64 addr, __u32 addrlen,
-				     __u32 backlog)
-{
-	struct pending p = {};
-	p.is_net = 1;
-	p.sc = sc;
-	p.op = op;
-	p.dirfd1 = fd;
-	p.addr = addr;
-	p.addrlen = addrlen;
-	p.flags = backlog;
-	return remember(&p);
-}
-
-SYS_ENTER(connect)
-{
-	TRACED_OR_RETURN();
-	return enter_net(TB_SC_CONNECT, TB_NET_CONNECT, ARG(0), ARG(1), ARG(2), 0);
-}
-
-SYS_ENTER(sendto)
-{
-	if (!ARG(4))
-		return 0; /* no destination: connected socket */
-	TRACED_OR_RETURN();
-	return enter_net(TB_SC_SENDTO, TB_NET_SENDTO, ARG(0), ARG(4), ARG(5), 0);
-}
-
-SYS_ENTER(sendmsg)
-{
-	TRACED_OR_RETURN();
-	struct user_msghdr m = {};
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)ARG(1)) || !m.msg_name)
-		return 0;
-	return enter_net(TB_SC_SENDMSG, TB_NET_SENDMSG, ARG(0), (__u64)m.msg_name, m.msg_namelen, 0);
-}
-
-SYS_ENTER(bind)
-{
-	TRACED_OR_RETURN();
-	return enter_net(TB_SC_BIND, TB_NET_BIND, ARG(0), ARG(1), ARG(2), 0);
-}
-
-SYS_ENTER(listen)
-{
-	TRACED_OR_RETURN();
-	return enter_net(TB_SC_LISTEN, TB_NET_LISTEN, ARG(0), 0, 0, ARG(1));
+	p->is_net = 1;
+	p->op = op;
+	p->dirfd1 = fd;
+	p->addr = addr;
+	p->addrlen = addrlen;
+	p->flags = backlog;
 }
 
 /* Relative path at ev+off (len bytes)? Empty counts as relative (AT_EMPTY_PATH). */
@@ -980,9 +748,10 @@ static __always_inline __u32 put_dir(struct scratch *s, __u32 off, struct task_s
 			     TB_FILE_DIR_UNREACHABLE);
 }
 
-static __always_inline int exit_file(struct pending *p, long ret)
+/* Global functions (verified once, not for each syscall that leads here). */
+__noinline int file_event(struct pending *p, long ret)
 {
-	if (ret < 0)
+	if (!p || ret < 0)
 		return 0; /* only successful operations count */
 	struct scratch *s = scratch_get();
 	if (!s)
@@ -1068,9 +837,9 @@ static __always_inline void sock_info(struct task_struct *t, int fd, struct tb_n
 	}
 }
 
-static __always_inline int exit_net(struct pending *p, long ret)
+__noinline int net_event(struct pending *p, long ret)
 {
-	if (ret < 0 && p->op != TB_NET_CONNECT)
+	if (!p || (ret < 0 && p->op != TB_NET_CONNECT))
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u16 family = 0;
@@ -1153,13 +922,9 @@ static __always_inline int exit_net(struct pending *p, long ret)
 	return 0;
 }
 
-/* Syscalls that have a handler (set by the loader with sys_enter_progs): the exit of any
- * other syscall, in any process, returns before touching a map. */
+/* The TB_SC_* id of each syscall number to report (set by the loader; 0: not reported). */
 volatile __u8 sc_wanted[SYSCALL_NR_MAX] = {};
 
-/* Every syscall exit: a thread is in one syscall at a time, so the pending entry its
- * sys_enter handler left (if any) belongs to the syscall that returns now. tp_btf: the
- * registers are read directly, without a helper call. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -1170,15 +935,143 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 #else
 #error "the syscall number is not known for this architecture"
 #endif
-	if (nr >= SYSCALL_NR_MAX || !sc_wanted[nr])
+	if (nr >= SYSCALL_NR_MAX)
 		return 0;
-	__u64 id = bpf_get_current_pid_tgid();
-	struct pending *pp = bpf_map_lookup_elem(&pending, &id);
-	if (!pp)
+	__u32 sc = sc_wanted[nr];
+	if (!sc || !traced_lookup(bpf_get_current_cgroup_id()) ||
+	    compat_syscall(bpf_get_current_task_btf()))
 		return 0;
-	struct pending p = *pp;
-	bpf_map_delete_elem(&pending, &id);
-	if (p.is_net)
-		return exit_net(&p, ret);
-	return exit_file(&p, ret);
+	struct pending p = {};
+	p.sc = sc;
+	p.uid = (__u32)-1;
+	p.gid = (__u32)-1;
+	switch (sc) {
+	case TB_SC_OPEN:
+		if (!want_open(SC_ARG(regs, 2)))
+			return 0;
+		file_args(&p, TB_FILE_OPEN, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, SC_ARG(regs, 2), SC_ARG(regs, 3));
+		break;
+	case TB_SC_OPENAT:
+		if (!want_open(SC_ARG(regs, 3)))
+			return 0;
+		file_args(&p, TB_FILE_OPEN, SC_ARG(regs, 1), SC_ARG(regs, 2), 0, 0, SC_ARG(regs, 3), SC_ARG(regs, 4));
+		break;
+	case TB_SC_OPENAT2: {
+		struct open_how how = {};
+		bpf_probe_read_user(&how, sizeof(how), (void *)SC_ARG(regs, 3));
+		if (!want_open(how.flags))
+			return 0;
+		file_args(&p, TB_FILE_OPEN, SC_ARG(regs, 1), SC_ARG(regs, 2), 0, 0, how.flags, how.mode);
+		break;
+	}
+	case TB_SC_CREAT:
+		file_args(&p, TB_FILE_OPEN, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, O_CREAT | O_WRONLY | O_TRUNC,
+			  SC_ARG(regs, 2));
+		break;
+	case TB_SC_UNLINK:
+		file_args(&p, TB_FILE_UNLINK, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, 0, 0);
+		break;
+	case TB_SC_UNLINKAT: {
+		__u32 fl = SC_ARG(regs, 3);
+		file_args(&p, (fl & AT_REMOVEDIR) ? TB_FILE_RMDIR : TB_FILE_UNLINK, SC_ARG(regs, 1),
+			  SC_ARG(regs, 2), 0, 0, fl, 0);
+		break;
+	}
+	case TB_SC_RMDIR:
+		file_args(&p, TB_FILE_RMDIR, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, 0, 0);
+		break;
+	case TB_SC_RENAME:
+		file_args(&p, TB_FILE_RENAME, TB_AT_FDCWD, SC_ARG(regs, 1), TB_AT_FDCWD, SC_ARG(regs, 2), 0, 0);
+		break;
+	case TB_SC_RENAMEAT:
+		file_args(&p, TB_FILE_RENAME, SC_ARG(regs, 1), SC_ARG(regs, 2), SC_ARG(regs, 3), SC_ARG(regs, 4), 0, 0);
+		break;
+	case TB_SC_RENAMEAT2:
+		file_args(&p, TB_FILE_RENAME, SC_ARG(regs, 1), SC_ARG(regs, 2), SC_ARG(regs, 3), SC_ARG(regs, 4),
+			  SC_ARG(regs, 5), 0);
+		break;
+	case TB_SC_MKDIR:
+		file_args(&p, TB_FILE_MKDIR, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, 0, SC_ARG(regs, 2));
+		break;
+	case TB_SC_MKDIRAT:
+		file_args(&p, TB_FILE_MKDIR, SC_ARG(regs, 1), SC_ARG(regs, 2), 0, 0, 0, SC_ARG(regs, 3));
+		break;
+	case TB_SC_LINK:
+		file_args(&p, TB_FILE_LINK, TB_AT_FDCWD, SC_ARG(regs, 1), TB_AT_FDCWD, SC_ARG(regs, 2), 0, 0);
+		break;
+	case TB_SC_LINKAT:
+		file_args(&p, TB_FILE_LINK, SC_ARG(regs, 1), SC_ARG(regs, 2), SC_ARG(regs, 3), SC_ARG(regs, 4),
+			  SC_ARG(regs, 5), 0);
+		break;
+	case TB_SC_SYMLINK:
+		/* path1 is the link's text: not a path to resolve */
+		file_args(&p, TB_FILE_SYMLINK, TB_AT_FDCWD, SC_ARG(regs, 1), TB_AT_FDCWD, SC_ARG(regs, 2), 0, 0);
+		p.literal1 = 1;
+		break;
+	case TB_SC_SYMLINKAT:
+		file_args(&p, TB_FILE_SYMLINK, TB_AT_FDCWD, SC_ARG(regs, 1), SC_ARG(regs, 2), SC_ARG(regs, 3), 0, 0);
+		p.literal1 = 1;
+		break;
+	case TB_SC_TRUNCATE:
+		file_args(&p, TB_FILE_TRUNCATE, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, 0, 0);
+		p.length = SC_ARG(regs, 2);
+		break;
+	case TB_SC_FTRUNCATE:
+		fd_args(&p, TB_FILE_TRUNCATE, SC_ARG(regs, 1), 0, -1, -1, SC_ARG(regs, 2));
+		break;
+	case TB_SC_CHMOD:
+		file_args(&p, TB_FILE_CHMOD, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, 0, SC_ARG(regs, 2));
+		break;
+	case TB_SC_FCHMOD:
+		fd_args(&p, TB_FILE_CHMOD, SC_ARG(regs, 1), SC_ARG(regs, 2), -1, -1, 0);
+		break;
+	case TB_SC_FCHMODAT:
+		file_args(&p, TB_FILE_CHMOD, SC_ARG(regs, 1), SC_ARG(regs, 2), 0, 0, 0, SC_ARG(regs, 3));
+		break;
+	case TB_SC_FCHMODAT2:
+		file_args(&p, TB_FILE_CHMOD, SC_ARG(regs, 1), SC_ARG(regs, 2), 0, 0, SC_ARG(regs, 4), SC_ARG(regs, 3));
+		break;
+	case TB_SC_CHOWN:
+		file_args(&p, TB_FILE_CHOWN, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, 0, 0);
+		p.uid = SC_ARG(regs, 2);
+		p.gid = SC_ARG(regs, 3);
+		break;
+	case TB_SC_LCHOWN:
+		file_args(&p, TB_FILE_CHOWN, TB_AT_FDCWD, SC_ARG(regs, 1), 0, 0, 0x100, 0);
+		p.uid = SC_ARG(regs, 2);
+		p.gid = SC_ARG(regs, 3);
+		break;
+	case TB_SC_FCHOWNAT:
+		file_args(&p, TB_FILE_CHOWN, SC_ARG(regs, 1), SC_ARG(regs, 2), 0, 0, SC_ARG(regs, 5), 0);
+		p.uid = SC_ARG(regs, 3);
+		p.gid = SC_ARG(regs, 4);
+		break;
+	case TB_SC_FCHOWN:
+		fd_args(&p, TB_FILE_CHOWN, SC_ARG(regs, 1), 0, SC_ARG(regs, 2), SC_ARG(regs, 3), 0);
+		break;
+	case TB_SC_CONNECT:
+		net_args(&p, TB_NET_CONNECT, SC_ARG(regs, 1), SC_ARG(regs, 2), SC_ARG(regs, 3), 0);
+		break;
+	case TB_SC_SENDTO:
+		if (!SC_ARG(regs, 5))
+			return 0; /* no destination: connected socket */
+		net_args(&p, TB_NET_SENDTO, SC_ARG(regs, 1), SC_ARG(regs, 5), SC_ARG6(regs), 0);
+		break;
+	case TB_SC_SENDMSG: {
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)SC_ARG(regs, 2)) || !m.msg_name)
+			return 0;
+		net_args(&p, TB_NET_SENDMSG, SC_ARG(regs, 1), (__u64)m.msg_name, m.msg_namelen, 0);
+		break;
+	}
+	case TB_SC_BIND:
+		net_args(&p, TB_NET_BIND, SC_ARG(regs, 1), SC_ARG(regs, 2), SC_ARG(regs, 3), 0);
+		break;
+	case TB_SC_LISTEN:
+		net_args(&p, TB_NET_LISTEN, SC_ARG(regs, 1), 0, 0, SC_ARG(regs, 2));
+		break;
+	default:
+		return 0;
+	}
+	return p.is_net ? net_event(&p, ret) : file_event(&p, ret);
 }
