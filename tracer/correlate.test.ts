@@ -827,6 +827,15 @@ describe('correlate: COPY/ADD sources', () => {
     expect(matchesCopySource('[^bc].md', 'c.md')).toBe(false);
     expect(matchesCopySource('[a-c]x', 'bx')).toBe(true);
     expect(matchesCopySource('docs', 'docs/guide/intro.md')).toBe(true);
+    // ** spans any number of segments, none included
+    expect(matchesCopySource('src/**/*.txt', 'src/a.txt')).toBe(true);
+    expect(matchesCopySource('src/**/*.txt', 'src/b/c/d.txt')).toBe(true);
+    expect(matchesCopySource('src/**/*.txt', 'src/b/c/d.md')).toBe(false);
+    expect(matchesCopySource('src/**/*.txt', 'other/a.txt')).toBe(false);
+    expect(matchesCopySource('**/go.mod', 'go.mod')).toBe(true);
+    expect(matchesCopySource('**/go.mod', 'mod/x/go.mod')).toBe(true);
+    expect(matchesCopySource('src/**', 'src/x/y')).toBe(true);
+    expect(matchesCopySource('a/./b/**/*.c', 'a/b/k/m.c')).toBe(true); // COPY --parents pivot
     expect(matchesCopySource('docs', 'docs2/x')).toBe(false);
     expect(matchesCopySource('./docs/', '/docs/x')).toBe(true);
     expect(matchesCopySource('.', 'anything/at/all')).toBe(true);

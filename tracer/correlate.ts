@@ -279,21 +279,28 @@ function cleanContextPath(p: string): string {
 
 /**
  * Does the context file `file` fall under the COPY/ADD source `pattern`? Both relative to
- * the context root. Wildcards match within one path segment; a pattern naming (or
- * matching) a directory includes every file below it; "." is the whole context.
+ * the context root. Wildcards match within one path segment, and a segment `**` matches
+ * any number of segments (as BuildKit's copy patterns do); a pattern naming (or matching)
+ * a directory includes every file below it; "." is the whole context.
  */
 export function matchesCopySource(pattern: string, file: string): boolean {
   const p = cleanContextPath(pattern);
-  const f = cleanContextPath(file);
   if (p === '') return true;
-  const ps = p.split('/');
-  const fs = f.split('/');
-  if (fs.length < ps.length) return false;
-  return ps.every((seg, i) => {
-    const name = fs[i] as string;
-    const re = segmentRegExp(seg);
-    return re ? re.test(name) : seg === name;
-  });
+  const f = cleanContextPath(file);
+  return matchSegments(p.split('/'), 0, f === '' ? [] : f.split('/'), 0);
+}
+
+function matchSegments(ps: readonly string[], i: number, fs: readonly string[], j: number): boolean {
+  if (i === ps.length) return true; // the rest of the file is below what matched
+  const seg = ps[i] as string;
+  if (seg === '**') {
+    for (let k = j; k <= fs.length; k++) if (matchSegments(ps, i + 1, fs, k)) return true;
+    return false;
+  }
+  if (j === fs.length) return false;
+  const name = fs[j] as string;
+  const re = segmentRegExp(seg);
+  return (re ? re.test(name) : seg === name) && matchSegments(ps, i + 1, fs, j + 1);
 }
 
 const REMOTE = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
