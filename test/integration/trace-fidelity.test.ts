@@ -2,7 +2,8 @@
 // a busy loop runs on the host. Its RUN steps perform a known script of actions: execs of
 // busybox applets and of a static binary, files created, modified, deleted and renamed
 // through the legacy and the *at syscalls, links, chmods, a TCP connect to a server this test
-// started on 127.0.0.1, a process that exits at once, a #! script. The trace must hold
+// started on 127.0.0.1, a process that exits at once, a #! script, and (x86-64) file
+// operations and connects made through the 32-bit syscall entry. The trace must hold
 // exactly those actions, each in its own step (recall and precision 100%), every exec with
 // its sha256, and nothing of the host loop.
 //
@@ -136,6 +137,32 @@ function expectedRuns(port: number): Map<number, string[]> {
         exec('/bin/sh', '/usr/local/bin/hello.sh'),
         exec('/usr/local/bin/fsops', 'exit-now'),
         'created /fid/from-script',
+      ],
+    ],
+    [
+      15,
+      [
+        sh('/usr/local/bin/fsops compat32 /c $PORT'),
+        exec('/usr/local/bin/fsops', 'compat32', '/c', String(port)),
+        // x86-64 only: the same kinds of actions through the 32-bit entry (int $0x80, i386
+        // numbers): mkdir, creat, openat(O_CREAT), rename, link + unlink, chmod; connects
+        // through socketcall(SYS_CONNECT) and connect(2)
+        ...(process.arch === 'x64'
+          ? [
+              'created /c',
+              'created /c/a',
+              'created /c/at',
+              'transient /c/a',
+              'renamed /c/a -> /c/b',
+              'created /c/b',
+              'created /c/h',
+              'hard /c/h -> /c/b',
+              'deleted /c/h',
+              'transient /c/h',
+              'chmod /c/b 0600',
+              `net tcp 127.0.0.1:${port} outbound attempts=2 failures=0`,
+            ]
+          : []),
       ],
     ],
   ]);

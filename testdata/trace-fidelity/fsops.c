@@ -6,6 +6,11 @@
  *
  *   fsops DIR PORT   the script below under DIR (absolute, must not exist), then a TCP
  *                    connect to 127.0.0.1:PORT that sends "fidelity\n"
+ *   fsops compat32 DIR PORT
+ *                    (x86-64) a few of the same through the 32-bit syscall entry
+ *                    (int $0x80, the i386 numbering), then two TCP connects to
+ *                    127.0.0.1:PORT: socketcall(SYS_CONNECT), as old i386 libcs do, and
+ *                    connect(2). A tracer that reads only 64-bit syscalls misses them all.
  *   fsops exit-now   exits 0 at once
  */
 #define _GNU_SOURCE
@@ -41,12 +46,75 @@ static long must(long r, const char *what)
 	return r;
 }
 
+#if defined(__x86_64__)
+/* One 32-bit syscall from this 64-bit program. Its pointers must be below 4 GiB: every
+ * buffer passed is static, in a static non-PIE binary (loaded at 0x400000). */
+static long sys32(long nr, long a, long b, long c, long d)
+{
+	long r;
+	__asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d) : "memory");
+	return r;
+}
+
+/* i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl) and socketcall calls */
+enum { I386_CLOSE = 6, I386_CREAT = 8, I386_LINK = 9, I386_UNLINK = 10, I386_CHMOD = 15,
+       I386_RENAME = 38, I386_MKDIR = 39, I386_SOCKETCALL = 102, I386_OPENAT = 295,
+       I386_SOCKET = 359, I386_CONNECT = 362, SOCKETCALL_SOCKET = 1, SOCKETCALL_CONNECT = 3 };
+
+static char c32_path[3][256];
+static struct sockaddr_in c32_addr;
+static unsigned int c32_args[3];
+
+static const char *in32(const char *dir, const char *name, int slot)
+{
+	snprintf(c32_path[slot], sizeof(c32_path[slot]), "%s/%s", dir, name);
+	return c32_path[slot];
+}
+
+static int compat32(const char *d, int port)
+{
+	snprintf(c32_path[2], sizeof(c32_path[2]), "%s", d);
+	must(sys32(I386_MKDIR, (long)c32_path[2], 0755, 0, 0), "mkdir (i386)");
+	must(sys32(I386_CLOSE, must(sys32(I386_CREAT, (long)in32(d, "a", 0), 0644, 0, 0), "creat (i386)"), 0, 0, 0), "close");
+	long fd = must(sys32(I386_OPENAT, (unsigned int)AT_FDCWD, (long)in32(d, "at", 0), O_CREAT | O_WRONLY, 0644), "openat (i386)");
+	must(sys32(I386_CLOSE, fd, 0, 0, 0), "close");
+	must(sys32(I386_RENAME, (long)in32(d, "a", 0), (long)in32(d, "b", 1), 0, 0), "rename (i386)");
+	must(sys32(I386_LINK, (long)in32(d, "b", 0), (long)in32(d, "h", 1), 0, 0), "link (i386)");
+	must(sys32(I386_UNLINK, (long)in32(d, "h", 0), 0, 0, 0), "unlink (i386)");
+	must(sys32(I386_CHMOD, (long)in32(d, "b", 0), 0600, 0, 0), "chmod (i386)");
+
+	c32_addr.sin_family = AF_INET;
+	c32_addr.sin_port = htons((unsigned short)port);
+	c32_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c32_args[0] = AF_INET;
+	c32_args[1] = SOCK_STREAM;
+	c32_args[2] = 0;
+	long s = must(sys32(I386_SOCKETCALL, SOCKETCALL_SOCKET, (long)c32_args, 0, 0), "socketcall socket");
+	c32_args[0] = (unsigned int)s;
+	c32_args[1] = (unsigned int)(unsigned long)&c32_addr;
+	c32_args[2] = sizeof(c32_addr);
+	must(sys32(I386_SOCKETCALL, SOCKETCALL_CONNECT, (long)c32_args, 0, 0), "socketcall connect");
+	must(sys32(I386_CLOSE, s, 0, 0, 0), "close");
+	s = must(sys32(I386_SOCKET, AF_INET, SOCK_STREAM, 0, 0), "socket (i386)");
+	must(sys32(I386_CONNECT, s, (long)&c32_addr, sizeof(c32_addr), 0), "connect (i386)");
+	must(sys32(I386_CLOSE, s, 0, 0, 0), "close");
+	return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "exit-now") == 0)
 		return 0;
+	if (argc == 4 && strcmp(argv[1], "compat32") == 0) {
+#if defined(__x86_64__)
+		return compat32(argv[2], atoi(argv[3]));
+#else
+		return 0; /* no 32-bit entry to exercise on this architecture */
+#endif
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: fsops DIR PORT | fsops exit-now\n");
+		fprintf(stderr, "usage: fsops DIR PORT | fsops compat32 DIR PORT | fsops exit-now\n");
 		return 2;
 	}
 	const char *d = argv[1];

@@ -202,6 +202,15 @@ enum tb_syscall {
 	TB_SC_LISTEN = 31,
 };
 
+/* Ids of the 32-bit entry's own syscalls (x86-64), used between the loader and the probe
+ * only: the probe reports each as the syscall above that does the same (socketcall(2) as
+ * the socket call it carries, truncate64 as truncate). TB_SC_UID16 marks the chown calls
+ * whose uid and gid are 16-bit. */
+#define TB_SC_SOCKETCALL 32
+#define TB_SC_TRUNCATE64 33
+#define TB_SC_FTRUNCATE64 34
+#define TB_SC_UID16 0x80
+
 #define TB_FILE_CREATED 0x1        /* open created the file (FMODE_CREATED) */
 #define TB_FILE_PATH1_TRUNC 0x2
 #define TB_FILE_PATH2_TRUNC 0x4

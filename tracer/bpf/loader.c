@@ -933,6 +933,26 @@ struct sc_map {
 #define NR_bind SYS_bind
 #define NR_listen SYS_listen
 
+#if defined(__x86_64__)
+/* The 32-bit entry's numbers (i386, arch/x86/entry/syscalls/syscall_32.tbl; an ABI, fixed
+ * for good). Written out: <asm/unistd_32.h> would redefine the __NR_* names of the 64-bit
+ * table. Its chown, lchown and fchown take 16-bit ids; the *32 ones 32-bit ids. */
+static const struct sc_map scs_compat[] = {
+	{ TB_SC_OPEN, 5 }, { TB_SC_CREAT, 8 }, { TB_SC_LINK, 9 }, { TB_SC_UNLINK, 10 },
+	{ TB_SC_CHMOD, 15 }, { TB_SC_LCHOWN | TB_SC_UID16, 16 }, { TB_SC_RENAME, 38 },
+	{ TB_SC_MKDIR, 39 }, { TB_SC_RMDIR, 40 }, { TB_SC_SYMLINK, 83 }, { TB_SC_TRUNCATE, 92 },
+	{ TB_SC_FTRUNCATE, 93 }, { TB_SC_FCHMOD, 94 }, { TB_SC_FCHOWN | TB_SC_UID16, 95 },
+	{ TB_SC_SOCKETCALL, 102 }, { TB_SC_CHOWN | TB_SC_UID16, 182 }, { TB_SC_TRUNCATE64, 193 },
+	{ TB_SC_FTRUNCATE64, 194 }, { TB_SC_LCHOWN, 198 }, { TB_SC_FCHOWN, 207 },
+	{ TB_SC_CHOWN, 212 }, { TB_SC_OPENAT, 295 }, { TB_SC_MKDIRAT, 296 },
+	{ TB_SC_FCHOWNAT, 298 }, { TB_SC_UNLINKAT, 301 }, { TB_SC_RENAMEAT, 302 },
+	{ TB_SC_LINKAT, 303 }, { TB_SC_SYMLINKAT, 304 }, { TB_SC_FCHMODAT, 306 },
+	{ TB_SC_RENAMEAT2, 353 }, { TB_SC_BIND, 361 }, { TB_SC_CONNECT, 362 },
+	{ TB_SC_LISTEN, 363 }, { TB_SC_SENDTO, 369 }, { TB_SC_SENDMSG, 370 },
+	{ TB_SC_OPENAT2, 437 }, { TB_SC_FCHMODAT2, 452 },
+};
+#endif
+
 #define MAX_LINKS 96
 static struct bpf_link *links[MAX_LINKS];
 static int nlinks;
@@ -1063,6 +1083,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nscs; i++)
 		if (scs[i].nr >= 0 && scs[i].nr < (long)sizeof(skel->bss->sc_wanted))
 			skel->bss->sc_wanted[scs[i].nr] = scs[i].id;
+#if defined(__x86_64__)
+	for (size_t i = 0; i < sizeof(scs_compat) / sizeof(scs_compat[0]); i++)
+		skel->bss->sc_wanted_compat[scs_compat[i].nr] = scs_compat[i].id;
+#endif
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_sys_exit), "sys_exit");
 	if (err) {
 		destroy_links();
