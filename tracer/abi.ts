@@ -134,7 +134,8 @@ export const Loss = {
   DigestFailed: 13,
   NetSuppressed: 14,
   Output: 15,
-  Max: 16,
+  ArgsUnread: 16,
+  Max: 17,
 } as const;
 
 /** Every constant above by its C name, for the sync test. */
@@ -217,6 +218,7 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = {
   TB_LOSS_DIGEST_FAILED: Loss.DigestFailed,
   TB_LOSS_NET_SUPPRESSED: Loss.NetSuppressed,
   TB_LOSS_OUTPUT: Loss.Output,
+  TB_LOSS_ARGS_UNREAD: Loss.ArgsUnread,
   TB_LOSS_MAX: Loss.Max,
 };
 
@@ -368,9 +370,9 @@ export const DigestEvent = layout('tb_digest_event', 136, [
   ['file', 88, 48],
 ] as const);
 
-export const LossEvent = layout('tb_loss_event', 160, [
+export const LossEvent = layout('tb_loss_event', 168, [
   ['hdr', 0, 32],
-  ['counters', 32, 128],
+  ['counters', 32, 136],
 ] as const);
 
 export const AckEvent = layout('tb_ack_event', 48, [

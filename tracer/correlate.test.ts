@@ -341,6 +341,7 @@ function counters(p: Partial<Omit<LossCounters, 'ringbuf'>> & { ringbuf?: Partia
     digestFailed: 0n,
     netSuppressed: 0n,
     output: 0n,
+    argsUnread: 0n,
     ...p,
     ringbuf,
   };
@@ -938,6 +939,21 @@ describe('correlate: losses', () => {
       unattributedToSteps: 7,
     });
     expect(trace.unattributedEvents).toBe(2);
+  });
+
+  it('syscalls whose arguments the probe could not read are lost events of the step that ran then', () => {
+    const a = SH('a');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 10n),
+      ...run({ ts: ms(1001), cg: 10n, pid: 50, argv: a }),
+      loss(ms(1500), counters({ argsUnread: 2n })),
+      rmdir(ms(1600), 10n),
+    ];
+    const trace = correlate(input(events, [runStep(1, 2, a)], [vertex(1, 900, 1700)]));
+    expect(trace.buildSteps[0]?.lostEvents).toBe(2);
+    expect(trace.lostEvents).toBe(2);
+    expect(trace.losses).toMatchObject({ argsUnread: 2, attributedToSteps: 2, unattributedToSteps: 0 });
   });
 });
 

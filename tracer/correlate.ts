@@ -913,7 +913,7 @@ function buildNetwork(events: readonly KernelEvent[]): TraceNetwork[] {
 
 // ---- losses ----------------------------------------------------------------------------
 
-const INFERRED_KEYS = ['pendingFull', 'scratchBusy', 'output'] as const;
+const INFERRED_KEYS = ['pendingFull', 'scratchBusy', 'output', 'argsUnread'] as const;
 
 /** Losses of the counters attributable by time: everything but per-exec digest losses, traced-map and netSuppressed. */
 function inferableLoss(c: LossCounters): bigint {
@@ -934,6 +934,7 @@ function zeroCounters(): LossCounters {
     digestFailed: 0n,
     netSuppressed: 0n,
     output: 0n,
+    argsUnread: 0n,
   };
 }
 
@@ -1558,6 +1559,7 @@ export class Correlation {
       signalFailed: Number(finalCounters.signalFailed),
       digestFailed: Number(finalCounters.digestFailed),
       output: Number(finalCounters.output),
+      argsUnread: Number(finalCounters.argsUnread),
       netSuppressed: Number(finalCounters.netSuppressed),
       undecodedRecords,
       attributedToSteps,

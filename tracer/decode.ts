@@ -251,6 +251,9 @@ export interface LossCounters {
   netSuppressed: bigint;
   /** Records the loader could not write. */
   output: bigint;
+  /** Syscalls whose arguments the probe could not read (user memory fault; an arm64
+   * 32-bit task): their events are lost. */
+  argsUnread: bigint;
 }
 
 export interface LossEventData {
@@ -414,6 +417,7 @@ function emptyCounters(): LossCounters {
     digestFailed: 0n,
     netSuppressed: 0n,
     output: 0n,
+    argsUnread: 0n,
   };
 }
 
@@ -433,13 +437,14 @@ export function lossCountersFromSlots(raw: readonly bigint[]): LossCounters {
   c.digestFailed = at(Loss.DigestFailed);
   c.netSuppressed = at(Loss.NetSuppressed);
   c.output = at(Loss.Output);
+  c.argsUnread = at(Loss.ArgsUnread);
   return c;
 }
 
 /** Events lost for good (everything but netSuppressed, which only folds repeats). */
 export function totalLost(c: LossCounters): bigint {
   return c.ringbufTotal + c.pendingFull + c.tracedFull + c.scratchBusy + c.digestSkipped +
-    c.signalFailed + c.digestFailed + c.output;
+    c.signalFailed + c.digestFailed + c.output + c.argsUnread;
 }
 
 // ---- decoders, keyed by event type -----------------------------------------------------

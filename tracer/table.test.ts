@@ -86,6 +86,7 @@ function trace(p: Partial<Trace> = {}): Trace {
     losses: {
       ringbuf: { 'cgroup-mkdir': 0, 'cgroup-rmdir': 0, exec: 0, fork: 0, exit: 0, file: 0, net: 0 },
       pendingFull: 0,
+      argsUnread: 0,
       tracedFull: 0,
       scratchBusy: 0,
       digestSkipped: 0,

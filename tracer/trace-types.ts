@@ -283,6 +283,8 @@ export interface TraceLosses {
   signalFailed: number;
   digestFailed: number;
   output: number;
+  /** Syscalls whose arguments could not be read (their events lost). */
+  argsUnread: number;
   /** Repeated UDP sends folded into one event: not a loss, for information. */
   netSuppressed: number;
   /** Records the decoder could not read (unknown type, malformed). */

@@ -129,18 +129,19 @@ function expectedRuns(port: number): Map<number, string[]> {
       ],
     ],
     [
-      13,
+      14,
       [
-        sh('/bin/true && /usr/local/bin/hello.sh && /usr/local/bin/fsops exit-now'),
+        sh('/bin/true && /usr/local/bin/hello.sh && /usr/local/bin/fsops exit-now && { /usr/local/bin/fsops threads || test $? = 7; }'),
         exec('/bin/true'),
         // a #! script: the kernel runs its interpreter with the script's path
         exec('/bin/sh', '/usr/local/bin/hello.sh'),
         exec('/usr/local/bin/fsops', 'exit-now'),
+        exec('/usr/local/bin/fsops', 'threads'),
         'created /fid/from-script',
       ],
     ],
     [
-      15,
+      16,
       [
         sh('/usr/local/bin/fsops compat32 /c $PORT'),
         exec('/usr/local/bin/fsops', 'compat32', '/c', String(port)),
@@ -281,9 +282,15 @@ describe.skipIf(gate.skip || noTracing !== undefined)('trace fidelity (testdata/
       }
     }
     // short-lived processes are complete: exit status and times
-    const quick = stepAt(13).processes.filter((p) => p.argv[0] === '/bin/true' || p.argv[1] === 'exit-now');
+    const quick = stepAt(14).processes.filter((p) => p.argv[0] === '/bin/true' || p.argv[1] === 'exit-now');
     expect(quick).toHaveLength(2);
     for (const p of quick) expect(p).toMatchObject({ exitCode: 0, execed: true });
+    // a process whose last thread is not its first: one process, with its exit status
+    const threads = stepAt(14).processes.filter((p) => p.exe === '/usr/local/bin/fsops' && p.argv[1] === 'threads');
+    expect(threads).toHaveLength(1);
+    expect(threads[0]).toMatchObject({ exitCode: 7, execed: true });
+    expect(threads[0]?.exitMissing).toBeUndefined();
+    expect(stepAt(14).processes.filter((p) => !p.execed)).toEqual([]);
   });
 
   test('COPY records the files the session served, with their sha256', () => {
@@ -311,8 +318,8 @@ describe.skipIf(gate.skip || noTracing !== undefined)('trace fidelity (testdata/
     expect(trace.unattributedCgroups.flatMap((c) => c.firstArgv ?? []).filter((a) => a === '/bin/true')).toEqual([]);
     const all = trace.buildSteps.flatMap((s) => s.processes);
     expect(all.filter((p) => p.ppid === loop?.pid || p.pid === loop?.pid)).toEqual([]);
-    // the only /bin/true is the one of Dockerfile:13
+    // the only /bin/true is the one of Dockerfile:14
     expect(all.filter((p) => p.argv[0] === '/bin/true')).toHaveLength(1);
-    expect(trace.buildSteps.filter((s) => s.line !== 13).flatMap((s) => s.processes.filter((p) => p.argv[0] === '/bin/true'))).toEqual([]);
+    expect(trace.buildSteps.filter((s) => s.line !== 14).flatMap((s) => s.processes.filter((p) => p.argv[0] === '/bin/true'))).toEqual([]);
   });
 });

@@ -12,11 +12,14 @@
  *                    127.0.0.1:PORT: socketcall(SYS_CONNECT), as old i386 libcs do, and
  *                    connect(2). A tracer that reads only 64-bit syscalls misses them all.
  *   fsops exit-now   exits 0 at once
+ *   fsops threads    a second thread outlives the main one and ends the process with
+ *                    exit status 7: the process's last thread is not its first
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +105,21 @@ static int compat32(const char *d, int port)
 }
 #endif
 
+static void *last_thread(void *unused)
+{
+	(void)unused;
+	usleep(20000); /* the main thread has ended by now */
+	exit(7);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "threads") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, last_thread, NULL) != 0)
+			return 1;
+		pthread_exit(NULL); /* the main thread ends; the process lives on */
+	}
 	if (argc == 2 && strcmp(argv[1], "exit-now") == 0)
 		return 0;
 	if (argc == 4 && strcmp(argv[1], "compat32") == 0) {
@@ -114,7 +130,7 @@ int main(int argc, char **argv)
 #endif
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: fsops DIR PORT | fsops compat32 DIR PORT | fsops exit-now\n");
+		fprintf(stderr, "usage: fsops DIR PORT | fsops compat32 DIR PORT | fsops exit-now | fsops threads\n");
 		return 2;
 	}
 	const char *d = argv[1];

@@ -336,7 +336,9 @@ enum tb_loss {
 	TB_LOSS_DIGEST_FAILED = 13,  /* loader: a digest could not be computed */
 	TB_LOSS_NET_SUPPRESSED = 14, /* repeated sendto/sendmsg to a known destination (not a loss) */
 	TB_LOSS_OUTPUT = 15,         /* loader: records not written (stdout error) */
-	TB_LOSS_MAX = 16,
+	TB_LOSS_ARGS_UNREAD = 16,    /* a reported syscall whose arguments could not be read
+				      * (user memory fault; an arm64 32-bit task): event lost */
+	TB_LOSS_MAX = 17,
 };
 
 /* TB_EV_LOSS: cumulative counters; written periodically when they change and at exit. */

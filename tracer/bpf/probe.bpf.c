@@ -17,6 +17,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define SIGCONT 18
 #define SIGSTOP 19
 #define EEXIST 17
+#define EFAULT 14
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -214,12 +215,16 @@ static __always_inline __u32 put_kstr(struct scratch *s, __u32 off, const void *
 	return (__u32)(n - 1) & (TB_PATH_MAX - 1);
 }
 
+/* Copies a user string to ev+off; returns its length (no NUL). *fault is set when the
+ * string could not be read: not the same as an empty path, which names the directory. */
 static __always_inline __u32 put_ustr(struct scratch *s, __u32 off, __u64 src, __u32 *flags,
-				      __u32 trunc_flag)
+				      __u32 trunc_flag, int *fault)
 {
 	if (!src)
 		return 0;
 	long n = bpf_probe_read_user_str(&s->ev[off & EV_OFF_MASK], TB_PATH_MAX, (void *)src);
+	if (n < 0)
+		*fault = 1;
 	if (n <= 0)
 		return 0;
 	if (n >= TB_PATH_MAX)
@@ -581,13 +586,16 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 				long c = bpf_map_update_elem(&tb2_claims, &k, &me, BPF_NOEXIST);
 				if (c == -EEXIST) {
 					flags |= TB_EXEC_DIGEST_BY_PEER;
+				} else if (c != 0) {
+					/* unclaimed: stopping it could race another probe's SIGCONT */
+					flags |= TB_EXEC_DIGEST_SKIPPED;
+					count_loss(TB_LOSS_DIGEST_SKIPPED);
 				} else if (bpf_send_signal(SIGSTOP) == 0) {
 					flags |= TB_EXEC_NEEDS_DIGEST;
 					stopped = 1;
 				} else {
 					/* not stopped: let a later probe claim and stop it */
-					if (c == 0)
-						bpf_map_delete_elem(&tb2_claims, &k);
+					bpf_map_delete_elem(&tb2_claims, &k);
 					flags |= TB_EXEC_DIGEST_SKIPPED;
 					count_loss(TB_LOSS_SIGNAL_FAILED);
 				}
@@ -598,8 +606,15 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		}
 	}
 	e->flags = flags;
-	if (output_flags(s, off, TB_EV_EXEC, stopped ? BPF_RB_FORCE_WAKEUP : 0) && stopped)
-		bpf_send_signal(SIGCONT); /* nobody will hash it: do not leave it stopped */
+	if (output_flags(s, off, TB_EV_EXEC, stopped ? BPF_RB_FORCE_WAKEUP : 0) && stopped) {
+		/* our loader will never hear of it: release the claim, so that a probe later in
+		 * the chain stops and hashes it instead of waiting for results, and continue it */
+		struct tb_exec_key k = { .tgid = e->hdr.tgid,
+					 .start_boottime_ns = e->start_boottime_ns,
+					 .exec_id = e->exec_id };
+		bpf_map_delete_elem(&tb2_claims, &k);
+		bpf_send_signal(SIGCONT);
+	}
 	scratch_put(s);
 	return 0;
 }
@@ -649,7 +664,9 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	e->hdr.size = sizeof(*e);
 	e->exit_code = t->exit_code;
 	e->flags = 0;
-	e->start_boottime_ns = t->start_boottime;
+	/* the process's start (with tgid, its name in fork and exec records) is its leader's:
+	 * the last thread to exit is often another one */
+	e->start_boottime_ns = t->group_leader->start_boottime;
 	e->utime_ns = sig->utime + t->utime;
 	e->stime_ns = sig->stime + t->stime;
 	e->runtime_ns = sig->sum_sched_runtime + t->se.sum_exec_runtime;
@@ -681,6 +698,8 @@ static __always_inline int compat_syscall(struct task_struct *t)
 {
 #if defined(__TARGET_ARCH_x86)
 	return t->thread_info.status & 0x0002; /* TS_COMPAT */
+#elif defined(__TARGET_ARCH_arm64)
+	return (t->thread_info.flags >> 22) & 1; /* TIF_32BIT: an AArch32 task */
 #else
 	return 0;
 #endif
@@ -804,12 +823,20 @@ __noinline int file_event(struct pending *p, long ret)
 
 	__u32 r = 0, off = sizeof(*e), n;
 	__u32 off1 = off;
-	n = put_ustr(s, off, p->path1, &r, TB_FILE_PATH1_TRUNC);
+	int fault = 0;
+	n = put_ustr(s, off, p->path1, &r, TB_FILE_PATH1_TRUNC, &fault);
 	e->path1_len = n;
 	off += n;
 	__u32 n1 = n;
 	__u32 off2 = off;
-	n = put_ustr(s, off, p->path2, &r, TB_FILE_PATH2_TRUNC);
+	n = put_ustr(s, off, p->path2, &r, TB_FILE_PATH2_TRUNC, &fault);
+	if (fault) {
+		/* a path the syscall used but we could not read (paged out meanwhile): the event
+		 * would name the wrong file (its directory); lost, and counted as such */
+		count_loss(TB_LOSS_ARGS_UNREAD);
+		scratch_put(s);
+		return 0;
+	}
 	e->path2_len = n;
 	off += n;
 	__u32 n2 = n;
@@ -879,8 +906,13 @@ __noinline int net_event(struct pending *p, long ret)
 		__u32 alen = p->addrlen;
 		if (alen > sizeof(sa))
 			alen = sizeof(sa);
-		if (alen < 2 || bpf_probe_read_user(sa, alen & 31, (void *)p->addr))
+		if (alen < 2)
+			return 0; /* the kernel refused it too (EINVAL) */
+		if (bpf_probe_read_user(sa, alen & 31, (void *)p->addr)) {
+			if (ret != -EFAULT) /* the kernel read it: we could not */
+				count_loss(TB_LOSS_ARGS_UNREAD);
 			return 0;
+		}
 		family = *(__u16 *)sa;
 		if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
 			return 0;
@@ -958,24 +990,29 @@ __noinline int net_event(struct pending *p, long ret)
 volatile __u8 sc_wanted[SYSCALL_NR_MAX] = {};
 volatile __u8 sc_wanted_compat[SYSCALL_NR_MAX] = {};
 
-/* socketcall(2) of the 32-bit entry: the socket call's number and its arguments, read as
- * 32-bit values from user memory, in place of the syscall's own. */
-static __always_inline __u32 socketcall_args(struct sc_args *args)
+/* socketcall(2) of the 32-bit entry: the socket call it carries (0: none we report), its
+ * arguments read as 32-bit values from user memory in place of the syscall's own, as many
+ * as the kernel reads for that call. */
+static __always_inline __u32 socketcall_args(struct sc_args *args, long ret)
 {
 	__u32 v[6] = {};
-	__u32 call = args->a[1];
-	if (bpf_probe_read_user(v, sizeof(v), (void *)args->a[2]))
+	__u32 call = args->a[1], sc, n;
+	switch (call) {
+	case 2: sc = TB_SC_BIND; n = 3; break;     /* SYS_BIND */
+	case 3: sc = TB_SC_CONNECT; n = 3; break;  /* SYS_CONNECT */
+	case 4: sc = TB_SC_LISTEN; n = 2; break;   /* SYS_LISTEN */
+	case 11: sc = TB_SC_SENDTO; n = 6; break;  /* SYS_SENDTO */
+	case 16: sc = TB_SC_SENDMSG; n = 3; break; /* SYS_SENDMSG */
+	default: return 0;
+	}
+	if (bpf_probe_read_user(v, (n * 4) & 31, (void *)args->a[2])) {
+		if (ret != -EFAULT)
+			count_loss(TB_LOSS_ARGS_UNREAD);
 		return 0;
+	}
 	for (int i = 0; i < 6; i++)
 		args->a[i + 1] = v[i];
-	switch (call) {
-	case 2: return TB_SC_BIND;     /* SYS_BIND */
-	case 3: return TB_SC_CONNECT;  /* SYS_CONNECT */
-	case 4: return TB_SC_LISTEN;   /* SYS_LISTEN */
-	case 11: return TB_SC_SENDTO;  /* SYS_SENDTO */
-	case 16: return TB_SC_SENDMSG; /* SYS_SENDMSG */
-	}
-	return 0;
+	return sc;
 }
 
 /* A uid or gid of the 16-bit chown calls: their "unchanged" is 0xffff. */
@@ -1006,6 +1043,14 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	int compat = compat_syscall(bpf_get_current_task_btf());
 	int uid16 = 0;
+#if defined(__TARGET_ARCH_arm64)
+	if (compat) {
+		/* AArch32 numbers its syscalls otherwise, and no table of them is loaded: read
+		 * with the arm64 one they would be other syscalls. Not decoded; counted. */
+		count_loss(TB_LOSS_ARGS_UNREAD);
+		return 0;
+	}
+#endif
 	if (compat) {
 		sc = sc_compat & ~TB_SC_UID16;
 		uid16 = sc_compat & TB_SC_UID16;
@@ -1015,7 +1060,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	struct sc_args args = {};
 	read_args(&args, regs, compat);
 	if (sc == TB_SC_SOCKETCALL) {
-		sc = socketcall_args(&args);
+		sc = socketcall_args(&args, ret);
 		if (!sc)
 			return 0;
 	}
@@ -1036,7 +1081,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case TB_SC_OPENAT2: {
 		struct open_how how = {};
-		bpf_probe_read_user(&how, sizeof(how), (void *)args.a[3]);
+		if (bpf_probe_read_user(&how, sizeof(how), (void *)args.a[3])) {
+			if (ret >= 0) /* the kernel read it: we could not (failed calls do not count) */
+				count_loss(TB_LOSS_ARGS_UNREAD);
+			return 0;
+		}
 		if (!want_open(how.flags))
 			return 0;
 		file_args(&p, TB_FILE_OPEN, args.a[1], args.a[2], 0, 0, how.flags, how.mode);
@@ -1151,14 +1200,20 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		__u32 namelen = 0;
 		if (compat) {
 			struct { __u32 name; __s32 namelen; } m32 = {}; /* compat_msghdr's head */
-			if (bpf_probe_read_user(&m32, sizeof(m32), (void *)args.a[2]))
+			if (bpf_probe_read_user(&m32, sizeof(m32), (void *)args.a[2])) {
+				if (ret >= 0)
+					count_loss(TB_LOSS_ARGS_UNREAD);
 				return 0;
+			}
 			name = m32.name;
 			namelen = m32.namelen;
 		} else {
 			struct user_msghdr m = {};
-			if (bpf_probe_read_user(&m, sizeof(m), (void *)args.a[2]))
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)args.a[2])) {
+				if (ret >= 0)
+					count_loss(TB_LOSS_ARGS_UNREAD);
 				return 0;
+			}
 			name = (__u64)m.msg_name;
 			namelen = m.msg_namelen;
 		}
