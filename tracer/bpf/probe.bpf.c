@@ -92,7 +92,10 @@ struct {
 	__type(value, __u32);
 } tb2_claims SEC(".maps");
 
+/* A process (tgid and its leader's start: pids are reused, 32768 of them by default) and
+ * a destination it sent to. */
 struct net_key {
+	__u64 start_boottime_ns;
 	__u32 tgid;
 	__u16 family;
 	__u16 port;
@@ -921,6 +924,7 @@ __noinline int net_event(struct pending *p, long ret)
 	if (family && p->op != TB_NET_CONNECT && p->op != TB_NET_BIND) {
 		/* sendto/sendmsg: once per (process, destination) */
 		k.tgid = bpf_get_current_pid_tgid() >> 32;
+		k.start_boottime_ns = t->group_leader->start_boottime;
 		k.family = family;
 		k.port = ((__u16)sa[2] << 8) | sa[3];
 		if (family == AF_INET)
