@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <linux/membarrier.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -162,18 +164,41 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* ---- output ------------------------------------------------------------------------- */
+/* ---- output -------------------------------------------------------------------------
+ * Records are gathered in outbuf; each batch (a full buffer, or what one poll found) is
+ * handed to a writer thread, which writes it with one write(2). So the loader never waits
+ * for the CLI to read (a stopped exec, maybe of another build, must not wait for that)
+ * unless OUT_QUEUE_MAX bytes are queued (then it does: the ring buffer holds the rest). */
 static struct probe *skel;
 static uint8_t outbuf[1 << 20];
 static size_t outlen;
-static bool out_broken;
+static bool out_broken; /* set by the writer (atomic) */
 static uint64_t user_loss[TB_LOSS_MAX]; /* counters kept by the loader itself */
 
-static void out_flush(void)
+#define OUT_QUEUE_MAX (64u << 20)
+struct out_chunk {
+	struct out_chunk *next;
+	size_t len;
+	uint8_t data[];
+};
+static struct out_chunk *q_head, *q_tail;
+static size_t q_bytes;   /* queued or being written */
+static bool q_closing;
+static bool writer_running;
+static pthread_t writer;
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_more = PTHREAD_COND_INITIALIZER, q_less = PTHREAD_COND_INITIALIZER;
+
+static bool out_is_broken(void)
+{
+	return __atomic_load_n(&out_broken, __ATOMIC_ACQUIRE);
+}
+
+static bool write_all(const uint8_t *buf, size_t len)
 {
 	size_t done = 0;
-	while (done < outlen && !out_broken) {
-		ssize_t n = write(STDOUT_FILENO, outbuf + done, outlen - done);
+	while (done < len) {
+		ssize_t n = write(STDOUT_FILENO, buf + done, len - done);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -183,17 +208,91 @@ static void out_flush(void)
 				nanosleep(&ts, NULL);
 				continue;
 			}
-			out_broken = true;
-			break;
+			__atomic_store_n(&out_broken, true, __ATOMIC_RELEASE);
+			return false;
 		}
 		done += n;
 	}
+	return true;
+}
+
+static void *writer_main(void *arg)
+{
+	pthread_mutex_lock(&q_mu);
+	for (;;) {
+		while (!q_head && !q_closing)
+			pthread_cond_wait(&q_more, &q_mu);
+		struct out_chunk *c = q_head;
+		if (!c)
+			break; /* closing, and all written */
+		q_head = c->next;
+		if (!q_head)
+			q_tail = NULL;
+		pthread_mutex_unlock(&q_mu);
+		if (!out_is_broken())
+			write_all(c->data, c->len);
+		pthread_mutex_lock(&q_mu);
+		q_bytes -= c->len;
+		free(c);
+		pthread_cond_broadcast(&q_less);
+	}
+	pthread_mutex_unlock(&q_mu);
+	return NULL;
+}
+
+static void out_start(void)
+{
+	writer_running = pthread_create(&writer, NULL, writer_main, NULL) == 0;
+	if (!writer_running)
+		msg("cannot start the writer thread: writing stdout from the main thread");
+}
+
+/* Hands what is in outbuf to the writer (written here when there is no writer). */
+static void out_flush(void)
+{
+	if (!outlen)
+		return;
+	struct out_chunk *c = writer_running ? malloc(sizeof(*c) + outlen) : NULL;
+	if (!c) {
+		if (!out_is_broken())
+			write_all(outbuf, outlen);
+		outlen = 0;
+		return;
+	}
+	c->next = NULL;
+	c->len = outlen;
+	memcpy(c->data, outbuf, outlen);
 	outlen = 0;
+	pthread_mutex_lock(&q_mu);
+	while (q_bytes >= OUT_QUEUE_MAX && !out_is_broken())
+		pthread_cond_wait(&q_less, &q_mu);
+	if (q_tail)
+		q_tail->next = c;
+	else
+		q_head = c;
+	q_tail = c;
+	q_bytes += c->len;
+	pthread_cond_signal(&q_more);
+	pthread_mutex_unlock(&q_mu);
+}
+
+/* At exit: writes everything, and ends the writer. */
+static void out_finish(void)
+{
+	out_flush();
+	if (!writer_running)
+		return;
+	pthread_mutex_lock(&q_mu);
+	q_closing = true;
+	pthread_cond_signal(&q_more);
+	pthread_mutex_unlock(&q_mu);
+	pthread_join(writer, NULL);
+	writer_running = false;
 }
 
 static void out_record(const void *rec, uint32_t len)
 {
-	if (out_broken) {
+	if (out_is_broken()) {
 		user_loss[TB_LOSS_OUTPUT]++;
 		return;
 	}
@@ -295,6 +394,14 @@ static struct cache_entry *cache_find(const struct tb_file_id *id, bool insert)
 }
 
 static uint8_t hashbuf[1 << 20];
+/* Set when stopping: the heartbeat stays 0, so the probe stops no more execs. */
+static bool heartbeat_off;
+
+static void heartbeat(void)
+{
+	if (!heartbeat_off)
+		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
+}
 
 /* Hashes an open fd with OpenSSL's SHA-256; keeps the probe's heartbeat fresh while doing
  * so, since the task being hashed stays stopped until the digest is known. */
@@ -323,7 +430,7 @@ static int hash_fd(int fd, uint8_t sha[32], uint64_t *bytes)
 			goto out;
 		}
 		*bytes += n;
-		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
+		heartbeat();
 	}
 	if (!EVP_DigestFinal_ex(c, sha, NULL))
 		err = -EIO;
@@ -521,16 +628,190 @@ static void exec_key(const struct tb_exec_event *ex, struct tb_exec_key *k)
 	k->exec_id = ex->exec_id;
 }
 
+/* ---- the lock file ------------------------------------------------------------------
+ * In a directory only root can write (not /run/lock or /tmp: any user could create and
+ * flock the file there and block every loader). Held briefly: while the shared maps are
+ * found or made, and while a loader takes over an exec from a dead claimant. */
+#define LOCK_DIR "/run/tracebuild-probe"
+#define LOCK_NAME "probe.lock"
+#define LOCK_WAIT_NS (5ULL * 1000000000ULL)
+
+static int lock_fd = -1;
+
+static int open_lock(void)
+{
+	if (mkdir(LOCK_DIR, 0700) && errno != EEXIST) {
+		msg("cannot create " LOCK_DIR ": %s", strerror(errno));
+		return -1;
+	}
+	int dfd = open(LOCK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		msg("cannot open " LOCK_DIR " (it must be a directory, not a symlink): %s",
+		    strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(dfd, &st) || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		msg("refusing to use " LOCK_DIR ": it must be a directory owned by root and writable "
+		    "by root only (mode 0700); remove it and retry");
+		close(dfd);
+		return -1;
+	}
+	int fd = openat(dfd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		msg("cannot open " LOCK_DIR "/" LOCK_NAME ": %s", strerror(errno));
+	close(dfd);
+	return fd;
+}
+
+/* flock(LOCK_EX), retried until timeout_ns has passed (0: one attempt). */
+static bool lock_take(uint64_t timeout_ns)
+{
+	if (lock_fd < 0)
+		return false;
+	uint64_t end = clock_ns(CLOCK_MONOTONIC) + timeout_ns;
+	for (;;) {
+		if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
+			return true;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return false;
+		if (clock_ns(CLOCK_MONOTONIC) >= end)
+			return false;
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void lock_release(void)
+{
+	if (lock_fd >= 0)
+		flock(lock_fd, LOCK_UN);
+}
+
+/* ---- digests of one exec ------------------------------------------------------------ */
+
+/* Hashes what the exec runs, and its #! script. */
+static void compute_digests(const struct tb_exec_event *ex, size_t size, uint32_t base,
+			    struct shared_result *r)
+{
+	static char filename[TB_PATH_MAX + 1], cwd[TB_PATH_MAX + 1];
+	const char *p = (const char *)(ex + 1);
+	size_t need = sizeof(*ex) + ex->filename_len + ex->interp_len + ex->exe_path_len +
+		      ex->cwd_len + ex->argv_len;
+	if (need <= size) {
+		memcpy(filename, p, ex->filename_len);
+		filename[ex->filename_len] = 0;
+		p += ex->filename_len + ex->interp_len + ex->exe_path_len;
+		memcpy(cwd, p, ex->cwd_len);
+		cwd[ex->cwd_len] = 0;
+	} else {
+		filename[0] = cwd[0] = 0;
+	}
+	memset(r, 0, sizeof(*r));
+	digest_exe(ex, base, &r->exe);
+	if (ex->flags & TB_EXEC_SCRIPT) {
+		digest_script(ex, filename, cwd, base, &r->script);
+		r->has_script = 1;
+	}
+}
+
+/* For the loaders waiting on this exec (TB_EXEC_DIGEST_BY_PEER): before the SIGCONT. A
+ * failure does not replace results already there (from a loader that took the exec over,
+ * or the claimant after all). */
+static void publish_result(const struct tb_exec_event *ex, const struct shared_result *r)
+{
+	if (results_fd < 0)
+		return;
+	struct tb_exec_key k;
+	exec_key(ex, &k);
+	bpf_map_update_elem(results_fd, &k, r, r->exe.error ? BPF_NOEXIST : BPF_ANY);
+}
+
+static void write_result(const struct tb_exec_event *ex, const struct shared_result *r)
+{
+	write_digest(ex, TB_DIGEST_EXE, &r->exe);
+	if (ex->flags & TB_EXEC_SCRIPT)
+		write_digest(ex, TB_DIGEST_SCRIPT, &r->script);
+}
+
+enum exec_state { EXEC_GONE, EXEC_OTHER, EXEC_RUNNING, EXEC_STOPPED };
+
+/* Whether the exec's task is still that exec, and stopped: the same start time (in clock
+ * ticks, as /proc shows it), state T (stopped by a signal; 't', a ptrace stop, is not
+ * ours), and no later exec of the task claimed by a probe (self_exec_id is not in /proc). */
+static enum exec_state exec_state(const struct tb_exec_event *ex)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%u/stat", ex->hdr.tgid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return EXEC_GONE;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return EXEC_GONE;
+	buf[n] = 0;
+	char *p = strrchr(buf, ')'); /* after the command name, which may hold anything */
+	if (!p || p[1] != ' ' || !p[2])
+		return EXEC_GONE;
+	p += 2; /* field 3: state */
+	char state = *p;
+	for (int field = 3; field < 22 && p; field++) { /* field 22: starttime */
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return EXEC_GONE;
+	unsigned long long start = strtoull(p, NULL, 10);
+	long hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0 || 1000000000L % hz)
+		hz = 100;
+	if (start != ex->start_boottime_ns / (1000000000ULL / (unsigned long)hz))
+		return EXEC_OTHER;
+	struct tb_exec_key k;
+	__u32 owner;
+	exec_key(ex, &k);
+	for (int i = 1; i <= 4; i++) {
+		k.exec_id = ex->exec_id + i;
+		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0)
+			return EXEC_OTHER;
+	}
+	return state == 'T' ? EXEC_STOPPED : EXEC_RUNNING;
+}
+
+/* An exec this probe claimed and stopped: hash it, publish what was found and continue the
+ * task, before anything is written to stdout (a write can block until the CLI reads, and
+ * the task may be another build's). */
+static void finish_claimed(const struct tb_exec_event *ex, size_t size, struct shared_result *r)
+{
+	compute_digests(ex, size, TB_DIGEST_WAS_STOPPED, r);
+	publish_result(ex, r);
+	/* not if a waiting loader took it over (this one was too slow): it continued the task,
+	 * which may since have been stopped again for a later exec */
+	struct tb_exec_key k;
+	__u32 owner;
+	exec_key(ex, &k);
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0 &&
+	    owner != (__u32)getpid() && owner != 0)
+		return;
+	kill(ex->hdr.tgid, SIGCONT);
+}
+
 /* ---- execs another probe stopped (TB_EXEC_DIGEST_BY_PEER) ----------------------------
  * Their digests come from the claimant's loader through TB_SHARED_RESULTS. It writes them
  * before it continues the task, normally within milliseconds; until then the exec waits
- * here. Given up (counted as a failed digest) when the claimant's loader is gone without
- * writing them, or after PEER_WAIT_NS. */
+ * here. When the claimant's loader is gone without writing them, or has not written them
+ * after PEER_WAIT_NS (wedged), this loader takes the exec over: if the task is still that
+ * exec, stopped, it hashes it, publishes the results and continues it (else it signals
+ * nothing; the digest is counted as failed). */
 #define PEER_WAIT_NS (20ULL * 1000000000ULL)
 
 struct peer_wait {
-	struct tb_exec_event ex; /* the fixed part: header, identity, flags */
-	uint64_t deadline;       /* CLOCK_MONOTONIC */
+	struct tb_exec_event *ex; /* a copy of the whole record (a takeover needs its paths) */
+	size_t size;
+	uint64_t deadline; /* CLOCK_MONOTONIC */
+	__u32 owner;       /* the claimant last seen: a new one (a takeover) restarts the wait */
 };
 static struct peer_wait *peers;
 static size_t npeers, peers_cap;
@@ -558,62 +839,141 @@ static void emit_peer_result(const struct tb_exec_event *ex, struct shared_resul
 	}
 }
 
+static void failed_result(const struct tb_exec_event *ex, int err, struct shared_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	part_error(&r->exe, err, 0, &ex->exe);
+	part_error(&r->script, err, 0, NULL);
+	r->has_script = 1;
+}
+
 static void fail_peer(const struct tb_exec_event *ex, int err)
 {
 	struct shared_result r;
-	memset(&r, 0, sizeof(r));
-	part_error(&r.exe, err, 0, &ex->exe);
-	part_error(&r.script, err, 0, NULL);
-	r.has_script = 1;
+	failed_result(ex, err, &r);
 	emit_peer_result(ex, &r);
 }
 
-/* Written its digests, or given up: true when the exec no longer waits. */
-static bool try_peer(const struct tb_exec_event *ex, uint64_t deadline, bool final)
+/* The claimant's loader is gone or wedged: finish its job. true when the exec no longer
+ * waits. Under the lock, so that two waiting loaders do not both take it over (the second
+ * then sees the first as the claimant, alive, and waits for it). */
+static bool take_over(struct peer_wait *w, bool final)
 {
+	const struct tb_exec_event *ex = w->ex;
 	struct tb_exec_key k;
 	struct shared_result r;
 	exec_key(ex, &k);
-	if (results_fd >= 0 && bpf_map_lookup_elem(results_fd, &k, &r) == 0) {
+	if (!lock_take(final ? 1000000000ULL : 0)) {
+		if (!final)
+			return false; /* another loader holds it: retry at the next poll */
+		fail_peer(ex, ETIMEDOUT);
+		return true;
+	}
+	if (bpf_map_lookup_elem(results_fd, &k, &r) == 0) {
+		lock_release();
+		emit_peer_result(ex, &r);
+		return true;
+	}
+	int claims = bpf_map__fd(skel->maps.tb2_claims);
+	__u32 owner = 0, me = getpid();
+	if (bpf_map_lookup_elem(claims, &k, &owner) == 0 && owner && owner != w->owner &&
+	    owner != me && kill((pid_t)owner, 0) == 0) {
+		/* another loader took it over since we looked: wait for it */
+		lock_release();
+		w->owner = owner;
+		w->deadline = clock_ns(CLOCK_MONOTONIC) + PEER_WAIT_NS;
+		if (!final)
+			return false;
+		fail_peer(ex, ETIMEDOUT);
+		return true;
+	}
+	bpf_map_update_elem(claims, &k, &me, BPF_ANY);
+	lock_release();
+
+	enum exec_state st = exec_state(ex);
+	if (st == EXEC_GONE || st == EXEC_OTHER) {
+		/* nothing to hash, nothing to continue; the other waiters need not wait */
+		failed_result(ex, ESRCH, &r);
+		publish_result(ex, &r);
+		emit_peer_result(ex, &r);
+		return true;
+	}
+	/* EXEC_RUNNING: the same exec, continued by someone (e.g. the dead loader's CLI): hash
+	 * it anyway, like an exec that was not stopped (a mismatch is flagged) */
+	compute_digests(ex, w->size, st == EXEC_STOPPED ? TB_DIGEST_WAS_STOPPED : 0, &r);
+	publish_result(ex, &r);
+	if (st == EXEC_STOPPED && exec_state(ex) == EXEC_STOPPED)
+		kill(ex->hdr.tgid, SIGCONT);
+	if (opt.verbose)
+		msg("took over exec %u from loader %u", ex->hdr.tgid, w->owner);
+	write_result(ex, &r);
+	return true;
+}
+
+/* Written its digests, or given up: true when the exec no longer waits. `final`: the loader
+ * is stopping; an exec whose claimant lives (and will continue it) is given up at once. */
+static bool try_peer(struct peer_wait *w, bool final)
+{
+	const struct tb_exec_event *ex = w->ex;
+	struct tb_exec_key k;
+	struct shared_result r;
+	exec_key(ex, &k);
+	if (results_fd < 0) {
+		fail_peer(ex, ESRCH);
+		return true;
+	}
+	if (bpf_map_lookup_elem(results_fd, &k, &r) == 0) {
 		emit_peer_result(ex, &r);
 		return true;
 	}
 	__u32 owner = 0;
-	bool gone = bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0 &&
-		    owner != 0 && kill((pid_t)owner, 0) != 0 && errno == ESRCH;
-	if (gone && results_fd >= 0 && bpf_map_lookup_elem(results_fd, &k, &r) == 0) {
+	bool claimed = bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0 &&
+		       owner != 0;
+	if (claimed && owner != w->owner) {
+		if (w->owner) /* taken over by another loader: give it its own bound */
+			w->deadline = clock_ns(CLOCK_MONOTONIC) + PEER_WAIT_NS;
+		w->owner = owner;
+	}
+	bool gone = claimed && kill((pid_t)owner, 0) != 0 && errno == ESRCH;
+	if (gone && bpf_map_lookup_elem(results_fd, &k, &r) == 0) {
 		emit_peer_result(ex, &r); /* written just before it exited */
 		return true;
 	}
-	if (gone || results_fd < 0) {
-		fail_peer(ex, ESRCH);
+	if (!gone && clock_ns(CLOCK_MONOTONIC) < w->deadline) {
+		if (!final)
+			return false;
+		fail_peer(ex, ETIMEDOUT); /* its claimant lives and will continue it */
 		return true;
 	}
-	if (final || clock_ns(CLOCK_MONOTONIC) >= deadline) {
-		fail_peer(ex, ETIMEDOUT);
-		return true;
-	}
-	return false;
+	return take_over(w, final);
 }
 
-static void wait_for_peer(const struct tb_exec_event *ex)
+static void wait_for_peer(const struct tb_exec_event *ex, size_t size)
 {
-	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + PEER_WAIT_NS;
-	if (try_peer(ex, deadline, false))
+	struct peer_wait w = { .size = size,
+			       .deadline = clock_ns(CLOCK_MONOTONIC) + PEER_WAIT_NS };
+	w.ex = malloc(size);
+	if (!w.ex) {
+		fail_peer(ex, ENOMEM);
 		return;
+	}
+	memcpy(w.ex, ex, size);
+	if (try_peer(&w, false)) {
+		free(w.ex);
+		return;
+	}
 	if (npeers == peers_cap) {
 		size_t cap = peers_cap ? 2 * peers_cap : 64;
 		struct peer_wait *n = realloc(peers, cap * sizeof(*n));
 		if (!n) {
+			free(w.ex);
 			fail_peer(ex, ENOMEM);
 			return;
 		}
 		peers = n;
 		peers_cap = cap;
 	}
-	peers[npeers].ex = *ex;
-	peers[npeers].deadline = deadline;
-	npeers++;
+	peers[npeers++] = w;
 }
 
 /* Retries every waiting exec; `final`: give up on those still waiting. */
@@ -621,63 +981,105 @@ static void check_peers(bool final)
 {
 	size_t keep = 0;
 	for (size_t i = 0; i < npeers; i++) {
-		if (!try_peer(&peers[i].ex, peers[i].deadline, final))
+		if (try_peer(&peers[i], final))
+			free(peers[i].ex);
+		else
 			peers[keep++] = peers[i];
 	}
 	npeers = keep;
 }
 
+/* Execs this probe did not stop: their digests (from the cache, a peer, or hashed now). */
 static void handle_exec(const struct tb_exec_event *ex, size_t size)
 {
-	static char filename[TB_PATH_MAX + 1], cwd[TB_PATH_MAX + 1];
 	if (ex->flags & TB_EXEC_DIGEST_BY_PEER) {
-		wait_for_peer(ex);
+		wait_for_peer(ex, size);
 		return;
 	}
-	bool stopped = ex->flags & TB_EXEC_NEEDS_DIGEST;
-	const char *p = (const char *)(ex + 1);
-	size_t need = sizeof(*ex) + ex->filename_len + ex->interp_len + ex->exe_path_len +
-		      ex->cwd_len + ex->argv_len;
-	if (need <= size) {
-		memcpy(filename, p, ex->filename_len);
-		filename[ex->filename_len] = 0;
-		p += ex->filename_len + ex->interp_len + ex->exe_path_len;
-		memcpy(cwd, p, ex->cwd_len);
-		cwd[ex->cwd_len] = 0;
-	} else {
-		filename[0] = cwd[0] = 0;
-	}
-	uint32_t base = stopped ? TB_DIGEST_WAS_STOPPED : 0;
 	struct shared_result r;
-	memset(&r, 0, sizeof(r));
-	digest_exe(ex, base, &r.exe);
-	write_digest(ex, TB_DIGEST_EXE, &r.exe);
-	if (ex->flags & TB_EXEC_SCRIPT) {
-		digest_script(ex, filename, cwd, base, &r.script);
-		r.has_script = 1;
-		write_digest(ex, TB_DIGEST_SCRIPT, &r.script);
-	}
-	if (stopped) {
-		/* this probe claimed the exec: other probes wait for what it found */
-		if (results_fd >= 0) {
-			struct tb_exec_key k;
-			exec_key(ex, &k);
-			bpf_map_update_elem(results_fd, &k, &r, BPF_ANY);
-		}
-		kill(ex->hdr.tgid, SIGCONT);
-	}
+	compute_digests(ex, size, 0, &r);
+	write_result(ex, &r);
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct tb_header *h = data;
+	const struct tb_exec_event *ex = data;
 	if (size < sizeof(*h))
 		return 0;
+	bool is_exec = h->type == TB_EV_EXEC && size >= sizeof(*ex);
+	if (is_exec && (ex->flags & TB_EXEC_NEEDS_DIGEST)) {
+		/* stopped by this probe: continued before anything is written */
+		struct shared_result r;
+		finish_claimed(ex, size, &r);
+		out_record(data, size);
+		write_result(ex, &r);
+		return 0;
+	}
 	out_record(data, size);
-	if (h->type == TB_EV_EXEC && size >= sizeof(struct tb_exec_event) &&
-	    (opt.digests || (((const struct tb_exec_event *)data)->flags & TB_EXEC_NEEDS_DIGEST)))
-		handle_exec(data, size);
+	if (is_exec && opt.digests)
+		handle_exec(ex, size);
 	return 0;
+}
+
+/* At exit, once no probe program runs any more: an exec this probe claimed and stopped
+ * whose record this loader never handled (its results are not published) would stay
+ * stopped. Continue it if it is still that exec, stopped; tell waiting peers not to wait.
+ * Counted as failed digests. */
+static void release_own_claims(void)
+{
+	int fd = bpf_map__fd(skel->maps.tb2_claims);
+	__u32 max = bpf_map__max_entries(skel->maps.tb2_claims), n = 0, me = getpid();
+	struct tb_exec_key *keys = calloc(max, sizeof(*keys));
+	__u32 *vals = calloc(max, sizeof(*vals));
+	if (!keys || !vals)
+		goto out;
+	/* one batch lookup (a few syscalls for the whole map); else key by key */
+	__u64 batch[4]; /* opaque position: at least a key's size */
+	bool batched = true;
+	for (void *in = NULL; n < max; in = batch) {
+		__u32 count = max - n;
+		int err = bpf_map_lookup_batch(fd, in, batch, keys + n, vals + n, &count, NULL);
+		if (err && errno != ENOENT) {
+			batched = false;
+			break;
+		}
+		n += count;
+		if (err)
+			break; /* ENOENT: the whole map was read */
+	}
+	if (!batched) {
+		n = 0;
+		struct tb_exec_key *prev = NULL;
+		while (n < max && bpf_map_get_next_key(fd, prev, &keys[n]) == 0) {
+			prev = &keys[n];
+			if (bpf_map_lookup_elem(fd, &keys[n], &vals[n]) == 0)
+				n++;
+		}
+	}
+	unsigned continued = 0;
+	for (__u32 i = 0; i < n; i++) {
+		struct shared_result r;
+		if (vals[i] != me || (results_fd >= 0 && bpf_map_lookup_elem(results_fd, &keys[i], &r) == 0))
+			continue;
+		struct tb_exec_event ex;
+		memset(&ex, 0, sizeof(ex));
+		ex.hdr.tgid = keys[i].tgid;
+		ex.start_boottime_ns = keys[i].start_boottime_ns;
+		ex.exec_id = keys[i].exec_id;
+		if (exec_state(&ex) != EXEC_STOPPED)
+			continue;
+		failed_result(&ex, ECANCELED, &r);
+		publish_result(&ex, &r);
+		kill(ex.hdr.tgid, SIGCONT);
+		user_loss[TB_LOSS_DIGEST_FAILED]++;
+		continued++;
+	}
+	if (continued)
+		msg("continued %u stopped exec(s) whose record was not read", continued);
+out:
+	free(keys);
+	free(vals);
 }
 
 /* ---- maps shared with concurrent probes (events.h "shared") ------------------------- */
@@ -714,16 +1116,21 @@ static int shared_map(const char *name, enum bpf_map_type type, __u32 key_size, 
 
 /*
  * Before loading: the probe's digest and claim maps become the ones every running probe
- * uses, and the results map is found or made. Under a lock file, so that two loaders
- * starting at once do not each make their own. Without them the probe still works alone.
+ * uses, and the results map is found or made. Under the lock file, so that two loaders
+ * starting at once do not each make their own (without the maps the probe still works
+ * alone). -1: the lock file is unusable or held too long (a message says why).
  */
-static void setup_shared_maps(void)
+static int setup_shared_maps(void)
 {
-	int lock = open("/run/lock/tracebuild-probe.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock < 0)
-		lock = open("/tmp/tracebuild-probe.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock >= 0)
-		flock(lock, LOCK_EX);
+	lock_fd = open_lock();
+	if (lock_fd < 0)
+		return -1;
+	if (!lock_take(LOCK_WAIT_NS)) {
+		msg("another process has held " LOCK_DIR "/" LOCK_NAME " for %llu s (a probe loader "
+		    "starting, or wedged: see `fuser -v " LOCK_DIR "/" LOCK_NAME "`): giving up",
+		    LOCK_WAIT_NS / 1000000000ULL);
+		return -1;
+	}
 	struct bpf_map *kmaps[] = { skel->maps.tb2_digests, skel->maps.tb2_claims };
 	const char *names[] = { TB_SHARED_DIGESTS, TB_SHARED_CLAIMS };
 	for (int i = 0; i < 2; i++) {
@@ -739,8 +1146,8 @@ static void setup_shared_maps(void)
 				sizeof(struct shared_result), 16384);
 	if (results_fd < 0)
 		msg("cannot share digests with other probes: %s", strerror(errno));
-	if (lock >= 0)
-		close(lock); /* releases the lock; the maps live as long as a probe holds them */
+	lock_release(); /* kept open for takeovers; the maps live as long as a probe holds them */
+	return 0;
 }
 
 /* ---- commands ----------------------------------------------------------------------- */
@@ -969,6 +1376,30 @@ static int attach_one(struct bpf_link *l, const char *what)
 	return 0;
 }
 
+/* Stopping: no new cgroup is traced, and none of those traced is any more. */
+static void untrace_all(void)
+{
+	skel->bss->cfg_generation = 0;
+	int fd = bpf_map__fd(skel->maps.traced);
+	__u64 id;
+	for (unsigned n = 0; n < (1u << 20) && bpf_map_get_next_key(fd, NULL, &id) == 0; n++)
+		bpf_map_delete_elem(fd, &id);
+}
+
+/* Handles what the probe writes for ns nanoseconds. */
+static void drain_for(struct ring_buffer *rb, uint64_t ns)
+{
+	for (uint64_t end = clock_ns(CLOCK_MONOTONIC) + ns;;) {
+		ring_buffer__consume(rb);
+		if (npeers)
+			check_peers(false);
+		if (clock_ns(CLOCK_MONOTONIC) >= end)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void destroy_links(void)
 {
 	for (int i = 0; i < nlinks; i++)
@@ -1030,8 +1461,10 @@ int main(int argc, char **argv)
 		skel->rodata->cfg_prefix_len[i] = n;
 	}
 	skel->rodata->cfg_loader_pid = getpid();
-	if (opt.digests)
-		setup_shared_maps();
+	if (opt.digests && setup_shared_maps()) {
+		probe__destroy(skel);
+		return EXIT_RUNTIME;
+	}
 	unsigned long rb_bytes = round_pow2((unsigned long)opt.ringbuf_mib << 20);
 	bpf_map__set_max_entries(skel->maps.events, rb_bytes);
 	bpf_map__set_max_entries(skel->maps.scratch, ncpus);
@@ -1131,6 +1564,7 @@ int main(int argc, char **argv)
 	ready.flags = (opt.digests ? TB_READY_DIGESTS : 0) |
 		      (opt.trace_reads ? TB_READY_TRACE_READS : 0);
 	ready.loader_pid = getpid();
+	out_start();
 	out_record(&ready, sizeof(ready));
 	out_flush();
 	if (opt.verbose)
@@ -1139,7 +1573,7 @@ int main(int argc, char **argv)
 	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC) + (uint64_t)opt.stats_ms * 1000000ULL;
 	int rc = EXIT_OK;
 	while (!stopping) {
-		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
+		heartbeat();
 		struct epoll_event evs[4];
 		/* Records wake the loader only by the 128 KiB (or for an exec to hash): it polls
 		 * every POLL_MS. Each poll wakes the CLI too: fewer, bigger batches cost both less. */
@@ -1176,27 +1610,44 @@ int main(int argc, char **argv)
 			next_stats = now + (uint64_t)opt.stats_ms * 1000000ULL;
 		}
 		out_flush();
-		if (out_broken) {
+		if (out_is_broken()) {
 			msg("stdout closed: stopping");
 			rc = EXIT_RUNTIME;
 			break;
 		}
 	}
 
-	/* Stop producing, then drain what is left (execs waiting for another probe's digests
-	 * get a few seconds more: that probe's loader is normally milliseconds away). */
+	/* Stop producing. First trace nothing any more (other builds' execs would otherwise be
+	 * reported, and counted as digestSkipped below); then a zero heartbeat makes the probe
+	 * stop no more execs. An on_exec already past either check may still claim and stop
+	 * one: drain meanwhile. */
+	untrace_all();
+	drain_for(rb, 1000000ULL);
+	heartbeat_off = true;
+	skel->bss->heartbeat_ns = 0;
+	drain_for(rb, 3000000ULL);
+	/* Detach, then wait for an RCU grace period (membarrier): after it no probe program
+	 * runs, and whatever they wrote is in the ring buffer. */
 	destroy_links();
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0)) {
+		struct timespec ts = { 0, 20000000 };
+		nanosleep(&ts, NULL);
+	}
 	ring_buffer__consume(rb);
+	/* Execs waiting for another probe's digests get a few seconds more: that probe's loader
+	 * is normally milliseconds away. */
 	for (uint64_t end = clock_ns(CLOCK_MONOTONIC) + 5000000000ULL;
 	     npeers && clock_ns(CLOCK_MONOTONIC) < end;) {
 		struct timespec ts = { 0, 2000000 };
 		nanosleep(&ts, NULL);
-		skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
 		check_peers(false);
 	}
 	check_peers(true);
+	/* Never leave an exec this probe stopped behind */
+	if (opt.digests)
+		release_own_claims();
 	write_losses(true);
-	out_flush();
+	out_finish();
 	__u64 total[TB_LOSS_MAX];
 	read_losses(total);
 	uint64_t lost = 0;
@@ -1219,5 +1670,7 @@ int main(int argc, char **argv)
 	free(peers);
 	if (results_fd >= 0)
 		close(results_fd);
-	return out_broken && rc == EXIT_OK ? EXIT_RUNTIME : rc;
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return out_is_broken() && rc == EXIT_OK ? EXIT_RUNTIME : rc;
 }
