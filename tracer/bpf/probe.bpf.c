@@ -1043,15 +1043,16 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	__u32 sc_compat = sc_wanted_compat[nr];
 	if (!sc && !sc_compat)
 		return 0; /* neither entry reports this number: the common case, kept cheapest */
-	if (!traced_lookup(bpf_get_current_cgroup_id()))
-		return 0;
+	/* Which entry, before the map lookup: the i386 numbers of the compat table are 64-bit
+	 * fstat, mmap, ioctl... (looking up the cgroup for each of those cost ~10%). */
 	int compat = compat_syscall(bpf_get_current_task_btf());
 	int uid16 = 0;
 #if defined(__TARGET_ARCH_arm64)
 	if (compat) {
 		/* AArch32 numbers its syscalls otherwise, and no table of them is loaded: read
 		 * with the arm64 one they would be other syscalls. Not decoded; counted. */
-		count_loss(TB_LOSS_ARGS_UNREAD);
+		if (sc && traced_lookup(bpf_get_current_cgroup_id()))
+			count_loss(TB_LOSS_ARGS_UNREAD);
 		return 0;
 	}
 #endif
@@ -1059,7 +1060,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		sc = sc_compat & ~TB_SC_UID16;
 		uid16 = sc_compat & TB_SC_UID16;
 	}
-	if (!sc)
+	if (!sc || !traced_lookup(bpf_get_current_cgroup_id()))
 		return 0;
 	struct sc_args args = {};
 	read_args(&args, regs, compat);
