@@ -331,6 +331,43 @@ describe('RecordStream', () => {
     expect(events).toHaveLength(1);
     expect(trailingBytes).toBe(10);
   });
+
+  it('a record length no loader writes loses the framing: the rest is discarded and counted, not waited on', () => {
+    const ack = framed(record(AckEvent, EventType.Ack, { seq: 1 }));
+    const huge = Buffer.alloc(8);
+    huge.writeUInt32LE(0x7fffffff); // 2 GiB: would buffer every later byte for ever
+    const s = new RecordStream();
+    expect(s.push(Buffer.concat([ack, huge])).map((e) => e.kind)).toEqual(['ack']);
+    expect(s.corrupt).toBe(true);
+    expect(s.push(ack)).toEqual([]);
+    expect(s.buffered).toBe(0);
+    expect(s.stats).toMatchObject({ records: 1, malformed: 1, discardedBytes: huge.length + ack.length });
+
+    const short = Buffer.alloc(8);
+    short.writeUInt32LE(3); // shorter than any header
+    const t = new RecordStream();
+    expect(t.push(short)).toEqual([]);
+    expect(t.corrupt).toBe(true);
+  });
+
+  it('stays framed when the callback throws: the records after it come with the next chunk', () => {
+    const one = record(AckEvent, EventType.Ack, { seq: 1 });
+    const two = record(AckEvent, EventType.Ack, { seq: 2 });
+    const three = framed(record(AckEvent, EventType.Ack, { seq: 3 }));
+    const both = framed(one, two);
+    const s = new RecordStream();
+    expect(() =>
+      s.pushRecords(Buffer.concat([both, three.subarray(0, 5)]), false, () => {
+        throw new Error('listener failed');
+      }),
+    ).toThrow('listener failed');
+    // the first record was handed over; the second and the partial third are kept
+    expect(s.buffered).toBe(4 + two.length + 5);
+    const seqs: number[] = [];
+    s.pushRecords(three.subarray(5), false, (_b, _o, _l, ev) => seqs.push(only(ev as TraceEvent, 'ack').seq));
+    expect(seqs).toEqual([2, 3]);
+    expect(s.corrupt).toBe(false);
+  });
 });
 
 describe('absolutePath', () => {

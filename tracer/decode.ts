@@ -872,10 +872,12 @@ export interface DecodeStats {
   unknownType: number;
   /** Records too short, with a wrong size field or overrunning strings. */
   malformed: number;
+  /** Bytes thrown away after a record length no loader writes: the framing was lost there. */
+  discardedBytes: number;
 }
 
 export function newDecodeStats(): DecodeStats {
-  return { records: 0, bytes: 0, byType: new Map(), unknownType: 0, malformed: 0 };
+  return { records: 0, bytes: 0, byType: new Map(), unknownType: 0, malformed: 0, discardedBytes: 0 };
 }
 
 /**
@@ -884,9 +886,15 @@ export function newDecodeStats(): DecodeStats {
  */
 const EMPTY = Buffer.alloc(0);
 
+/** The longest record the loader writes: its output buffer (1 MiB) less the length. */
+export const MAX_RECORD_BYTES = (1 << 20) - 4;
+
 export class RecordStream {
   readonly stats: DecodeStats = newDecodeStats();
   private pending: Buffer = EMPTY;
+  /** A record length no loader writes was read: where records start is lost for good, so
+   * every later byte is discarded (counted), rather than waited on for ever. */
+  corrupt = false;
 
   /** Bytes received but not yet forming a whole record. */
   get buffered(): number {
@@ -908,37 +916,52 @@ export class RecordStream {
    * LAZY_TYPES come undecoded (`ev` undefined). Returns the number of records.
    */
   pushRecords(chunk: Buffer, lazy: boolean, fn: (buf: Buffer, base: number, len: number, ev: TraceEvent | undefined) => void): number {
+    const stats = this.stats;
+    if (this.corrupt) {
+      stats.discardedBytes += chunk.length;
+      return 0;
+    }
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     let n = 0;
     let off = 0;
-    const stats = this.stats;
-    while (off + 4 <= buf.length) {
-      const len = buf.readUInt32LE(off);
-      if (off + 4 + len > buf.length) break;
-      const base = off + 4;
-      off = base + len;
-      stats.records++;
-      stats.bytes += 4 + len;
-      n++;
-      const rawType = len >= 4 ? buf.readUInt32LE(base) : -1;
-      if (lazy && LAZY_TYPES.has(rawType) && recordIsValid(buf, base, len, rawType)) {
-        stats.byType.set(rawType, (stats.byType.get(rawType) ?? 0) + 1);
-        fn(buf, base, len, undefined);
-        continue;
+    try {
+      while (off + 4 <= buf.length) {
+        const len = buf.readUInt32LE(off);
+        if (len < Header.size || len > MAX_RECORD_BYTES) {
+          this.corrupt = true;
+          stats.malformed++;
+          stats.discardedBytes += buf.length - off;
+          off = buf.length;
+          break;
+        }
+        if (off + 4 + len > buf.length) break;
+        const base = off + 4;
+        off = base + len;
+        stats.records++;
+        stats.bytes += 4 + len;
+        n++;
+        const rawType = buf.readUInt32LE(base);
+        if (lazy && LAZY_TYPES.has(rawType) && recordIsValid(buf, base, len, rawType)) {
+          stats.byType.set(rawType, (stats.byType.get(rawType) ?? 0) + 1);
+          fn(buf, base, len, undefined);
+          continue;
+        }
+        // Decoded in place: events keep no reference to the record's bytes, except an
+        // unknown record's raw bytes, which are copied.
+        let ev = decodeAt(buf, base, len);
+        if (ev.kind === 'unknown') {
+          ev = { ...ev, raw: Buffer.from(ev.raw) };
+          if (ev.reason === 'unknown-type') stats.unknownType++;
+          else stats.malformed++;
+        }
+        const type = ev.kind === 'unknown' ? ev.type : ev.header.type;
+        stats.byType.set(type, (stats.byType.get(type) ?? 0) + 1);
+        fn(buf, base, len, ev);
       }
-      // Decoded in place: events keep no reference to the record's bytes, except an
-      // unknown record's raw bytes, which are copied.
-      let ev = decodeAt(buf, base, len);
-      if (ev.kind === 'unknown') {
-        ev = { ...ev, raw: Buffer.from(ev.raw) };
-        if (ev.reason === 'unknown-type') stats.unknownType++;
-        else stats.malformed++;
-      }
-      const type = ev.kind === 'unknown' ? ev.type : ev.header.type;
-      stats.byType.set(type, (stats.byType.get(type) ?? 0) + 1);
-      fn(buf, base, len, ev);
+    } finally {
+      // also when fn threw: the records before `off` were handed over, the stream stays framed
+      this.pending = off === buf.length ? EMPTY : Buffer.from(buf.subarray(off));
     }
-    this.pending = off === buf.length ? EMPTY : Buffer.from(buf.subarray(off));
     return n;
   }
 }

@@ -17,9 +17,7 @@ function script(name: string, body: string): string {
 }
 
 // A fake loader in Node: READY, then ACKs; "stats" sends a LOSS record first; "stop" exits 0.
-const fake = script(
-  'fake-loader.mjs',
-  `#!${process.execPath}
+const fakeSource = `#!${process.execPath}
 const H = ${JSON.stringify(Header.fields)};
 function rec(type, size, fill) {
   const b = Buffer.alloc(size);
@@ -50,7 +48,12 @@ process.stdin.on('data', (d) => {
   }
 });
 process.stdin.on('end', () => process.exit(0));
-`,
+`;
+const fake = script('fake-loader.mjs', fakeSource);
+// The same, whose output ends inside a record when it stops (a length, then 3 of 64 bytes).
+const fakePartial = script(
+  'fake-loader-partial.mjs',
+  fakeSource.replace("if (verb === 'stop') process.exit(0);", "if (verb === 'stop') { process.stdout.write(Buffer.from([64, 0, 0, 0, 1, 2, 3])); process.exit(0); }"),
 );
 
 describe('startProbe', () => {
@@ -99,5 +102,14 @@ describe('startProbe', () => {
     expect(exit.losses.pendingFull).toBe(3n);
     expect(exit.decode.unknownType).toBe(0);
     await expect(probe.ping()).rejects.toMatchObject({ code: 'stopped' });
+  });
+
+  it('says so, and counts a lost record, when the output ends inside a record', async () => {
+    const probe = await startProbe({ loaderPath: fakePartial, effectiveUid: 0 });
+    const exit = await probe.stop();
+    expect(exit.code).toBe(0);
+    expect(exit.error).toMatchObject({ code: 'stream-corrupt' });
+    expect(exit.error?.message).toContain('ended inside a record (7 bytes)');
+    expect(exit.losses.output).toBe(1n);
   });
 });

@@ -31,7 +31,7 @@ export class TracerUnavailableError extends Error {
   }
 }
 
-export type TracerErrorCode = 'loader-exited' | 'command-failed' | 'abi-mismatch' | 'timeout' | 'stopped';
+export type TracerErrorCode = 'loader-exited' | 'command-failed' | 'abi-mismatch' | 'timeout' | 'stopped' | 'stream-corrupt';
 
 /** The tracer ran but failed. */
 export class TracerError extends Error {
@@ -170,9 +170,19 @@ export class Probe {
     });
     this.exited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
-        const error = this.stopRequested && code === LOADER_EXIT.ok
+        let error = this.stopRequested && code === LOADER_EXIT.ok
           ? undefined
           : new TracerError('loader-exited', `the probe loader exited (${describeExit(code, signal)})${this.stderrSuffix()}`);
+        // Records that never came whole: at least one is lost (counted with what the loader
+        // could not write), and said.
+        const { corrupt, buffered } = this.stream;
+        if (corrupt || buffered > 0) {
+          this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + 1n };
+          const what = corrupt
+            ? `the probe's output lost its framing (a record length no loader writes; ${this.stream.stats.discardedBytes} bytes discarded)`
+            : `the probe's output ended inside a record (${buffered} bytes)`;
+          error ??= new TracerError('stream-corrupt', what);
+        }
         // Never leave a traced process stopped behind us.
         for (const tgid of this.awaitingDigest.values()) {
           try {
