@@ -25,6 +25,7 @@ import {
   type StructLayout,
 } from './abi.js';
 import {
+  MAX_RECORD_BYTES,
   RecordStream,
   absolutePath,
   decodeRecord,
@@ -367,6 +368,123 @@ describe('RecordStream', () => {
     s.pushRecords(three.subarray(5), false, (_b, _o, _l, ev) => seqs.push(only(ev as TraceEvent, 'ack').seq));
     expect(seqs).toEqual([2, 3]);
     expect(s.corrupt).toBe(false);
+  });
+});
+
+describe('RecordStream framing', () => {
+  const lengthOf = (n: number): Buffer => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+
+  it('takes the lengths the loader writes, Header.size to MAX_RECORD_BYTES, and no others', () => {
+    expect(MAX_RECORD_BYTES).toBe((1 << 20) - 4); // loader.c: 4 + len fits its 1 MiB outbuf
+    for (const len of [Header.size, MAX_RECORD_BYTES]) {
+      const s = new RecordStream();
+      expect(s.push(lengthOf(len))).toEqual([]);
+      expect(s.corrupt).toBe(false);
+      expect(s.buffered).toBe(4); // waits for the record
+    }
+    for (const len of [0, Header.size - 1, MAX_RECORD_BYTES + 1, 0xffffffff]) {
+      const s = new RecordStream();
+      expect(s.push(lengthOf(len))).toEqual([]);
+      expect(s.corrupt).toBe(true);
+      expect(s.buffered).toBe(0);
+      expect(s.stats).toMatchObject({ records: 0, malformed: 1, discardedBytes: 4 });
+    }
+  });
+
+  it('reassembles a record of MAX_RECORD_BYTES sent in small chunks', () => {
+    const big = Buffer.alloc(MAX_RECORD_BYTES);
+    big.writeUInt32LE(200, Header.fields.type.offset); // no decoder: an unknown record, kept whole
+    big.writeUInt32LE(big.length, Header.fields.size.offset);
+    const stream = Buffer.concat([framed(big), framed(record(AckEvent, EventType.Ack, { seq: 9 }))]);
+    const s = new RecordStream();
+    const events: TraceEvent[] = [];
+    const step = 64 * 1024 + 3;
+    for (let i = 0; i < stream.length; i += step) {
+      events.push(...s.push(stream.subarray(i, i + step)));
+      expect(s.buffered).toBeLessThan(4 + MAX_RECORD_BYTES);
+    }
+    expect(events.map((e) => e.kind)).toEqual(['unknown', 'ack']);
+    expect(only(events[0] as TraceEvent, 'unknown')).toMatchObject({ reason: 'unknown-type', type: 200 });
+    expect(only(events[0] as TraceEvent, 'unknown').raw.equals(big)).toBe(true);
+    expect(s.corrupt).toBe(false);
+    expect(s.buffered).toBe(0);
+    expect(s.stats).toMatchObject({ records: 2, unknownType: 1, malformed: 0, discardedBytes: 0, bytes: stream.length });
+  });
+
+  it('finds a bad length that arrives split across chunks, and discards all after it', () => {
+    const ack = framed(record(AckEvent, EventType.Ack, { seq: 1 }));
+    const bad = lengthOf(MAX_RECORD_BYTES + 1);
+    const s = new RecordStream();
+    expect(s.push(Buffer.concat([ack, bad.subarray(0, 2)])).map((e) => e.kind)).toEqual(['ack']);
+    expect(s.corrupt).toBe(false);
+    expect(s.buffered).toBe(2);
+    expect(s.push(bad.subarray(2))).toEqual([]);
+    expect(s.corrupt).toBe(true);
+    expect(s.buffered).toBe(0);
+    // a well-formed record after the bad length is not trusted: the framing is gone
+    expect(s.push(ack)).toEqual([]);
+    expect(s.push(ack)).toEqual([]);
+    expect(s.stats).toMatchObject({ records: 1, malformed: 1, discardedBytes: 4 + 2 * ack.length });
+    const d = decodeStream(Buffer.concat([ack, bad, ack]));
+    expect(d).toMatchObject({ trailingBytes: 0, corrupt: true });
+    expect(d.events.map((e) => e.kind)).toEqual(['ack']);
+    expect(d.stats.discardedBytes).toBe(4 + ack.length);
+  });
+
+  it('says how many bytes are left when the input ends inside a record or its length', () => {
+    const ack = framed(record(AckEvent, EventType.Ack, { seq: 1 }));
+    for (const cut of [1, 3, 4, ack.length - 1]) {
+      const s = new RecordStream();
+      expect(s.push(Buffer.concat([ack, ack.subarray(0, cut)]))).toHaveLength(1);
+      expect(s.buffered).toBe(cut);
+      expect(s.corrupt).toBe(false);
+      expect(decodeStream(Buffer.concat([ack, ack.subarray(0, cut)]))).toMatchObject({ trailingBytes: cut, corrupt: false });
+    }
+    const whole = new RecordStream();
+    whole.push(Buffer.concat([ack, ack]));
+    expect(whole.buffered).toBe(0);
+  });
+
+  it('stays framed when the callback throws on a record that straddled two chunks, and in lazy mode', () => {
+    const fork = record(ForkEvent, EventType.Fork, { child_pid: 8, child_tgid: 8, child_start_boottime_ns: 5n });
+    const ack = record(AckEvent, EventType.Ack, { seq: 2 });
+    const stream = framed(fork, ack, fork);
+    const s = new RecordStream();
+    const seen: string[] = [];
+    s.pushRecords(stream.subarray(0, 10), true, () => seen.push('none'));
+    expect(s.buffered).toBe(10);
+    let calls = 0;
+    expect(() =>
+      s.pushRecords(stream.subarray(10), true, (_b, _o, _l, ev) => {
+        calls++;
+        throw new Error(`listener failed on ${ev?.kind ?? 'lazy'}`);
+      }),
+    ).toThrow('listener failed on lazy');
+    expect(calls).toBe(1);
+    expect(s.buffered).toBe(stream.length - (4 + fork.length));
+    expect(s.stats.records).toBe(1); // the record the callback threw on was handed over
+    // the next push (even an empty one) carries on from the record after it
+    s.pushRecords(Buffer.alloc(0), true, (buf, base, len, ev) => seen.push(`${ev?.kind ?? 'lazy'}:${len}:${buf.readUInt32LE(base)}`));
+    expect(seen).toEqual([`ack:${ack.length}:${EventType.Ack}`, `lazy:${fork.length}:${EventType.Fork}`]);
+    expect(s.buffered).toBe(0);
+    expect(s.corrupt).toBe(false);
+    expect(s.stats).toMatchObject({ records: 3, malformed: 0, bytes: stream.length });
+
+    // a throw on the last whole record leaves only the partial one after it
+    const t = new RecordStream();
+    const partial = framed(ack).subarray(0, 6);
+    expect(() =>
+      t.pushRecords(Buffer.concat([framed(ack), partial]), false, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(t.buffered).toBe(6);
+    expect(t.push(framed(ack).subarray(6)).map((e) => e.kind)).toEqual(['ack']);
+    expect(t.buffered).toBe(0);
   });
 });
 

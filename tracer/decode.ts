@@ -880,23 +880,34 @@ export function newDecodeStats(): DecodeStats {
   return { records: 0, bytes: 0, byType: new Map(), unknownType: 0, malformed: 0, discardedBytes: 0 };
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/** The longest record the loader writes (loader.c out_record: the length and the record
+ * must fit its 1 MiB output buffer, larger ones are counted lost and not written). */
+export const MAX_RECORD_BYTES = (1 << 20) - 4;
+
 /**
  * Splits the loader's byte stream (u32 little-endian length + record, repeated) into
  * decoded events, across arbitrary chunk boundaries.
+ *
+ * A length outside [Header.size, MAX_RECORD_BYTES] is one no loader writes: the stream is
+ * then `corrupt` for good (counted in stats.malformed once, every later byte in
+ * stats.discardedBytes) rather than waiting for a record that never ends. When the input
+ * ends, `buffered` > 0 means it ended inside a record. Either is for the caller to report.
  */
-const EMPTY = Buffer.alloc(0);
-
-/** The longest record the loader writes: its output buffer (1 MiB) less the length. */
-export const MAX_RECORD_BYTES = (1 << 20) - 4;
-
 export class RecordStream {
   readonly stats: DecodeStats = newDecodeStats();
   private pending: Buffer = EMPTY;
+  private lostFraming = false;
+
   /** A record length no loader writes was read: where records start is lost for good, so
    * every later byte is discarded (counted), rather than waited on for ever. */
-  corrupt = false;
+  get corrupt(): boolean {
+    return this.lostFraming;
+  }
 
-  /** Bytes received but not yet forming a whole record. */
+  /** Bytes received but not yet forming a whole record (at the end of the input: a partial
+   * record, lost). Never more than 4 + MAX_RECORD_BYTES. */
   get buffered(): number {
     return this.pending.length;
   }
@@ -913,11 +924,13 @@ export class RecordStream {
    * The same, one record at a time, with where it is: at `base` in `buf` (the u32 length
    * just before it); `buf` is `chunk`, or a new buffer when a record straddled the previous
    * chunk, and this stream never writes either again. With `lazy`, valid records of
-   * LAZY_TYPES come undecoded (`ev` undefined). Returns the number of records.
+   * LAZY_TYPES come undecoded (`ev` undefined). Returns the number of records. When `fn`
+   * throws, the error propagates and the stream stays framed: the record it was called with
+   * and those before it were handed over, the rest come with the next push.
    */
   pushRecords(chunk: Buffer, lazy: boolean, fn: (buf: Buffer, base: number, len: number, ev: TraceEvent | undefined) => void): number {
     const stats = this.stats;
-    if (this.corrupt) {
+    if (this.lostFraming) {
       stats.discardedBytes += chunk.length;
       return 0;
     }
@@ -928,7 +941,7 @@ export class RecordStream {
       while (off + 4 <= buf.length) {
         const len = buf.readUInt32LE(off);
         if (len < Header.size || len > MAX_RECORD_BYTES) {
-          this.corrupt = true;
+          this.lostFraming = true;
           stats.malformed++;
           stats.discardedBytes += buf.length - off;
           off = buf.length;
@@ -966,11 +979,12 @@ export class RecordStream {
   }
 }
 
-/** Decodes a whole buffer of length-prefixed records; trailing partial bytes are reported. */
-export function decodeStream(buf: Buffer): { events: TraceEvent[]; stats: DecodeStats; trailingBytes: number } {
+/** Decodes a whole buffer of length-prefixed records; trailing partial bytes, and a framing
+ * lost to a length no loader writes (the rest then in stats.discardedBytes), are reported. */
+export function decodeStream(buf: Buffer): { events: TraceEvent[]; stats: DecodeStats; trailingBytes: number; corrupt: boolean } {
   const s = new RecordStream();
   const events = s.push(buf);
-  return { events, stats: s.stats, trailingBytes: s.buffered };
+  return { events, stats: s.stats, trailingBytes: s.buffered, corrupt: s.corrupt };
 }
 
 /** Kernel event kinds (for loss accounting by type). */

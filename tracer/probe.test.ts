@@ -50,6 +50,11 @@ process.stdin.on('data', (d) => {
 process.stdin.on('end', () => process.exit(0));
 `;
 const fake = script('fake-loader.mjs', fakeSource);
+// The same, whose output loses its framing at "ping" (a length no loader writes).
+const fakeCorrupt = script(
+  'fake-loader-corrupt.mjs',
+  fakeSource.replace("if (verb === 'stats')", "if (verb === 'ping') process.stdout.write(Buffer.from([255, 255, 255, 255]));\n    if (verb === 'stats')"),
+);
 // The same, whose output ends inside a record when it stops (a length, then 3 of 64 bytes).
 const fakePartial = script(
   'fake-loader-partial.mjs',
@@ -102,6 +107,17 @@ describe('startProbe', () => {
     expect(exit.losses.pendingFull).toBe(3n);
     expect(exit.decode.unknownType).toBe(0);
     await expect(probe.ping()).rejects.toMatchObject({ code: 'stopped' });
+  });
+
+  it('fails the commands waiting for an acknowledgement when the output loses its framing', async () => {
+    const probe = await startProbe({ loaderPath: fakeCorrupt, effectiveUid: 0 });
+    await expect(probe.addCgroup(5n)).resolves.toBeUndefined();
+    await expect(probe.ping()).rejects.toMatchObject({ code: 'stream-corrupt' });
+    await expect(probe.stats()).rejects.toMatchObject({ code: 'stream-corrupt' });
+    const exit = await probe.stop();
+    expect(exit.error).toMatchObject({ code: 'stream-corrupt' });
+    expect(exit.losses.output).toBe(1n);
+    expect(exit.decode).toMatchObject({ malformed: 1 });
   });
 
   it('says so, and counts a lost record, when the output ends inside a record', async () => {

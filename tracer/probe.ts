@@ -160,10 +160,17 @@ export class Probe {
     });
     const onRecord = options.onRecord;
     child.stdout.on('data', (chunk: Buffer) => {
+      const wasCorrupt = this.stream.corrupt;
       this.stream.pushRecords(chunk, onRecord !== undefined && this.listeners.size === 0, (buf, base, len, ev) => {
         if (ev) this.dispatch(ev);
         onRecord?.(buf, base, len, ev);
       });
+      // No acknowledgement can be read any more: fail the commands waiting for one (and,
+      // in command(), later ones) instead of leaving them waiting for ever.
+      if (this.stream.corrupt && !wasCorrupt) {
+        for (const c of this.commands.values()) c.reject(this.framingLost(c.verb));
+        this.commands.clear();
+      }
     });
     child.stdin.on('error', () => {
       /* the loader went away; its exit is reported below */
@@ -338,11 +345,16 @@ export class Probe {
     if (this.exitInfo || this.stopRequested) {
       return Promise.reject(new TracerError('stopped', `probe command "${verb}": the probe is not running`));
     }
+    if (this.stream.corrupt) return Promise.reject(this.framingLost(verb));
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
       this.commands.set(seq, { resolve, reject, verb });
       this.child.stdin.write(`${seq} ${verb}${arg === undefined ? '' : ` ${arg}`}\n`);
     });
+  }
+
+  private framingLost(verb: string): TracerError {
+    return new TracerError('stream-corrupt', `probe command "${verb}": the probe's output lost its framing (a record length no loader writes)`);
   }
 
   /** Traces a cgroup by its v2 id. */
