@@ -33,6 +33,7 @@ import {
   exitInfo,
   exitInfoAt,
   fileChangeAt,
+  lossCountersFromSlots,
   totalLost,
   type ExitInfo,
   type FileChange,
@@ -922,22 +923,6 @@ function inferableLoss(c: LossCounters): bigint {
   return n;
 }
 
-function zeroCounters(): LossCounters {
-  return {
-    ringbuf: { 'cgroup-mkdir': 0n, 'cgroup-rmdir': 0n, exec: 0n, fork: 0n, exit: 0n, file: 0n, net: 0n },
-    ringbufTotal: 0n,
-    pendingFull: 0n,
-    tracedFull: 0n,
-    scratchBusy: 0n,
-    digestSkipped: 0n,
-    signalFailed: 0n,
-    digestFailed: 0n,
-    netSuppressed: 0n,
-    output: 0n,
-    argsUnread: 0n,
-  };
-}
-
 // ---- the correlator --------------------------------------------------------------------
 
 /** What a speculative builder needs: everything a step's records are made from. */
@@ -1387,7 +1372,7 @@ export class Correlation {
     }
 
     // -- losses by time: an increase between two loss reports while one vertex's cgroups were the only ones alive
-    let prev = zeroCounters();
+    let prev = lossCountersFromSlots([]);
     let prevTs: bigint | undefined = ready?.header.tsNs;
     const known = [...cgs.values()].filter((c) => c.mkdir || c.events.length > 0);
     for (const rec of lossRecords) {
@@ -1409,7 +1394,7 @@ export class Correlation {
       prev = rec.counters;
       prevTs = rec.ts;
     }
-    const finalCounters = input.losses ?? lossRecords[lossRecords.length - 1]?.counters ?? zeroCounters();
+    const finalCounters = input.losses ?? lossRecords[lossRecords.length - 1]?.counters ?? lossCountersFromSlots([]);
     const lostEvents = Number(totalLost(finalCounters)) + undecodedRecords;
 
     // -- steps

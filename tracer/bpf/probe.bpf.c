@@ -1019,10 +1019,18 @@ static __always_inline __u32 socketcall_args(struct sc_args *args, long ret)
 	return sc;
 }
 
-/* A uid or gid of the 16-bit chown calls: their "unchanged" is 0xffff. */
-static __always_inline __u32 id16(__u64 v)
+/* A chown uid or gid argument; the 16-bit calls' "unchanged" is 0xffff. */
+static __always_inline __u32 owner_arg(__u64 v, int uid16)
 {
+	if (!uid16)
+		return v;
 	return (__u16)v == 0xffff ? (__u32)-1 : (__u16)v;
+}
+
+/* A signed (long, off_t) argument: the 32-bit entry's is 32 bits wide. */
+static __always_inline __s64 signed_arg(__u64 v, int compat)
+{
+	return compat ? (__s64)(__s32)v : (__s64)v;
 }
 
 SEC("tp_btf/sys_exit")
@@ -1146,11 +1154,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case TB_SC_TRUNCATE:
 		file_args(&p, TB_FILE_TRUNCATE, TB_AT_FDCWD, args.a[1], 0, 0, 0, 0);
-		p.length = compat ? (__s64)(__s32)args.a[2] : (__s64)args.a[2];
+		p.length = signed_arg(args.a[2], compat);
 		break;
 	case TB_SC_FTRUNCATE:
 		fd_args(&p, TB_FILE_TRUNCATE, args.a[1], 0, -1, -1,
-			compat ? (__s64)(__s32)args.a[2] : (__s64)args.a[2]);
+			signed_arg(args.a[2], compat));
 		break;
 	case TB_SC_TRUNCATE64: /* 32-bit entry: the 64-bit length in two registers */
 		p.sc = TB_SC_TRUNCATE;
@@ -1175,13 +1183,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case TB_SC_CHOWN:
 		file_args(&p, TB_FILE_CHOWN, TB_AT_FDCWD, args.a[1], 0, 0, 0, 0);
-		p.uid = uid16 ? id16(args.a[2]) : args.a[2];
-		p.gid = uid16 ? id16(args.a[3]) : args.a[3];
+		p.uid = owner_arg(args.a[2], uid16);
+		p.gid = owner_arg(args.a[3], uid16);
 		break;
 	case TB_SC_LCHOWN:
 		file_args(&p, TB_FILE_CHOWN, TB_AT_FDCWD, args.a[1], 0, 0, 0x100, 0);
-		p.uid = uid16 ? id16(args.a[2]) : args.a[2];
-		p.gid = uid16 ? id16(args.a[3]) : args.a[3];
+		p.uid = owner_arg(args.a[2], uid16);
+		p.gid = owner_arg(args.a[3], uid16);
 		break;
 	case TB_SC_FCHOWNAT:
 		file_args(&p, TB_FILE_CHOWN, args.a[1], args.a[2], 0, 0, args.a[5], 0);
@@ -1189,8 +1197,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		p.gid = args.a[4];
 		break;
 	case TB_SC_FCHOWN:
-		fd_args(&p, TB_FILE_CHOWN, args.a[1], 0, uid16 ? id16(args.a[2]) : args.a[2],
-			uid16 ? id16(args.a[3]) : args.a[3], 0);
+		fd_args(&p, TB_FILE_CHOWN, args.a[1], 0, owner_arg(args.a[2], uid16),
+			owner_arg(args.a[3], uid16), 0);
 		break;
 	case TB_SC_CONNECT:
 		net_args(&p, TB_NET_CONNECT, args.a[1], args.a[2], args.a[3], 0);
