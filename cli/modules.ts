@@ -14,6 +14,7 @@ import {
 } from '../frontend/index.js';
 import { Correlation, TracerUnavailableError, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
 import type { Toolchain } from './contracts.js';
+import { tuneV8ForCorrelation } from './v8-tuning.js';
 
 type Ast = ReturnType<typeof parseDockerfile>;
 type Def = Awaited<ReturnType<typeof convertDockerfile>>['definition'];
@@ -26,5 +27,14 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
   endpointFromEnv,
   connectBuildKit,
   errors: { DockerfileError, ConvertError, SolveError, BuildKitConnectionError },
-  tracer: { startProbe, correlate, startCorrelation: () => new Correlation(), formatTraceTable, TracerUnavailableError },
+  tracer: {
+    startProbe,
+    correlate,
+    startCorrelation: () => {
+      tuneV8ForCorrelation();
+      return new Correlation();
+    },
+    formatTraceTable,
+    TracerUnavailableError,
+  },
 };

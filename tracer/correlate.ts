@@ -61,6 +61,7 @@ import type {
   TraceProcess,
   TraceRename,
   TraceResources,
+  TraceScript,
   TraceStepStatus,
   TraceUnattributedCgroup,
 } from './trace-types.js';
@@ -438,10 +439,19 @@ interface DigestInfo {
   byExec: Map<number, DigestEventData[]>;
 }
 
-/** The digest records of one exec (same tgid and tsNs). */
-function digestsOf(exec: ExecEventData, d: DigestInfo): DigestEventData[] {
+/** The first digest record of this kind for one exec (same tgid and tsNs). Plain loops
+ * here and below: these run for every process while the build runs, and closures, spreads
+ * and short-lived result objects made the optimizing compiler's work (on the build's CPUs)
+ * cost more than the records themselves. */
+function digestOf(exec: ExecEventData, d: DigestInfo, kind: DigestEventData['digestKind']): DigestEventData | undefined {
   const list = d.byExec.get(exec.header.tgid);
-  return list ? list.filter((r) => r.header.tsNs === exec.header.tsNs) : [];
+  if (list === undefined) return undefined;
+  const ts = exec.header.tsNs;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as DigestEventData;
+    if (r.header.tsNs === ts && r.digestKind === kind) return r;
+  }
+  return undefined;
 }
 
 function hashFailure(rec: DigestEventData): string {
@@ -450,22 +460,22 @@ function hashFailure(rec: DigestEventData): string {
     : `hashing failed: ${errnoText(rec.error)}`;
 }
 
-function exeDigest(exec: ExecEventData, d: DigestInfo): Pick<TraceProcess, 'exeSha256' | 'digestMissing' | 'digestIdentityMismatch'> {
-  const recs = digestsOf(exec, d);
-  const rec = recs.find((r) => r.digestKind === 'exe');
-  if (rec?.sha256) return rec.identityMismatch ? { exeSha256: rec.sha256, digestIdentityMismatch: true } : { exeSha256: rec.sha256 };
-  let reason: string;
-  if (rec) reason = hashFailure(rec);
-  else if (d.enabled === false) reason = 'digests disabled (the probe ran without hashing)';
-  else if (exec.digestSkipped) reason = 'not hashed: the probe loader was not keeping up (the exec was not stopped)';
-  else reason = 'no digest record (lost)';
-  return { exeSha256: null, digestMissing: reason };
+/** Sets exeSha256 from the exec's digest record `rec` (digestOf 'exe'), or says why there is none. */
+function setExeDigest(p: TraceProcess, exec: ExecEventData, rec: DigestEventData | undefined, d: DigestInfo): void {
+  if (rec?.sha256) {
+    p.exeSha256 = rec.sha256;
+    if (rec.identityMismatch) p.digestIdentityMismatch = true;
+    return;
+  }
+  p.exeSha256 = null;
+  if (rec) p.digestMissing = hashFailure(rec);
+  else if (d.enabled === false) p.digestMissing = 'digests disabled (the probe ran without hashing)';
+  else if (exec.digestSkipped) p.digestMissing = 'not hashed: the probe loader was not keeping up (the exec was not stopped)';
+  else p.digestMissing = 'no digest record (lost)';
 }
 
-function scriptDigest(exec: ExecEventData, d: DigestInfo): TraceProcess['script'] {
+function scriptDigest(exec: ExecEventData, rec: DigestEventData | undefined, d: DigestInfo): TraceScript {
   const path = absolutePath(exec.filename, exec.cwd) ?? exec.filename;
-  const recs = digestsOf(exec, d);
-  const rec = recs.find((r) => r.digestKind === 'script');
   if (rec?.sha256) return { path, sha256: rec.sha256 };
   let reason: string;
   if (rec) reason = hashFailure(rec);
@@ -498,7 +508,19 @@ class ProcessBuilder {
     const entry = this.byTgid.get(tgid);
     let inc = entry === undefined ? undefined : entry.current.start === start ? entry.current : entry.incs.find((x) => x.start === start);
     if (!inc) {
-      inc = { tgid, start, seq: this.seq++, images: [], made: 0 };
+      // every field from the start: one shape for all of them (see Cg)
+      inc = {
+        tgid,
+        start,
+        seq: this.seq++,
+        images: [],
+        made: 0,
+        forkTs: undefined,
+        forkPpid: undefined,
+        inherited: undefined,
+        exit: undefined,
+        finished: false,
+      };
       if (entry === undefined) this.byTgid.set(tgid, { incs: [inc], current: inc });
       else entry.incs.push(inc);
       this.incs.push(inc);
@@ -610,20 +632,22 @@ function exitFields(p: TraceProcess, exit: ExitInfo | undefined, iso: (ts: bigin
 function forkOnlyRecord(inc: Incarnation, digests: DigestInfo, iso: (ts: bigint) => string, early: boolean): ProcessRecord | undefined {
   const exit = inc.exit;
   const from = inc.inherited?.exec;
-  const digest = from ? exeDigest(from, digests) : { exeSha256: null, digestMissing: 'no exec observed for this process or its parent' };
-  if (early && from && digest.exeSha256 === null) return undefined;
+  const rec = from ? digestOf(from, digests, 'exe') : undefined;
+  if (early && from && !rec?.sha256) return undefined;
   const ts = inc.forkTs ?? exit?.startBoottimeNs ?? exit?.tsNs ?? 0n;
   const p: TraceProcess = {
     pid: inc.tgid,
     ppid: inc.forkPpid ?? from?.header.tgid ?? 0,
-    argv: from ? [...from.argv] : [],
+    argv: from ? from.argv.slice() : [],
     exe: from?.exePath ?? '',
-    ...digest,
+    exeSha256: null,
     execed: false,
     exitCode: null,
     startedOn: iso(ts),
     finishedOn: null,
   };
+  if (from) setExeDigest(p, from, rec, digests);
+  else p.digestMissing = 'no exec observed for this process or its parent';
   exitFields(p, exit, iso);
   return { p, ts, seq: inc.seq, sub: 0 };
 }
@@ -631,20 +655,22 @@ function forkOnlyRecord(inc: Incarnation, digests: DigestInfo, iso: (ts: bigint)
 /** The record of the i-th image of a process (see forkOnlyRecord for `early`). */
 function imageRecord(inc: Incarnation, i: number, digests: DigestInfo, iso: (ts: bigint) => string, early: boolean): ProcessRecord | undefined {
   const e = (inc.images[i] as Image).exec;
-  const digest = exeDigest(e, digests);
-  const script = e.script ? scriptDigest(e, digests) : undefined;
-  if (early && (digest.exeSha256 === null || script?.sha256 === null)) return undefined;
+  const rec = digestOf(e, digests, 'exe');
+  const scriptRec = e.script ? digestOf(e, digests, 'script') : undefined;
+  if (early && (!rec?.sha256 || (e.script && !scriptRec?.sha256))) return undefined;
+  const script = e.script ? scriptDigest(e, scriptRec, digests) : undefined;
   const p: TraceProcess = {
     pid: inc.tgid,
     ppid: e.ppid,
-    argv: [...e.argv],
+    argv: e.argv.slice(),
     exe: e.exePath,
-    ...digest,
+    exeSha256: null,
     execed: true,
     exitCode: null,
     startedOn: iso(e.header.tsNs),
     finishedOn: null,
   };
+  setExeDigest(p, e, rec, digests);
   if (e.argvTruncated) p.argvTruncated = true;
   if (script) {
     p.script = script;
@@ -1020,7 +1046,24 @@ export class Correlation {
   private cg(id: bigint): Cg {
     let c = this.cgs.get(id);
     if (!c) {
-      c = { id, path: '', events: [], execs: [], lossy: 0 };
+      // Every field from the start, so that all cgroups share one object shape: fields
+      // added later gave each a shape of its own, and the compiled record path was thrown
+      // away and compiled again as new shapes met it.
+      c = {
+        id,
+        path: '',
+        mkdir: undefined,
+        rmdir: undefined,
+        events: [],
+        firstTs: undefined,
+        lastTs: undefined,
+        parent: undefined,
+        parentNow: undefined,
+        feeds: undefined,
+        spec: undefined,
+        execs: [],
+        lossy: 0,
+      };
       this.cgs.set(id, c);
     }
     return c;
@@ -1176,7 +1219,17 @@ export class Correlation {
     let spec = root.spec;
     if (spec === undefined) {
       if (ev.kind !== 'exec' || root !== c) return; // runc's setup, before the command
-      spec = { startIndex: i, builder: new StepBuilder(this.recordCtx), fed: new Set(), userNs: 0n, sysNs: 0n, maxRssKiB: 0n };
+      spec = {
+        startIndex: i,
+        builder: new StepBuilder(this.recordCtx),
+        fed: new Set(),
+        lastFed: undefined,
+        firstTs: undefined,
+        lastTs: undefined,
+        userNs: 0n,
+        sysNs: 0n,
+        maxRssKiB: 0n,
+      };
       root.spec = spec;
     }
     const ts = h.tsNs;
