@@ -24,6 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { syscallHeavyDockerfile } from './workload.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = process.env.TRACEBUILD_CLI ? path.resolve(process.env.TRACEBUILD_CLI) : path.join(repoRoot, 'dist', 'cli', 'main.js');
@@ -73,19 +74,6 @@ function run(cmd, args, env = {}) {
     child.on('error', (e) => (output += `\n${e.message}`));
     child.on('close', (code) => resolve({ code: code ?? -1, ms: performance.now() - started, output }));
   });
-}
-
-/** Per iteration: 2 execs (/bin/cat, /bin/true), 7 forks running applets without exec, and
- * 10 traced file operations (open O_CREAT, rename, symlink, chmod, open O_WRONLY of
- * /dev/null, mkdir, rmdir, unlink x2, open O_TRUNC). */
-function workload(iterations) {
-  return [
-    'FROM busybox:local',
-    `RUN mkdir /w && cd /w && i=0; while [ $i -lt ${iterations} ]; do i=$((i+1)); ` +
-      'echo x > f$i; mv f$i g$i; ln -s g$i l$i; chmod 600 g$i; /bin/cat g$i > /dev/null; ' +
-      'mkdir d$i; rmdir d$i; rm l$i g$i; /bin/true; : > z; done',
-    '',
-  ].join('\n');
 }
 
 /** The RUN vertex's own time from plain progress (`#N [2/2] RUN ...` then `#N DONE 9.1s`). */
@@ -150,7 +138,7 @@ async function main() {
   const work = mkdtempSync(path.join(os.tmpdir(), 'tracebuild-bench-trace-'));
   const context = path.join(work, 'context');
   mkdirSync(context);
-  writeFileSync(path.join(context, 'Dockerfile'), workload(opts.iterations));
+  writeFileSync(path.join(context, 'Dockerfile'), syscallHeavyDockerfile(opts.iterations));
   const traceOut = path.join(work, 'trace.json');
   const tag = `tracebuild-bench/trace:${Date.now().toString(36)}`;
 
