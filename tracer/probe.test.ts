@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AckEvent, EventType, Header, LossEvent, ReadyEvent, ABI_VERSION, Loss } from './abi.js';
+import { AckEvent, EventType, ForkEvent, Header, LossEvent, ReadyEvent, ABI_VERSION, Loss } from './abi.js';
 import { PROBE_BUILD_COMMAND, TracerError, TracerUnavailableError, startProbe } from './probe.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tb-probe-'));
@@ -59,6 +59,15 @@ const fakeCorrupt = script(
 const fakePartial = script(
   'fake-loader-partial.mjs',
   fakeSource.replace("if (verb === 'stop') process.exit(0);", "if (verb === 'stop') { process.stdout.write(Buffer.from([64, 0, 0, 0, 1, 2, 3])); process.exit(0); }"),
+);
+
+// The same, which writes three fork records before acknowledging "ping".
+const fakeForks = script(
+  'fake-loader-forks.mjs',
+  fakeSource.replace(
+    "if (verb === 'stats')",
+    `if (verb === 'ping') for (let i = 0; i < 3; i++) rec(${EventType.Fork}, ${ForkEvent.size}, () => {});\n    if (verb === 'stats')`,
+  ),
 );
 
 describe('startProbe', () => {
@@ -118,6 +127,30 @@ describe('startProbe', () => {
     expect(exit.error).toMatchObject({ code: 'stream-corrupt' });
     expect(exit.losses.output).toBe(1n);
     expect(exit.decode).toMatchObject({ malformed: 1 });
+  });
+
+  it('keeps working when a record consumer throws, stops delivering and counts what it missed', async () => {
+    const seen: number[] = [];
+    const probe = await startProbe({
+      loaderPath: fakeForks,
+      effectiveUid: 0,
+      onRecord: (buf, base) => {
+        const type = buf.readUInt32LE(base);
+        if (type === EventType.Fork && seen.filter((t) => t === EventType.Fork).length === 1) throw new Error('a bug in the consumer');
+        seen.push(type);
+      },
+    });
+    await probe.ping(); // the acknowledgement still comes, after the failure
+    await probe.ping();
+    const exit = await probe.stop();
+    // one fork delivered; the second threw; nothing after it reached the consumer
+    expect(seen.filter((t) => t === EventType.Fork)).toHaveLength(1);
+    expect(seen).not.toContain(EventType.Ack);
+    expect(exit.error).toMatchObject({ code: 'consumer-failed' });
+    expect(exit.error?.message).toContain('a bug in the consumer');
+    // 2 + 3 fork records not delivered; acknowledgements are not counted
+    expect(exit.error?.message).toContain('5 records were not delivered');
+    expect(exit.losses.output).toBe(5n);
   });
 
   it('says so, and counts a lost record, when the output ends inside a record', async () => {

@@ -31,7 +31,14 @@ export class TracerUnavailableError extends Error {
   }
 }
 
-export type TracerErrorCode = 'loader-exited' | 'command-failed' | 'abi-mismatch' | 'timeout' | 'stopped' | 'stream-corrupt';
+export type TracerErrorCode =
+  | 'loader-exited'
+  | 'command-failed'
+  | 'abi-mismatch'
+  | 'timeout'
+  | 'stopped'
+  | 'stream-corrupt'
+  | 'consumer-failed';
 
 /** The tracer ran but failed. */
 export class TracerError extends Error {
@@ -138,6 +145,10 @@ export class Probe {
   private stderrTail = '';
   private stopRequested = false;
   private exitInfo: ProbeExit | undefined;
+  /** The first error a record consumer (onRecord, onEvent, a subscriber) threw: from then on
+   * they get nothing (what they built is incomplete), and what they missed is counted. */
+  private consumerError: unknown;
+  private undelivered = 0;
   private lastLosses: LossCounters = lossCountersFromSlots([]);
   private readyEvent: ReadyEventData | undefined;
   readonly exited: Promise<ProbeExit>;
@@ -161,9 +172,24 @@ export class Probe {
     const onRecord = options.onRecord;
     child.stdout.on('data', (chunk: Buffer) => {
       const wasCorrupt = this.stream.corrupt;
-      this.stream.pushRecords(chunk, onRecord !== undefined && this.listeners.size === 0, (buf, base, len, ev) => {
+      // Lazy records only while a consumer takes them: after a failure, records are
+      // still read (acknowledgements, loss reports), for nobody.
+      const lazy = onRecord !== undefined && this.listeners.size === 0 && this.consumerError === undefined;
+      this.stream.pushRecords(chunk, lazy, (buf, base, len, ev) => {
         if (ev) this.dispatch(ev);
-        onRecord?.(buf, base, len, ev);
+        if (this.consumerError !== undefined) {
+          if (ev?.kind !== 'ack' && ev?.kind !== 'loss') this.undelivered++; // those carry no trace
+          return;
+        }
+        try {
+          if (ev) this.deliver(ev);
+          onRecord?.(buf, base, len, ev);
+        } catch (err) {
+          // Not thrown on: out of this stream handler it would end the process, leaving
+          // the build and its probe without an owner. Said at the exit, and counted.
+          this.consumerError = err;
+          this.undelivered++;
+        }
       });
       // No acknowledgement can be read any more: fail the commands waiting for one (and,
       // in command(), later ones) instead of leaving them waiting for ever.
@@ -182,6 +208,15 @@ export class Probe {
           : new TracerError('loader-exited', `the probe loader exited (${describeExit(code, signal)})${this.stderrSuffix()}`);
         // Records that never came whole: at least one is lost (counted with what the loader
         // could not write), and said.
+        if (this.consumerError !== undefined) {
+          this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + BigInt(this.undelivered) };
+          const why = this.consumerError instanceof Error ? this.consumerError.message : String(this.consumerError);
+          error ??= new TracerError(
+            'consumer-failed',
+            `the trace's consumer of probe records failed (${why}); ${this.undelivered} records were not delivered`,
+            { cause: this.consumerError },
+          );
+        }
         const { corrupt, buffered } = this.stream;
         if (corrupt || buffered > 0) {
           this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + 1n };
@@ -312,6 +347,10 @@ export class Probe {
       default:
         break;
     }
+  }
+
+  /** To onEvent and the subscribers. */
+  private deliver(ev: TraceEvent): void {
     // a copy only when there is more than one listener (one may unsubscribe another)
     if (this.listeners.size === 1) for (const fn of this.listeners) fn(ev);
     else if (this.listeners.size > 1) for (const fn of [...this.listeners]) fn(ev);
