@@ -90,6 +90,28 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * A confidence interval for the median that assumes nothing of the distribution (the
+ * machine's noise is not normal): the sorted values' [x(j), x(n+1-j)] holds the median
+ * with probability 1 - 2 P(X <= j-1), X ~ Binomial(n, 1/2). j is the largest whose tail is
+ * <= 2.5%, or 1 when n is too small for 95% (the coverage then says how much).
+ */
+function medianInterval(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  let j = 1;
+  let pmf = 1 / 2 ** n; // P(X = j-1)
+  let cdf = pmf; // P(X <= j-1)
+  for (;;) {
+    const nextPmf = (pmf * (n - j + 1)) / j;
+    if (cdf + nextPmf > 0.025 || j + 1 > n - j) break;
+    j++;
+    pmf = nextPmf;
+    cdf += nextPmf;
+  }
+  return { low: s[j - 1], high: s[n - j], coverage: 1 - 2 * cdf };
+}
+
 const fmtS = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : '-');
 const fmtRatio = (r) => (Number.isFinite(r) ? `${r.toFixed(3)}x` : '-');
 
@@ -237,7 +259,11 @@ async function main() {
       wall.push(o[m].ms / o.untraced.ms);
       if (Number.isFinite(o[m].runStepMs / o.untraced.runStepMs)) step.push(o[m].runStepMs / o.untraced.runStepMs);
     }
-    return `${fmtRatio(median(wall))} (RUN step ${fmtRatio(median(step))})`;
+    const ci = medianInterval(wall);
+    return (
+      `${fmtRatio(median(wall))} (RUN step ${fmtRatio(median(step))}); ` +
+      `${Math.round(ci.coverage * 100)}% interval of the wall ratio's median ${fmtRatio(ci.low)}-${fmtRatio(ci.high)}`
+    );
   };
   for (const m of opts.modes.filter((x) => x !== 'untraced')) console.log(`${m}/untraced, median of the per-round ratios: ${paired(m)}`);
   if (traced.length) {
