@@ -48,6 +48,35 @@ async function skipReason(): Promise<string | undefined> {
   return undefined;
 }
 
+/** Whether sched_process_exit passes group_dead here (newer kernels): then the probe reports
+ * exactly one exit per process; before, two threads ending a process at once could each
+ * report it. */
+function kernelPassesGroupDead(): boolean {
+  for (const tracefs of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) {
+    try {
+      return readFileSync(path.join(tracefs, 'events/sched/sched_process_exit/format'), 'utf8').includes('group_dead');
+    } catch {
+      // not mounted there
+    }
+  }
+  return false;
+}
+
+// Sixteen spinning threads, then exit(): exit_group sends every thread through do_exit at once.
+const EXIT_GROUP_SOURCE = `#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+static volatile int go;
+static void *spin(void *unused) { (void)unused; while (!go) ; for (;;) ; return 0; }
+int main(void) {
+  pthread_t t;
+  for (int i = 0; i < 16; i++) if (pthread_create(&t, 0, spin, 0) != 0) return 1;
+  go = 1;
+  usleep(2000);
+  exit(0);
+}
+`;
+
 const reason = await skipReason();
 const skip = reason !== undefined && !process.env.CI;
 if (skip) console.log(`probe.test: skipped: ${reason}`);
@@ -160,6 +189,36 @@ describe.skipIf(skip)('eBPF probe (integration)', () => {
     const losses = await probe.stats();
     expect(totalLost(losses)).toBe(0n);
     expect(probe.decodeStats.unknownType + probe.decodeStats.malformed).toBe(0);
+  });
+
+  it('reports one exit per process when all its threads end at once', async () => {
+    writeFileSync(path.join(dir, 'exitgroup.c'), EXIT_GROUP_SOURCE);
+    const cc = await run('gcc', ['-static', '-O2', '-pthread', '-o', path.join(dir, 'exitgroup'), path.join(dir, 'exitgroup.c')]);
+    expect(cc.code, cc.out).toBe(0);
+    const marker = `tbexit-${randomBytes(6).toString('hex')}`;
+    writeFileSync(
+      path.join(dir, 'Dockerfile'),
+      `FROM ${baseImage}\nCOPY exitgroup /exitgroup\nRUN : ${marker}; i=0; while [ $i -lt 300 ]; do i=$((i+1)); /exitgroup; done\n`,
+    );
+    const build = await run(dockerCli, ['build', '--network', 'host', '--no-cache', '-q', dir], { ...process.env, DOCKER_BUILDKIT: '1' });
+    expect(build.code, build.out).toBe(0);
+    await probe.ping();
+
+    const runExec = events.find((e): e is ExecEventData => e.kind === 'exec' && e.argv.some((a) => a.includes(marker)));
+    expect(runExec, 'the exec of the RUN command').toBeDefined();
+    const cg = runExec!.header.cgroupId;
+    const exitsPerProcess = new Map<string, number>();
+    for (const e of events) {
+      if (e.kind !== 'exit' || e.header.cgroupId !== cg) continue;
+      const key = `${e.header.tgid}:${e.startBoottimeNs}`;
+      exitsPerProcess.set(key, (exitsPerProcess.get(key) ?? 0) + 1);
+    }
+    const execs = events.filter((e): e is ExecEventData => e.kind === 'exec' && e.header.cgroupId === cg && e.filename === '/exitgroup');
+    expect(execs).toHaveLength(300);
+    for (const e of execs) expect(exitsPerProcess.has(`${e.header.tgid}:${e.startBoottimeNs}`), 'its exit').toBe(true);
+    const repeated = [...exitsPerProcess].filter(([, n]) => n > 1);
+    console.log(`probe.test: ${exitsPerProcess.size} processes exited, ${repeated.length} with more than one exit record`);
+    if (kernelPassesGroupDead()) expect(repeated).toEqual([]);
   });
 
   it('leaves no event for a busy loop on the host', async () => {

@@ -648,6 +648,14 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Kernels that pass sched_process_exit `group_dead` (whether this thread ended its
+ * process: it took signal->live to 0) also have this raw event struct with that field:
+ * CO-RE tells them apart, and on the others the branch that reads the argument is dead
+ * code the verifier never sees. */
+struct trace_event_raw_sched_process_exit___gd {
+	bool group_dead;
+} __attribute__((preserve_access_index));
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
@@ -656,8 +664,14 @@ int BPF_PROG(on_exit, struct task_struct *p)
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct signal_struct *sig = t->signal;
-	if (sig->live.counter != 0)
-		return 0; /* not the last thread */
+	if (bpf_core_field_exists(struct trace_event_raw_sched_process_exit___gd, group_dead)) {
+		if (!(__u8)ctx[1])
+			return 0; /* not the thread that ended the process */
+	} else if (sig->live.counter != 0) {
+		/* Not the last thread. Two threads exiting at once can both read 0 here: the
+		 * process then has two exit records (the correlator tolerates that). */
+		return 0;
+	}
 	struct tb_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count_loss(TB_LOSS_RINGBUF_FIRST + TB_EV_EXIT - 1);
