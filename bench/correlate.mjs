@@ -159,8 +159,8 @@ async function main() {
   }
 
   const records = results.this[0].records;
-  const what = opts.stream ? `the records in ${opts.stream}` : `one traced build (a RUN looping ${opts.iterations} times)`;
-  console.log(`\ncorrelating ${records} records of ${what}, ${opts.runs} replays each, medians`);
+  const what = opts.stream ? `from ${opts.stream}` : `of one traced build, a RUN looping ${opts.iterations} times`;
+  console.log(`\ncorrelating ${records} records (${what}), ${opts.runs} replays each, medians`);
   console.log(`machine: ${os.cpus().length} CPU, ${os.release()}, node ${process.version}\n`);
   for (const [name, rs] of Object.entries(results)) {
     const cpu = median(rs.map((r) => r.cpuMs));
