@@ -12,13 +12,11 @@
 //
 // Needs root (scripts/env.sh starts dockerd); builds dist/ when dist/cli/main.js is missing.
 // Figures only: nothing here asserts a time.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { median, prepareMachine, repoRoot, run } from './common.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const testdata = path.join(repoRoot, 'testdata');
 // TRACEBUILD_CLI: time another build of the CLI (an installed one) instead of dist/.
 const cli = process.env.TRACEBUILD_CLI ? path.resolve(process.env.TRACEBUILD_CLI) : path.join(repoRoot, 'dist', 'cli', 'main.js');
@@ -62,18 +60,6 @@ function parseArgs(argv) {
     else usage(`unknown argument ${a}`);
   }
   return opts;
-}
-
-function run(cmd, args, env = {}) {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b) => (output += b));
-    child.stderr.on('data', (b) => (output += b));
-    child.on('error', (e) => (output += `\n${e.message}`));
-    child.on('close', (code) => resolve({ code: code ?? -1, ms: performance.now() - started, output }));
-  });
 }
 
 function readLines(file) {
@@ -122,13 +108,6 @@ function build(builder, c, noCache) {
     : run(process.execPath, [cli, 'build', ...args, c.context]);
 }
 
-function median(xs) {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 const fmtMs = (ms) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) + ' s' : '-');
 const fmtRatio = (r) => (Number.isFinite(r) ? r.toFixed(2) + 'x' : '-');
 
@@ -148,20 +127,9 @@ async function main() {
   const cases = loadCases(opts.cases);
   if (cases.length === 0) usage('no cases to run');
 
-  const env = await run('bash', [path.join(repoRoot, 'scripts', 'env.sh')]);
-  if (env.code !== 0) {
-    console.error(`bench: scripts/env.sh failed (exit ${env.code}):\n${env.output.trim()}`);
-    process.exit(1);
-  }
-  if (active.includes('tracebuild') && !existsSync(cli)) {
-    if (process.env.TRACEBUILD_CLI) usage(`TRACEBUILD_CLI=${process.env.TRACEBUILD_CLI} does not exist`);
-    console.error('bench: dist/cli/main.js is missing, running npm run build');
-    const b = await run('npm', ['run', 'build']);
-    if (b.code !== 0 || !existsSync(cli)) {
-      console.error(`bench: npm run build failed:\n${b.output.trim().split('\n').slice(-30).join('\n')}`);
-      process.exit(1);
-    }
-  }
+  const tracebuild = active.includes('tracebuild');
+  if (tracebuild && process.env.TRACEBUILD_CLI && !existsSync(cli)) usage(`TRACEBUILD_CLI=${process.env.TRACEBUILD_CLI} does not exist`);
+  await prepareMachine(tracebuild ? cli : undefined);
 
   /** times[case][mode][builder] = [ms, ...] */
   const times = {};

@@ -19,14 +19,13 @@
 //   --keep FILE    keep the captured records there
 //
 // Capturing needs root (the probe) and runs scripts/env.sh; replaying needs neither.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median, prepareMachine, repoRoot, run } from './common.mjs';
 import { syscallHeavyDockerfile } from './workload.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const READ_BYTES = 64 * 1024;
 
 function usage(message) {
@@ -54,17 +53,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-function run(cmd, args) {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b) => (output += b));
-    child.stderr.on('data', (b) => (output += b));
-    child.on('error', (e) => (output += `\n${e.message}`));
-    child.on('close', (code) => resolve({ code: code ?? -1, output }));
-  });
-}
-
 /** One replay, in this process (a fresh one per run): prints its figures as JSON. */
 async function replay(streamFile, root) {
   const dist = (p) => pathToFileURL(path.join(root, 'dist', p)).href;
@@ -87,13 +75,8 @@ async function replay(streamFile, root) {
 
 /** The records of one traced build of the workload, as the loader wrote them. */
 async function capture(iterations, out) {
-  const env = await run('bash', [path.join(repoRoot, 'scripts', 'env.sh')]);
-  if (env.code !== 0) throw new Error(`scripts/env.sh failed (exit ${env.code}):\n${env.output.trim()}`);
   const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
-  if (!existsSync(cli)) {
-    const b = await run('npm', ['run', 'build']);
-    if (b.code !== 0) throw new Error(`npm run build failed:\n${b.output.trim().split('\n').slice(-30).join('\n')}`);
-  }
+  await prepareMachine(cli);
   const { startProbe } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'tracer', 'index.js')).href);
   const work = mkdtempSync(path.join(os.tmpdir(), 'tracebuild-bench-correlate-'));
   const file = createWriteStream(out);
@@ -119,12 +102,6 @@ async function capture(iterations, out) {
     await run('/usr/bin/docker', ['rmi', '--force', tag]);
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function main() {

@@ -23,10 +23,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { median, prepareMachine, repoRoot, run } from './common.mjs';
 import { syscallHeavyDockerfile } from './workload.mjs';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = process.env.TRACEBUILD_CLI ? path.resolve(process.env.TRACEBUILD_CLI) : path.join(repoRoot, 'dist', 'cli', 'main.js');
 const docker = '/usr/bin/docker';
 const allModes = ['untraced', 'traced', 'strace'];
@@ -64,30 +63,11 @@ function parseArgs(argv) {
   return opts;
 }
 
-function run(cmd, args, env = {}) {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (b) => (output += b));
-    child.stderr.on('data', (b) => (output += b));
-    child.on('error', (e) => (output += `\n${e.message}`));
-    child.on('close', (code) => resolve({ code: code ?? -1, ms: performance.now() - started, output }));
-  });
-}
-
 /** The RUN vertex's own time from plain progress (`#N [2/2] RUN ...` then `#N DONE 9.1s`). */
 function runStepMs(output) {
   const id = /^#(\d+) \[\d+\/\d+\] RUN /m.exec(output)?.[1];
   const done = id === undefined ? null : new RegExp(`^#${id} DONE (\\d+(?:\\.\\d+)?)s$`, 'm').exec(output);
   return done ? Number(done[1]) * 1000 : NaN;
-}
-
-function median(xs) {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**
@@ -140,20 +120,8 @@ async function startStrace(pid) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const env = await run('bash', [path.join(repoRoot, 'scripts', 'env.sh')]);
-  if (env.code !== 0) {
-    console.error(`bench: scripts/env.sh failed (exit ${env.code}):\n${env.output.trim()}`);
-    process.exit(1);
-  }
-  if (!existsSync(cli)) {
-    if (process.env.TRACEBUILD_CLI) usage(`TRACEBUILD_CLI=${process.env.TRACEBUILD_CLI} does not exist`);
-    console.error('bench: dist/cli/main.js is missing, running npm run build');
-    const b = await run('npm', ['run', 'build']);
-    if (b.code !== 0 || !existsSync(cli)) {
-      console.error(`bench: npm run build failed:\n${b.output.trim().split('\n').slice(-30).join('\n')}`);
-      process.exit(1);
-    }
-  }
+  if (process.env.TRACEBUILD_CLI && !existsSync(cli)) usage(`TRACEBUILD_CLI=${process.env.TRACEBUILD_CLI} does not exist`);
+  await prepareMachine(cli);
   const dpid = dockerdPid();
   if (opts.modes.includes('strace') && dpid === undefined) usage('strace mode: dockerd pid file not found');
 
