@@ -177,19 +177,18 @@ export class Probe {
       const lazy = onRecord !== undefined && this.listeners.size === 0 && this.consumerError === undefined;
       this.stream.pushRecords(chunk, lazy, (buf, base, len, ev) => {
         if (ev) this.dispatch(ev);
-        if (this.consumerError !== undefined) {
-          if (ev?.kind !== 'ack' && ev?.kind !== 'loss') this.undelivered++; // those carry no trace
-          return;
+        if (this.consumerError === undefined) {
+          try {
+            if (ev) this.deliver(ev);
+            onRecord?.(buf, base, len, ev);
+            return;
+          } catch (err) {
+            // Not thrown on: out of this stream handler it would end the process, leaving
+            // the build and its probe without an owner. Said at the exit, and counted.
+            this.consumerError = err;
+          }
         }
-        try {
-          if (ev) this.deliver(ev);
-          onRecord?.(buf, base, len, ev);
-        } catch (err) {
-          // Not thrown on: out of this stream handler it would end the process, leaving
-          // the build and its probe without an owner. Said at the exit, and counted.
-          this.consumerError = err;
-          this.undelivered++;
-        }
+        if (ev?.kind !== 'ack' && ev?.kind !== 'loss') this.undelivered++; // those carry no trace
       });
       // No acknowledgement can be read any more: fail the commands waiting for one (and,
       // in command(), later ones) instead of leaving them waiting for ever.
@@ -206,8 +205,6 @@ export class Probe {
         let error = this.stopRequested && code === LOADER_EXIT.ok
           ? undefined
           : new TracerError('loader-exited', `the probe loader exited (${describeExit(code, signal)})${this.stderrSuffix()}`);
-        // Records that never came whole: at least one is lost (counted with what the loader
-        // could not write), and said.
         if (this.consumerError !== undefined) {
           this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + BigInt(this.undelivered) };
           const why = this.consumerError instanceof Error ? this.consumerError.message : String(this.consumerError);
@@ -217,6 +214,8 @@ export class Probe {
             { cause: this.consumerError },
           );
         }
+        // Records that never came whole: at least one is lost (counted with what the loader
+        // could not write), and said.
         const { corrupt, buffered } = this.stream;
         if (corrupt || buffered > 0) {
           this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + 1n };
