@@ -12,7 +12,7 @@
 //
 // The flag is only a GC heuristic (objects are then allocated young and promoted by the
 // scavenger, as they were before V8 decided), read at each GC, so setting it once the VM
-// runs is safe. Set once, before the first record.
+// runs is safe; setting it again changes nothing.
 
 import { setFlagsFromString } from 'node:v8';
 
@@ -20,10 +20,6 @@ import { setFlagsFromString } from 'node:v8';
  * stderr, in every traced build). */
 export const V8_CORRELATION_FLAG = '--no-allocation-site-pretenuring';
 
-let applied = false;
-
 export function tuneV8ForCorrelation(): void {
-  if (applied) return;
-  applied = true;
   setFlagsFromString(V8_CORRELATION_FLAG);
 }
