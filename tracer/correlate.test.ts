@@ -681,6 +681,54 @@ describe('correlate: processes', () => {
     ]);
     expect(procs[0]?.finishedOn).toBe(iso(ms(1002)));
   });
+
+  it('a reused pid is two processes: each event goes to the one of its start time', () => {
+    const cmd = SH('a; b');
+    const [s1, s2] = [ms(1003), ms(1006)];
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 10n),
+      ...run({ ts: ms(1001), cg: 10n, pid: 50, ppid: 40, start: ms(999), argv: cmd }),
+      fork(s1, 10n, 50, 60, s1),
+      ...run({ ts: ms(1004), cg: 10n, pid: 60, ppid: 50, start: s1, argv: ['a'], exePath: '/bin/a' }, SHA('1')),
+      exit(ms(1005), 10n, 60, s1, { code: 3 }),
+      fork(s2, 10n, 50, 60, s2),
+      ...run({ ts: ms(1007), cg: 10n, pid: 60, ppid: 50, start: s2, argv: ['b'], exePath: '/bin/b' }, SHA('2')),
+      fork(ms(1009), 10n, 60, 61, ms(1009)),
+      exit(ms(1010), 10n, 61, ms(1009), { code: 0 }),
+      exit(ms(1011), 10n, 60, s2, { code: 4 }),
+      exit(ms(1012), 10n, 50, ms(999), { code: 0 }),
+      // the first one's exit again (kernels without group_dead may report one twice)
+      exit(ms(1013), 10n, 60, s1, { code: 3 }),
+    ];
+    const trace = correlate(input(events, [runStep(1, 2, cmd)], [vertex(1, 900, 1100)]));
+    const procs = trace.buildSteps[0]?.processes ?? [];
+    expect(procs.map((p) => ({ pid: p.pid, ppid: p.ppid, argv: p.argv, exitCode: p.exitCode, startedOn: p.startedOn, finishedOn: p.finishedOn }))).toEqual([
+      { pid: 50, ppid: 40, argv: cmd, exitCode: 0, startedOn: iso(ms(1001)), finishedOn: iso(ms(1012)) },
+      { pid: 60, ppid: 50, argv: ['a'], exitCode: 3, startedOn: iso(ms(1004)), finishedOn: iso(ms(1013)) },
+      { pid: 60, ppid: 50, argv: ['b'], exitCode: 4, startedOn: iso(ms(1007)), finishedOn: iso(ms(1011)) },
+      { pid: 61, ppid: 60, argv: ['b'], exitCode: 0, startedOn: iso(ms(1009)), finishedOn: iso(ms(1010)) },
+    ]);
+  });
+
+  it('writes every time exactly, records whose start and end lie in different seconds included', () => {
+    const cmd = SH('x');
+    // start and exit times alternate between seconds, as records made at each exit do
+    const times: Array<[number, number]> = [
+      [1999.4, 2000.6],
+      [1000.1, 3000.9],
+      [2999.999, 3000.001],
+      [2000.5, 2000.5],
+      [1999.9995, 4000.0004],
+    ];
+    const events: TraceEvent[] = [ready(), mkdir(ms(999), 10n), ...run({ ts: ms(999.5), cg: 10n, pid: 50, ppid: 40, start: ms(999), argv: cmd })];
+    times.forEach(([start, end], i) => events.push(fork(ms(start), 10n, 50, 60 + i, ms(start)), exit(ms(end), 10n, 60 + i, ms(start))));
+    events.push(exit(ms(4001), 10n, 50, ms(999)));
+    const trace = correlate(input(events, [runStep(1, 2, cmd)], [vertex(1, 900, 4100)]));
+    const procs = (trace.buildSteps[0]?.processes ?? []).filter((p) => p.pid >= 60);
+    const expected = times.map(([start, end], i) => ({ pid: 60 + i, startedOn: iso(ms(start)), finishedOn: iso(ms(end)) }));
+    expect(procs.map((p) => ({ pid: p.pid, startedOn: p.startedOn, finishedOn: p.finishedOn }))).toEqual(expected.sort((a, b) => (a.startedOn < b.startedOn ? -1 : 1)));
+  });
 });
 
 // ---- files -----------------------------------------------------------------------------

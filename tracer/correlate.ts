@@ -406,6 +406,7 @@ interface Incarnation {
   start: bigint;
   /** Order of appearance: with the image index, the order of records with equal times. */
   seq: number;
+  /** NO_IMAGES until it execs (most processes of a build never do: one array less each). */
   images: Image[];
   /** Images whose records are made already (the first `made` of them). */
   made: number;
@@ -416,14 +417,34 @@ interface Incarnation {
   exit?: ExitInfo;
   /** Its records are all made (it exited): it keeps no event. */
   finished?: boolean;
+  /** The incarnations of its tgid (pid reused), once there is more than one; else undefined. */
+  sameTgid: Incarnation[] | undefined;
 }
 
-/** What a process record is sorted by. */
+const NO_IMAGES: Image[] = [];
+Object.freeze(NO_IMAGES);
+
+/** A process record, and what it is sorted by. */
 interface ProcessRecord {
   p: TraceProcess;
   ts: bigint;
   seq: number;
   sub: number;
+}
+
+/** Records made while the build runs, as columns: an object less per process to keep. */
+class ProcessRecords {
+  readonly p: TraceProcess[] = [];
+  readonly ts: bigint[] = [];
+  readonly seq: number[] = [];
+  readonly sub: number[] = [];
+
+  push(r: ProcessRecord): void {
+    this.p.push(r.p);
+    this.ts.push(r.ts);
+    this.seq.push(r.seq);
+    this.sub.push(r.sub);
+  }
 }
 
 /** How records are made while the events arrive. */
@@ -493,11 +514,11 @@ function scriptDigest(exec: ExecEventData, rec: DigestEventData | undefined, d: 
  * end: the same functions make them, and the order is (time, pid, order of appearance).
  */
 class ProcessBuilder {
-  // A process is (tgid, start time): pids are reused. By tgid: its incarnations, and the
-  // one an event named last (a fork's parent is that one).
-  private readonly byTgid = new Map<number, { incs: Incarnation[]; current: Incarnation }>();
+  // A process is (tgid, start time): pids are reused. By tgid: the incarnation an event
+  // named last (a fork's parent is that one); the others of a reused pid in its sameTgid.
+  private readonly byTgid = new Map<number, Incarnation>();
   private readonly incs: Incarnation[] = [];
-  private readonly records: ProcessRecord[] = [];
+  private readonly records = new ProcessRecords();
   private seq = 0;
   /** An event came for a process whose records were made: finish() cannot be trusted. */
   inexact = false;
@@ -505,34 +526,43 @@ class ProcessBuilder {
   constructor(private readonly ctx?: RecordContext) {}
 
   private get(tgid: number, start: bigint): Incarnation {
-    const entry = this.byTgid.get(tgid);
-    let inc = entry === undefined ? undefined : entry.current.start === start ? entry.current : entry.incs.find((x) => x.start === start);
-    if (!inc) {
+    const current = this.byTgid.get(tgid);
+    if (current !== undefined && current.start === start) {
+      if (current.finished) this.inexact = true;
+      return current;
+    }
+    let inc = current === undefined ? undefined : sameStart(current.sameTgid, start);
+    if (inc === undefined) {
       // every field from the start: one shape for all of them (see Cg)
       inc = {
         tgid,
         start,
         seq: this.seq++,
-        images: [],
+        images: NO_IMAGES,
         made: 0,
         forkTs: undefined,
         forkPpid: undefined,
         inherited: undefined,
         exit: undefined,
         finished: false,
+        sameTgid: undefined,
       };
-      if (entry === undefined) this.byTgid.set(tgid, { incs: [inc], current: inc });
-      else entry.incs.push(inc);
+      if (current !== undefined) {
+        const all = current.sameTgid ?? [current];
+        all.push(inc);
+        for (const x of all) x.sameTgid = all;
+      }
       this.incs.push(inc);
     } else if (inc.finished) this.inexact = true;
-    if (entry !== undefined) entry.current = inc;
+    this.byTgid.set(tgid, inc);
     return inc;
   }
 
   add(ev: KernelEvent): void {
     if (ev.kind === 'exec') {
       const inc = this.get(ev.header.tgid, ev.startBoottimeNs);
-      inc.images.push({ exec: ev });
+      if (inc.images === NO_IMAGES) inc.images = [{ exec: ev }];
+      else inc.images.push({ exec: ev });
       this.makeReplaced(inc);
     } else if (ev.kind === 'fork') this.fork(ev.header.tgid, ev.header.tsNs, ev.childTgid, ev.childStartBoottimeNs);
     else if (ev.kind === 'exit') this.exit(ev.header.tgid, exitInfo(ev));
@@ -540,7 +570,7 @@ class ProcessBuilder {
 
   /** `tgid` forked a new process at `ts` (also read straight from fork records). */
   fork(tgid: number, ts: bigint, childTgid: number, childStart: bigint): void {
-    const parent = this.byTgid.get(tgid)?.current;
+    const parent = this.byTgid.get(tgid);
     const child = this.get(childTgid, childStart);
     child.forkTs = ts;
     child.forkPpid = tgid;
@@ -586,7 +616,7 @@ class ProcessBuilder {
     }
     // a child forked later by this tgid (pid reused, its exec lost) inherits what it ran last
     const last = lastImage(inc);
-    inc.images = [];
+    inc.images = NO_IMAGES;
     inc.made = 0;
     inc.inherited = last;
     inc.exit = undefined;
@@ -594,7 +624,11 @@ class ProcessBuilder {
   }
 
   finish(digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
-    const out = this.records.slice();
+    const made = this.records;
+    const out: ProcessRecord[] = [];
+    for (let i = 0; i < made.p.length; i++) {
+      out.push({ p: made.p[i] as TraceProcess, ts: made.ts[i] as bigint, seq: made.seq[i] as number, sub: made.sub[i] as number });
+    }
     for (const inc of this.incs) {
       if (inc.finished) continue;
       if (inc.images.length === 0) {
@@ -606,6 +640,12 @@ class ProcessBuilder {
     out.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.p.pid - b.p.pid || a.seq - b.seq || a.sub - b.sub));
     return out.map((x) => x.p);
   }
+}
+
+function sameStart(incs: readonly Incarnation[] | undefined, start: bigint): Incarnation | undefined {
+  if (incs === undefined) return undefined;
+  for (let i = 0; i < incs.length; i++) if ((incs[i] as Incarnation).start === start) return incs[i];
+  return undefined;
 }
 
 function lastImage(inc: Incarnation): Image | undefined {
@@ -1680,18 +1720,46 @@ function ambiguityReason(n: number): string {
 function isoWall(ns: bigint): string {
   const msFloor = Number(ns >= 0n ? ns / 1_000_000n : (ns - 999_999n) / 1_000_000n);
   // Tens of thousands of timestamps, mostly within a few seconds: the date and time up to
-  // the second are formatted once per second.
+  // the second are formatted once per second, and each millisecond's string once (the
+  // records of a build share them: fewer strings for the garbage collector to keep). Two
+  // seconds are kept: a record's start and end times often lie on either side of one.
   const sec = Math.floor(msFloor / 1000);
-  if (sec !== isoCache.sec) {
-    const full = new Date(sec * 1000).toISOString();
-    isoCache.sec = sec;
-    isoCache.prefix = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/.test(full) ? full.slice(0, 20) : undefined;
+  let slot = isoSeconds[0] as IsoSecond;
+  if (slot.sec !== sec) {
+    slot = isoSeconds[1] as IsoSecond;
+    if (slot.sec !== sec) {
+      slot = { sec, prefix: isoPrefix(sec), byMs: new Array<string | undefined>(1000) };
+    }
+    // the one used last first
+    isoSeconds[1] = isoSeconds[0] as IsoSecond;
+    isoSeconds[0] = slot;
   }
-  if (isoCache.prefix === undefined) return new Date(msFloor).toISOString();
-  return `${isoCache.prefix}${String(msFloor - sec * 1000).padStart(3, '0')}Z`;
+  if (slot.prefix === undefined) return new Date(msFloor).toISOString();
+  const m = msFloor - sec * 1000;
+  let iso = slot.byMs[m];
+  if (iso === undefined) {
+    iso = `${slot.prefix}${String(m).padStart(3, '0')}Z`;
+    slot.byMs[m] = iso;
+  }
+  return iso;
 }
 
-const isoCache: { sec: number; prefix: string | undefined } = { sec: NaN, prefix: undefined };
+interface IsoSecond {
+  sec: number;
+  /** "YYYY-MM-DDTHH:MM:SS.", or undefined for a year toISOString writes otherwise. */
+  prefix: string | undefined;
+  byMs: Array<string | undefined>;
+}
+
+function isoPrefix(sec: number): string | undefined {
+  const full = new Date(sec * 1000).toISOString();
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/.test(full) ? full.slice(0, 20) : undefined;
+}
+
+const isoSeconds: IsoSecond[] = [
+  { sec: NaN, prefix: undefined, byMs: new Array<string | undefined>(1000) },
+  { sec: NaN, prefix: undefined, byMs: new Array<string | undefined>(1000) },
+];
 
 function emptyFiles(read: boolean): TraceFiles {
   const f: TraceFiles = { created: [], modified: [], deleted: [], renamed: [], transient: [], attributes: [], links: [] };
