@@ -4,7 +4,6 @@
 // The diff goes to stdout; notes about unverified inputs go to stderr.
 
 import type { Command } from 'commander';
-import { diffTraces, formatDiff } from '../../attest/index.js';
 import { describeError, ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { visible } from '../report/model.js';
@@ -57,6 +56,9 @@ export async function runDiff(request: DiffRequest, io: CliIo, deps: TraceComman
     const note = unverifiedNote(s);
     if (note !== undefined) io.stderr.write(`${note}\n`);
   }
+  // loaded here, not with the module: attest's index loads sigstore, ~0.3 s that every
+  // command (`tracebuild build` too) would otherwise pay at startup
+  const { diffTraces, formatDiff } = await import('../../attest/index.js');
   const diff = diffTraces(a.trace, b.trace);
   if (request.json) io.stdout.write(`${JSON.stringify(diff, null, 2)}\n`);
   else io.stdout.write(formatDiff(visibleStrings(diff), { labelA: label(a.source), labelB: label(b.source) }));
