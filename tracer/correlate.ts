@@ -548,9 +548,10 @@ class ProcessBuilder {
         sameTgid: undefined,
       };
       if (current !== undefined) {
-        const all = current.sameTgid ?? [current];
-        all.push(inc);
-        for (const x of all) x.sameTgid = all;
+        // one list, shared by all of them
+        if (current.sameTgid === undefined) current.sameTgid = [current];
+        current.sameTgid.push(inc);
+        inc.sameTgid = current.sameTgid;
       }
       this.incs.push(inc);
     } else if (inc.finished) this.inexact = true;
