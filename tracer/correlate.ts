@@ -424,27 +424,12 @@ interface Incarnation {
 const NO_IMAGES: Image[] = [];
 Object.freeze(NO_IMAGES);
 
-/** A process record, and what it is sorted by. */
+/** What a process record is sorted by. */
 interface ProcessRecord {
   p: TraceProcess;
   ts: bigint;
   seq: number;
   sub: number;
-}
-
-/** Records made while the build runs, as columns: an object less per process to keep. */
-class ProcessRecords {
-  readonly p: TraceProcess[] = [];
-  readonly ts: bigint[] = [];
-  readonly seq: number[] = [];
-  readonly sub: number[] = [];
-
-  push(r: ProcessRecord): void {
-    this.p.push(r.p);
-    this.ts.push(r.ts);
-    this.seq.push(r.seq);
-    this.sub.push(r.sub);
-  }
 }
 
 /** How records are made while the events arrive. */
@@ -518,7 +503,7 @@ class ProcessBuilder {
   // named last (a fork's parent is that one); the others of a reused pid in its sameTgid.
   private readonly byTgid = new Map<number, Incarnation>();
   private readonly incs: Incarnation[] = [];
-  private readonly records = new ProcessRecords();
+  private readonly records: ProcessRecord[] = [];
   private seq = 0;
   /** An event came for a process whose records were made: finish() cannot be trusted. */
   inexact = false;
@@ -625,11 +610,7 @@ class ProcessBuilder {
   }
 
   finish(digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
-    const made = this.records;
-    const out: ProcessRecord[] = [];
-    for (let i = 0; i < made.p.length; i++) {
-      out.push({ p: made.p[i] as TraceProcess, ts: made.ts[i] as bigint, seq: made.seq[i] as number, sub: made.sub[i] as number });
-    }
+    const out = this.records.slice();
     for (const inc of this.incs) {
       if (inc.finished) continue;
       if (inc.images.length === 0) {
@@ -1757,9 +1738,10 @@ function isoPrefix(sec: number): string | undefined {
   return /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/.test(full) ? full.slice(0, 20) : undefined;
 }
 
+// placeholders until the first two seconds are seen (NaN equals no second)
 const isoSeconds: IsoSecond[] = [
-  { sec: NaN, prefix: undefined, byMs: new Array<string | undefined>(1000) },
-  { sec: NaN, prefix: undefined, byMs: new Array<string | undefined>(1000) },
+  { sec: NaN, prefix: undefined, byMs: [] },
+  { sec: NaN, prefix: undefined, byMs: [] },
 ];
 
 function emptyFiles(read: boolean): TraceFiles {
