@@ -11,6 +11,9 @@
  *                    (int $0x80, the i386 numbering), then two TCP connects to
  *                    127.0.0.1:PORT: socketcall(SYS_CONNECT), as old i386 libcs do, and
  *                    connect(2). A tracer that reads only 64-bit syscalls misses them all.
+ *                    Where the kernel takes no 32-bit syscalls (below), does nothing.
+ *   fsops i386-entry exits 0 if this kernel takes 32-bit syscalls (int $0x80) from a
+ *                    64-bit process, 3 if not (the test asks, to know what to expect)
  *   fsops exit-now   exits 0 at once
  *   fsops threads    a second thread outlives the main one and ends the process with
  *                    exit status 7: the process's last thread is not its first
@@ -20,6 +23,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +65,7 @@ static long sys32(long nr, long a, long b, long c, long d)
 }
 
 /* i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl) and socketcall calls */
-enum { I386_CLOSE = 6, I386_CREAT = 8, I386_LINK = 9, I386_UNLINK = 10, I386_CHMOD = 15,
+enum { I386_CLOSE = 6, I386_GETPID = 20, I386_CREAT = 8, I386_LINK = 9, I386_UNLINK = 10, I386_CHMOD = 15,
        I386_RENAME = 38, I386_MKDIR = 39, I386_SOCKETCALL = 102, I386_OPENAT = 295,
        I386_SOCKET = 359, I386_CONNECT = 362, SOCKETCALL_SOCKET = 1, SOCKETCALL_CONNECT = 3 };
 
@@ -74,8 +79,37 @@ static const char *in32(const char *dir, const char *name, int slot)
 	return c32_path[slot];
 }
 
+static sigjmp_buf entry_faulted;
+
+static void on_entry_fault(int sig)
+{
+	(void)sig;
+	siglongjmp(entry_faulted, 1);
+}
+
+/* Whether int $0x80 reaches the kernel's 32-bit syscall entry. A kernel built with
+ * IA32_EMULATION may still refuse it: booted with ia32_emulation=false, or (seen here)
+ * a PVM guest, whose interrupt table has no gate at 0x80, so the instruction faults
+ * (SIGSEGV). One getpid through it, under a SIGSEGV handler; getpid is not traced, so
+ * asking leaves nothing in the trace. */
+static int i386_entry_works(void)
+{
+	struct sigaction on_fault = { .sa_handler = on_entry_fault }, before;
+	sigemptyset(&on_fault.sa_mask);
+	sigaction(SIGSEGV, &on_fault, &before);
+	volatile int works = 0; /* set between sigsetjmp and a possible siglongjmp */
+	if (sigsetjmp(entry_faulted, 1) == 0)
+		works = sys32(I386_GETPID, 0, 0, 0, 0) == getpid();
+	sigaction(SIGSEGV, &before, NULL);
+	return works;
+}
+
 static int compat32(const char *d, int port)
 {
+	if (!i386_entry_works()) {
+		fprintf(stderr, "fsops: this kernel takes no 32-bit syscalls (int $0x80 faults): nothing done\n");
+		return 0;
+	}
 	snprintf(c32_path[2], sizeof(c32_path[2]), "%s", d);
 	must(sys32(I386_MKDIR, (long)c32_path[2], 0755, 0, 0), "mkdir (i386)");
 	must(sys32(I386_CLOSE, must(sys32(I386_CREAT, (long)in32(d, "a", 0), 0644, 0, 0), "creat (i386)"), 0, 0, 0), "close");
@@ -122,6 +156,13 @@ int main(int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "exit-now") == 0)
 		return 0;
+	if (argc == 2 && strcmp(argv[1], "i386-entry") == 0) {
+#if defined(__x86_64__)
+		return i386_entry_works() ? 0 : 3;
+#else
+		return 3;
+#endif
+	}
 	if (argc == 4 && strcmp(argv[1], "compat32") == 0) {
 #if defined(__x86_64__)
 		return compat32(argv[2], atoi(argv[3]));
@@ -130,7 +171,7 @@ int main(int argc, char **argv)
 #endif
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: fsops DIR PORT | fsops compat32 DIR PORT | fsops exit-now | fsops threads\n");
+		fprintf(stderr, "usage: fsops DIR PORT | fsops compat32 DIR PORT | fsops exit-now | fsops threads | fsops i386-entry\n");
 		return 2;
 	}
 	const char *d = argv[1];
