@@ -65,8 +65,8 @@ static long sys32(long nr, long a, long b, long c, long d)
 }
 
 /* i386 syscall numbers (arch/x86/entry/syscalls/syscall_32.tbl) and socketcall calls */
-enum { I386_CLOSE = 6, I386_GETPID = 20, I386_CREAT = 8, I386_LINK = 9, I386_UNLINK = 10, I386_CHMOD = 15,
-       I386_RENAME = 38, I386_MKDIR = 39, I386_SOCKETCALL = 102, I386_OPENAT = 295,
+enum { I386_CLOSE = 6, I386_CREAT = 8, I386_LINK = 9, I386_UNLINK = 10, I386_CHMOD = 15,
+       I386_GETPID = 20, I386_RENAME = 38, I386_MKDIR = 39, I386_SOCKETCALL = 102, I386_OPENAT = 295,
        I386_SOCKET = 359, I386_CONNECT = 362, SOCKETCALL_SOCKET = 1, SOCKETCALL_CONNECT = 3 };
 
 static char c32_path[3][256];
