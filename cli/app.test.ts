@@ -97,7 +97,7 @@ function fakeToolchain(rec: Recorder, opts: FakeOptions = {}): Toolchain<FakeAst
       rec.solve.push(o);
       opts.abortOnSolve?.abort();
       if (o.signal?.aborted === true) throw new SolveError('context canceled');
-      const result = await o.frontend({ resolveImageConfig: async () => ({ config: {} }) });
+      const result = await o.frontend({ sessionId: 'test-session', resolveImageConfig: async () => ({ config: {} }) });
       expect(result.definition).toBe('llb');
       let t = 0;
       for (const step of lastSteps) {
@@ -261,6 +261,8 @@ describe('tracebuild build', () => {
     expect(o.network).toBe('none');
     expect(o.noCache).toBe(true);
     expect(typeof o.resolveImageConfig).toBe('function');
+    // The context source names this build's session (two concurrent builds never share it).
+    expect(o.sessionId).toBe('test-session');
     expect(rec.solve[0]?.entitlements).toEqual([]);
   });
 

@@ -43,6 +43,8 @@ export interface ConvertOptions<Ast> {
   network: NetworkMode;
   noCache: boolean;
   excludePatterns: string[];
+  /** The build's session id, for the context source; absent for `convert` (no daemon). */
+  sessionId?: string;
   resolveImageConfig?: ResolveImageConfig;
   /** Lists a directory of the build context (relative, clean; '' is the root), for the
    * wildcards of COPY --parents, which BuildKit v0.8 cannot expand; undefined: no such dir. */
@@ -119,6 +121,8 @@ export interface StatusBatch {
 // ---- the BuildKit client ---------------------------------------------------------------
 
 export interface Gateway {
+  /** This build's session: the context source must name it (see ConvertOptions.sessionId). */
+  readonly sessionId: string;
   resolveImageConfig: ResolveImageConfig;
 }
 

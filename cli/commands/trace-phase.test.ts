@@ -49,7 +49,7 @@ function toolchain(rec: Recorder, tracer: FakeTracerOptions | null, opts: { abor
   const client: BuildKitClient<string> = {
     async solve(o) {
       rec.solves.push(o);
-      await o.frontend({ resolveImageConfig: async () => ({ config: {} }) });
+      await o.frontend({ sessionId: 'test-session', resolveImageConfig: async () => ({ config: {} }) });
       opts.abort?.abort();
       if (o.signal?.aborted === true) throw new SolveError('context canceled');
       for (const s of steps) {

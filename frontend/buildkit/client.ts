@@ -244,7 +244,7 @@ async function runSolve(
       start(0);
     });
 
-    const gateway = new Gateway(rpc, ref, ctl.signal);
+    const gateway = new Gateway(rpc, ref, ctl.signal, session.id);
     // A failed Solve (e.g. bad exporter) must not leave us waiting for the gateway.
     const early = solveOutcome.then((o) => {
       if (!o.ok) ctl.abort();

@@ -33,6 +33,7 @@ export class Gateway implements GatewayApi {
     private readonly rpc: Rpc,
     buildRef: string,
     private readonly signal: AbortSignal,
+    readonly sessionId: string,
   ) {
     this.md = { 'buildkit-controlapi-buildid': buildRef };
   }

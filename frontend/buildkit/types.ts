@@ -73,6 +73,12 @@ export interface LlbDefinition {
 }
 
 export interface GatewayApi {
+  /**
+   * The id of this build's session. A `local://` source must name it (`local.session`):
+   * without it, two builds whose LLB is otherwise identical share one vertex in the
+   * daemon, and the files come from whichever session answers first.
+   */
+  readonly sessionId: string;
   resolveImageConfig(ref: string, platform: Platform): Promise<{ digest?: string; config: Record<string, unknown> }>;
 }
 

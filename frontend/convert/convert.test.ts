@@ -386,11 +386,25 @@ describe('determinism and options', () => {
     expect(c.steps.find((s) => s.keyword === 'COPY')?.vertex).toBe(a.steps.find((s) => s.keyword === 'COPY')?.vertex);
   });
 
-  it('never puts a session id in the LLB', async () => {
+  it('puts no session id in the LLB when none is given (convert: the same digests every run)', async () => {
     const c = await convert(text);
     const text2 = JSON.stringify(ops(c));
     expect(text2).not.toContain('local.session');
     expect(text2).not.toContain('local.unique');
+  });
+
+  it('names the build session in the context source, so two builds never share a context vertex', async () => {
+    const a = await convert(text, { sessionId: 'sessiona' });
+    const b = await convert(text, { sessionId: 'sessionb' });
+    const local = (c: typeof a) => ops(c).find((o) => (o.op['source'] as { identifier?: string } | undefined)?.identifier === 'local://context');
+    expect((local(a)?.op['source'] as { attrs: Record<string, string> }).attrs['local.session']).toBe('sessiona');
+    expect(local(a)?.digest).not.toBe(local(b)?.digest);
+    // Every step that reads the context differs too: BuildKit merges vertices by digest.
+    const copy = (c: typeof a) => c.steps.find((s) => s.keyword === 'COPY')?.vertex;
+    expect(copy(a)).not.toBe(copy(b));
+    // The base image does not read the context: it stays shared (and cached).
+    const from = (c: typeof a) => c.steps.find((s) => s.keyword === 'FROM')?.vertex;
+    expect(from(a)).toBe(from(b));
   });
 
   it('noCache marks every op', async () => {

@@ -491,7 +491,7 @@ function parseTrigger(file: string, trigger: string, line: number): Instruction 
 export async function convertDockerfile(opts: ConvertOptions): Promise<Conversion> {
   const prep = await prepare(opts);
   const contextName = opts.contextName || 'context';
-  const localOpts = { sharedKeyHint: contextName, excludePatterns: opts.excludePatterns };
+  const localOpts = { sessionId: opts.sessionId, sharedKeyHint: contextName, excludePatterns: opts.excludePatterns };
 
   const globs = new ParentsGlobs(opts.readContextDir, opts.excludePatterns, opts.dockerfile.fileName);
   const firstLocal = LlbState.local(contextName, localOpts);

@@ -45,6 +45,14 @@ export interface ConvertOptions {
   excludePatterns: string[];
   /** Default 'context' -> identifier local://context. */
   contextName?: string;
+  /**
+   * The build's session id, written into the context source (`local.session`) as
+   * BuildKit's own frontend does. It makes the source, and so every vertex that reads the
+   * context, this build's own: without it two concurrent builds of the same Dockerfile on
+   * different contexts share those vertices, and both get the files of one session. Left
+   * out (the convert command, no daemon): the LLB is the same for every run.
+   */
+  sessionId?: string;
   /** Default linux/amd64. */
   platform?: Platform;
   /** Absent (convert command, no daemon): base config treated as empty. */

@@ -5,3 +5,4 @@ export * from './process.js';
 export * from './docker.js';
 export * from './image.js';
 export * from './cases.js';
+export * from './daemons.js';
