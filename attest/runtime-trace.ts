@@ -20,8 +20,9 @@
 // - metadata         {buildStartedOn, buildFinishedOn}
 // - buildSteps       extension: the trace's steps, copied unchanged.
 // - lostEvents       extension: events lost or not attributed to any step.
-// - losses, unattributedEvents, unattributedCgroups, untracedCgroups, runcSetupEvents,
-//   ambiguities       extensions, only when the trace has them: copied unchanged.
+// - complete, monitorGaps, losses, unattributedEvents, unattributedCgroups,
+//   untracedCgroups, runcSetupEvents, ambiguities
+//                    extensions, only when the trace has them: copied unchanged.
 
 import { isIP } from 'node:net';
 import {
@@ -96,6 +97,8 @@ export interface RuntimeTracePredicate {
   metadata: { buildStartedOn: string; buildFinishedOn: string };
   buildSteps: TraceBuildStep[];
   lostEvents: number;
+  complete?: boolean;
+  monitorGaps?: object[];
   losses?: object;
   unattributedEvents?: number;
   unattributedCgroups?: object[];

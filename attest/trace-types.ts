@@ -96,6 +96,8 @@ export interface RuntimeTrace {
   // Optional completeness records of the tracer's Trace (tracer/trace-types.ts), carried
   // into the predicate unchanged when present, so that a reader of the attestation sees
   // the same loss and attribution figures as the build did.
+  readonly complete?: boolean;
+  readonly monitorGaps?: readonly object[];
   readonly losses?: object;
   readonly unattributedEvents?: number;
   readonly unattributedCgroups?: readonly object[];
@@ -106,6 +108,8 @@ export interface RuntimeTrace {
 
 /** The optional completeness fields of RuntimeTrace, in predicate order. */
 export const TRACE_COMPLETENESS_FIELDS = [
+  'complete',
+  'monitorGaps',
   'losses',
   'unattributedEvents',
   'unattributedCgroups',

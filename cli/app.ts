@@ -54,6 +54,7 @@ interface BuildFlags extends SigningFlags {
   /** false: --no-trace. */
   trace?: boolean;
   traceOut?: string;
+  allowIncompleteTrace?: boolean;
 }
 
 interface ConvertFlags {
@@ -86,6 +87,7 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
     ...signingRequest(flags),
     trace: flags.trace !== false,
     ...(flags.traceOut === undefined ? {} : { traceOut: flags.traceOut }),
+    ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
   };
 }
 
@@ -120,6 +122,10 @@ function createProgram(io: CliIo, app: CliApp, toolchain: () => Promise<AnyToolc
     .option('--allow <ENTITLEMENT>', `allow an extra privilege: ${ENTITLEMENTS.join(' or ')} (repeatable)`, collect)
     .option('--no-trace', 'build without the eBPF trace (tracing needs root)')
     .option('--trace-out <FILE>', 'write the per-instruction trace as JSON to FILE (also for a failed build)')
+    .option(
+      '--allow-incomplete-trace',
+      'finish, push and sign the build even when the probe stops watching part of it (the trace then says so); by default the build fails',
+    )
     .option('--push', 'push every -t name to its registry (through dockerd); with --key, attach the signed attestations to it')
     .option('--key <FILE>', 'sign the runtime trace and SLSA provenance with this private key (password: $TRACEBUILD_KEY_PASSWORD)')
     .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push')

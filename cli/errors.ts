@@ -13,7 +13,8 @@
 //       (VerificationFailedError), a trace policy violated (verify --policy) or invalid
 //       (PolicyError: does not parse or type-check, failed to evaluate)
 //   1   tracing: the tracer cannot run here (not root, no BPF, probe not built:
-//       TraceUnavailableError, which says to use --no-trace) or failed (TracerError)
+//       TraceUnavailableError, which says to use --no-trace) or failed (TracerError), or
+//       stopped watching part of the build (TraceIncompleteError; --allow-incomplete-trace)
 //   1   the guard could not start serving (GuardError: socket in use, port taken)
 //   130 canceled by Ctrl-C / SIGTERM
 // Messages are one line: `error: ...`, or `Dockerfile:LINE: what` for errors that carry a
@@ -223,7 +224,7 @@ export function describeError(err: unknown, classes?: Partial<SiblingErrorClasse
   if (err instanceof Error && err.name === 'AttestationError') {
     return report(typeof code === 'string' && KEY_ERROR_CODES.has(code) ? 'key' : 'attest', `error: ${oneLine(err.message)}`);
   }
-  if (err instanceof Error && ['TraceUnavailableError', 'TracerUnavailableError', 'TracerError'].includes(err.name)) {
+  if (err instanceof Error && ['TraceUnavailableError', 'TracerUnavailableError', 'TracerError', 'TraceIncompleteError'].includes(err.name)) {
     return report('trace', `error: ${oneLine(err.message)}`);
   }
   if (err instanceof Error && err.name === 'GuardError') return report('guard', `error: ${oneLine(err.message)}`);

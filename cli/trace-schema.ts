@@ -12,6 +12,7 @@ import type {
   TraceBuildStep,
   TraceFiles,
   TraceLosses,
+  TraceMonitorGap,
   TraceNetwork,
   TraceProcess,
   TraceResources,
@@ -206,6 +207,17 @@ function timeMs(s: string | null): number | null {
   return Number.isNaN(t) ? null : t;
 }
 
+const GAP_KINDS: readonly TraceMonitorGap['kind'][] = ['loader-exited', 'loader-stalled'];
+
+function monitorGaps(o: Json, key: string, path: string): TraceMonitorGap[] {
+  return objects(o, key, path).map((g, i) => {
+    const p = child(child(path, key), i);
+    const kind = str(g, 'kind', p);
+    if (!(GAP_KINDS as readonly string[]).includes(kind)) wrong(child(p, 'kind'), GAP_KINDS.map((k) => `"${k}"`).join(' or '), kind);
+    return { ...g, kind: kind as TraceMonitorGap['kind'], startedOn: str(g, 'startedOn', p), reason: str(g, 'reason', p) };
+  });
+}
+
 function step(v: unknown, path: string): TraceBuildStep {
   const o = object(v, path);
   const instruction = str(o, 'instruction', path);
@@ -247,6 +259,8 @@ function step(v: unknown, path: string): TraceBuildStep {
   };
   const error = optional(o, 'error', path, str);
   if (error !== undefined) out.error = error;
+  const gaps = optional(o, 'monitorGaps', path, monitorGaps);
+  if (gaps !== undefined) out.monitorGaps = gaps;
   if (o.copy !== undefined) {
     const p = child(path, 'copy');
     const c = object(o.copy, p);
@@ -285,12 +299,13 @@ const LOSS_COUNTERS = [
   'argsUnread',
   'netSuppressed',
   'undecodedRecords',
+  'monitorGaps',
   'attributedToSteps',
   'unattributedToSteps',
 ] as const;
 
 /** The losses record as given, counters it lacks filled in (the split from the steps' own counts). */
-function losses(v: unknown, path: string, lostEvents: number, steps: readonly TraceBuildStep[]): TraceLosses {
+function losses(v: unknown, path: string, lostEvents: number, steps: readonly TraceBuildStep[], gaps: number): TraceLosses {
   const given = v === undefined ? {} : object(v, path);
   const inSteps = steps.reduce((n, s) => n + s.lostEvents, 0);
   const ringbufGiven = given.ringbuf === undefined ? {} : object(given.ringbuf, child(path, 'ringbuf'));
@@ -315,6 +330,7 @@ function losses(v: unknown, path: string, lostEvents: number, steps: readonly Tr
     argsUnread: counters.argsUnread ?? 0,
     netSuppressed: counters.netSuppressed ?? 0,
     undecodedRecords: counters.undecodedRecords ?? 0,
+    monitorGaps: counters.monitorGaps ?? gaps,
     attributedToSteps,
     unattributedToSteps: counters.unattributedToSteps ?? Math.max(0, lostEvents - attributedToSteps),
   };
@@ -329,6 +345,7 @@ export function normalizeTrace(value: unknown, root = '$'): Trace {
   const buildSteps = arr(o, 'buildSteps', root).map((s, i) => step(s, child(child(root, 'buildSteps'), i)));
   const monitor = object(present(o, 'monitor', root), child(root, 'monitor'));
   const lostEvents = num(o, 'lostEvents', root);
+  const gaps = optional(o, 'monitorGaps', root, monitorGaps) ?? [];
   const metadataPath = child(root, 'metadata');
   const metadata = o.metadata === undefined ? {} : object(o.metadata, metadataPath);
   const cgroupList = (key: string): Json[] =>
@@ -337,6 +354,7 @@ export function normalizeTrace(value: unknown, root = '$'): Trace {
       str(c, 'id', p);
       return c;
     });
+  const untraced = cgroupList('untracedCgroups') as unknown as Trace['untracedCgroups'];
   return {
     ...o,
     monitor: { ...monitor, name: typeof monitor.name === 'string' ? monitor.name : '' },
@@ -346,11 +364,14 @@ export function normalizeTrace(value: unknown, root = '$'): Trace {
       buildFinishedOn: metadata.buildFinishedOn === undefined ? null : strOrNull(metadata, 'buildFinishedOn', metadataPath),
     },
     buildSteps,
+    // An older producer's trace does not say: it is complete only if nothing it holds says otherwise.
+    complete: optional(o, 'complete', root, bool) ?? (gaps.length === 0 && lostEvents === 0 && untraced.length === 0),
+    monitorGaps: gaps,
     lostEvents,
-    losses: losses(o.losses, child(root, 'losses'), lostEvents, buildSteps),
+    losses: losses(o.losses, child(root, 'losses'), lostEvents, buildSteps, gaps.length),
     unattributedEvents: optional(o, 'unattributedEvents', root, num) ?? 0,
     unattributedCgroups: cgroupList('unattributedCgroups') as unknown as Trace['unattributedCgroups'],
-    untracedCgroups: cgroupList('untracedCgroups') as unknown as Trace['untracedCgroups'],
+    untracedCgroups: untraced,
     runcSetupEvents: optional(o, 'runcSetupEvents', root, num) ?? 0,
     ambiguities: (optional(o, 'ambiguities', root, objects) ?? []) as unknown as Trace['ambiguities'],
   };

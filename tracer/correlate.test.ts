@@ -1050,3 +1050,62 @@ describe('Correlation: fed while the build runs', () => {
     expect(paths.rebuilt).toBeGreaterThanOrEqual(2);
   });
 });
+
+// ---- gaps in the monitoring ------------------------------------------------------------
+
+describe('correlate: a gap in the monitoring', () => {
+  const a = SH('echo a');
+  const b = SH('make');
+  const c = SH('make install');
+  const events = (): TraceEvent[] => [
+    ready(),
+    mkdir(ms(1000), 100n),
+    ...run({ ts: ms(1001), cg: 100n, pid: 500, argv: a, exePath: '/bin/dash' }),
+    exit(ms(1002), 100n, 500, ms(1001) - ms(1)),
+    mkdir(ms(2000), 101n),
+    ...run({ ts: ms(2001), cg: 101n, pid: 600, argv: b, exePath: '/bin/dash' }),
+  ];
+  const steps = [runStep(1, 2, a), runStep(2, 3, b), runStep(3, 4, c), { vertex: V(4), instruction: 'COPY x /x', keyword: 'COPY', line: 5, stage: '0' }];
+  const vertices = [vertex(1, 900, 1100), vertex(2, 1900, 2600), vertex(3, 2700, 2800), vertex(4, 2800, 2900)];
+
+  it('marks the trace incomplete, counts the gap and flags every RUN that had not finished when it began', () => {
+    // the loader's last output was read at 2100 (OFF is the realtime offset of the kernel clock)
+    const fromMs = Number((OFF + ms(2100)) / 1_000_000n);
+    const gap = { kind: 'loader-exited' as const, fromMs, reason: 'the probe loader exited (signal SIGKILL)' };
+    const trace = correlate(input(events(), steps, vertices, { monitorGaps: [gap] }));
+    const record = { kind: 'loader-exited', startedOn: iso(ms(2100)), reason: gap.reason };
+    expect(trace.complete).toBe(false);
+    expect(trace.monitorGaps).toEqual([record]);
+    expect(trace.losses.monitorGaps).toBe(1);
+    expect(trace.lostEvents).toBe(1);
+    const [s1, s2, s3, s4] = trace.buildSteps;
+    // finished before the gap: watched throughout
+    expect(s1?.monitorGaps).toBeUndefined();
+    expect(s1?.lostEvents).toBe(0);
+    // running when it began, and started after it: both unobserved at least in part
+    for (const s of [s2, s3]) {
+      expect(s?.monitorGaps).toEqual([record]);
+      expect(s?.lostEvents).toBe(1);
+      expect(s?.warnings.some((w) => w.startsWith(`the probe stopped watching at ${record.startedOn}, before this step finished`))).toBe(true);
+    }
+    // COPY is recorded from what the session served, not by the probe
+    expect(s4?.monitorGaps).toBeUndefined();
+    expect(trace.losses.attributedToSteps).toBe(1);
+    expect(trace.losses.unattributedToSteps).toBe(0);
+  });
+
+  it('leaves cached steps alone, and a trace without gaps complete', () => {
+    const cached = [vertex(1, 900, 1100), vertex(2, 1900, 2600), vertex(3, undefined, undefined, { cached: true }), vertex(4, 2800, 2900)];
+    const fromMs = Number((OFF + ms(2700)) / 1_000_000n);
+    const trace = correlate(input(events(), steps, cached, { monitorGaps: [{ kind: 'loader-stalled', fromMs, reason: 'stopped answering' }] }));
+    expect(trace.buildSteps.map((s) => s.monitorGaps?.length ?? 0)).toEqual([0, 0, 0, 0]);
+    expect(trace.complete).toBe(false);
+    expect(trace.lostEvents).toBe(1);
+    expect(trace.losses.unattributedToSteps).toBe(1);
+
+    const whole = correlate(input(events(), steps, vertices));
+    expect(whole.complete).toBe(true);
+    expect(whole.monitorGaps).toEqual([]);
+    expect(whole.losses.monitorGaps).toBe(0);
+  });
+});

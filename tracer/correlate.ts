@@ -45,6 +45,7 @@ import {
   type ReadyEventData,
   type TraceEvent,
 } from './decode.js';
+import type { MonitorGap } from './probe.js';
 import type {
   Trace,
   TraceAmbiguityRecord,
@@ -57,6 +58,7 @@ import type {
   TraceLink,
   TraceLosses,
   TraceMonitor,
+  TraceMonitorGap,
   TraceNetwork,
   TraceProcess,
   TraceRename,
@@ -122,6 +124,8 @@ export interface CorrelateInput {
   monitor?: { name?: string; version?: string; kernel?: string; [key: string]: unknown };
   /** Final loss counters (Probe.stop().losses); default: the last loss record in events. */
   losses?: LossCounters;
+  /** Where the probe stopped watching (ProbeExit.gap, onGap). */
+  monitorGaps?: readonly MonitorGap[];
   options?: CorrelateOptions;
 }
 
@@ -1470,7 +1474,12 @@ export class Correlation {
       prevTs = rec.ts;
     }
     const finalCounters = input.losses ?? lossRecords[lossRecords.length - 1]?.counters ?? lossCountersFromSlots([]);
-    const lostEvents = Number(totalLost(finalCounters)) + undecodedRecords;
+    const gaps = (input.monitorGaps ?? []).map((g) => ({
+      fromNs: BigInt(Math.floor(g.fromMs)) * 1_000_000n,
+      record: { kind: g.kind, startedOn: isoWall(BigInt(Math.floor(g.fromMs)) * 1_000_000n), reason: g.reason } satisfies TraceMonitorGap,
+    }));
+    const gapsInSteps = new Set<number>();
+    const lostEvents = Number(totalLost(finalCounters)) + undecodedRecords + gaps.length;
 
     // -- steps
     const served = input.servedFiles ?? [];
@@ -1518,6 +1527,17 @@ export class Correlation {
       };
       if (v?.error) step.error = v.error;
       if (!v) step.warnings.push('BuildKit never reported this vertex (not solved, or the status stream was cut)');
+      // A step the probe watches (a RUN) that ran and had not finished when a gap began.
+      const watched = keyword === 'RUN' || (s.execArgs !== undefined && s.execArgs.length > 0);
+      if (watched && !cached && start !== undefined) {
+        gaps.forEach((g, i) => {
+          if (end !== undefined && end < g.fromNs) return;
+          gapsInSteps.add(i);
+          (step.monitorGaps ??= []).push({ ...g.record });
+          step.lostEvents += 1;
+          step.warnings.push(`the probe stopped watching at ${g.record.startedOn}, before this step finished (${g.record.reason}): its record may be incomplete`);
+        });
+      }
       const sharing = (stepsByVertex.get(s.vertex) ?? []).filter((o) => o !== s);
       if (sharing.length) {
         step.warnings.push(`the same vertex is also Dockerfile:${sharing.map((o) => o.line).join(', ')}: its record is shared`);
@@ -1579,7 +1599,7 @@ export class Correlation {
       }
       step.warnings.push(...b.warnings);
       step.runcSetupEvents = d.setup;
-      step.lostEvents = d.lost;
+      step.lostEvents += d.lost;
       step.resources = d.spec
         ? resourcesOf(d.spec.userNs, d.spec.sysNs, d.spec.maxRssKiB, start, end, d.firstTs, d.lastTs)
         : resources(d.events, start, end, d.firstTs, d.lastTs);
@@ -1601,7 +1621,7 @@ export class Correlation {
     const attributedLost = [...perVertex.entries()]
       .filter(([v]) => stepsByVertex.has(v))
       .reduce((n, [, d]) => n + d.lost, 0);
-    const attributedToSteps = Math.min(attributedLost, lostEvents);
+    const attributedToSteps = Math.min(attributedLost + gapsInSteps.size, lostEvents);
     const losses: TraceLosses = {
       ringbuf: {
         'cgroup-mkdir': Number(finalCounters.ringbuf['cgroup-mkdir']),
@@ -1622,6 +1642,7 @@ export class Correlation {
       argsUnread: Number(finalCounters.argsUnread),
       netSuppressed: Number(finalCounters.netSuppressed),
       undecodedRecords,
+      monitorGaps: gaps.length,
       attributedToSteps,
       unattributedToSteps: lostEvents - attributedToSteps,
     };
@@ -1646,6 +1667,8 @@ export class Correlation {
         buildFinishedOn: ends.length ? isoWall(ends.reduce((a, b) => (b > a ? b : a))) : null,
       },
       buildSteps,
+      complete: gaps.length === 0 && lostEvents === 0 && untraced.length === 0,
+      monitorGaps: gaps.map((g) => g.record),
       lostEvents,
       losses,
       unattributedEvents,

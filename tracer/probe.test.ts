@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AckEvent, EventType, ForkEvent, Header, LossEvent, ReadyEvent, ABI_VERSION, Loss } from './abi.js';
-import { PROBE_BUILD_COMMAND, TracerError, TracerUnavailableError, startProbe } from './probe.js';
+import { PROBE_BUILD_COMMAND, TracerError, TracerUnavailableError, startProbe, type MonitorGap } from './probe.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tb-probe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,6 +18,8 @@ function script(name: string, body: string): string {
 
 // A fake loader in Node: READY, then ACKs; "stats" sends a LOSS record first; "stop" exits 0.
 const fakeSource = `#!${process.execPath}
+// --release-claims-of: as the loader does, print how many stopped execs it continued.
+if (process.argv[2] === '--release-claims-of') { process.stdout.write('2\\n'); process.exit(0); }
 const H = ${JSON.stringify(Header.fields)};
 function rec(type, size, fill) {
   const b = Buffer.alloc(size);
@@ -160,5 +162,54 @@ describe('startProbe', () => {
     expect(exit.error).toMatchObject({ code: 'stream-corrupt' });
     expect(exit.error?.message).toContain('ended inside a record (7 bytes)');
     expect(exit.losses.output).toBe(1n);
+  });
+
+  it('reports a gap when the loader dies, and has the execs it stopped released', async () => {
+    const gaps: MonitorGap[] = [];
+    const probe = await startProbe({ loaderPath: fake, effectiveUid: 0, onGap: (g) => gaps.push(g) });
+    await probe.ping();
+    const before = Date.now();
+    process.kill(probe.pid as number, 'SIGKILL');
+    const exit = await probe.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    expect(exit.error).toMatchObject({ code: 'loader-exited' });
+    expect(gaps).toHaveLength(1);
+    expect(exit.gap).toBe(gaps[0]);
+    expect(exit.gap).toMatchObject({ kind: 'loader-exited' });
+    // it starts at the last output read, not at the death: what came after may be lost
+    expect(exit.gap?.fromMs).toBeLessThanOrEqual(before);
+    // `--release-claims-of <pid>` ran and continued 2 execs
+    expect(exit.gap?.reason).toContain('signal SIGKILL');
+    expect(exit.gap?.reason).toContain('2 exec(s) it had stopped were continued without a digest');
+  });
+
+  it('gives up on a loader that stops answering: releases its execs, kills it, reports the gap', async () => {
+    const gaps: MonitorGap[] = [];
+    const probe = await startProbe({ loaderPath: fake, effectiveUid: 0, stallTimeoutMs: 1000, onGap: (g) => gaps.push(g) });
+    await probe.ping();
+    process.kill(probe.pid as number, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    const exit = await probe.exited;
+    const waited = Date.now() - stoppedAt;
+    expect(waited).toBeGreaterThanOrEqual(1000);
+    expect(exit.signal).toBe('SIGKILL');
+    expect(exit.error).toMatchObject({ code: 'loader-stalled' });
+    expect(gaps).toEqual([exit.gap]);
+    expect(exit.gap?.kind).toBe('loader-stalled');
+    expect(exit.gap?.reason).toMatch(/stopped answering: no output and no answer to a ping for \d+\.\d s \(the limit is 1 s; stopped or wedged\), so it was killed; 2 exec\(s\) it had stopped were continued/);
+  });
+
+  it('reports no gap for a loader that is slow but answers, nor for a clean stop', async () => {
+    const gaps: MonitorGap[] = [];
+    const probe = await startProbe({ loaderPath: fake, effectiveUid: 0, stallTimeoutMs: 1000, onGap: (g) => gaps.push(g) });
+    // paused for less than the limit: the pings are answered when it continues
+    process.kill(probe.pid as number, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 600));
+    process.kill(probe.pid as number, 'SIGCONT');
+    await new Promise((r) => setTimeout(r, 2500));
+    const exit = await probe.stop();
+    expect(exit.error).toBeUndefined();
+    expect(exit.gap).toBeUndefined();
+    expect(gaps).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // Spawns and supervises the probe loader (tracer/bpf/.output/tracebuild-probe), turns its
 // stdout into events, sends it commands, and surfaces its losses and failures.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { ABI_VERSION } from './abi.js';
@@ -33,6 +33,7 @@ export class TracerUnavailableError extends Error {
 
 export type TracerErrorCode =
   | 'loader-exited'
+  | 'loader-stalled'
   | 'command-failed'
   | 'abi-mismatch'
   | 'timeout'
@@ -51,6 +52,27 @@ export class TracerError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * A time from which the probe did not watch: the loader died, or stopped answering and was
+ * killed. Events of traced cgroups after `fromMs` may be missing, and how many is unknown.
+ * It never ends: a loader is not restarted within a build.
+ */
+export interface MonitorGap {
+  kind: 'loader-exited' | 'loader-stalled';
+  /** Wall clock (ms since the epoch) of the last output read from the loader: anything
+   * later may be lost. */
+  fromMs: number;
+  /** One line: what happened, and what was done about the execs it had stopped. */
+  reason: string;
+}
+
+/** How long the loader may be silent and leave a ping unanswered before it counts as
+ * stalled (stopped or wedged). The kernel side stops no exec once the loader's heartbeat
+ * is 2 s old, so only execs already stopped wait this long. */
+export const DEFAULT_STALL_TIMEOUT_MS = 5_000;
+/** How often the watchdog pings the loader. */
+const WATCHDOG_INTERVAL_MS = 1_000;
 
 /** Exit codes of tracebuild-probe (loader.c). */
 export const LOADER_EXIT = { ok: 0, usage: 2, notRoot: 3, bpfUnavailable: 4, runtime: 5 } as const;
@@ -87,11 +109,19 @@ export interface ProbeOptions {
   startTimeoutMs?: number;
   /** The user id to check for root before spawning the loader (default: this process's). */
   effectiveUid?: number;
+  /** Silence, with a ping unanswered, after which the loader is declared stalled, its
+   * stopped execs continued and the loader killed (default DEFAULT_STALL_TIMEOUT_MS; 0: no
+   * watchdog). */
+  stallTimeoutMs?: number;
+  /** Called once when the probe stops watching before stop() was asked for (see MonitorGap). */
+  onGap?: (gap: MonitorGap) => void;
 }
 
 export interface ProbeExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** When the probe stopped watching before it was asked to stop. */
+  gap: MonitorGap | undefined;
   /** Last loss counters reported. */
   losses: LossCounters;
   decode: DecodeStats;
@@ -151,12 +181,25 @@ export class Probe {
   private undelivered = 0;
   private lastLosses: LossCounters = lossCountersFromSlots([]);
   private readyEvent: ReadyEventData | undefined;
+  /** Wall clock of the last output read from the loader (the start of a gap, if one comes). */
+  private lastOutputAt = Date.now();
+  /** The watchdog's ping in flight: when it was sent. */
+  private pingSentAt: number | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** Set when the watchdog gave up on the loader: what it found and did. */
+  private stall: { note: string; released: number } | undefined;
+  /** The cgroups of this probe's builds (their generations), by id: the ones whose stopped
+   * tasks must be continued if the loader is gone. */
+  private readonly ownCgroups = new Map<bigint, string>();
+  private readonly generations = new Set<number>();
   readonly exited: Promise<ProbeExit>;
 
   private constructor(
     private readonly child: ChildProcessWithoutNullStreams,
     private readonly options: ProbeOptions,
+    private readonly loaderPath: string,
   ) {
+    if (options.generation === undefined || options.generation !== 0) this.generations.add(options.generation ?? 1);
     if (options.onEvent) this.listeners.add(options.onEvent);
     let lineBuf = '';
     child.stderr.setEncoding('utf8');
@@ -171,6 +214,7 @@ export class Probe {
     });
     const onRecord = options.onRecord;
     child.stdout.on('data', (chunk: Buffer) => {
+      this.lastOutputAt = Date.now();
       const wasCorrupt = this.stream.corrupt;
       // Lazy records only while a consumer takes them: after a failure, records are
       // still read (acknowledgements, loss reports), for nobody.
@@ -202,41 +246,109 @@ export class Probe {
     });
     this.exited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
-        let error = this.stopRequested && code === LOADER_EXIT.ok
-          ? undefined
-          : new TracerError('loader-exited', `the probe loader exited (${describeExit(code, signal)})${this.stderrSuffix()}`);
-        if (this.consumerError !== undefined) {
-          this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + BigInt(this.undelivered) };
-          const why = this.consumerError instanceof Error ? this.consumerError.message : String(this.consumerError);
-          error ??= new TracerError(
-            'consumer-failed',
-            `the trace's consumer of probe records failed (${why}); ${this.undelivered} records were not delivered`,
-            { cause: this.consumerError },
-          );
-        }
-        // Records that never came whole: at least one is lost (counted with what the loader
-        // could not write), and said.
-        const { corrupt, buffered } = this.stream;
-        if (corrupt || buffered > 0) {
-          this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + 1n };
-          const what = corrupt
-            ? `the probe's output lost its framing (a record length no loader writes; ${this.stream.stats.discardedBytes} bytes discarded)`
-            : `the probe's output ended inside a record (${buffered} bytes)`;
-          error ??= new TracerError('stream-corrupt', what);
-        }
-        // Never leave a traced process stopped behind us.
-        for (const tgid of this.awaitingDigest.values()) {
-          try {
-            process.kill(tgid, 'SIGCONT');
-          } catch {
-            /* gone */
-          }
-        }
-        this.awaitingDigest.clear();
-        for (const c of this.commands.values()) c.reject(error ?? new TracerError('stopped', 'the probe stopped'));
-        this.commands.clear();
-        this.exitInfo = { code, signal, losses: this.lastLosses, decode: this.stream.stats, error };
-        resolve(this.exitInfo);
+        void this.closed(code, signal).then(resolve);
+      });
+    });
+  }
+
+  /** How the loader ended: the error, the gap (unless it was a clean stop), and no traced
+   * process left stopped behind. */
+  private async closed(code: number | null, signal: NodeJS.Signals | null): Promise<ProbeExit> {
+    clearInterval(this.watchdog);
+    const clean = this.stopRequested && code === LOADER_EXIT.ok && this.stall === undefined;
+    let error = clean
+      ? undefined
+      : this.stall !== undefined
+        ? new TracerError('loader-stalled', this.stall.note)
+        : new TracerError('loader-exited', `the probe loader exited (${describeExit(code, signal)})${this.stderrSuffix()}`);
+    if (this.consumerError !== undefined) {
+      this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + BigInt(this.undelivered) };
+      const why = this.consumerError instanceof Error ? this.consumerError.message : String(this.consumerError);
+      error ??= new TracerError(
+        'consumer-failed',
+        `the trace's consumer of probe records failed (${why}); ${this.undelivered} records were not delivered`,
+        { cause: this.consumerError },
+      );
+    }
+    // Records that never came whole: at least one is lost (counted with what the loader
+    // could not write), and said.
+    const { corrupt, buffered } = this.stream;
+    if (corrupt || buffered > 0) {
+      this.lastLosses = { ...this.lastLosses, output: this.lastLosses.output + 1n };
+      const what = corrupt
+        ? `the probe's output lost its framing (a record length no loader writes; ${this.stream.stats.discardedBytes} bytes discarded)`
+        : `the probe's output ended inside a record (${buffered} bytes)`;
+      error ??= new TracerError('stream-corrupt', what);
+    }
+    // Never leave a traced process stopped behind us: the execs this loader claimed (through
+    // the maps the probes share, while any probe holds them), those whose record arrived,
+    // and any stopped task in this build's cgroups (a record that never arrived).
+    let continued = this.stall?.released ?? 0;
+    if (!clean && this.stall === undefined) continued += await this.releaseClaims();
+    for (const tgid of this.awaitingDigest.values()) if (continueTask(tgid)) continued++;
+    this.awaitingDigest.clear();
+    if (!clean) continued += continueStoppedIn(this.ownCgroups.values());
+    let gap: MonitorGap | undefined;
+    if (!clean && error !== undefined && (error.code === 'loader-exited' || error.code === 'loader-stalled')) {
+      gap = {
+        kind: error.code,
+        fromMs: this.lastOutputAt,
+        reason: `${error.message}${continued > 0 ? `; ${continued} exec(s) it had stopped were continued without a digest` : ''}`,
+      };
+      try {
+        this.options.onGap?.(gap);
+      } catch {
+        // the listener's failure must not leave the exit unreported
+      }
+    }
+    for (const c of this.commands.values()) c.reject(error ?? new TracerError('stopped', 'the probe stopped'));
+    this.commands.clear();
+    this.exitInfo = { code, signal, gap, losses: this.lastLosses, decode: this.stream.stats, error };
+    return this.exitInfo;
+  }
+
+  /** Pings the loader every second; when it has been silent, with a ping unanswered, for
+   * the stall timeout, it is stopped or wedged: continue the execs it stopped and kill it. */
+  private startWatchdog(): void {
+    const stallMs = this.options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    if (stallMs <= 0) return;
+    const overdue = (): boolean =>
+      this.pingSentAt !== undefined && Date.now() - this.pingSentAt >= stallMs && Date.now() - this.lastOutputAt >= stallMs;
+    const gone = (): boolean => this.exitInfo !== undefined || this.stopRequested || this.stall !== undefined;
+    this.watchdog = setInterval(() => {
+      if (gone()) return;
+      if (this.pingSentAt === undefined) {
+        this.pingSentAt = Date.now();
+        this.command('ping').then(
+          () => (this.pingSentAt = undefined),
+          () => undefined,
+        );
+        return;
+      }
+      // This process may itself have been busy: output already waiting in the pipe is read
+      // in the poll phase, before setImmediate runs.
+      if (overdue()) setImmediate(() => void (!gone() && overdue() && this.giveUp(stallMs)));
+    }, Math.min(WATCHDOG_INTERVAL_MS, stallMs));
+    this.watchdog.unref();
+  }
+
+  private async giveUp(stallMs: number): Promise<void> {
+    const silentS = ((Date.now() - this.lastOutputAt) / 1000).toFixed(1);
+    this.stall = { note: '', released: 0 };
+    // While the loader is stopped its maps live: its claims can be released precisely.
+    this.stall.released = await this.releaseClaims();
+    this.stall.note = `the probe loader (pid ${this.child.pid}) stopped answering: no output and no answer to a ping for ${silentS} s (the limit is ${stallMs / 1000} s; stopped or wedged), so it was killed`;
+    this.child.kill('SIGKILL');
+  }
+
+  /** Runs `tracebuild-probe --release-claims-of <pid>`: how many execs it continued. */
+  private releaseClaims(): Promise<number> {
+    const pid = this.child.pid;
+    if (pid === undefined || this.options.digests === false) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      execFile(this.loaderPath, ['--release-claims-of', String(pid)], { timeout: 5_000 }, (err, stdout) => {
+        const n = Number.parseInt(String(stdout).trim(), 10);
+        resolve(err || !Number.isFinite(n) ? 0 : n);
       });
     });
   }
@@ -258,7 +370,7 @@ export class Probe {
       );
     }
     const child = spawn(loader, loaderArgs(options), { stdio: ['pipe', 'pipe', 'pipe'] });
-    const probe = new Probe(child, options);
+    const probe = new Probe(child, options, loader);
     const spawnError = new Promise<never>((_, reject) => {
       child.on('error', (err) => reject(new TracerUnavailableError('bpf-unavailable', `cannot run ${loader}: ${err.message}`, { cause: err })));
     });
@@ -289,6 +401,7 @@ export class Probe {
       await probe.stop();
       throw new TracerError('abi-mismatch', `the probe speaks ABI ${ready.abiVersion}, this code ${ABI_VERSION}: rebuild it with "${PROBE_BUILD_COMMAND}"`);
     }
+    probe.startWatchdog();
     return probe;
   }
 
@@ -327,6 +440,12 @@ export class Probe {
         break;
       case 'loss':
         this.lastLosses = ev.counters;
+        break;
+      case 'cgroup-mkdir':
+        if (this.generations.has(ev.generation)) this.ownCgroups.set(ev.id, ev.path);
+        break;
+      case 'cgroup-rmdir':
+        this.ownCgroups.delete(ev.id);
         break;
       case 'exec':
         if (ev.needsDigest) this.awaitingDigest.set(`${ev.header.tgid}:${ev.header.tsNs}`, ev.header.tgid);
@@ -412,6 +531,7 @@ export class Probe {
 
   /** Sets the build generation stamped on new cgroups; 0 stops adding new ones. */
   async setGeneration(generation: number): Promise<void> {
+    if (generation !== 0) this.generations.add(generation >>> 0);
     await this.command('gen', String(generation >>> 0));
   }
 
@@ -429,6 +549,7 @@ export class Probe {
   /** Stops the loader (drains the ring buffer first) and resolves with how it ended. */
   async stop(timeoutMs = 10_000): Promise<ProbeExit> {
     if (this.exitInfo) return this.exitInfo;
+    clearInterval(this.watchdog);
     if (!this.stopRequested) {
       this.stopRequested = true;
       this.child.stdin.end(`${++this.seq} stop\n`);
@@ -441,6 +562,58 @@ export class Probe {
       clearTimeout(timer);
       clearTimeout(killer);
     }
+  }
+}
+
+/** SIGCONT to a task; false when it is gone. */
+function continueTask(tgid: number): boolean {
+  try {
+    process.kill(tgid, 'SIGCONT');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The cgroup v2 hierarchy: unified, or the v1 machines' /sys/fs/cgroup/unified. */
+function cgroup2Root(): string {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/unified';
+}
+
+/** Continues every task stopped by a signal (state T) in these cgroups and their children:
+ * with the loader gone nobody else will. Returns how many. */
+function continueStoppedIn(paths: Iterable<string>): number {
+  const root = cgroup2Root();
+  let n = 0;
+  const visit = (dir: string, depth: number): void => {
+    let procs: string;
+    try {
+      procs = readFileSync(path.join(dir, 'cgroup.procs'), 'utf8');
+    } catch {
+      return; // removed meanwhile
+    }
+    for (const line of procs.split('\n')) {
+      const pid = Number.parseInt(line, 10);
+      if (pid > 0 && taskState(pid) === 'T' && continueTask(pid)) n++;
+    }
+    if (depth > 8) return;
+    try {
+      for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) visit(path.join(dir, d.name), depth + 1);
+    } catch {
+      // removed meanwhile
+    }
+  };
+  for (const p of paths) if (p.startsWith('/') && !p.includes('..')) visit(path.join(root, p), 0);
+  return n;
+}
+
+/** The state letter of /proc/<pid>/stat (after the command name, which may hold anything). */
+function taskState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  } catch {
+    return undefined;
   }
 }
 

@@ -82,6 +82,8 @@ function trace(p: Partial<Trace> = {}): Trace {
       }),
       step({ instruction: 'RUN true', keyword: 'RUN', line: 6, status: 'done' }),
     ],
+    complete: true,
+    monitorGaps: [],
     lostEvents: 0,
     losses: {
       ringbuf: { 'cgroup-mkdir': 0, 'cgroup-rmdir': 0, exec: 0, fork: 0, exit: 0, file: 0, net: 0 },
@@ -95,6 +97,7 @@ function trace(p: Partial<Trace> = {}): Trace {
       output: 0,
       netSuppressed: 0,
       undecodedRecords: 0,
+      monitorGaps: 0,
       attributedToSteps: 0,
       unattributedToSteps: 0,
     },

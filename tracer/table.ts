@@ -100,11 +100,18 @@ export function formatTraceTable(trace: Trace, options: TraceTableOptions = {}):
   lines.push(
     `lost events: ${trace.lostEvents}   unattributed events: ${trace.unattributedEvents}   runc setup events (excluded): ${trace.runcSetupEvents}`,
   );
+  for (const gap of trace.monitorGaps ?? []) {
+    const steps = trace.buildSteps.filter((s) => s.monitorGaps?.length).map((s) => `Dockerfile:${s.line}`);
+    lines.push(
+      `WARNING: the probe stopped watching at ${gap.startedOn}${steps.length ? ` (${steps.join(', ')} ran unobserved, at least in part)` : ''}: ${gap.reason}`,
+    );
+  }
   if (trace.lostEvents > 0) {
     const inSteps = trace.losses.attributedToSteps;
-    lines.push(
-      `WARNING: ${trace.lostEvents} event(s) lost${inSteps ? ` (${inSteps} in steps marked !)` : ''}: the trace is incomplete`,
-    );
+    const gaps = trace.losses.monitorGaps ?? 0;
+    // a gap is counted in the steps it affected too: say it once, as the gap
+    const why = gaps ? `, ${gaps} of them for the gap(s) in the monitoring above` : inSteps ? ` (${inSteps} in steps marked !)` : '';
+    lines.push(`WARNING: ${trace.lostEvents} event(s) lost${why}: the trace is incomplete`);
   }
   if (trace.unattributedEvents > 0) {
     const n = trace.unattributedCgroups.length;

@@ -41,6 +41,13 @@
 //   cgroup was the only traced cgroup alive (and no cgroup creation was lost). Such losses
 //   may include the step's runc setup. Everything else is counted at the top level only
 //   (`losses.unattributedToSteps`).
+// - Gaps: `monitorGaps` lists the times from which the probe did not watch (its loader died,
+//   or stopped answering and was killed). How many events a gap missed is unknown, so each
+//   gap counts as one in `lostEvents` and `losses.monitorGaps`, and as one in the
+//   `lostEvents` of every step that ran (not cached) and had not finished when it began;
+//   those steps list it in their own `monitorGaps` and say so in `warnings`.
+// - `complete` is true only when nothing is missing that the trace knows of: no gap, no
+//   lost event, no cgroup left untraced.
 
 /** Who produced the trace. Free-form beyond these fields (attest copies it as is). */
 export type TraceMonitor = {
@@ -212,6 +219,16 @@ export interface TraceCopy {
   remote?: string[];
 }
 
+/** A time from which the probe did not watch (see the semantics above). It has no end: the
+ * probe is not restarted within a build. */
+export interface TraceMonitorGap {
+  /** 'loader-exited': the loader died; 'loader-stalled': it stopped answering and was killed. */
+  kind: 'loader-exited' | 'loader-stalled';
+  /** The last time the probe's output was read: events after it may be missing. */
+  startedOn: string;
+  reason: string;
+}
+
 export type TraceStepStatus = 'done' | 'cached' | 'failed' | 'incomplete' | 'not-reported';
 
 export interface TraceBuildStep {
@@ -249,6 +266,8 @@ export interface TraceBuildStep {
   /** Events in the step's cgroup before its first exec (runc's container setup): excluded, counted. */
   runcSetupEvents: number;
   lostEvents: number;
+  /** Gaps in the monitoring while this step ran (present only when there was one). */
+  monitorGaps?: TraceMonitorGap[];
   /** Anything a reader should know about this step's completeness. */
   warnings: string[];
 }
@@ -289,6 +308,8 @@ export interface TraceLosses {
   netSuppressed: number;
   /** Records the decoder could not read (unknown type, malformed). */
   undecodedRecords: number;
+  /** Gaps in the monitoring (monitorGaps), one each: how many events they missed is unknown. */
+  monitorGaps: number;
   /** Part of lostEvents counted in some step's lostEvents. */
   attributedToSteps: number;
   /** lostEvents - attributedToSteps. */
@@ -299,6 +320,10 @@ export interface Trace {
   monitor: TraceMonitor;
   metadata: { buildStartedOn: string | null; buildFinishedOn: string | null };
   buildSteps: TraceBuildStep[];
+  /** No gap, no lost event, no untraced cgroup: the probe saw everything it was meant to. */
+  complete: boolean;
+  /** Times from which the probe did not watch (empty when it watched the whole build). */
+  monitorGaps: TraceMonitorGap[];
   /** Every event lost (see TraceLosses); never dropped silently. */
   lostEvents: number;
   losses: TraceLosses;

@@ -54,7 +54,8 @@ export function registerSigningCommands(program: Command, io: CliIo): void {
     .option('--policy <FILE>', 'trace policy (YAML, see attest/POLICY.md): any violation exits 1')
     .option('--trace <FILE>', 'with --policy: check a trace file (trace, statement or bundle) instead of an image')
     .option('--json', 'print the result as JSON')
-    .action(async (image: string | undefined, flags: { key?: string[]; json?: boolean; policy?: string; trace?: string }) => {
+    .option('--allow-incomplete-trace', "accept a runtime trace whose probe stopped watching part of the build (by default it fails)")
+    .action(async (image: string | undefined, flags: { key?: string[]; json?: boolean; policy?: string; trace?: string; allowIncompleteTrace?: boolean }) => {
       const keys = flags.key ?? [];
       const json = flags.json === true;
       if (flags.trace !== undefined) {
@@ -65,6 +66,15 @@ export function registerSigningCommands(program: Command, io: CliIo): void {
       }
       if (image === undefined) throw new UsageError('bad-flag', 'verify needs an IMAGE (or --trace FILE --policy FILE)');
       if (keys.length === 0) throw new UsageError('bad-flag', "required option '--key <PUB>' not specified");
-      await runVerify({ image, keys, json, ...(flags.policy === undefined ? {} : { policy: flags.policy }) }, io);
+      await runVerify(
+        {
+          image,
+          keys,
+          json,
+          ...(flags.policy === undefined ? {} : { policy: flags.policy }),
+          ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
+        },
+        io,
+      );
     });
 }

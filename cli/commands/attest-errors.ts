@@ -58,6 +58,7 @@ export type VerifyFailureKind =
   | 'not-a-statement'
   | 'copied-from-another-image'
   | 'subject-mismatch'
+  | 'incomplete-trace'
   | 'verification-failed';
 
 /** `tracebuild verify` found a problem: the message names the image reference. */

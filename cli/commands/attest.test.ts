@@ -49,6 +49,8 @@ function makeRun(request: Partial<BuildRequest>, tags: string[], env: NodeJS.Pro
     conversion: { definition: undefined, imageConfig: {}, steps: [], baseImages: [{ ref: 'docker.io/library/busybox:local', digest: `sha256:${'cd'.repeat(32)}` }] },
     imageId: `sha256:${'ef'.repeat(32)}`,
     defer: () => undefined,
+    signal: new AbortController().signal,
+    abort: () => undefined,
   };
 }
 

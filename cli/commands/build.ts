@@ -69,6 +69,8 @@ export interface BuildRequest {
   trace?: boolean;
   /** `--trace-out FILE`: write the trace JSON there. */
   traceOut?: string;
+  /** `--allow-incomplete-trace`: a gap in the monitoring does not fail the build. */
+  allowIncompleteTrace?: boolean;
 }
 
 export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
@@ -100,6 +102,11 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   trace?: Trace;
   /** Registers cleanup run after the last phase, most recent first, failure or not. */
   defer(cleanup: () => unknown): void;
+  /** Aborted by Ctrl-C (io.signal) or by `abort`: what the solve and the pushes listen to. */
+  readonly signal: AbortSignal;
+  /** Stops the build from inside (e.g. the probe stopped watching): the running phase
+   * fails with `reason`. */
+  abort(reason: Error): void;
 }
 
 export interface BuildPhase<Ast extends DockerfileAstView, Def, E> {
@@ -190,8 +197,14 @@ export function shortId(imageId: string): string {
   return imageId.replace(/^sha256:/, '').slice(0, 12);
 }
 
-function throwIfCanceled(io: CliIo): void {
-  if (io.signal?.aborted === true) throw new CanceledError();
+/** Why the build's signal fired: Ctrl-C, or the reason given to run.abort(). */
+function abortReason(run: { io: CliIo; signal: AbortSignal }): Error {
+  if (run.io.signal?.aborted === true) return new CanceledError();
+  return run.signal.reason instanceof Error ? run.signal.reason : new CanceledError();
+}
+
+function throwIfAborted(run: { io: CliIo; signal: AbortSignal }): void {
+  if (run.signal.aborted) throw abortReason(run);
 }
 
 export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
@@ -223,7 +236,7 @@ export function connectPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
   return {
     name: 'connect',
     async run(run) {
-      throwIfCanceled(run.io);
+      throwIfAborted(run);
       const client = await run.toolchain.connectBuildKit(run.toolchain.endpointFromEnv(run.io.env));
       run.client = client;
       run.defer(() => client.close());
@@ -246,7 +259,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       });
       run.progress = progress;
       run.defer(() => progress.finish());
-      throwIfCanceled(io);
+      throwIfAborted(run);
       // An error of our own frontend callback (a ConvertError) is reported as itself, however
       // the client wraps it.
       let frontendError: { err: unknown } | undefined;
@@ -265,6 +278,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
               network: request.network,
               noCache: request.noCache,
               excludePatterns: inputs.dockerignore.patterns,
+              sessionId: gateway.sessionId,
               resolveImageConfig: (ref, platform) => gateway.resolveImageConfig(ref, platform),
               // COPY --parents wildcards are expanded against the context (see convert.ts).
               readContextDir: contextDirReader(inputs.contextDir),
@@ -292,11 +306,11 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
             for (const o of run.solveObservers ?? []) o.onFileServed?.(file);
           },
           secrets: run.secrets,
-          ...(io.signal === undefined ? {} : { signal: io.signal }),
+          signal: run.signal,
         });
       } catch (err) {
         progress.finish();
-        if (io.signal?.aborted === true) throw new CanceledError();
+        if (run.signal.aborted) throw abortReason(run);
         if (frontendError !== undefined) throw frontendError.err;
         throw explainSolveFailure(err, {
           state: progress.state,
@@ -340,6 +354,7 @@ export async function runBuild<Ast extends DockerfileAstView, Def, E>(
   phases: readonly BuildPhase<Ast, Def, E>[] = defaultBuildPhases(),
 ): Promise<BuildRun<Ast, Def, E>> {
   const cleanups: (() => unknown)[] = [];
+  const internal = new AbortController();
   const run: BuildRun<Ast, Def, E> = {
     request,
     io,
@@ -350,6 +365,8 @@ export async function runBuild<Ast extends DockerfileAstView, Def, E>(
     entitlements: [],
     secrets: {},
     defer: (fn) => cleanups.push(fn),
+    signal: io.signal === undefined ? internal.signal : AbortSignal.any([io.signal, internal.signal]),
+    abort: (reason) => internal.abort(reason),
   };
   try {
     for (const phase of phases) await phase.run(run);

@@ -44,13 +44,18 @@ interface Recorder {
 }
 
 /** Steps: FROM cached; RUN runs `sh -c <rest>` (fails on "exit 3"); COPY serves its sources. */
-function toolchain(rec: Recorder, tracer: FakeTracerOptions | null, opts: { abort?: AbortController; connectError?: Error } = {}) {
+function toolchain(
+  rec: Recorder,
+  tracer: FakeTracerOptions | null,
+  opts: { abort?: AbortController; connectError?: Error; duringSolve?: (fake: ReturnType<typeof fakeTracer> | undefined) => void } = {},
+) {
   let steps: ConversionStep[] = [];
   const client: BuildKitClient<string> = {
     async solve(o) {
       rec.solves.push(o);
       await o.frontend({ sessionId: 'test-session', resolveImageConfig: async () => ({ config: {} }) });
       opts.abort?.abort();
+      opts.duringSolve?.(fake);
       if (o.signal?.aborted === true) throw new SolveError('context canceled');
       for (const s of steps) {
         const startedNs = startOf(s.line);
@@ -208,7 +213,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 async function cli(
   argv: string[],
   tracer: FakeTracerOptions | null = {},
-  opts: { abort?: AbortController; env?: NodeJS.ProcessEnv; connectError?: Error } = {},
+  opts: { abort?: AbortController; env?: NodeJS.ProcessEnv; connectError?: Error; duringSolve?: (fake: ReturnType<typeof fakeTracer> | undefined) => void } = {},
 ) {
   let stdout = '';
   let stderr = '';
@@ -403,6 +408,64 @@ describe('tracebuild build: the trace', () => {
       ['/bin/echo', '[secret tok]'],
     ]);
     expect(trace.buildSteps[1]!.warnings.join('\n')).toContain('values of secret(s) tok appeared');
+  });
+});
+
+describe('tracebuild build: a gap in the monitoring', () => {
+  // the loader's last output was read just after the RUN (line 3) started
+  const gap = {
+    kind: 'loader-exited' as const,
+    fromMs: Number((startOf(3) + 20_000_000n) / 1_000_000n),
+    reason: 'the probe loader exited (signal SIGKILL)',
+  };
+  const killedDuringSolve = (fake: ReturnType<typeof fakeTracer> | undefined): void => fake?.record.started[0]?.onGap?.(gap);
+
+  it('stops the build while it runs: no image, the error says why and how to accept it, the trace says what is missing', async () => {
+    const r = await cli(['.', '--trace-out', 't.json', '-t', 'app'], { events: runOf(3) }, { duringSolve: killedDuringSolve });
+    expect(r.code).toBe(1);
+    const last = r.stderr.trimEnd().split('\n').pop() ?? '';
+    expect(last).toMatch(/^error: the eBPF probe stopped watching the build at \S+ \(the probe loader exited \(signal SIGKILL\)\); the build was stopped: its trace would be incomplete; pass --allow-incomplete-trace/);
+    // the solve saw the abort, and no image was reported built
+    expect(rec.solves[0]?.signal?.aborted).toBe(true);
+    expect(r.stdout).not.toContain('Successfully');
+    const trace = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8')) as Trace;
+    expect(trace.complete).toBe(false);
+    expect(trace.monitorGaps).toEqual([{ kind: 'loader-exited', startedOn: new Date(gap.fromMs).toISOString(), reason: gap.reason }]);
+  });
+
+  it('with --allow-incomplete-trace, finishes with a trace that says what it lacks, in the counters and the steps', async () => {
+    const r = await cli(['.', '--allow-incomplete-trace', '--trace-out', 't.json'], { events: runOf(3) }, { duringSolve: killedDuringSolve });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('Successfully built cdcdcdcdcdcd\n');
+    expect(r.stderr).toContain(`WARNING: the probe stopped watching at ${new Date(gap.fromMs).toISOString()} (Dockerfile:3 ran unobserved, at least in part)`);
+    const trace = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8')) as Trace;
+    expect(trace.complete).toBe(false);
+    expect(trace.lostEvents).toBe(1);
+    expect(trace.losses.monitorGaps).toBe(1);
+    const run = trace.buildSteps[2]!;
+    expect(run.monitorGaps).toHaveLength(1);
+    expect(run.lostEvents).toBe(1);
+    expect(run.warnings.join('\n')).toContain('the probe stopped watching at');
+    // the COPY step's record is the session's: not affected
+    expect(trace.buildSteps[1]!.monitorGaps).toBeUndefined();
+  });
+
+  it('fails after the solve, before anything is pushed or signed, when the probe dies while being stopped', async () => {
+    const r = await cli(['.', '--trace-out', 't.json'], { events: runOf(3), gapAtStop: gap });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split('\n').pop()).toMatch(/the trace is incomplete: nothing was pushed or signed; pass --allow-incomplete-trace/);
+    expect((JSON.parse(readFileSync(join(dir, 't.json'), 'utf8')) as Trace).monitorGaps).toHaveLength(1);
+    const accepted = await cli(['.', '--allow-incomplete-trace'], { events: runOf(3), gapAtStop: gap });
+    expect(accepted.code, accepted.stderr).toBe(0);
+  });
+
+  it('refuses a watchdog limit that is not a whole number of milliseconds >= 1000', async () => {
+    const r = await cli(['.'], { events: runOf(3) }, { env: { TRACEBUILD_PROBE_STALL_TIMEOUT_MS: '5s' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('invalid TRACEBUILD_PROBE_STALL_TIMEOUT_MS "5s"');
+    const ok = await cli(['.'], { events: runOf(3) }, { env: { TRACEBUILD_PROBE_STALL_TIMEOUT_MS: '20000' } });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.fake!.record.started[0]?.stallTimeoutMs).toBe(20_000);
   });
 });
 

@@ -19,6 +19,12 @@
 //                  `run.trace`, redacts secret values, prints the per-instruction table on
 //                  stderr and writes `--trace-out`.
 //
+// A gap in the monitoring (the probe's loader died, or stopped answering and was killed:
+// tracer/probe.ts) makes the trace incomplete. It is marked in the trace (monitorGaps, the
+// counters, the affected steps) and fails the build: at once while the solve runs (so no
+// image is made), or in trace-report, before anything is pushed or signed. Only
+// --allow-incomplete-trace lets such a build finish, with the trace saying what is missing.
+//
 // A failed solve skips trace-report; the deferred finish then does the same for the failed
 // build (its trace is evidence too), says so, and leaves the error to be reported last.
 // Cancellation (Ctrl-C) only stops the probe.
@@ -27,7 +33,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { CorrelateVertex, ProbeExit, Trace, TraceEvent } from '../../tracer/index.js';
+import type { CorrelateVertex, MonitorGap, ProbeExit, Trace, TraceEvent } from '../../tracer/index.js';
 import type { DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
@@ -37,6 +43,14 @@ import type { BuildPhase, BuildRun } from './build.js';
 /** The tracer cannot run here (not root, no BPF, probe not built, loader failed to start). */
 export class TraceUnavailableError extends Error {
   override readonly name = 'TraceUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The probe stopped watching part of the build, and --allow-incomplete-trace was not given. */
+export class TraceIncompleteError extends Error {
+  override readonly name = 'TraceIncompleteError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -65,6 +79,8 @@ interface TraceSession {
   correlation: TraceCorrelation | undefined;
   served: ServedFile[];
   vertices: Map<string, CorrelateVertex>;
+  /** Where the probe stopped watching (at most one: it is not restarted). */
+  gaps: MonitorGap[];
   /** Set once the finish started: the probe is stopped at most once. */
   finishing?: Promise<void>;
 }
@@ -170,6 +186,29 @@ export function redactSecrets(trace: Trace, secrets: Readonly<Record<string, Uin
   return total;
 }
 
+// ---- gaps -------------------------------------------------------------------------------
+
+const ALLOW_INCOMPLETE_HINT = 'pass --allow-incomplete-trace to build anyway, with a trace that says what it lacks';
+
+/** The one line that fails a build whose monitoring had a gap. */
+export function incompleteTraceMessage(gap: MonitorGap, when: 'during' | 'after'): string {
+  const at = new Date(gap.fromMs).toISOString();
+  const what = when === 'during' ? 'the build was stopped: its trace would be incomplete' : 'the trace is incomplete: nothing was pushed or signed';
+  return `the eBPF probe stopped watching the build at ${at} (${gap.reason}); ${what}; ${ALLOW_INCOMPLETE_HINT}`;
+}
+
+/** How long the loader may be silent before the watchdog gives up on it (ms), from the
+ * environment for those who know their builds hash huge executables. */
+function stallTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.TRACEBUILD_PROBE_STALL_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1000) {
+    throw new UsageError('bad-flag', `invalid TRACEBUILD_PROBE_STALL_TIMEOUT_MS "${raw}": a whole number of milliseconds, at least 1000`);
+  }
+  return n;
+}
+
 // ---- output -----------------------------------------------------------------------------
 
 /** The trace as written by --trace-out: JSON, two-space indented. */
@@ -230,9 +269,20 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       const events: TraceEvent[] = [];
       const correlation = toolkit.startCorrelation?.();
       const loaderPath = run.io.env.TRACEBUILD_PROBE;
+      const stallTimeoutMs = stallTimeoutFromEnv(run.io.env);
+      const gaps: MonitorGap[] = [];
+      const onGap = (gap: MonitorGap): void => {
+        gaps.push(gap);
+        // While the solve runs, stop it: what it builds could not be vouched for.
+        if (session.solving && session.finishing === undefined && run.request.allowIncompleteTrace !== true) {
+          run.abort(new TraceIncompleteError(incompleteTraceMessage(gap, 'during')));
+        }
+      };
       const starting = toolkit
         .startProbe({
           generation,
+          onGap,
+          ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }),
           ...(correlation
             ? { onRecord: (buf: Buffer, base: number, len: number, e: TraceEvent | undefined) => correlation.pushRecord(buf, base, len, e) }
             : { onEvent: (e: TraceEvent) => events.push(e) }),
@@ -243,7 +293,7 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           if (err instanceof toolkit.TracerUnavailableError) return new TraceUnavailableError(`${message}; ${NO_TRACE_HINT}`, { cause: err });
           return new TraceUnavailableError(`cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
         });
-      const session: TraceSession = { toolkit, starting, solving: false, generation, events, correlation, served: [], vertices: new Map() };
+      const session: TraceSession = { toolkit, starting, solving: false, generation, events, correlation, served: [], vertices: new Map(), gaps };
       sessions.set(run, session);
       (run.solveObservers ??= []).push({
         onStatus: (batch) => recordVertices(session.vertices, batch),
@@ -310,7 +360,9 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   } catch (err) {
     notes.push(`WARNING: the eBPF probe did not stop cleanly (${(err as Error).message}): the trace may be incomplete`);
   }
-  if (exit?.error !== undefined) notes.push(`WARNING: ${exit.error.message}: the trace may be incomplete`);
+  // A gap is said by the trace itself (its table's WARNING lines); other failures here.
+  if (exit?.error !== undefined && exit.gap === undefined) notes.push(`WARNING: ${exit.error.message}: the trace may be incomplete`);
+  if (exit?.gap !== undefined && !session.gaps.includes(exit.gap)) session.gaps.push(exit.gap);
   // Canceled, or failed before the solve (e.g. the daemon could not be reached): no trace.
   if (io.signal?.aborted === true || !session.solving) return;
 
@@ -322,6 +374,7 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
       vertices: [...session.vertices.values()],
       servedFiles: session.served,
       ...(exit === undefined ? {} : { losses: exit.losses }),
+      monitorGaps: session.gaps,
       // records: everything the probe delivered (kernel events, digests, loss reports)
       monitor: {
         name: 'tracebuild-probe',
@@ -345,12 +398,17 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   io.stderr.write(text);
 
   const out = traceOutPath(run);
-  if (out === undefined) return;
-  try {
-    writeTraceFile(out, trace);
-    if (!quiet || failed) io.stderr.write(failed ? `Trace of the failed build written to ${out}\n` : `Trace written to ${out}\n`);
-  } catch (err) {
-    if (!failed) throw err;
-    io.stderr.write(`warning: ${(err as Error).message}\n`);
+  if (out !== undefined) {
+    try {
+      writeTraceFile(out, trace);
+      if (!quiet || failed) io.stderr.write(failed ? `Trace of the failed build written to ${out}\n` : `Trace written to ${out}\n`);
+    } catch (err) {
+      if (!failed) throw err;
+      io.stderr.write(`warning: ${(err as Error).message}\n`);
+    }
+  }
+  const gap = session.gaps[0];
+  if (!failed && gap !== undefined && run.request.allowIncompleteTrace !== true) {
+    throw new TraceIncompleteError(incompleteTraceMessage(gap, 'after'));
   }
 }

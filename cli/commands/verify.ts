@@ -38,6 +38,13 @@ export interface VerifyRequest {
   json: boolean;
   /** `--policy FILE`: evaluated on the newest verified runtime trace (verify-policy.ts). */
   policy?: string;
+  /** `--allow-incomplete-trace`: a runtime trace with gaps in its monitoring is accepted. */
+  allowIncompleteTrace?: boolean;
+}
+
+export interface VerifyOptions {
+  /** Accept a runtime trace whose probe stopped watching part of the build (monitorGaps). */
+  allowIncompleteTrace?: boolean;
 }
 
 export type CheckStatus = 'verified' | 'failed' | 'other-predicate';
@@ -233,12 +240,32 @@ export async function loadTrustedKeys(keyFiles: readonly string[], cwd: string):
 }
 
 /** Verifies every bundle attached to the image; never throws for a failed check (see report.ok). */
-export async function verifyImage(client: RegistryClient, ref: Reference, keyFiles: readonly string[], cwd: string): Promise<VerifyReport> {
-  return verifyImageWithKeys(client, ref, await loadTrustedKeys(keyFiles, cwd));
+export async function verifyImage(
+  client: RegistryClient,
+  ref: Reference,
+  keyFiles: readonly string[],
+  cwd: string,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  return verifyImageWithKeys(client, ref, await loadTrustedKeys(keyFiles, cwd), options);
+}
+
+/** The newest verified runtime trace's gaps in monitoring, as one line; undefined when none. */
+function incompleteness(report: VerifyReport): string | undefined {
+  const newest = newestTraces(report)[0];
+  const gaps = (newest?.statement?.predicate as { monitorGaps?: unknown } | undefined)?.monitorGaps;
+  if (!Array.isArray(gaps) || gaps.length === 0) return undefined;
+  const first = gaps[0] as { startedOn?: unknown; reason?: unknown };
+  return `the runtime trace of ${report.reference} (${report.digest}) is incomplete: the probe stopped watching the build at ${String(first.startedOn)} (${String(first.reason)}); pass --allow-incomplete-trace to accept it`;
 }
 
 /** verifyImage with keys already loaded (the guard loads them once). */
-export async function verifyImageWithKeys(client: RegistryClient, ref: Reference, trusted: readonly TrustedKey[]): Promise<VerifyReport> {
+export async function verifyImageWithKeys(
+  client: RegistryClient,
+  ref: Reference,
+  trusted: readonly TrustedKey[],
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   const attest = await import('../../attest/index.js');
   const subject = await client.resolveManifest(ref);
   const display = ref.toString();
@@ -258,6 +285,9 @@ export async function verifyImageWithKeys(client: RegistryClient, ref: Reference
       kind: 'no-runtime-trace',
       message: `no runtime-trace attestation for ${display} (${subject.digest}): found only ${found}; was it built with --no-trace?`,
     };
+  } else if (failed.length === 0 && options.allowIncompleteTrace !== true) {
+    const incomplete = incompleteness(report);
+    if (incomplete !== undefined) report.failure = { kind: 'incomplete-trace', message: incomplete };
   }
   report.ok = failed.length === 0 && report.failure === undefined;
   return report;
@@ -274,6 +304,11 @@ export function traceFromPredicate(predicate: unknown): Trace {
     monitor: (monitor ?? { name: 'unknown' }) as Trace['monitor'],
     metadata: (p.metadata ?? { buildStartedOn: null, buildFinishedOn: null }) as Trace['metadata'],
     buildSteps: (Array.isArray(p.buildSteps) ? p.buildSteps : []) as Trace['buildSteps'],
+    complete:
+      typeof p.complete === 'boolean'
+        ? p.complete
+        : lost === 0 && !(Array.isArray(p.monitorGaps) && p.monitorGaps.length > 0) && !(Array.isArray(p.untracedCgroups) && p.untracedCgroups.length > 0),
+    monitorGaps: (Array.isArray(p.monitorGaps) ? p.monitorGaps : []) as Trace['monitorGaps'],
     lostEvents: lost,
     losses: (p.losses ?? { attributedToSteps: 0, unattributedToSteps: lost }) as Trace['losses'],
     unattributedEvents: typeof p.unattributedEvents === 'number' ? p.unattributedEvents : 0,
@@ -394,7 +429,7 @@ export async function runVerify(request: VerifyRequest, io: CliIo, client: Regis
   const ref = parseImageArgument(request.image, 'verify');
   // A policy that does not parse fails before anything is fetched.
   const policy = request.policy === undefined ? undefined : await import('./verify-policy.js').then(async (m) => ({ m, policy: await m.loadPolicy(request.policy ?? '', io.cwd) }));
-  const report = await verifyImage(client, ref, request.keys, io.cwd);
+  const report = await verifyImage(client, ref, request.keys, io.cwd, { allowIncompleteTrace: request.allowIncompleteTrace === true });
   const newest = report.ok ? newestTraces(report)[0] : undefined;
   if (policy === undefined || newest?.statement === undefined) {
     io.stdout.write(request.json ? `${JSON.stringify(jsonReport(report), null, 2)}\n` : await formatReport(report));

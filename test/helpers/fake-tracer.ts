@@ -3,6 +3,7 @@
 // scripts (`emit`), and records how it was driven.
 import {
   Correlation,
+  TracerError,
   TracerUnavailableError,
   abi,
   correlate,
@@ -10,6 +11,7 @@ import {
   lossCountersFromSlots,
   newDecodeStats,
   type LossCounters,
+  type MonitorGap,
   type ProbeExit,
   type ProbeOptions,
   type ReadyEventData,
@@ -27,6 +29,8 @@ export interface FakeTracerOptions {
   events?: (ready: ReadyEventData) => TraceEvent[];
   /** Final loss counters reported by stop(). */
   losses?: Partial<Record<keyof LossCounters, bigint>>;
+  /** The loader died while being stopped: stop() reports this gap (and calls onGap). */
+  gapAtStop?: MonitorGap;
 }
 
 export interface FakeTracerRecord {
@@ -93,7 +97,12 @@ export function fakeTracer(options: FakeTracerOptions = {}): TracerToolkit & { r
           for (const [k, v] of Object.entries(options.losses ?? {})) {
             if (typeof v === 'bigint') (c as unknown as Record<string, bigint>)[k] = v;
           }
-          exit ??= { code: 0, signal: null, losses: c, decode: newDecodeStats(), error: undefined };
+          if (exit === undefined && options.gapAtStop !== undefined) {
+            o.onGap?.(options.gapAtStop);
+            const error = new TracerError('loader-exited', options.gapAtStop.reason);
+            exit = { code: null, signal: 'SIGKILL', gap: options.gapAtStop, losses: c, decode: newDecodeStats(), error };
+          }
+          exit ??= { code: 0, signal: null, gap: undefined, losses: c, decode: newDecodeStats(), error: undefined };
           return exit;
         },
       };

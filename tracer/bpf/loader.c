@@ -76,6 +76,7 @@ static struct {
 	bool trace_reads;
 	unsigned stats_ms;
 	bool verbose;
+	long release_owner; /* --release-claims-of: that loader's pid; 0 = not this mode */
 } opt = { .ringbuf_mib = 64, .generation = 1, .digests = true, .stats_ms = 1000 };
 
 static void usage(FILE *f)
@@ -91,7 +92,11 @@ static void usage(FILE *f)
 		"  --no-digests          do not stop new executables to hash them\n"
 		"  --trace-reads         report read-only opens too\n"
 		"  --stats-interval-ms N loss report period (default 1000)\n"
-		"  --verbose             libbpf debug output\n");
+		"  --verbose             libbpf debug output\n"
+		"  --release-claims-of PID\n"
+		"                        attach nothing: continue every exec that the loader PID\n"
+		"                        stopped and did not finish (it is wedged or was killed),\n"
+		"                        print how many, and exit\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -139,6 +144,14 @@ static int parse_args(int argc, char **argv)
 		} else if (!strcmp(a, "--stats-interval-ms")) {
 			NEED_VALUE();
 			opt.stats_ms = strtoul(v, NULL, 0);
+		} else if (!strcmp(a, "--release-claims-of")) {
+			NEED_VALUE();
+			char *end;
+			opt.release_owner = strtol(v, &end, 10);
+			if (*end || opt.release_owner <= 0) {
+				msg("--release-claims-of needs a pid");
+				return -1;
+			}
 		} else if (!strcmp(a, "--verbose")) {
 			opt.verbose = true;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -469,6 +482,10 @@ struct shared_result {
 };
 
 static int results_fd = -1; /* TB_SHARED_RESULTS */
+/* TB_SHARED_CLAIMS: the probe's own map once loaded, or the one found by name when this
+ * process only releases another loader's claims (--release-claims-of). */
+static int claims_fd = -1;
+static __u32 claims_max;
 
 static void write_digest(const struct tb_exec_event *ex, uint32_t kind, const struct digest_part *p)
 {
@@ -774,7 +791,7 @@ static enum exec_state exec_state(const struct tb_exec_event *ex)
 	exec_key(ex, &k);
 	for (int i = 1; i <= 4; i++) {
 		k.exec_id = ex->exec_id + i;
-		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0)
+		if (bpf_map_lookup_elem(claims_fd, &k, &owner) == 0)
 			return EXEC_OTHER;
 	}
 	return state == 'T' ? EXEC_STOPPED : EXEC_RUNNING;
@@ -792,7 +809,7 @@ static void finish_claimed(const struct tb_exec_event *ex, size_t size, struct s
 	struct tb_exec_key k;
 	__u32 owner;
 	exec_key(ex, &k);
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0 &&
+	if (bpf_map_lookup_elem(claims_fd, &k, &owner) == 0 &&
 	    owner != (__u32)getpid() && owner != 0)
 		return;
 	kill(ex->hdr.tgid, SIGCONT);
@@ -874,7 +891,7 @@ static bool take_over(struct peer_wait *w, bool final)
 		emit_peer_result(ex, &r);
 		return true;
 	}
-	int claims = bpf_map__fd(skel->maps.tb2_claims);
+	int claims = claims_fd;
 	__u32 owner = 0, me = getpid();
 	if (bpf_map_lookup_elem(claims, &k, &owner) == 0 && owner && owner != w->owner &&
 	    owner != me && kill((pid_t)owner, 0) == 0) {
@@ -927,7 +944,7 @@ static bool try_peer(struct peer_wait *w, bool final)
 		return true;
 	}
 	__u32 owner = 0;
-	bool claimed = bpf_map_lookup_elem(bpf_map__fd(skel->maps.tb2_claims), &k, &owner) == 0 &&
+	bool claimed = bpf_map_lookup_elem(claims_fd, &k, &owner) == 0 &&
 		       owner != 0;
 	if (claimed && owner != w->owner) {
 		if (w->owner) /* taken over by another loader: give it its own bound */
@@ -1022,17 +1039,19 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* At exit, once no probe program runs any more: an exec this probe claimed and stopped
- * whose record this loader never handled (its results are not published) would stay
- * stopped. Continue it if it is still that exec, stopped; tell waiting peers not to wait.
- * Counted as failed digests. */
-static void release_own_claims(void)
+/* Continues every exec that loader `owner` claimed and stopped and whose results it never
+ * published, if it is still that exec, stopped; tells waiting peers not to wait. Returns
+ * how many. Used at this loader's own exit (once no probe program runs any more: a claimed
+ * exec whose record was never handled would stay stopped), and by --release-claims-of for
+ * a loader that is wedged or was killed (its CLI gave up on it). */
+static unsigned release_claims_of(__u32 owner)
 {
-	int fd = bpf_map__fd(skel->maps.tb2_claims);
-	__u32 max = bpf_map__max_entries(skel->maps.tb2_claims), n = 0, me = getpid();
+	int fd = claims_fd;
+	__u32 max = claims_max, n = 0;
+	unsigned continued = 0;
 	struct tb_exec_key *keys = calloc(max, sizeof(*keys));
 	__u32 *vals = calloc(max, sizeof(*vals));
-	if (!keys || !vals)
+	if (fd < 0 || !keys || !vals)
 		goto out;
 	/* one batch lookup (a few syscalls for the whole map); else key by key */
 	__u64 batch[4]; /* opaque position: at least a key's size */
@@ -1057,10 +1076,9 @@ static void release_own_claims(void)
 				n++;
 		}
 	}
-	unsigned continued = 0;
 	for (__u32 i = 0; i < n; i++) {
 		struct shared_result r;
-		if (vals[i] != me || (results_fd >= 0 && bpf_map_lookup_elem(results_fd, &keys[i], &r) == 0))
+		if (vals[i] != owner || (results_fd >= 0 && bpf_map_lookup_elem(results_fd, &keys[i], &r) == 0))
 			continue;
 		struct tb_exec_event ex;
 		memset(&ex, 0, sizeof(ex));
@@ -1072,14 +1090,20 @@ static void release_own_claims(void)
 		failed_result(&ex, ECANCELED, &r);
 		publish_result(&ex, &r);
 		kill(ex.hdr.tgid, SIGCONT);
-		user_loss[TB_LOSS_DIGEST_FAILED]++;
 		continued++;
 	}
-	if (continued)
-		msg("continued %u stopped exec(s) whose record was not read", continued);
 out:
 	free(keys);
 	free(vals);
+	return continued;
+}
+
+static void release_own_claims(void)
+{
+	unsigned continued = release_claims_of((__u32)getpid());
+	user_loss[TB_LOSS_DIGEST_FAILED] += continued;
+	if (continued)
+		msg("continued %u stopped exec(s) whose record was not read", continued);
 }
 
 /* ---- maps shared with concurrent probes (events.h "shared") ------------------------- */
@@ -1415,6 +1439,31 @@ static unsigned round_pow2(unsigned long v)
 	return r;
 }
 
+/* ---- --release-claims-of ------------------------------------------------------------
+ * The CLI calls this when its own loader stopped answering (SIGSTOP, wedged) or died while
+ * execs it had stopped for hashing were still waiting: without it they would wait for ever.
+ * The shared maps live as long as any probe (the wedged one included) holds them; when
+ * none does, no claim is left to release (the CLI continues the stopped tasks it knows). */
+static int release_mode(__u32 owner)
+{
+	libbpf_set_print(libbpf_print);
+	skel = probe__open(); /* only for the maps' layout: nothing is loaded */
+	if (!skel) {
+		msg("BPF unavailable: cannot open the BPF object: %s", strerror(errno));
+		return EXIT_NO_BPF;
+	}
+	struct bpf_map *m = skel->maps.tb2_claims;
+	claims_max = bpf_map__max_entries(m);
+	claims_fd = find_shared_map(TB_SHARED_CLAIMS, bpf_map__type(m), bpf_map__key_size(m),
+				    bpf_map__value_size(m), claims_max);
+	results_fd = find_shared_map(TB_SHARED_RESULTS, BPF_MAP_TYPE_LRU_HASH,
+				     sizeof(struct tb_exec_key), sizeof(struct shared_result), 16384);
+	unsigned continued = claims_fd < 0 ? 0 : release_claims_of(owner);
+	printf("%u\n", continued);
+	probe__destroy(skel);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	if (parse_args(argc, argv)) {
@@ -1431,6 +1480,8 @@ int main(int argc, char **argv)
 		    "CONFIG_DEBUG_INFO_BTF)");
 		return EXIT_NO_BPF;
 	}
+	if (opt.release_owner)
+		return release_mode((__u32)opt.release_owner);
 	signal(SIGPIPE, SIG_IGN);
 	/* A pipe of 1 MiB (the output buffer's size) takes a whole batch in one write: the
 	 * reader wakes once per batch instead of once per 64 KiB (not a pipe: no effect). */
@@ -1502,6 +1553,8 @@ int main(int argc, char **argv)
 		return EXIT_NO_BPF;
 	}
 
+	claims_fd = bpf_map__fd(skel->maps.tb2_claims);
+	claims_max = bpf_map__max_entries(skel->maps.tb2_claims);
 	skel->bss->cfg_generation = opt.generation;
 	skel->bss->heartbeat_ns = clock_ns(CLOCK_BOOTTIME);
 	for (int i = 0; i < opt.ncgroups; i++)
