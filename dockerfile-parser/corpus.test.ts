@@ -6,7 +6,7 @@ import { parseDockerfile, DockerfileError } from './index.js';
 import { parseNodes, dumpNode } from './parse.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const corpus = path.resolve(here, '../../shared/corpus');
+const corpus = path.resolve(here, '../testdata/corpus');
 
 /** Every `Dockerfile*` file inside each case folder of a corpus section. */
 function corpusFiles(section: string): { name: string; file: string; dir: string }[] {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { expandWord, expandWords, expandWordDetailed, unquoteWord, ExpansionError } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const vectors = path.resolve(here, '../../shared/corpus/buildkit-shell-testdata');
+const vectors = path.resolve(here, '../testdata/corpus/buildkit-shell-testdata');
 
 const env: Record<string, string> = { PWD: '/home', SHELL: 'bash', KOREAN: '한국어', NULL: '' };
 const lookupIn = (vars: Record<string, string>) => (name: string) =>

@@ -1,4 +1,4 @@
-// The real-world corpus (/work/shared/corpus, see its README) through the whole frontend:
+// The real-world corpus (testdata/corpus, see its README) through the whole frontend:
 // every Dockerfile of dockerfiles/ must convert to LLB (no resolver: base image configs
 // unknown, as `tracebuild convert` runs), with its `build-args` file when it has one;
 // every file of dockerfiles-negative/ and dockerfiles-parse-only/ must fail with an error
@@ -11,7 +11,7 @@ import { parseDockerfile } from '../../dockerfile-parser/index.js';
 import { convertDockerfile } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const corpus = path.resolve(here, '../../../shared/corpus');
+const corpus = path.resolve(here, '../../testdata/corpus');
 
 /**
  * Positive corpus files that must fail, each with the reason and the text the error must
