@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseDockerignore, parseDockerignore, readDockerignore, type DockerignoreFs } from './dockerignore.js';
+import { parseDockerignore } from '../common/index.js';
+import { chooseDockerignore, readDockerignore, type DockerignoreFs } from './dockerignore.js';
 import { BuildInputError } from './errors.js';
 
 const fakeFs = (files: Record<string, string>): DockerignoreFs => ({

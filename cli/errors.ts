@@ -23,6 +23,7 @@
 import { basename } from 'node:path';
 import type { SiblingErrorClasses } from './contracts.js';
 import { NotAttestedError, PushError, VerificationFailedError } from './commands/attest-errors.js';
+import { oneLine } from '../common/index.js';
 
 export type ErrorKind =
   | 'usage'
@@ -154,13 +155,6 @@ export interface ErrorReport {
   details?: string;
 }
 
-function oneLine(text: string): string {
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .join(' ');
-}
 
 function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

@@ -17,6 +17,7 @@
 import type { ConversionStep } from './contracts.js';
 import { StepFailedError } from './errors.js';
 import { logOffset, type ProgressState, type VertexView } from './progress/index.js';
+import { oneLine } from '../common/index.js';
 
 export const LOG_TAIL_LINES = 10;
 export const CONTEXT_LINES = 2;
@@ -30,13 +31,6 @@ export interface FailureContext {
   dockerfileText: string;
 }
 
-function oneLine(text: string): string {
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '')
-    .join(' ');
-}
 
 /** The vertex the error names (a `vertex` or `digest` property), else the first vertex that
  * failed on its own in the status stream. */

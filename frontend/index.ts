@@ -1,5 +1,5 @@
 // Public surface of the frontend: Dockerfile -> LLB conversion (pure) and the BuildKit
-// client that solves it. Other modules import only from here (DESIGN.md).
+// client that solves it. Other modules import only from here (docs/ARCHITECTURE.md).
 export { convertDockerfile, describeConversion, ConvertError } from './convert/index.js';
 export type {
   ConvertErrorCode,
@@ -15,7 +15,6 @@ export {
   connectBuildKit,
   BuildKitConnectionError,
   SolveError,
-  parseDockerignore,
 } from './buildkit/index.js';
 export type {
   Endpoint,

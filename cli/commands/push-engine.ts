@@ -8,37 +8,23 @@
 // as insecure by default, so `127.0.0.1:PORT/...` pushes over plain http.
 
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { DEFAULT_DOCKER_TCP_PORT, dockerHostFromEnv, parseDaemonAddress, type DialTarget } from '../../common/index.js';
 import type { Credential } from '../../oci/index.js';
 import { PushError } from './attest-errors.js';
 
-export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+export type EngineTarget = DialTarget;
 
-export type EngineTarget = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
-
-/** Where dockerd listens: DOCKER_HOST (`unix:///path`, `tcp://host:port`) or the default socket. */
+/** Where dockerd listens: DOCKER_HOST (`unix:///path`, `tcp://host[:port]`) or the default socket. */
 export function engineTarget(env: NodeJS.ProcessEnv): EngineTarget {
-  const address = env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_HOST;
-  for (const prefix of ['unix://', 'unix:']) {
-    if (address.startsWith(prefix)) {
-      const path = address.slice(prefix.length);
-      if (path.startsWith('/')) return { kind: 'unix', path };
-    }
+  const address = dockerHostFromEnv(env);
+  if (address.startsWith('tcp://') && env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '') {
+    throw new PushError('unsupported-docker-host', address, `DOCKER_HOST=${address} with DOCKER_TLS_VERIFY: TLS to dockerd is not supported; use its unix socket`);
   }
-  if (address.startsWith('tcp://')) {
-    if (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '') {
-      throw new PushError('unsupported-docker-host', address, `DOCKER_HOST=${address} with DOCKER_TLS_VERIFY: TLS to dockerd is not supported; use its unix socket`);
-    }
-    try {
-      const url = new URL(`http://${address.slice('tcp://'.length)}`);
-      const port = Number(url.port || '2375');
-      if (url.hostname !== '' && Number.isInteger(port) && port > 0) {
-        return { kind: 'tcp', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
-      }
-    } catch {
-      // reported below
-    }
+  try {
+    return parseDaemonAddress(address, { defaultTcpPort: DEFAULT_DOCKER_TCP_PORT });
+  } catch (cause) {
+    throw new PushError('unsupported-docker-host', address, `cannot push through DOCKER_HOST=${address}: use unix:///path or tcp://host:port`, { cause });
   }
-  throw new PushError('unsupported-docker-host', address, `cannot push through DOCKER_HOST=${address}: use unix:///path or tcp://host:port`);
 }
 
 /** docker's AuthConfig JSON for a registry, base64url-encoded (docker uses URL-safe base64 with padding). */

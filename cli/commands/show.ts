@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { renderHtmlReport } from '../report/html.js';
 import { formatShowText } from '../report/text.js';
-import { writeFileAtomic } from '../report/write.js';
+import { writeFileAtomic } from '../../common/index.js';
 import { loadTraceInput, type ImageTraceFetcher } from '../trace-input.js';
 
 /** What the trace commands need from the app: the image hook, the version for the report. */

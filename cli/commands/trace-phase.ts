@@ -29,10 +29,11 @@
 // build (its trace is evidence too), says so, and leaves the error to be reported last.
 // Cancellation (Ctrl-C) only stops the probe.
 
-import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { writeFileAtomic } from '../../common/index.js';
 import type { CorrelateVertex, MonitorGap, ProbeExit, Trace, TraceEvent } from '../../tracer/index.js';
 import type { DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
 import { UsageError } from '../errors.js';
@@ -216,14 +217,11 @@ export function traceJson(trace: Trace): string {
   return `${JSON.stringify(trace, null, 2)}\n`;
 }
 
-/** Writes the file whole or not at all: a temporary file next to it, then a rename. */
-export function writeTraceFile(path: string, trace: Trace): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+/** Writes the file whole or not at all (common/atomic-write.ts). */
+export async function writeTraceFile(path: string, trace: Trace): Promise<void> {
   try {
-    writeFileSync(tmp, traceJson(trace), { mode: 0o644 });
-    renameSync(tmp, path);
+    await writeFileAtomic(path, traceJson(trace));
   } catch (err) {
-    rmSync(tmp, { force: true });
     throw new TraceWriteError(`cannot write the trace to ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       cause: err,
     });
@@ -400,7 +398,7 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   const out = traceOutPath(run);
   if (out !== undefined) {
     try {
-      writeTraceFile(out, trace);
+      await writeTraceFile(out, trace);
       if (!quiet || failed) io.stderr.write(failed ? `Trace of the failed build written to ${out}\n` : `Trace written to ${out}\n`);
     } catch (err) {
       if (!failed) throw err;

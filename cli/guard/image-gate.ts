@@ -19,6 +19,7 @@ import { newestTraces, verificationError, verifyImageWithKeys, type TrustedKey, 
 import { evidenceLine } from '../commands/verify-policy.js';
 import { parseTraceDocument } from '../trace-input.js';
 import { VerdictCache } from './verdict-cache.js';
+import { oneLine } from '../../common/index.js';
 
 export type RefusalClass = 'unattested' | 'untrusted';
 
@@ -61,9 +62,6 @@ function short(digestRef: string): string {
   return at < 0 ? digestRef : `${digestRef.slice(0, at + '@sha256:'.length + 12)}…`;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
 
 class DeadlineExceeded extends Error {}
 

@@ -3,7 +3,8 @@
 // Status stream, the caller's frontend and the export.
 import * as grpc from '@grpc/grpc-js';
 import type { BuildKitClient, Endpoint, GatewaySolveRequest, SolveResult, StatusBatch, WorkerInfo } from './types.js';
-import { BuildKitConnectionError, SolveError, oneLine } from './errors.js';
+import { oneLine } from '../../common/index.js';
+import { BuildKitConnectionError, SolveError } from './errors.js';
 import { parseAddress, type DialTarget } from './endpoint.js';
 import { dial, upgradeH2c, UpgradeRefusedError } from './dial.js';
 import { openTransport, type Transport } from './transport.js';

@@ -1,5 +1,7 @@
-// Typed errors with a string-union `code` (asserted by tests, mapped to exit codes by the
-// CLI) and the underlying `cause`. Messages are one line: the CLI prints them as they are.
+// Typed errors with a string-union `code` (asserted by tests) and the underlying `cause`;
+// `exit` says how the command ends (common/errors.ts). Messages are one line: the CLI
+// prints them as they are.
+import { TracebuildError, oneLine, type ExitKind } from '../../common/index.js';
 
 export type BuildKitConnectionErrorCode =
   | 'unreachable' // nothing listens / refused / timed out at the address
@@ -7,14 +9,13 @@ export type BuildKitConnectionErrorCode =
   | 'unsupported-address' // an address scheme this client cannot dial
   | 'grpc-failed'; // the upgrade worked but the gRPC call failed
 
-export class BuildKitConnectionError extends Error {
+export class BuildKitConnectionError extends TracebuildError<BuildKitConnectionErrorCode> {
   override readonly name = 'BuildKitConnectionError';
-  readonly code: BuildKitConnectionErrorCode;
+  readonly exit: ExitKind = 'unreachable';
   readonly address: string;
 
   constructor(code: BuildKitConnectionErrorCode, address: string, reason: string, options?: { cause?: unknown }) {
-    super(`cannot connect to BuildKit at ${address}: ${oneLine(reason)}`, options);
-    this.code = code;
+    super(code, `cannot connect to BuildKit at ${address}: ${oneLine(reason)}`, options);
     this.address = address;
   }
 }
@@ -26,17 +27,12 @@ export type SolveErrorCode =
   | 'gateway-failed' // an LLBBridge call failed (e.g. image config resolution)
   | 'connection-lost'; // the daemon went away mid-build
 
-export class SolveError extends Error {
+export class SolveError extends TracebuildError<SolveErrorCode> {
   override readonly name = 'SolveError';
-  readonly code: SolveErrorCode;
+  readonly exit: ExitKind;
 
   constructor(code: SolveErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
+    this.exit = code === 'cancelled' ? 'canceled' : code === 'connection-lost' ? 'unreachable' : 'build';
   }
-}
-
-/** Keeps an error message on one line (daemon messages sometimes carry newlines). */
-export function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
 }

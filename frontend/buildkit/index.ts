@@ -1,4 +1,4 @@
-// Public surface of the BuildKit client (see DESIGN.md: frontend/buildkit). Everything
+// Public surface of the BuildKit client (see docs/ARCHITECTURE.md: frontend/buildkit). Everything
 // else in this folder is internal.
 export type {
   Endpoint,
@@ -20,4 +20,3 @@ export { connectBuildKit } from './client.js';
 export type { ConnectOptions } from './client.js';
 export { BuildKitConnectionError, SolveError } from './errors.js';
 export type { BuildKitConnectionErrorCode, SolveErrorCode } from './errors.js';
-export { parseDockerignore } from './patterns.js';

@@ -11,7 +11,7 @@
 // context as if it were the filesystem root.
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { cleanPath, containsWildcards, goMatch, PatternMatcher, normalizeDockerignore } from './patterns.js';
+import { PatternMatcher, cleanPath, containsWildcards, goMatch, normalizeDockerignore } from '../../common/index.js';
 import { devMajor, devMinor, fsutilStatMode, isDirMode } from './filemode.js';
 
 export interface WalkOptions {

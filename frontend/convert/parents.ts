@@ -14,7 +14,7 @@
 //
 // The matcher is the session sender's own (../buildkit/patterns.ts, pure), so that "what is
 // sent" and "what matched" cannot disagree.
-import { BadPatternError, PatternMatcher, containsWildcards, goMatch, normalizeDockerignore } from '../buildkit/patterns.js';
+import { BadPatternError, PatternMatcher, containsWildcards, goMatch, normalizeDockerignore } from '../../common/index.js';
 import { ConvertError } from './errors.js';
 import type { ContextDirEntry, ContextDirReader } from './types.js';
 import { joinPath } from './util.js';

@@ -7,6 +7,7 @@
 // zero values, and maps with `sortedMap`.
 import { createHash } from 'node:crypto';
 import type protobuf from 'protobufjs';
+import { cleanPath } from '../../common/index.js';
 import { lookupType } from '../proto/index.js';
 import type { LlbDefinition, LlbPlatform, VertexMetadata, ChownSpec } from './types.js';
 import type { ExecVertex, FileActionSpec, FileVertex, LlbState, Output, SourceVertex, Vertex } from './state.js';
@@ -311,25 +312,6 @@ export function cleanAbs(p: string, keepSlash: boolean): string {
     }
   }
   return out;
-}
-
-/** Go's path.Clean. */
-export function cleanPath(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const parts: string[] = [];
-  for (const seg of p.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') {
-      if (parts.length > 0 && parts[parts.length - 1] !== '..') parts.pop();
-      else if (!rooted) parts.push('..');
-      continue;
-    }
-    parts.push(seg);
-  }
-  const joined = parts.join('/');
-  if (rooted) return '/' + joined;
-  return joined === '' ? '.' : joined;
 }
 
 /** Metadata for the vertices of a graph, given per state (several states may share a vertex:

@@ -1,18 +1,20 @@
-// Writing a report file atomically: a temporary file beside the target, then rename, so a
-// reader never sees half a report and a failed write leaves the old file (if any) alone.
+// Writing a file whole or not at all: a temporary file beside the target, synced, then
+// renamed over it. A reader never sees half a file, and a failed write leaves the old file
+// (if any) alone. Used for every file that claims something (a trace, a report, an image
+// id): a half-written one must never look like a result.
 
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let renamed = false;
   try {
     // 'wx': never follows or overwrites an existing file at the temporary name.
     const handle = await open(temp, 'wx', mode);
     try {
-      await handle.writeFile(content, 'utf8');
+      await handle.writeFile(content);
       await handle.sync();
     } finally {
       await handle.close();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BadPatternError, cleanPath, goMatch, normalizeDockerignore, parseDockerignore, PatternMatcher } from './patterns.js';
+import { cleanPath } from './go-path.js';
+import { BadPatternError, goMatch, normalizeDockerignore, parseDockerignore, PatternMatcher } from './patterns.js';
 
 describe('cleanPath (Go path.Clean)', () => {
   it.each([

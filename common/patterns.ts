@@ -11,24 +11,7 @@
 // it, exactly as fsutil decides), and Go filepath.Match semantics for the include
 // patterns, which that package does not offer.
 
-/** Go's path.Clean for `/`-separated paths. */
-export function cleanPath(p: string): string {
-  if (p === '') return '.';
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      continue;
-    }
-    out.push(part);
-  }
-  const joined = out.join('/');
-  if (rooted) return '/' + joined;
-  return joined === '' ? '.' : joined;
-}
+import { cleanPath } from './go-path.js';
 
 /**
  * Parses .dockerignore text the way Docker does: a UTF-8 BOM is dropped, lines starting
@@ -48,6 +31,7 @@ export function normalizeDockerignore(lines: string[]): string[] {
     if (pattern === '') continue;
     const invert = pattern.startsWith('!');
     if (invert) pattern = pattern.slice(1).trim();
+    if (invert && pattern === '') throw new BadPatternError('!', 'illegal exclusion pattern: "!"');
     if (pattern.length > 0) {
       pattern = cleanPath(pattern);
       if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
@@ -58,8 +42,12 @@ export function normalizeDockerignore(lines: string[]): string[] {
 }
 
 export class BadPatternError extends Error {
-  constructor(readonly pattern: string) {
-    super(`syntax error in pattern ${JSON.stringify(pattern)}`);
+  override readonly name = 'BadPatternError';
+  constructor(
+    readonly pattern: string,
+    message = `syntax error in pattern ${JSON.stringify(pattern)}`,
+  ) {
+    super(message);
   }
 }
 

@@ -1,0 +1,60 @@
+// Where a Docker daemon (or a standalone buildkitd) listens, from the address forms the
+// docker client accepts: `unix:///path` (or `unix:/path`) and `tcp://host[:port]`.
+
+export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
+/** The docker client's default port for tcp:// without one (2376 when TLS is used). */
+export const DEFAULT_DOCKER_TCP_PORT = 2375;
+
+/** What node:net and node:http can dial. */
+export type DialTarget = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+/** The address is not one we can dial; `reason` says why, in a few words. */
+export class UnsupportedAddressError extends Error {
+  override readonly name = 'UnsupportedAddressError';
+  constructor(
+    readonly address: string,
+    readonly reason: string,
+  ) {
+    super(`unsupported address ${address}: ${reason}`);
+  }
+}
+
+/** DOCKER_HOST, trimmed, or the local socket. */
+export function dockerHostFromEnv(env: NodeJS.ProcessEnv): string {
+  return env.DOCKER_HOST?.trim() || DEFAULT_DOCKER_HOST;
+}
+
+/**
+ * Parses a daemon address. A tcp:// address without a port takes `defaultTcpPort` (the
+ * docker client's rule for DOCKER_HOST); without one given, a port is required (buildkitd
+ * has no default).
+ */
+export function parseDaemonAddress(address: string, options: { defaultTcpPort?: number } = {}): DialTarget {
+  for (const prefix of ['unix://', 'unix:']) {
+    if (address.startsWith(prefix)) {
+      const path = address.slice(prefix.length);
+      if (path.startsWith('/')) return { kind: 'unix', path };
+      throw new UnsupportedAddressError(address, 'a unix socket address needs an absolute path');
+    }
+  }
+  if (address.startsWith('tcp://')) {
+    let url: URL;
+    try {
+      url = new URL(`http://${address.slice('tcp://'.length)}`);
+    } catch {
+      throw new UnsupportedAddressError(address, 'malformed tcp:// address');
+    }
+    const port = url.port === '' ? options.defaultTcpPort : Number(url.port);
+    if (!url.hostname || port === undefined || !Number.isInteger(port) || port <= 0) {
+      throw new UnsupportedAddressError(address, 'a tcp:// address needs host:port');
+    }
+    // URL keeps IPv6 brackets; node:net wants them off.
+    return { kind: 'tcp', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+  }
+  throw new UnsupportedAddressError(address, 'use unix:///path or tcp://host:port');
+}
+
+/** The address as a user would write it, for messages. */
+export function describeTarget(target: DialTarget): string {
+  return target.kind === 'unix' ? `unix://${target.path}` : `tcp://${target.host}:${target.port}`;
+}

@@ -1,0 +1,24 @@
+// The foundation every module may import: Docker's and Go's behaviour re-implemented once
+// (paths, ignore patterns and globs, daemon addresses), the error model, and small helpers.
+// It imports no other module of tracebuild.
+export { cleanPath, joinPath } from './go-path.js';
+export {
+  BadPatternError,
+  PatternMatcher,
+  containsWildcards,
+  goMatch,
+  normalizeDockerignore,
+  parseDockerignore,
+} from './patterns.js';
+export {
+  DEFAULT_DOCKER_HOST,
+  DEFAULT_DOCKER_TCP_PORT,
+  UnsupportedAddressError,
+  describeTarget,
+  dockerHostFromEnv,
+  parseDaemonAddress,
+  type DialTarget,
+} from './docker-host.js';
+export { oneLine } from './text.js';
+export { writeFileAtomic } from './atomic-write.js';
+export { TracebuildError, isTracebuildError, type ExitKind, type SourceLocation, type TracebuildErrorOptions } from './errors.js';
