@@ -22,7 +22,8 @@
 
 import { basename } from 'node:path';
 import type { SiblingErrorClasses } from './contracts.js';
-import { NotAttestedError, PushError, VerificationFailedError } from './commands/attest-errors.js';
+import { NotAttestedError, VerificationFailedError } from './commands/attest-errors.js';
+import { isTracebuildError } from '../common/index.js';
 import { oneLine } from '../common/index.js';
 
 export type ErrorKind =
@@ -209,7 +210,7 @@ export function describeError(err: unknown, classes?: Partial<SiblingErrorClasse
     return report('connection', `error: ${oneLine(errorMessage(err))}`);
   }
   if (isInstance(err, classes?.SolveError, 'SolveError')) return report('solve', `error: ${oneLine(errorMessage(err))}`);
-  if (err instanceof PushError) return report('push', `error: ${oneLine(err.message)}`);
+  if (isTracebuildError(err) && err.name === 'EngineError') return report('push', `error: ${oneLine(err.message)}`);
   if (err instanceof NotAttestedError) return report('attest', `error: ${oneLine(err.message)}`);
   if (err instanceof VerificationFailedError) return report('verify', `error: ${oneLine(err.message)}`);
   // attest and oci errors by name and code, so that this table loads neither module.

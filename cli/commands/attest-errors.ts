@@ -1,30 +1,6 @@
-// Typed errors of pushing, attesting and verifying. Deliberately free of imports, so that
+// Typed errors of attesting and verifying. Deliberately free of imports, so that
 // cli/errors.ts can classify them without loading the registry or sigstore code. Each
 // exits 1 (see the table in cli/errors.ts).
-
-export type PushErrorCode =
-  /** DOCKER_HOST names something we cannot speak the Engine API to (ssh://, npipe://...). */
-  | 'unsupported-docker-host'
-  /** dockerd does not answer on its socket. */
-  | 'daemon-unreachable'
-  /** dockerd answered the push with an error (HTTP status or an error in the stream). */
-  | 'push-failed'
-  /** The push stream ended without the manifest digest. */
-  | 'no-digest';
-
-/** `docker push` through the Engine API failed; names the reference. */
-export class PushError extends Error {
-  override readonly name = 'PushError';
-  constructor(
-    readonly code: PushErrorCode,
-    /** The reference being pushed, as the user named it (or the DOCKER_HOST value). */
-    readonly reference: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 /**
  * The image was pushed but attaching (or signing) its attestations failed: the registry

@@ -32,7 +32,7 @@ import { registryClient } from './attest-registry.js';
 import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest } from './attest-referrer.js';
 import { provenanceInput, runtimeTraceInput, type BuildFacts } from './attest-statements.js';
 import type { BuildPhase, BuildRun } from './build.js';
-import { engineInspectImage, engineTarget } from './push-engine.js';
+import { engineTarget, inspectImage } from '../../engine/index.js';
 import { normalizeReference } from '../reference.js';
 
 /** What the signing-check phase prepared for the attest phase. */
@@ -120,7 +120,7 @@ export async function resolveBaseImages(
       continue;
     }
     try {
-      const image = await engineInspectImage(target, b.ref, run.io.signal);
+      const image = await inspectImage(target, b.ref, run.io.signal);
       if (image === undefined) {
         out.push(b);
         continue;

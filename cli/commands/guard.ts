@@ -17,7 +17,7 @@ import type { CliIo } from '../io.js';
 import type { RunningWebhook } from '../guard/admission.js';
 import type { RunningPlugin } from '../guard/authz-plugin.js';
 import { registryClient } from './attest-registry.js';
-import { engineTarget } from './push-engine.js';
+import { engineTarget } from '../../engine/index.js';
 import { loadTrustedKeys } from './verify.js';
 import { loadPolicy } from './verify-policy.js';
 

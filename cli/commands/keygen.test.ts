@@ -8,7 +8,8 @@ import { RegistryError } from '../../oci/index.js';
 import { runCli } from '../app.js';
 import { describeError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { NotAttestedError, PushError, VerificationFailedError } from './attest-errors.js';
+import { NotAttestedError, VerificationFailedError } from './attest-errors.js';
+import { EngineError as PushError } from '../../engine/index.js';
 
 let dir = '';
 beforeAll(() => {

@@ -8,7 +8,7 @@ import type { NormalizedReference } from '../reference.js';
 import { NotAttestedError } from './attest-errors.js';
 import { dockerCredentials, dockerServerAddress } from './attest-registry.js';
 import type { BuildPhase } from './build.js';
-import { enginePush, engineTarget, registryAuthHeader, type PushMessage } from './push-engine.js';
+import { enginePush, engineTarget, registryAuthHeader, type PushMessage } from '../../engine/index.js';
 
 export interface PushedImage {
   /** The `-t` name. */

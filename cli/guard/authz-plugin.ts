@@ -17,10 +17,9 @@ import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import type { EngineTarget } from '../commands/push-engine.js';
+import { inspectContainer, inspectImage, type EngineTarget } from '../../engine/index.js';
 import { GuardError, listening } from './guard-error.js';
 import { classifyRequest, type AuthzRequest, type DockerAction } from './docker-request.js';
-import { inspectContainer, inspectLocalImage } from './engine.js';
 import { refusalMessage, type ImageGate, type Verdict } from './image-gate.js';
 
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -74,7 +73,7 @@ async function judge(action: Exclude<DockerAction, { kind: 'other' }>, options: 
       return { allow: false, msg };
     }
     case 'create-container': {
-      const image = await inspectLocalImage(options.engine, action.image);
+      const image = await inspectImage(options.engine, action.image);
       if (image === undefined) {
         // dockerd will answer 404 and `docker run` pulls the image, then asks again. The
         // start check covers a pull that lands in between.
@@ -88,7 +87,7 @@ async function judge(action: Exclude<DockerAction, { kind: 'other' }>, options: 
       // wrong daemon (DOCKER_HOST) must not wave every start through.
       const container = await inspectContainer(options.engine, action.container);
       if (container === undefined) return refuseStart(action.container, `dockerd at ${engineName(options.engine)} has no container ${action.container}`, options);
-      const image = await inspectLocalImage(options.engine, container.imageId);
+      const image = await inspectImage(options.engine, container.imageId);
       if (image === undefined) return refuseStart(action.container, `its image ${container.imageId} is gone`, options);
       return asDecision(await options.gate.checkDigests(container.imageName, image.repoDigests));
     }

@@ -7,25 +7,11 @@
 // docker's AuthConfig ({} when there are none). dockerd treats registries on 127.0.0.0/8
 // as insecure by default, so `127.0.0.1:PORT/...` pushes over plain http.
 
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { DEFAULT_DOCKER_TCP_PORT, dockerHostFromEnv, parseDaemonAddress, type DialTarget } from '../../common/index.js';
-import type { Credential } from '../../oci/index.js';
-import { PushError } from './attest-errors.js';
-
-export type EngineTarget = DialTarget;
-
-/** Where dockerd listens: DOCKER_HOST (`unix:///path`, `tcp://host[:port]`) or the default socket. */
-export function engineTarget(env: NodeJS.ProcessEnv): EngineTarget {
-  const address = dockerHostFromEnv(env);
-  if (address.startsWith('tcp://') && env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '') {
-    throw new PushError('unsupported-docker-host', address, `DOCKER_HOST=${address} with DOCKER_TLS_VERIFY: TLS to dockerd is not supported; use its unix socket`);
-  }
-  try {
-    return parseDaemonAddress(address, { defaultTcpPort: DEFAULT_DOCKER_TCP_PORT });
-  } catch (cause) {
-    throw new PushError('unsupported-docker-host', address, `cannot push through DOCKER_HOST=${address}: use unix:///path or tcp://host:port`, { cause });
-  }
-}
+import { request as httpRequest } from 'node:http';
+import { describeTarget } from '../common/index.js';
+import type { Credential } from '../oci/index.js';
+import { EngineError } from './errors.js';
+import { connectOptions, readAll, type EngineTarget } from './target.js';
 
 /** docker's AuthConfig JSON for a registry, base64url-encoded (docker uses URL-safe base64 with padding). */
 export function registryAuthHeader(credential: Credential | undefined, serverAddress: string): string {
@@ -109,30 +95,21 @@ export function messageError(m: PushMessage): string | undefined {
   return undefined;
 }
 
-function readAll(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    res.on('data', (b: Buffer) => parts.push(b));
-    res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    res.on('error', reject);
-  });
-}
-
 /** `POST /images/{repository}/push?tag=TAG`; resolves to the pushed manifest's digest. */
 export function enginePush(options: EnginePushOptions): Promise<EnginePushResult> {
   const { target, display } = options;
   const path = `/images/${options.repository}/push?tag=${encodeURIComponent(options.tag)}`;
-  const where = target.kind === 'unix' ? `unix://${target.path}` : `tcp://${target.host}:${target.port}`;
+  const where = describeTarget(target);
   return new Promise<EnginePushResult>((resolve, reject) => {
     let settled = false;
-    const fail = (err: PushError): void => {
+    const fail = (err: EngineError): void => {
       if (settled) return;
       settled = true;
       reject(err);
     };
     const req = httpRequest(
       {
-        ...(target.kind === 'unix' ? { socketPath: target.path } : { host: target.host, port: target.port }),
+        ...connectOptions(target),
         method: 'POST',
         path,
         headers: { 'X-Registry-Auth': options.registryAuth, 'Content-Type': 'application/json', 'Content-Length': '0' },
@@ -148,8 +125,8 @@ export function enginePush(options: EnginePushOptions): Promise<EnginePushResult
             } catch {
               // keep the raw text
             }
-            fail(new PushError('push-failed', display, `pushing ${display} failed: dockerd answered HTTP ${res.statusCode}: ${message || '(no message)'}`));
-          }, (cause: unknown) => fail(new PushError('push-failed', display, `pushing ${display} failed: ${String(cause)}`, { cause })));
+            fail(new EngineError('push-failed', display, `pushing ${display} failed: dockerd answered HTTP ${res.statusCode}: ${message || '(no message)'}`));
+          }, (cause: unknown) => fail(new EngineError('push-failed', display, `pushing ${display} failed: ${String(cause)}`, { cause })));
           return;
         }
         const splitter = new JsonMessageSplitter();
@@ -158,7 +135,7 @@ export function enginePush(options: EnginePushOptions): Promise<EnginePushResult
           for (const m of messages) {
             const error = messageError(m);
             if (error !== undefined) {
-              fail(new PushError('push-failed', display, `pushing ${display} failed: ${error}`));
+              fail(new EngineError('push-failed', display, `pushing ${display} failed: ${error}`));
               res.destroy();
               return;
             }
@@ -174,23 +151,23 @@ export function enginePush(options: EnginePushOptions): Promise<EnginePushResult
           handle(splitter.end());
           if (settled) return;
           if (result === undefined) {
-            fail(new PushError('no-digest', display, `pushing ${display}: dockerd ended the push without reporting the manifest digest`));
+            fail(new EngineError('no-digest', display, `pushing ${display}: dockerd ended the push without reporting the manifest digest`));
             return;
           }
           settled = true;
           resolve(result);
         });
-        res.on('error', (cause) => fail(new PushError('push-failed', display, `pushing ${display} failed: ${cause.message}`, { cause })));
+        res.on('error', (cause) => fail(new EngineError('push-failed', display, `pushing ${display} failed: ${cause.message}`, { cause })));
       },
     );
     req.on('error', (cause: NodeJS.ErrnoException) => {
       if (cause.name === 'AbortError') {
-        fail(new PushError('push-failed', display, `pushing ${display} canceled`, { cause }));
+        fail(new EngineError('push-failed', display, `pushing ${display} canceled`, { cause }));
         return;
       }
       const unreachable = ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(cause.code ?? '');
       fail(
-        new PushError(
+        new EngineError(
           unreachable ? 'daemon-unreachable' : 'push-failed',
           display,
           unreachable
@@ -200,47 +177,6 @@ export function enginePush(options: EnginePushOptions): Promise<EnginePushResult
         ),
       );
     });
-    req.end();
-  });
-}
-
-export interface EngineImage {
-  /** The image id: `sha256:` of its config. */
-  id: string;
-  /** `name@sha256:...` manifest digests the daemon knows for it (from pulls and pushes). */
-  repoDigests: string[];
-}
-
-/** `GET /images/{name}/json`: the daemon's record of a local image; undefined when it has none. */
-export function engineInspectImage(target: EngineTarget, name: string, signal?: AbortSignal): Promise<EngineImage | undefined> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        ...(target.kind === 'unix' ? { socketPath: target.path } : { host: target.host, port: target.port }),
-        method: 'GET',
-        path: `/images/${name}/json`,
-        ...(signal === undefined ? {} : { signal }),
-      },
-      (res) => {
-        void readAll(res).then((text) => {
-          if (res.statusCode === 404) return resolve(undefined);
-          if (res.statusCode !== 200) {
-            return reject(new PushError('push-failed', name, `inspecting ${name}: dockerd answered HTTP ${res.statusCode}: ${text.trim()}`));
-          }
-          try {
-            const doc = JSON.parse(text) as { Id?: unknown; RepoDigests?: unknown };
-            if (typeof doc.Id !== 'string') return resolve(undefined);
-            const repoDigests = Array.isArray(doc.RepoDigests) ? doc.RepoDigests.filter((d): d is string => typeof d === 'string') : [];
-            resolve({ id: doc.Id, repoDigests });
-          } catch (cause) {
-            reject(new PushError('push-failed', name, `inspecting ${name}: dockerd's answer is not JSON`, { cause }));
-          }
-        }, reject);
-      },
-    );
-    req.on('error', (cause: NodeJS.ErrnoException) =>
-      reject(new PushError('daemon-unreachable', name, `cannot inspect ${name}: dockerd does not answer (${cause.code ?? cause.message})`, { cause })),
-    );
     req.end();
   });
 }

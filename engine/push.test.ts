@@ -6,16 +6,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PushError } from './attest-errors.js';
-import {
-  JsonMessageSplitter,
-  engineInspectImage,
-  enginePush,
-  engineTarget,
-  registryAuthHeader,
-  type EngineTarget,
-  type PushMessage,
-} from './push-engine.js';
+import { EngineError as PushError } from './errors.js';
+import { inspectImage as engineInspectImage } from './inspect.js';
+import { JsonMessageSplitter, enginePush, registryAuthHeader, type PushMessage } from './push.js';
+import { engineTarget, type EngineTarget } from './target.js';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
@@ -160,7 +154,8 @@ describe('enginePush', () => {
 describe('engineInspectImage', () => {
   it('returns the id and repo digests, undefined for an unknown image', async () => {
     const { target, seen } = await fakeDockerd((req, res) => {
-      if (req.url === '/images/busybox:local/json') {
+      // the name is escaped (it may come from an untrusted request, in the guard); dockerd decodes it
+      if (req.url === '/images/busybox%3Alocal/json') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ Id: DIGEST, RepoDigests: ['busybox@sha256:' + 'cd'.repeat(32)] }));
         return;
@@ -170,6 +165,6 @@ describe('engineInspectImage', () => {
     });
     expect(await engineInspectImage(target, 'busybox:local')).toEqual({ id: DIGEST, repoDigests: [`busybox@sha256:${'cd'.repeat(32)}`] });
     expect(await engineInspectImage(target, 'nope:x')).toBeUndefined();
-    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /images/busybox:local/json', 'GET /images/nope:x/json']);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /images/busybox%3Alocal/json', 'GET /images/nope%3Ax/json']);
   });
 });
