@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 // DESIGN.md: each top-level folder is a module whose index.ts is its only public surface.
-const MODULES = 'common|engine|dockerfile-parser|frontend|tracer|attest|oci|cli';
+const MODULES = 'common|model|engine|dockerfile-parser|frontend|tracer|attest|oci|verify|cli';
 const deepImportAcrossModules = {
   regex: `^(\\.\\./)+(${MODULES})/(?!index\\.js$).+`,
   message: 'Import another module through its index.ts only (see DESIGN.md).',
@@ -20,7 +20,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['{common,engine,dockerfile-parser,frontend,tracer,attest,oci,cli}/**/*.ts'],
+    files: ['{common,model,engine,dockerfile-parser,frontend,tracer,attest,oci,verify,cli}/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [deepImportAcrossModules] }],

@@ -1,5 +1,6 @@
 // Typed errors of the attest module (sigstore-js habit: one string-union `code`, a
 // `cause`, and tests that assert codes rather than messages).
+import { TracebuildError, type ExitKind } from '../common/index.js';
 
 /**
  * - Arguments: `invalid-argument` (a builder or signer got input it cannot use, e.g. a
@@ -40,13 +41,36 @@ export type AttestationErrorCode =
   | 'unsupported-predicate'
   | 'signing-failed';
 
-export class AttestationError extends Error {
+/** Key problems are the user's input; a bundle that does not verify is a verification failure. */
+const EXIT: Record<AttestationErrorCode, ExitKind> = {
+  'invalid-argument': 'internal',
+  'key-not-found': 'input',
+  'key-exists': 'input',
+  'password-required': 'input',
+  'wrong-password': 'input',
+  'malformed-key': 'input',
+  'unsupported-key': 'input',
+  'key-io': 'input',
+  'malformed-bundle': 'verify',
+  'unsupported-bundle': 'verify',
+  'unknown-key': 'verify',
+  'signature-invalid': 'verify',
+  'verification-failed': 'verify',
+  'payload-type': 'verify',
+  'malformed-statement': 'verify',
+  'statement-type': 'verify',
+  'subject-mismatch': 'verify',
+  'unsupported-predicate': 'verify',
+  'signing-failed': 'internal',
+};
+
+export class AttestationError extends TracebuildError<AttestationErrorCode> {
   override readonly name = 'AttestationError';
-  readonly code: AttestationErrorCode;
+  readonly exit: ExitKind;
 
   constructor(code: AttestationErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options?.cause === undefined ? {} : { cause: options.cause });
+    this.exit = EXIT[code];
   }
 }
 

@@ -1,4 +1,4 @@
-// Public surface of the attest module (DESIGN.md: the only import point for other folders).
+// Public surface of the attest module (the only import point for other folders).
 //
 // Pure statement builders, local keys, offline DSSE signing into Sigstore v0.3 bundles, and
 // pure offline verification with caller-supplied trusted keys.
@@ -30,6 +30,7 @@ export {
 export {
   TRACEBUILD_MONITOR_TYPE,
   buildRuntimeTraceStatement,
+  traceFromPredicate,
   type MonitorInfo,
   type MonitoredProcessInfo,
   type RuntimeTracePredicate,

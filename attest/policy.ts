@@ -20,6 +20,7 @@ import {
 } from './policy-cel.js';
 import type { ImageRef } from './statement.js';
 import type { RuntimeTrace, TraceBuildStep, TraceNetwork, TraceProcess } from './trace-types.js';
+import { TracebuildError, type ExitKind } from '../common/index.js';
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -34,17 +35,18 @@ import type { RuntimeTrace, TraceBuildStep, TraceNetwork, TraceProcess } from '.
  */
 export type PolicyErrorCode = 'invalid-policy' | 'invalid-rule' | 'evaluation-error';
 
-export class PolicyError extends Error {
+/** A policy that does not parse or check is bad input (like a bad Dockerfile); one that
+ * fails while judging a trace cannot vouch for it. */
+export class PolicyError extends TracebuildError<PolicyErrorCode> {
   override readonly name = 'PolicyError';
-  readonly code: PolicyErrorCode;
+  readonly exit: ExitKind = 'input';
   /** Policy file name as given to parsePolicy. */
   readonly file: string;
   /** Name of the offending rule, when one is to blame. */
   readonly rule: string | undefined;
 
   constructor(code: PolicyErrorCode, message: string, options: { file: string; rule?: string; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, options.cause === undefined ? {} : { cause: options.cause });
     this.file = options.file;
     this.rule = options.rule;
   }

@@ -37,6 +37,7 @@ import {
   type Timestamp,
 } from './statement.js';
 import { TRACEBUILD_BUILD_TYPE } from './provenance.js';
+import { isObject, normalizeTrace, type Trace } from '../model/index.js';
 import { TRACE_COMPLETENESS_FIELDS, type RuntimeTrace, type TraceBuildStep, type TraceMonitor, type TraceProcess } from './trace-types.js';
 
 /** Default `monitor.type`: tracebuild's eBPF monitor. */
@@ -186,4 +187,16 @@ function fileAccess(step: TraceBuildStep, buildStep: number): ResourceDescriptor
 export function fileUri(path: string): string {
   const absolute = path.startsWith('/') ? path : `/${path}`;
   return `file://${absolute.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * A runtime-trace predicate read back as the trace it was made from: the predicate is the
+ * trace, its monitor under `details`. Checked and completed like any trace JSON
+ * (model/trace-schema.ts); throws TraceShapeError, with a `$.predicate...` path, when it is
+ * not one.
+ */
+export function traceFromPredicate(predicate: unknown): Trace {
+  if (!isObject(predicate)) return normalizeTrace(predicate, '$.predicate');
+  const monitor = isObject(predicate.monitor) && isObject(predicate.monitor.details) ? predicate.monitor.details : predicate.monitor;
+  return normalizeTrace({ ...predicate, monitor }, '$.predicate');
 }

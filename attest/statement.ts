@@ -1,19 +1,16 @@
 // in-toto Statement v1 types and the helpers shared by the pure statement builders.
 // Nothing here does I/O.
 
+import { STATEMENT_TYPE_V1 } from '../model/index.js';
 import { AttestationError } from './errors.js';
 
-export const STATEMENT_TYPE_V1 = 'https://in-toto.io/Statement/v1';
-/** DSSE payloadType of an in-toto statement. */
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
-export const RUNTIME_TRACE_PREDICATE_TYPE = 'https://in-toto.io/attestation/runtime-trace/v0.1';
-export const SLSA_PROVENANCE_PREDICATE_TYPE = 'https://slsa.dev/provenance/v1';
-
-/** Predicate types tracebuild produces and, by default, accepts when verifying. */
-export const KNOWN_PREDICATE_TYPES: readonly string[] = [
+export {
+  IN_TOTO_PAYLOAD_TYPE,
+  KNOWN_PREDICATE_TYPES,
   RUNTIME_TRACE_PREDICATE_TYPE,
   SLSA_PROVENANCE_PREDICATE_TYPE,
-];
+  STATEMENT_TYPE_V1,
+} from '../model/index.js';
 
 /** in-toto DigestSet: algorithm -> lower-case hex. */
 export type DigestSet = Record<string, string>;

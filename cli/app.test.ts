@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './app.js';
 import type {
   BuildKitClient,
-  ConversionStep,
+  BuildStep,
   ConvertOptions,
   SolveOptions,
   StatusBatch,
@@ -13,17 +13,26 @@ import type {
 } from './contracts.js';
 import type { CliIo } from './io.js';
 import { fakeTracer } from '../test/helpers/fake-tracer.js';
+import { TracebuildError, type ExitKind } from '../common/index.js';
 import { FakeConvertError, FakeDockerfileError } from '../test/helpers/cli.js';
 
 // ---- fakes of the sibling modules -------------------------------------------------------
 
 const DockerfileError = FakeDockerfileError;
 const ConvertError = FakeConvertError;
-class SolveError extends Error {
+class SolveError extends TracebuildError<'solve-failed'> {
   override readonly name = 'SolveError';
+  readonly exit: ExitKind = 'build';
+  constructor(message: string) {
+    super('solve-failed', message);
+  }
 }
-class BuildKitConnectionError extends Error {
+class BuildKitConnectionError extends TracebuildError<'unreachable'> {
   override readonly name = 'BuildKitConnectionError';
+  readonly exit: ExitKind = 'unreachable';
+  constructor(message: string) {
+    super('unreachable', message);
+  }
 }
 
 interface FakeInstruction {
@@ -73,13 +82,13 @@ interface FakeOptions {
 }
 
 function fakeToolchain(rec: Recorder, opts: FakeOptions = {}): Toolchain<FakeAst, string, { address: string }> {
-  let lastSteps: ConversionStep[] = [];
+  let lastSteps: BuildStep[] = [];
   const convertDockerfile = async (o: ConvertOptions<FakeAst>) => {
     rec.convert.push(o);
     const all = o.dockerfile.stages.flatMap((s) => s.instructions);
     const wrong = all.find((i) => i.keyword === 'COPY' && i.text.includes('--from=nowhere'));
     if (wrong !== undefined) throw new ConvertError(o.dockerfile.file, wrong.range.startLine, 'stage "nowhere" not found');
-    const steps: ConversionStep[] = all.map((ins, i) => ({
+    const steps: BuildStep[] = all.map((ins, i) => ({
       vertex: `sha256:v${ins.range.startLine}`,
       name: `[${i + 1}/${all.length}] ${ins.text}`,
       instruction: ins.text,
@@ -137,7 +146,6 @@ function fakeToolchain(rec: Recorder, opts: FakeOptions = {}): Toolchain<FakeAst
       if (opts.connectError) throw opts.connectError;
       return client;
     },
-    errors: { DockerfileError, ConvertError, SolveError, BuildKitConnectionError },
     tracer: fakeTracer(),
   };
 }

@@ -180,7 +180,7 @@ export async function runCli(argv: readonly string[], io: CliIo, app: CliApp): P
       if (err.message !== '') io.stderr.write(`${err.message}\n`);
       return err.exitCode;
     }
-    const report = describeError(err, loaded?.errors);
+    const report = describeError(err);
     if (report.details !== undefined) io.stderr.write(report.details);
     io.stderr.write(`${report.message}\n`);
     if (report.kind === 'internal' && io.env.TRACEBUILD_DEBUG && err instanceof Error && err.stack) {

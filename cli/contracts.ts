@@ -1,10 +1,38 @@
-// Structural types for what `cli/` uses from its sibling modules (dockerfile-parser,
-// frontend/convert, frontend/buildkit). The command code is written against these and gets
-// the real implementations injected by `modules.ts`, so it type-checks and unit-tests
-// without the daemon. The two opaque types the cli only passes along (the parsed
-// Dockerfile and the LLB definition) are generic parameters, so nothing is cast.
+// What `cli/` uses from its sibling modules, as types: the command code is written against
+// these and gets the real implementations injected by `modules.ts` (loaded on first use, so
+// `--help` loads no gRPC), so it type-checks and unit-tests without the daemon. Every type
+// here is the siblings' own (imported as a type: nothing is loaded) or derived from one;
+// the two opaque things the cli only passes along (the parsed Dockerfile and the LLB
+// definition) are generic parameters, so tests can inject fakes and nothing is cast.
 
+import type {
+  ContextDirEntry,
+  ConvertOptions as FrontendConvertOptions,
+  Conversion as FrontendConversion,
+  GatewayApi,
+  GatewaySolveRequest,
+  Platform,
+  SolveResult,
+  StatusBatch,
+  VertexLogLine,
+  VertexStatusUpdate,
+  VertexUpdate,
+} from '../frontend/index.js';
+import type { BuildStep, ServedFile } from '../model/index.js';
 import type { TracerToolkit } from './trace-contracts.js';
+
+export type {
+  BuildStep,
+  ContextDirEntry,
+  GatewayApi,
+  Platform,
+  ServedFile,
+  SolveResult,
+  StatusBatch,
+  VertexLogLine,
+  VertexStatusUpdate,
+  VertexUpdate,
+};
 
 /** The little of the parsed Dockerfile the cli looks at itself (entitlements). */
 export interface DockerfileAstView {
@@ -17,114 +45,14 @@ export interface DockerfileAstView {
   }[];
 }
 
-export interface Platform {
-  os: string;
-  architecture: string;
-}
+export type NetworkMode = FrontendConvertOptions['network'];
 
-export type ResolveImageConfig = (
-  ref: string,
-  platform: Platform,
-) => Promise<{ digest?: string; config: Record<string, unknown> } | undefined>;
+/** The converter's options, with the parsed Dockerfile as the cli sees it. */
+export type ConvertOptions<Ast> = Omit<FrontendConvertOptions, 'dockerfile'> & { dockerfile: Ast };
 
-export type NetworkMode = 'default' | 'host' | 'none';
-
-/** One entry of a build-context directory, as lstat sees it (a symlink is not followed). */
-export interface ContextDirEntry {
-  name: string;
-  type: 'dir' | 'file' | 'symlink' | 'other';
-}
-
-export interface ConvertOptions<Ast> {
-  dockerfile: Ast;
-  buildArgs: Record<string, string>;
-  labels: Record<string, string>;
-  target?: string;
-  network: NetworkMode;
-  noCache: boolean;
-  excludePatterns: string[];
-  /** The build's session id, for the context source; absent for `convert` (no daemon). */
-  sessionId?: string;
-  resolveImageConfig?: ResolveImageConfig;
-  /** Lists a directory of the build context (relative, clean; '' is the root), for the
-   * wildcards of COPY --parents, which BuildKit v0.8 cannot expand; undefined: no such dir. */
-  readContextDir?: (dir: string) => Promise<readonly ContextDirEntry[] | undefined>;
-}
-
-/** One Dockerfile instruction as converted: the vertex digest it became and where it came from. */
-export interface ConversionStep {
-  vertex: string;
-  name: string;
-  instruction: string;
-  keyword: string;
-  line: number;
-  endLine: number;
-  stage: string;
-  stageIndex: number;
-  /** RUN: the exec op's meta.args as sent (the tracer matches the first exec against them). */
-  execArgs?: string[];
-  /** COPY/ADD: sources (variables expanded), destination, and --from as given. */
-  copySources?: string[];
-  copyDestination?: string;
-  copyFrom?: string;
-}
-
-export interface Conversion<Def> {
-  definition: Def;
-  imageConfig: Record<string, unknown>;
-  steps: ConversionStep[];
-  baseImages: { ref: string; digest?: string }[];
-  /** Secret ids the LLB mounts, with the line that mounts them. */
-  secrets?: { id: string; required: boolean; line: number }[];
-}
-
-// ---- the BuildKit Status stream --------------------------------------------------------
-
-export interface StatusVertex {
-  digest: string;
-  inputs: string[];
-  name: string;
-  cached: boolean;
-  started?: Date;
-  completed?: Date;
-  /** Exact started/completed, ns since the Unix epoch (the tracer matches kernel times). */
-  startedNs?: bigint;
-  completedNs?: bigint;
-  error?: string;
-}
-
-export interface StatusVertexStatus {
-  id: string;
-  vertex: string;
-  name: string;
-  current: number;
-  total: number;
-  timestamp?: Date;
-  started?: Date;
-  completed?: Date;
-}
-
-export interface StatusVertexLog {
-  vertex: string;
-  timestamp?: Date;
-  /** 1 stdout, 2 stderr. */
-  stream: number;
-  data: Uint8Array;
-}
-
-export interface StatusBatch {
-  vertexes: StatusVertex[];
-  statuses: StatusVertexStatus[];
-  logs: StatusVertexLog[];
-}
-
-// ---- the BuildKit client ---------------------------------------------------------------
-
-export interface Gateway {
-  /** This build's session: the context source must name it (see ConvertOptions.sessionId). */
-  readonly sessionId: string;
-  resolveImageConfig: ResolveImageConfig;
-}
+/** What the cli reads of a conversion, with the LLB definition opaque. */
+export type Conversion<Def> = Pick<FrontendConversion, 'imageConfig' | 'steps' | 'baseImages'> &
+  Partial<Pick<FrontendConversion, 'secrets'>> & { definition: Def };
 
 export interface Exporter {
   type: 'moby';
@@ -132,23 +60,11 @@ export interface Exporter {
   attrs: Record<string, string>;
 }
 
-export interface SolveOptions<Def> {
-  contextDir: string;
-  dockerignore: string[];
+/** A gateway solve, with the LLB definition opaque. */
+export type SolveOptions<Def> = Omit<GatewaySolveRequest, 'frontend' | 'exporter'> & {
   exporter: Exporter | undefined;
-  entitlements: string[];
-  frontend: (gateway: Gateway) => Promise<{ definition: Def; imageConfig: Record<string, unknown> }>;
-  onStatus: (batch: StatusBatch) => void;
-  /** Every regular file the context session sent (the trace's COPY/ADD record). */
-  onFileServed?: (file: ServedFile) => void;
-  /** Served by the session's Secrets service, never put in the LLB. */
-  secrets?: Record<string, Uint8Array>;
-  signal?: AbortSignal;
-}
-
-export interface SolveResult {
-  exporterResponse: Record<string, string>;
-}
+  frontend: (gateway: GatewayApi) => Promise<{ definition: Def; imageConfig: Record<string, unknown> }>;
+};
 
 /** Listens to a solve besides the progress display (the trace phase: vertex times, served files). */
 export interface SolveObserver {
@@ -156,27 +72,9 @@ export interface SolveObserver {
   onFileServed?(file: ServedFile): void;
 }
 
-export interface ServedFile {
-  /** Relative to the context, `/`-separated. */
-  path: string;
-  size: number;
-  /** Lower-case hex. */
-  sha256: string;
-}
-
 export interface BuildKitClient<Def> {
   solve(options: SolveOptions<Def>): Promise<SolveResult>;
   close(): void | Promise<void>;
-}
-
-/** Constructors of the siblings' typed errors, for `instanceof` in the exit-code table. */
-export type ErrorClass = abstract new (...args: never[]) => Error;
-
-export interface SiblingErrorClasses {
-  DockerfileError: ErrorClass;
-  ConvertError: ErrorClass;
-  SolveError: ErrorClass;
-  BuildKitConnectionError: ErrorClass;
 }
 
 /** Everything the build and convert commands need from the other modules. */
@@ -186,7 +84,6 @@ export interface Toolchain<Ast extends DockerfileAstView, Def, Endpoint = unknow
   describeConversion(conversion: Conversion<Def>): unknown;
   endpointFromEnv(env: NodeJS.ProcessEnv): Endpoint;
   connectBuildKit(endpoint: Endpoint): Promise<BuildKitClient<Def>>;
-  errors: SiblingErrorClasses;
   /** The eBPF tracer (trace-contracts.ts); without it a build can only run with --no-trace. */
   tracer?: TracerToolkit;
 }

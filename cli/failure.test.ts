@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ConversionStep, StatusBatch } from './contracts.js';
+import type { BuildStep, StatusBatch } from './contracts.js';
 import { StepFailedError, describeError } from './errors.js';
 import { dockerfileExcerpt, explainSolveFailure, explainStepError } from './failure.js';
 import { ProgressState } from './progress/index.js';
@@ -18,7 +18,7 @@ const DOCKERFILE = [
   '',
 ].join('\n');
 
-const steps: ConversionStep[] = [
+const steps: BuildStep[] = [
   { vertex: 'sha256:from', name: '[1/3] FROM docker.io/library/busybox:local', instruction: 'FROM busybox:local', keyword: 'FROM', line: 1, endLine: 1, stage: '0', stageIndex: 0 },
   { vertex: 'sha256:workdir', name: '[2/3] WORKDIR /app', instruction: 'WORKDIR /app', keyword: 'WORKDIR', line: 2, endLine: 2, stage: '0', stageIndex: 0 },
   { vertex: 'sha256:run', name: '[3/3] RUN echo start ...', instruction: 'RUN echo start && ... && exit 3', keyword: 'RUN', line: 3, endLine: 5, stage: '0', stageIndex: 0 },

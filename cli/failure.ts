@@ -14,7 +14,7 @@
 //   --------------------
 //   Dockerfile:3: process "/bin/sh -c echo hi && exit 3" did not complete successfully: exit code: 3
 
-import type { ConversionStep } from './contracts.js';
+import type { BuildStep } from './contracts.js';
 import { StepFailedError } from './errors.js';
 import { logOffset, type ProgressState, type VertexView } from './progress/index.js';
 import { oneLine } from '../common/index.js';
@@ -25,7 +25,7 @@ export const CONTEXT_LINES = 2;
 export interface FailureContext {
   state: ProgressState;
   /** Undefined when the failure came before the conversion finished. */
-  steps: readonly ConversionStep[] | undefined;
+  steps: readonly BuildStep[] | undefined;
   /** Name shown in `NAME:LINE` (the Dockerfile's base name, like docker). */
   dockerfileName: string;
   dockerfileText: string;
@@ -87,9 +87,9 @@ export function explainStepError(keyword: string | undefined, message: string): 
  * build context, image metadata) serve many steps and are reported as themselves. */
 export function stepOfVertex(
   digest: string,
-  steps: readonly ConversionStep[] | undefined,
+  steps: readonly BuildStep[] | undefined,
   state: ProgressState,
-): ConversionStep | undefined {
+): BuildStep | undefined {
   if (steps === undefined) return undefined;
   const byVertex = new Map(steps.map((s) => [s.vertex, s] as const));
   if (!byVertex.has(digest) && state.get(digest)?.name.startsWith('[internal]') === true) return undefined;

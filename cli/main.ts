@@ -44,7 +44,7 @@ try {
     version: packageVersion(),
     loadToolchain: async () => (await import('./modules.js')).toolchain,
     // show/diff of an image: its runtime-trace attestation, verified as `verify` does.
-    fetchImageTrace: async (reference, options) => (await import('./commands/verify.js')).fetchVerifiedImageTrace(reference, options),
+    fetchImageTrace: async (reference, options) => (await import('../verify/index.js')).fetchVerifiedImageTrace(reference, options),
   });
 } finally {
   process.off('SIGINT', cancel);

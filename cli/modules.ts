@@ -2,11 +2,8 @@
 // `contracts.ts`. Loaded lazily by `main.ts` (so `--help` does not load gRPC); tests inject
 // fakes instead.
 
-import { DockerfileError, parseDockerfile } from '../dockerfile-parser/index.js';
+import { parseDockerfile } from '../dockerfile-parser/index.js';
 import {
-  BuildKitConnectionError,
-  ConvertError,
-  SolveError,
   connectBuildKit,
   convertDockerfile,
   describeConversion,
@@ -26,7 +23,6 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
   describeConversion,
   endpointFromEnv,
   connectBuildKit,
-  errors: { DockerfileError, ConvertError, SolveError, BuildKitConnectionError },
   tracer: {
     startProbe,
     correlate,

@@ -11,7 +11,6 @@ import type {
   TraceEvent,
   TraceTableOptions,
 } from '../tracer/index.js';
-import type { ErrorClass } from './contracts.js';
 
 /** The running probe, as the trace phase drives it (tracer's Probe satisfies it). */
 export interface TraceProbe {
@@ -44,5 +43,5 @@ export interface TracerToolkit {
   startCorrelation?(): TraceCorrelation;
   formatTraceTable(trace: Trace, options?: TraceTableOptions): string;
   /** Not root, BPF unavailable, probe not built: said once, with what to do. */
-  TracerUnavailableError: ErrorClass;
+  TracerUnavailableError: abstract new (...args: never[]) => Error;
 }

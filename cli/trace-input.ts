@@ -13,9 +13,10 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { TracebuildError, type ExitKind } from '../common/index.js';
 import type { Trace } from '../tracer/index.js';
 import { normalizeReference } from './reference.js';
-import { isObject, normalizeTrace, TraceShapeError } from './trace-schema.js';
+import { isObject, normalizeTrace, TraceShapeError } from '../model/index.js';
 
 export type TraceInputErrorCode =
   /** The argument looks like a file path (or is no valid image reference) and no such file exists. */
@@ -37,16 +38,18 @@ export type TraceInputErrorCode =
   | 'verification-failed';
 
 /** A trace argument cannot be used; the message names the argument and what is wrong. */
-export class TraceInputError extends Error {
+export class TraceInputError extends TracebuildError<TraceInputErrorCode> {
   override readonly name = 'TraceInputError';
+  readonly exit: ExitKind;
   constructor(
-    readonly code: TraceInputErrorCode,
+    code: TraceInputErrorCode,
     /** The argument as given on the command line. */
     readonly input: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
+    this.exit = code === 'verification-failed' ? 'verify' : 'input';
   }
 }
 

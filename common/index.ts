@@ -19,6 +19,6 @@ export {
   parseDaemonAddress,
   type DialTarget,
 } from './docker-host.js';
-export { oneLine } from './text.js';
+export { oneLine, visible } from './text.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { TracebuildError, isTracebuildError, type ExitKind, type SourceLocation, type TracebuildErrorOptions } from './errors.js';

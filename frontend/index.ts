@@ -9,6 +9,8 @@ export type {
   ConvertOptions,
   ConvertedStep,
   Conversion,
+  ContextDirEntry,
+  ContextDirReader,
 } from './convert/index.js';
 export {
   endpointFromEnv,

@@ -1,3 +1,5 @@
+import { TracebuildError, type ExitKind } from '../common/index.js';
+
 /**
  * Typed errors of the distribution client. Every failure names the operation, the
  * reference it was about, the HTTP status when there was one, and the registry's own
@@ -51,8 +53,26 @@ export interface RegistryErrorDetails {
   readonly cause?: unknown;
 }
 
-export class RegistryError extends Error {
-  readonly code: RegistryErrorCode;
+const EXIT: Record<RegistryErrorCode, ExitKind> = {
+  'bad-reference': 'input',
+  unauthorized: 'auth',
+  denied: 'auth',
+  'not-found': 'remote',
+  'manifest-invalid': 'remote',
+  'blob-invalid': 'remote',
+  'digest-mismatch': 'remote',
+  unreachable: 'unreachable',
+  'rate-limited': 'remote',
+  'server-error': 'remote',
+  'bad-response': 'remote',
+  unsupported: 'remote',
+  credentials: 'auth',
+  insecure: 'remote',
+  'request-failed': 'remote',
+};
+
+export class RegistryError extends TracebuildError<RegistryErrorCode> {
+  readonly exit: ExitKind;
   readonly operation: RegistryOperation;
   readonly reference: string;
   readonly status: number | undefined;
@@ -63,9 +83,9 @@ export class RegistryError extends Error {
     const parts = [`${details.operation} ${details.reference}: ${message}`];
     if (details.status !== undefined) parts.push(`(HTTP ${details.status})`);
     if (details.registryMessage) parts.push(`registry says: ${details.registryMessage}`);
-    super(parts.join(' '), details.cause === undefined ? undefined : { cause: details.cause });
+    super(details.code, parts.join(' '), details.cause === undefined ? {} : { cause: details.cause });
     this.name = 'RegistryError';
-    this.code = details.code;
+    this.exit = EXIT[details.code];
     this.operation = details.operation;
     this.reference = details.reference;
     this.status = details.status;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { buildRuntimeTraceStatement, buildSlsaProvenanceStatement } from '../../attest/index.js';
 import { sampleTrace } from '../../test/helpers/attest-fixtures.js';
-import { bundleLayerOf, bundleReferrerManifest } from './attest-referrer.js';
+import { bundleLayerOf, bundleReferrerManifest } from '../../verify/index.js';
 import {
   REDACTED_VALUE,
   contextFilesFromTrace,

@@ -14,7 +14,7 @@ import { describeError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { normalizeTag } from '../reference.js';
 import { NotAttestedError } from './attest-errors.js';
-import { BUNDLE_MEDIA_TYPE } from './attest-referrer.js';
+import { BUNDLE_MEDIA_TYPE } from '../../verify/index.js';
 import { attestPhase, signingCheckPhase } from './attest.js';
 import type { BuildRequest, BuildRun } from './build.js';
 
@@ -79,10 +79,10 @@ describe('signing-check', () => {
     for (const [env, code] of [[{}, 'password-required'], [{ TRACEBUILD_KEY_PASSWORD: 'nope' }, 'wrong-password']] as const) {
       const e = await Promise.resolve(check.run(makeRun({ push: true, key: 'locked.key' }, ['127.0.0.1:5000/a'], env))).catch((x: unknown) => x);
       expect(e).toMatchObject({ name: 'AttestationError', code });
-      expect(describeError(e)).toMatchObject({ kind: 'key', exitCode: 1 });
+      expect(describeError(e)).toMatchObject({ kind: 'input', exitCode: 1 });
     }
     const missing = await Promise.resolve(check.run(makeRun({ push: true, key: 'none.key' }, ['x/y']))).catch((x: unknown) => x);
-    expect(describeError(missing)).toMatchObject({ kind: 'key', exitCode: 1, message: `error: key file ${join(dir, 'none.key')} does not exist` });
+    expect(describeError(missing)).toMatchObject({ kind: 'input', exitCode: 1, message: `error: key file ${join(dir, 'none.key')} does not exist` });
   });
 
   it('warns when pushing without a key', async () => {
@@ -143,7 +143,7 @@ describe('attest after push', () => {
     expect(e).toBeInstanceOf(NotAttestedError);
     expect((e as NotAttestedError).pushed).toEqual([`${downHost}/gone@${image.digest}`]);
     const report = describeError(e);
-    expect(report).toMatchObject({ kind: 'attest', exitCode: 1 });
+    expect(report).toMatchObject({ kind: 'remote', exitCode: 1 });
     expect(report.message).toMatch(new RegExp(`^error: image pushed as ${downHost.replace(/\./g, '\\.')}/gone@${image.digest} but not attested: `));
     expect(err.join('')).toContain('warning: no runtime trace was recorded');
   }, 60_000);

@@ -28,8 +28,7 @@ import { EMPTY_JSON, MediaType, parseReference, type AttachResult } from '../../
 import type { DockerfileAstView } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import { NotAttestedError } from './attest-errors.js';
-import { registryClient } from './attest-registry.js';
-import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest } from './attest-referrer.js';
+import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest, registryClient } from '../../verify/index.js';
 import { provenanceInput, runtimeTraceInput, type BuildFacts } from './attest-statements.js';
 import type { BuildPhase, BuildRun } from './build.js';
 import { engineTarget, inspectImage } from '../../engine/index.js';

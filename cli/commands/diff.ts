@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { describeError, ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { visible } from '../report/model.js';
+import { visible } from '../../common/index.js';
 import { loadTraceInput, type TraceInput, type TraceSource } from '../trace-input.js';
 import type { TraceCommandDeps } from './show.js';
 

@@ -16,9 +16,8 @@ import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { RunningWebhook } from '../guard/admission.js';
 import type { RunningPlugin } from '../guard/authz-plugin.js';
-import { registryClient } from './attest-registry.js';
 import { engineTarget } from '../../engine/index.js';
-import { loadTrustedKeys } from './verify.js';
+import { loadTrustedKeys, registryClient } from '../../verify/index.js';
 import { loadPolicy } from './verify-policy.js';
 
 export const DEFAULT_PLUGIN_DIR = '/run/docker/plugins';

@@ -8,7 +8,8 @@ import { RegistryError } from '../../oci/index.js';
 import { runCli } from '../app.js';
 import { describeError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { NotAttestedError, VerificationFailedError } from './attest-errors.js';
+import { NotAttestedError } from './attest-errors.js';
+import { VerificationFailedError } from '../../verify/index.js';
 import { EngineError as PushError } from '../../engine/index.js';
 
 let dir = '';
@@ -82,13 +83,13 @@ describe('signing commands: usage', () => {
 
 describe('exit codes of the signing errors', () => {
   it.each([
-    [new PushError('push-failed', 'r:1', 'pushing r:1 failed: denied'), 'push', 'error: pushing r:1 failed: denied'],
-    [new NotAttestedError(['r@sha256:1'], 'image pushed as r@sha256:1 but not attested: x'), 'attest', 'error: image pushed as r@sha256:1 but not attested: x'],
+    [new PushError('push-failed', 'r:1', 'pushing r:1 failed: denied'), 'remote', 'error: pushing r:1 failed: denied'],
+    [new NotAttestedError(['r@sha256:1'], 'image pushed as r@sha256:1 but not attested: x'), 'remote', 'error: image pushed as r@sha256:1 but not attested: x'],
     [new VerificationFailedError('r:1', ['unknown-key'], 'r:1: attestation x: it is signed by key k'), 'verify', 'error: r:1: attestation x: it is signed by key k'],
-    [new RegistryError('cannot get manifest', { code: 'not-found', operation: 'manifest.get', reference: 'r:1', status: 404 }), 'registry', 'error: manifest.get r:1: cannot get manifest (HTTP 404)'],
-    [new AttestationError('wrong-password', 'cannot decrypt k.key: wrong password'), 'key', 'error: cannot decrypt k.key: wrong password'],
-    [new AttestationError('key-exists', 'k.key already exists'), 'key', 'error: k.key already exists'],
-    [new AttestationError('signing-failed', 'signing failed: x'), 'attest', 'error: signing failed: x'],
+    [new RegistryError('cannot get manifest', { code: 'not-found', operation: 'manifest.get', reference: 'r:1', status: 404 }), 'remote', 'error: manifest.get r:1: cannot get manifest (HTTP 404)'],
+    [new AttestationError('wrong-password', 'cannot decrypt k.key: wrong password'), 'input', 'error: cannot decrypt k.key: wrong password'],
+    [new AttestationError('key-exists', 'k.key already exists'), 'input', 'error: k.key already exists'],
+    [new AttestationError('signing-failed', 'signing failed: x'), 'internal', 'error: signing failed: x'],
   ])('%s -> %s', (err, kind, message) => {
     expect(describeError(err)).toEqual({ kind, exitCode: 1, message });
   });

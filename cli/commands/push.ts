@@ -6,7 +6,7 @@
 import type { DockerfileAstView } from '../contracts.js';
 import type { NormalizedReference } from '../reference.js';
 import { NotAttestedError } from './attest-errors.js';
-import { dockerCredentials, dockerServerAddress } from './attest-registry.js';
+import { dockerCredentials, dockerServerAddress } from '../../verify/index.js';
 import type { BuildPhase } from './build.js';
 import { enginePush, engineTarget, registryAuthHeader, type PushMessage } from '../../engine/index.js';
 

@@ -10,8 +10,7 @@
 
 import type { Descriptor, Reference, RegistryClient } from '../../oci/index.js';
 import type { CliIo } from '../io.js';
-import { ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, bundleLayerOf } from './attest-referrer.js';
-import { parseImageArgument, registryClient } from './attest-registry.js';
+import { ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, bundleKeyHint, bundleLayerOf, parseImageArgument, registryClient } from '../../verify/index.js';
 
 export const MAX_DEPTH = 3;
 
@@ -42,21 +41,6 @@ export interface ReferrersTree {
   referrers: ReferrerNode[];
 }
 
-/** The key hint of a Sigstore bundle's JSON, if it has one (not verified). */
-export function bundleKeyHint(bytes: Uint8Array): string | undefined {
-  try {
-    const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as {
-      verificationMaterial?: { publicKey?: { hint?: unknown } };
-      dsseEnvelope?: { signatures?: { keyid?: unknown }[] };
-    };
-    const hint = doc.verificationMaterial?.publicKey?.hint;
-    if (typeof hint === 'string' && hint !== '') return hint;
-    const keyid = doc.dsseEnvelope?.signatures?.[0]?.keyid;
-    return typeof keyid === 'string' && keyid !== '' ? keyid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function isBundle(d: Descriptor): boolean {
   return (d.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle');

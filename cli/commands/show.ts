@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { renderHtmlReport } from '../report/html.js';
 import { formatShowText } from '../report/text.js';
-import { writeFileAtomic } from '../../common/index.js';
+import { TracebuildError, writeFileAtomic, type ExitKind } from '../../common/index.js';
 import { loadTraceInput, type ImageTraceFetcher } from '../trace-input.js';
 
 /** What the trace commands need from the app: the image hook, the version for the report. */
@@ -27,14 +27,15 @@ export interface ShowRequest {
 }
 
 /** Thrown when the report cannot be written; names the file. Exit 1. */
-export class ReportWriteError extends Error {
+export class ReportWriteError extends TracebuildError<'cannot-write'> {
   override readonly name = 'ReportWriteError';
+  readonly exit: ExitKind = 'input';
   constructor(
     readonly path: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super('cannot-write', message, options);
   }
 }
 

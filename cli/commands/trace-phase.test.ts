@@ -7,15 +7,19 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TracerError, abi, type CgroupEventData, type ExecEventData, type FileEventData, type Trace, type TraceEvent } from '../../tracer/index.js';
 import { FAKE_REALTIME_OFFSET_NS, fakeTracer, type FakeTracerOptions } from '../../test/helpers/fake-tracer.js';
+import { TracebuildError, type ExitKind } from '../../common/index.js';
 import { runCli } from '../app.js';
-import type { BuildKitClient, ConversionStep, ConvertOptions, SolveOptions, Toolchain } from '../contracts.js';
+import type { BuildKitClient, BuildStep, ConvertOptions, SolveOptions, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
 import { redactSecrets } from './trace-phase.js';
 
-class SolveError extends Error {
+class SolveError extends TracebuildError<'solve-failed'> {
   override readonly name = 'SolveError';
+  readonly exit: ExitKind = 'build';
+  constructor(message: string) {
+    super('solve-failed', message);
+  }
 }
-class Unused extends Error {}
 
 interface FakeAst {
   stages: { instructions: { keyword: string; text: string; flags: []; range: { startLine: number } }[] }[];
@@ -49,7 +53,7 @@ function toolchain(
   tracer: FakeTracerOptions | null,
   opts: { abort?: AbortController; connectError?: Error; duringSolve?: (fake: ReturnType<typeof fakeTracer> | undefined) => void } = {},
 ) {
-  let steps: ConversionStep[] = [];
+  let steps: BuildStep[] = [];
   const client: BuildKitClient<string> = {
     async solve(o) {
       rec.solves.push(o);
@@ -91,7 +95,7 @@ function toolchain(
       const all = o.dockerfile.stages.flatMap((s) => s.instructions);
       steps = all.map((ins, i) => {
         const rest = ins.text.slice(ins.keyword.length).trim();
-        const step: ConversionStep = {
+        const step: BuildStep = {
           vertex: vertexOf(ins.range.startLine),
           name: `[${i + 1}/${all.length}] ${ins.text}`,
           instruction: ins.text,
@@ -117,7 +121,6 @@ function toolchain(
       if (opts.connectError) throw opts.connectError;
       return client;
     },
-    errors: { DockerfileError: Unused, ConvertError: Unused, SolveError, BuildKitConnectionError: Unused },
   };
   const fake = tracer === null ? undefined : fakeTracer(tracer);
   if (fake) tc.tracer = fake;

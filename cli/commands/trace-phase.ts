@@ -33,7 +33,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { writeFileAtomic } from '../../common/index.js';
+import { TracebuildError, writeFileAtomic, type ExitKind } from '../../common/index.js';
 import type { CorrelateVertex, MonitorGap, ProbeExit, Trace, TraceEvent } from '../../tracer/index.js';
 import type { DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
 import { UsageError } from '../errors.js';
@@ -42,26 +42,29 @@ import type { TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contr
 import type { BuildPhase, BuildRun } from './build.js';
 
 /** The tracer cannot run here (not root, no BPF, probe not built, loader failed to start). */
-export class TraceUnavailableError extends Error {
+export class TraceUnavailableError extends TracebuildError<'trace-unavailable'> {
   override readonly name = 'TraceUnavailableError';
+  readonly exit: ExitKind = 'trace';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('trace-unavailable', message, options);
   }
 }
 
 /** The probe stopped watching part of the build, and --allow-incomplete-trace was not given. */
-export class TraceIncompleteError extends Error {
+export class TraceIncompleteError extends TracebuildError<'trace-incomplete'> {
   override readonly name = 'TraceIncompleteError';
+  readonly exit: ExitKind = 'trace';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('trace-incomplete', message, options);
   }
 }
 
 /** Writing `--trace-out` failed. */
-export class TraceWriteError extends Error {
+export class TraceWriteError extends TracebuildError<'trace-write-failed'> {
   override readonly name = 'TraceWriteError';
+  readonly exit: ExitKind = 'input';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('trace-write-failed', message, options);
   }
 }
 

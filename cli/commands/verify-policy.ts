@@ -8,10 +8,11 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Evidence, Policy, RuntimeTrace, Violation } from '../../attest/index.js';
+import type { Policy, RuntimeTrace, Violation } from '../../attest/index.js';
+import { evidenceLine } from '../../verify/index.js';
 import { ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { visible } from '../report/model.js';
+import { visible } from '../../common/index.js';
 import { loadTraceInput, TraceInputError, type TraceFileSource } from '../trace-input.js';
 
 export interface PolicyOutcome {
@@ -49,18 +50,6 @@ export async function evaluate(policy: Policy, trace: RuntimeTrace, image: { nam
   };
 }
 
-export function evidenceLine(e: Evidence): string | undefined {
-  switch (e.kind) {
-    case 'process':
-      return `process ${visible(e.exe)} sha256:${e.sha256 ?? '(unknown)'} (pid ${e.pid}${e.argv.length > 0 ? `: ${visible(e.argv.join(' '))}` : ''})`;
-    case 'file':
-      return e.from === undefined ? `file ${e.change} ${visible(e.path)}` : `file renamed ${visible(e.from)} -> ${visible(e.path)}`;
-    case 'network':
-      return `network ${e.protocol} ${e.direction} ${visible(e.address)}:${e.port}`;
-    default:
-      return undefined;
-  }
-}
 
 /** The policy section of verify's text output. */
 export function formatPolicyOutcome(outcome: PolicyOutcome): string {

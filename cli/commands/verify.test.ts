@@ -17,10 +17,10 @@ import { MediaType, RegistryClient, parseReference } from '../../oci/index.js';
 import { attachBundleBytes, pushTinyImage, sampleTrace, signAndAttach, statementsFor } from '../../test/helpers/attest-fixtures.js';
 import { OciTestRegistry } from '../../test/helpers/oci-server.js';
 import type { CliIo } from '../io.js';
-import { VerificationFailedError } from './attest-errors.js';
-import { BUNDLE_MEDIA_TYPE } from './attest-referrer.js';
+import { traceFromPredicate } from '../../attest/index.js';
+import { BUNDLE_MEDIA_TYPE, VerificationFailedError, fetchVerifiedImageTrace, verifyImage } from '../../verify/index.js';
 import { formatReferrerTree, listReferrerTree, runReferrers } from './referrers.js';
-import { fetchVerifiedImageTrace, runVerify, traceFromPredicate, verifyImage } from './verify.js';
+import { runVerify } from './verify.js';
 
 const signer = generateKeyPair();
 const stranger = generateKeyPair();
@@ -226,7 +226,7 @@ describe('traceFromPredicate', () => {
 
 describe('verify arguments', () => {
   it('an invalid image reference is a usage error', async () => {
-    await expect(runVerify({ image: 'Not Valid', keys: ['x.pub'], json: false }, io('/'), new RegistryClient())).rejects.toMatchObject({ name: 'UsageError' });
+    await expect(runVerify({ image: 'Not Valid', keys: ['x.pub'], json: false }, io('/'), new RegistryClient())).rejects.toMatchObject({ name: 'ImageReferenceError', exit: 'usage' });
   });
   it('a missing key file is a key error', async () => {
     const registry = new OciTestRegistry();

@@ -10,7 +10,7 @@ import { generateKeyPair, keyId, parsePolicy, type Policy } from '../../attest/i
 import { RegistryClient } from '../../oci/index.js';
 import { pushTinyImage, sampleTrace, signAndAttach, statementsFor } from '../../test/helpers/attest-fixtures.js';
 import { OciTestRegistry } from '../../test/helpers/oci-server.js';
-import type { TrustedKey } from '../commands/verify.js';
+import type { TrustedKey } from '../../verify/index.js';
 import { reviewAdmission } from './admission.js';
 import { decide } from './authz-plugin.js';
 import { classifyRequest, routedPath, type AuthzRequest } from './docker-request.js';
@@ -246,7 +246,7 @@ describe('ImageGate, against a registry with signed attestations', () => {
     let calls = 0;
     let release: () => void = () => undefined;
     const gated = new Promise<void>((resolve) => (release = resolve));
-    const { verifyImageWithKeys } = await import('../commands/verify.js');
+    const { verifyImageWithKeys } = await import('../../verify/index.js');
     const g = gate({
       timeoutMs: 100,
       verify: async (c, ref, keys) => {

@@ -15,9 +15,7 @@
 
 import type { Policy, RuntimeTrace, Violation } from '../../attest/index.js';
 import { isRegistryError, parseReference, parseReferenceWithDefaultTag, type Reference, type RegistryClient } from '../../oci/index.js';
-import { newestTraces, verificationError, verifyImageWithKeys, type TrustedKey, type VerifyReport } from '../commands/verify.js';
-import { evidenceLine } from '../commands/verify-policy.js';
-import { parseTraceDocument } from '../trace-input.js';
+import { evidenceLine, newestTraces, verificationError, verifyImageWithKeys, type TrustedKey, type VerifyReport } from '../../verify/index.js';
 import { VerdictCache } from './verdict-cache.js';
 import { oneLine } from '../../common/index.js';
 
@@ -189,8 +187,8 @@ export class ImageGate {
     }
     let violations: Violation[];
     try {
-      const { evaluatePolicy } = await import('../../attest/index.js');
-      const trace = parseTraceDocument(newest.statement, digestRef).trace;
+      const { evaluatePolicy, traceFromPredicate } = await import('../../attest/index.js');
+      const trace = traceFromPredicate(newest.statement.predicate);
       violations = evaluatePolicy(this.options.policy, trace as unknown as RuntimeTrace, { name: ref.name, digest: report.digest });
     } catch (err) {
       return this.refuse({ ...base, reason: `the policy could not be evaluated on its trace: ${this.errorText(err)}` }, 'untrusted');

@@ -3,7 +3,7 @@
 // state, its statuses (transfers, extraction...) and its output split into lines, and
 // tells the renderers what changed as a list of events.
 
-import type { StatusBatch, StatusVertex, StatusVertexLog, StatusVertexStatus } from '../contracts.js';
+import type { StatusBatch, VertexLogLine, VertexStatusUpdate, VertexUpdate } from '../contracts.js';
 import { TextDecoder } from 'node:util';
 import type { Clock } from '../io.js';
 
@@ -167,7 +167,7 @@ export class ProgressState {
     return v;
   }
 
-  private applyVertex(update: StatusVertex, events: ProgressEvent[]): VertexRecord {
+  private applyVertex(update: VertexUpdate, events: ProgressEvent[]): VertexRecord {
     const v = this.vertex(update.digest);
     if (update.name !== '') v.name = update.name;
     v.inputs = [...update.inputs];
@@ -182,7 +182,7 @@ export class ProgressState {
     return v;
   }
 
-  private applyStatus(update: StatusVertexStatus, events: ProgressEvent[]): void {
+  private applyStatus(update: VertexStatusUpdate, events: ProgressEvent[]): void {
     const v = this.vertex(update.vertex);
     let s = v.statuses.find((x) => x.id === update.id);
     if (s === undefined) {
@@ -203,7 +203,7 @@ export class ProgressState {
     }
   }
 
-  private applyLog(log: StatusVertexLog, events: ProgressEvent[]): void {
+  private applyLog(log: VertexLogLine, events: ProgressEvent[]): void {
     const v = this.vertex(log.vertex);
     const time = ms(log.timestamp) ?? this.clock.now();
     let partial = v.partial.get(log.stream);

@@ -2,7 +2,7 @@
 // value unless it is itself `Html` (made by `html` or `raw`). Strings are also made visible
 // (control and bidi characters as escapes, see model.ts): trace strings are untrusted.
 
-import { visible } from './model.js';
+import { visible } from '../../common/index.js';
 
 export class Html {
   constructor(readonly value: string) {}

@@ -5,23 +5,8 @@
 // trace file can be written by anyone: control characters, ANSI escapes and bidi overrides
 // are shown as escapes (`\x1b`, `\u202e`), never passed through.
 
+import { visible } from '../../common/index.js';
 import type { Trace, TraceBuildStep, TraceProcess } from '../../tracer/index.js';
-
-// C0 controls but tab/newline are handled below too; C1 controls; DEL; bidi controls and
-// other invisible formatting characters (zero-width, line/paragraph separators, BOM).
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-/** `s` with control, bidi and invisible characters as escapes (`\n`, `\x1b`, `\u202e`). */
-export function visible(s: string): string {
-  return s.replace(INVISIBLE, (c) => {
-    if (c === '\n') return '\\n';
-    if (c === '\t') return '\\t';
-    if (c === '\r') return '\\r';
-    const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
 
 /** One argument as a shell would need it, made visible. */
 export function shellWord(arg: string): string {

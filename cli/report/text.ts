@@ -1,6 +1,6 @@
 // `tracebuild show` as text: where the trace came from, the per-instruction table
 // (tracer's formatTraceTable), then per step its process tree, files and network, compact.
-// Pure. Untrusted strings are made visible (model.ts) before they are printed.
+// Pure. Untrusted strings are made visible (common/text.ts) before they are printed.
 
 import { formatDurationMs, formatTraceTable, type TraceBuildStep, type TraceProcess } from '../../tracer/index.js';
 import { describeSource, type TraceInput } from '../trace-input.js';
@@ -12,9 +12,9 @@ import {
   oneLineInstruction,
   processForest,
   shortDigest,
-  visible,
   type ProcessNode,
 } from './model.js';
+import { visible } from '../../common/index.js';
 
 export interface ShowTextOptions {
   /** Table width (default 100). */

@@ -2,6 +2,9 @@
 // them. Timestamps are carried twice: as Date (millisecond precision, convenient) and as
 // nanoseconds since the Unix epoch (bigint, exact), because the tracer matches vertex
 // timings to kernel events that are far finer than a millisecond.
+import type { ServedFile, Vertex } from '../../model/index.js';
+
+export type { ServedFile };
 
 /** Where BuildKit is: dockerd's embedded BuildKit (`/grpc` upgrade) or a standalone buildkitd. */
 export type Endpoint = {
@@ -57,14 +60,6 @@ export interface GatewaySolveRequest {
   signal?: AbortSignal;
 }
 
-export interface ServedFile {
-  /** Path relative to the context, `/`-separated, as sent in the STAT packet. */
-  path: string;
-  size: number;
-  /** Lower-case hex. */
-  sha256: string;
-}
-
 export interface LlbDefinition {
   /** Marshalled pb.Op messages; the last one is the terminal op. */
   def: Uint8Array[];
@@ -92,19 +87,8 @@ export interface StatusBatch {
   logs: VertexLogLine[];
 }
 
-export interface VertexUpdate {
-  digest: string;
-  inputs: string[];
-  name: string;
-  cached: boolean;
-  started?: Date;
-  completed?: Date;
-  /** Exact `started`, nanoseconds since the Unix epoch. */
-  startedNs?: bigint;
-  /** Exact `completed`, nanoseconds since the Unix epoch. */
-  completedNs?: bigint;
-  error?: string;
-}
+/** A vertex as the Status stream reports it: always with its inputs and name (model/build.ts). */
+export type VertexUpdate = Vertex & Required<Pick<Vertex, 'inputs' | 'name'>>;
 
 export interface VertexStatusUpdate {
   id: string;

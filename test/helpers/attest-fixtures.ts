@@ -11,7 +11,7 @@ import {
 } from '../../attest/index.js';
 import { EMPTY_JSON, MediaType, RegistryClient, parseReference, type Descriptor } from '../../oci/index.js';
 import type { Trace, TraceBuildStep } from '../../tracer/index.js';
-import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest } from '../../cli/commands/attest-referrer.js';
+import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest } from '../../verify/index.js';
 
 export function sampleTrace(): Trace {
   const base = {

@@ -23,11 +23,11 @@
 //
 // Key order follows cosign's Go structs (maps sorted), so the bytes look like cosign's.
 
-import type { Descriptor } from '../../oci/index.js';
-import { EMPTY_JSON, EMPTY_JSON_DIGEST, MediaType } from '../../oci/index.js';
+import type { Descriptor } from '../oci/index.js';
+import { EMPTY_JSON, EMPTY_JSON_DIGEST, MediaType } from '../oci/index.js';
+import { BUNDLE_MEDIA_TYPE } from '../model/index.js';
 
-/** The Sigstore bundle v0.3 media type (same value as attest's BUNDLE_V03_MEDIA_TYPE). */
-export const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+export { BUNDLE_MEDIA_TYPE };
 export const ANNOTATION_BUNDLE_CONTENT = 'dev.sigstore.bundle.content';
 export const ANNOTATION_PREDICATE_TYPE = 'dev.sigstore.bundle.predicateType';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';

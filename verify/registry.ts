@@ -1,6 +1,6 @@
 // The registry side shared by push, attest, referrers and verify: docker's credentials
-// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, with credential helpers)
-// and one RegistryClient using them.
+// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, with credential helpers),
+// one RegistryClient using them, and image arguments read as references.
 
 import { join } from 'node:path';
 import {
@@ -12,8 +12,8 @@ import {
   type CredentialStore,
   type Reference,
   type RegistryClientOptions,
-} from '../../oci/index.js';
-import { UsageError } from '../errors.js';
+} from '../oci/index.js';
+import { ImageReferenceError } from './errors.js';
 
 /** The docker config file the docker CLI would read in this environment. */
 export function dockerConfigPath(env: NodeJS.ProcessEnv): string | undefined {
@@ -39,14 +39,14 @@ export function registryClient(env: NodeJS.ProcessEnv, options: RegistryClientOp
 
 /**
  * IMAGE as given on the command line (`registry/repo:tag`, `...@sha256:...`; `latest` when
- * neither): a malformed reference is a usage error (exit 2).
+ * neither): a malformed reference is an ImageReferenceError (a usage error).
  */
 export function parseImageArgument(image: string, command: string): Reference {
   try {
     return parseReferenceWithDefaultTag(image);
   } catch (err) {
     if (isRegistryError(err, 'bad-reference')) {
-      throw new UsageError('bad-flag', `${command}: invalid image reference "${image}": ${err.message.replace(/^reference\.parse [^:]*: /, '')}`);
+      throw new ImageReferenceError(image, `${command}: invalid image reference "${image}": ${err.message.replace(/^reference\.parse [^:]*: /, '')}`, { cause: err });
     }
     throw err;
   }

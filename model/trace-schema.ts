@@ -1,7 +1,6 @@
-// Reads an untrusted JSON value as a trace (tracer/trace-types.ts), pure. A trace file may
-// come from the tracer itself, from an attestation's predicate (attest/runtime-trace.ts), or
-// from an older producer that wrote only the fields attest/trace-types.ts requires; all are
-// accepted. What every reader relies on is checked (type and presence); the fields the
+// Reads an untrusted JSON value as a trace (model/trace.ts), pure. A trace file may come
+// from the tracer itself, from an attestation's predicate (attest/runtime-trace.ts), or from
+// an older producer that wrote only the fields every reader relies on; all are accepted. What every reader relies on is checked (type and presence); the fields the
 // tracer added later are filled with their documented defaults so that the renderers see
 // one shape. Unknown fields are kept as they are.
 //
@@ -18,18 +17,20 @@ import type {
   TraceResources,
   TraceScript,
   TraceStepStatus,
-} from '../tracer/index.js';
+} from './trace.js';
+import { TracebuildError, type ExitKind } from '../common/index.js';
 
 /** The value does not have the shape of a trace; `path` is where the first problem is. */
-export class TraceShapeError extends Error {
+export class TraceShapeError extends TracebuildError<'not-a-trace'> {
   override readonly name = 'TraceShapeError';
+  readonly exit: ExitKind = 'input';
   constructor(
     /** JSON path, e.g. `$.buildSteps[0].line`. */
     readonly path: string,
     /** What is wrong there, e.g. `is missing`, `must be a number (got string)`. */
     readonly problem: string,
   ) {
-    super(`${path} ${problem}`);
+    super('not-a-trace', `${path} ${problem}`);
   }
 }
 
