@@ -74,7 +74,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 5_000;
 /** How often the watchdog pings the loader. */
 const WATCHDOG_INTERVAL_MS = 1_000;
 
-/** Exit codes of tracebuild-probe (loader.c). */
+/** Exit codes of tracebuild-probe (bpf/loader.h). */
 export const LOADER_EXIT = { ok: 0, usage: 2, notRoot: 3, bpfUnavailable: 4, runtime: 5 } as const;
 
 export interface ProbeOptions {
