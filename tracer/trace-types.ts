@@ -1,4 +1,4 @@
-// The per-instruction build trace produced by the correlator (correlate.ts). This is an
+// The per-instruction build trace produced by the correlator (correlate/). This is an
 // interface other tools read (attest wraps it in an in-toto runtime-trace statement; policy,
 // diff and show read it): fields are never renamed, only added. Plain JSON: no bigint, no
 // Date; timestamps are ISO 8601 / RFC 3339 strings in UTC (millisecond precision); cgroup
