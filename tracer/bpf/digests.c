@@ -102,6 +102,17 @@ out:
 	return err;
 }
 
+/* Hashes and closes what an open returned (fd < 0: its failure, in errno), with its stat.
+ * 0 or -errno. */
+static int hash_opened(int fd, struct stat *st, uint8_t sha[32], uint64_t *bytes)
+{
+	if (fd < 0)
+		return -errno;
+	int err = fstat(fd, st) ? -errno : hash_fd(fd, sha, bytes);
+	close(fd);
+	return err;
+}
+
 static void stat_to_id(const struct stat *st, struct tb_file_id *id)
 {
 	memset(id, 0, sizeof(*id));
@@ -203,16 +214,10 @@ static void digest_exe(const struct tb_exec_event *ex, uint32_t base_flags, stru
 		return;
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%u/exe", ex->hdr.tgid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		part_error(p, errno, base_flags, &ex->exe);
-		return;
-	}
 	struct stat st;
 	uint8_t sha[32];
 	uint64_t bytes = 0;
-	int err = fstat(fd, &st) ? -errno : hash_fd(fd, sha, &bytes);
-	close(fd);
+	int err = hash_opened(open(path, O_RDONLY | O_CLOEXEC), &st, sha, &bytes);
 	if (err) {
 		part_error(p, -err, base_flags, &ex->exe);
 		return;
@@ -258,15 +263,10 @@ static void digest_script(const struct tb_exec_event *ex, const char *filename, 
 			close(rfd);
 		}
 	}
-	if (fd < 0) {
-		part_error(p, errno, base_flags, NULL);
-		return;
-	}
 	struct stat st;
 	uint8_t sha[32];
 	uint64_t bytes = 0;
-	int err = fstat(fd, &st) ? -errno : hash_fd(fd, sha, &bytes);
-	close(fd);
+	int err = hash_opened(fd, &st, sha, &bytes);
 	if (err) {
 		part_error(p, -err, base_flags, NULL);
 		return;
