@@ -26,7 +26,7 @@ export interface Cg {
   lossy: number;
 }
 
-/** What a top-level cgroup's events made while the build ran (see Correlation). */
+/** What a top-level cgroup's events made while the build ran (see Correlation, correlation.ts). */
 export interface Speculation {
   startIndex: number;
   builder: StepBuilder;

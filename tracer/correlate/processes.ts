@@ -77,7 +77,7 @@ export class ProcessBuilder {
     }
     let inc = current === undefined ? undefined : sameStart(current.sameTgid, start);
     if (inc === undefined) {
-      // every field from the start: one shape for all of them (see Cg)
+      // every field from the start: one shape for all of them (see newCg, cgroups.ts)
       inc = {
         tgid,
         start,

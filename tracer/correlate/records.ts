@@ -1,5 +1,5 @@
 // The records pushed, in arrival order, by index: most kept as the loader's bytes, outside
-// the JS heap, and decoded again only if a step's speculation fails (see Correlation).
+// the JS heap, and decoded again only if a step's speculation fails (see Correlation, correlation.ts).
 import { decodeRecord, type TraceEvent } from '../decode.js';
 
 /** An event that a cgroup's steps take (every kind but the loader's own). */
