@@ -40,7 +40,6 @@ describe('exit codes', () => {
     [new SolveError('cancelled', 'build cancelled'), 'canceled', 130, 'error: build cancelled'],
     [new ModuleError('trace', 'the eBPF tracer needs root; build with --no-trace'), 'trace', 1, 'error: the eBPF tracer needs root; build with --no-trace'],
     [new ModuleError('verify', 'not verified'), 'verify', 1, 'error: not verified'],
-    [Object.assign(new Error('the probe loader exited'), { name: 'TracerError' }), 'trace', 1, 'error: the probe loader exited'],
     [new TypeError('boom'), 'internal', 1, 'error: boom'],
     ['a string', 'internal', 1, 'error: a string'],
   ])('%s', (err, kind, exitCode, message) => {

@@ -144,9 +144,6 @@ export function locatedMessage(err: unknown): string {
 const LEGACY_EXIT: Readonly<Record<string, ExitKind>> = {
   DockerfileError: 'input',
   ConvertError: 'input',
-  TracerUnavailableError: 'trace',
-  TracerError: 'trace',
-  CorrelateError: 'trace',
 };
 
 /** Classifies any thrown value by its exit kind. */

@@ -2,15 +2,8 @@
 // injected through the toolchain (modules.ts), tests inject a fake probe. Only types come
 // from the tracer here, so the cli type-checks and unit-tests without loading it.
 
-import type {
-  CorrelateInput,
-  ProbeExit,
-  ProbeOptions,
-  ReadyEventData,
-  Trace,
-  TraceEvent,
-  TraceTableOptions,
-} from '../tracer/index.js';
+import type { CorrelateInput, ProbeExit, ProbeOptions, ReadyEventData, TraceEvent, TraceTableOptions } from '../tracer/index.js';
+import type { Trace } from '../model/index.js';
 
 /** The running probe, as the trace phase drives it (tracer's Probe satisfies it). */
 export interface TraceProbe {

@@ -14,7 +14,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { TracebuildError, type ExitKind } from '../common/index.js';
-import type { Trace } from '../tracer/index.js';
+import type { Trace } from '../model/index.js';
 import { normalizeReference } from './reference.js';
 import { isObject, normalizeTrace, TraceShapeError } from '../model/index.js';
 

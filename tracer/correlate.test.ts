@@ -1,16 +1,10 @@
 // The correlator on hand-built sequences of decoded events (no probe, no daemon).
 import { describe, expect, it } from 'vitest';
 import { EventType, ExitEvent, FileEvent, FileOp, FileResult, ForkEvent, Header, Syscall } from './abi.js';
-import {
-  CorrelateError,
-  Correlation,
-  argvMatches,
-  correlate as correlateOnce,
-  matchesCopySource,
-  type CorrelateInput,
-  type CorrelateStep,
-  type CorrelateVertex,
-} from './correlate.js';
+import { argvMatches } from './correlate/attribution.js';
+import { matchesCopySource } from './correlate/copy.js';
+import { Correlation, correlate as correlateOnce } from './correlate/correlation.js';
+import { CorrelateError, type CorrelateInput, type CorrelateStep, type CorrelateVertex } from './correlate/input.js';
 import {
   absolutePath,
   decodeRecord,

@@ -379,7 +379,7 @@ describe('RecordStream framing', () => {
   };
 
   it('takes the lengths the loader writes, Header.size to MAX_RECORD_BYTES, and no others', () => {
-    expect(MAX_RECORD_BYTES).toBe((1 << 20) - 4); // loader.c: 4 + len fits its 1 MiB outbuf
+    expect(MAX_RECORD_BYTES).toBe((1 << 20) - 4); // bpf/output.c: 4 + len fits its 1 MiB outbuf
     for (const len of [Header.size, MAX_RECORD_BYTES]) {
       const s = new RecordStream();
       expect(s.push(lengthOf(len))).toEqual([]);

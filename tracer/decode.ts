@@ -864,7 +864,7 @@ export function newDecodeStats(): DecodeStats {
 
 const EMPTY = Buffer.alloc(0);
 
-/** The longest record the loader writes (loader.c out_record: the length and the record
+/** The longest record the loader writes (bpf/output.c out_record: the length and the record
  * must fit its 1 MiB output buffer, larger ones are counted lost and not written). */
 export const MAX_RECORD_BYTES = (1 << 20) - 4;
 

@@ -45,39 +45,17 @@ export {
 } from './probe.js';
 // The correlator: probe events + the frontend's steps + BuildKit's vertex states ->
 // the per-instruction trace; and its text table.
+export { Correlation, correlate } from './correlate/correlation.js';
 export {
   CorrelateError,
-  Correlation,
-  argvMatches,
-  correlate,
-  matchesCopySource,
   type CorrelateErrorCode,
   type CorrelateInput,
   type CorrelateOptions,
   type CorrelateServedFile,
   type CorrelateStep,
   type CorrelateVertex,
-} from './correlate.js';
+} from './correlate/input.js';
+export { argvMatches } from './correlate/attribution.js';
+export { matchesCopySource } from './correlate/copy.js';
 export { formatDurationMs, formatKb, formatTraceTable, type TraceTableOptions } from './table.js';
-export type {
-  Trace,
-  TraceAmbiguity,
-  TraceAmbiguityRecord,
-  TraceAttributeChange,
-  TraceBuildStep,
-  TraceCgroup,
-  TraceCopy,
-  TraceCopySource,
-  TraceFiles,
-  TraceLink,
-  TraceLosses,
-  TraceMonitor,
-  TraceMonitorGap,
-  TraceNetwork,
-  TraceProcess,
-  TraceRename,
-  TraceResources,
-  TraceScript,
-  TraceStepStatus,
-  TraceUnattributedCgroup,
-} from './trace-types.js';
+

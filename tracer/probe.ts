@@ -4,6 +4,7 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { TracebuildError, type ExitKind } from '../common/index.js';
 import { ABI_VERSION } from './abi.js';
 import {
   RecordStream,
@@ -20,14 +21,11 @@ export const PROBE_BUILD_COMMAND = 'bash tracer/bpf/build.sh';
 export type TracerUnavailableCode = 'not-root' | 'bpf-unavailable' | 'probe-not-built';
 
 /** The tracer cannot run here; the message says why and what to do. */
-export class TracerUnavailableError extends Error {
+export class TracerUnavailableError extends TracebuildError<TracerUnavailableCode> {
   override readonly name = 'TracerUnavailableError';
-  constructor(
-    readonly code: TracerUnavailableCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  readonly exit: ExitKind = 'trace';
+  constructor(code: TracerUnavailableCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
@@ -42,14 +40,11 @@ export type TracerErrorCode =
   | 'consumer-failed';
 
 /** The tracer ran but failed. */
-export class TracerError extends Error {
+export class TracerError extends TracebuildError<TracerErrorCode> {
   override readonly name = 'TracerError';
-  constructor(
-    readonly code: TracerErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  readonly exit: ExitKind = 'trace';
+  constructor(code: TracerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
@@ -74,7 +69,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 5_000;
 /** How often the watchdog pings the loader. */
 const WATCHDOG_INTERVAL_MS = 1_000;
 
-/** Exit codes of tracebuild-probe (loader.c). */
+/** Exit codes of tracebuild-probe (bpf/loader.h). */
 export const LOADER_EXIT = { ok: 0, usage: 2, notRoot: 3, bpfUnavailable: 4, runtime: 5 } as const;
 
 export interface ProbeOptions {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDurationMs, formatKb, formatTraceTable } from './table.js';
-import type { Trace, TraceBuildStep, TraceFiles } from './trace-types.js';
+import type { Trace, TraceBuildStep, TraceFiles } from '../model/index.js';
 
 const files = (p: Partial<TraceFiles> = {}): TraceFiles => ({
   created: [],

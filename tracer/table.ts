@@ -1,6 +1,6 @@
 // Pure text rendering of a trace (trace-types.ts): one row per Dockerfile instruction,
 // then a footer with the losses, unattributed events and ambiguities (loud when non-zero).
-import type { Trace, TraceBuildStep } from './trace-types.js';
+import type { Trace, TraceBuildStep } from '../model/index.js';
 
 export interface TraceTableOptions {
   /** Total line width (default 100; the step column shrinks to at least 20). */

@@ -23,7 +23,7 @@ import type {
   RuntimeTraceStatementInput,
   SlsaProvenanceInput,
 } from '../../attest/index.js';
-import type { Trace } from '../../tracer/index.js';
+import type { Trace } from '../../model/index.js';
 
 export const REDACTED_VALUE = '<redacted: equals a --secret value>';
 

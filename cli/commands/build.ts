@@ -39,7 +39,7 @@ import { readBuildInputs, type BuildInputs } from './inputs.js';
 import { contextDirReader } from './convert.js';
 import { attestPhase, signingCheckPhase, type SigningSetup } from './attest.js';
 import { pushPhase, type PushedImage } from './push.js';
-import type { Trace } from '../../tracer/index.js';
+import type { Trace } from '../../model/index.js';
 import { tracePhase, traceReadyPhase, traceReportPhase } from './trace-phase.js';
 
 export interface BuildRequest {

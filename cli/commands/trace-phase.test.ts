@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TracerError, abi, type CgroupEventData, type ExecEventData, type FileEventData, type Trace, type TraceEvent } from '../../tracer/index.js';
+import { TracerError, abi, type CgroupEventData, type ExecEventData, type FileEventData, type TraceEvent } from '../../tracer/index.js';
+import type { Trace } from '../../model/index.js';
 import { FAKE_REALTIME_OFFSET_NS, fakeTracer, type FakeTracerOptions } from '../../test/helpers/fake-tracer.js';
 import { TracebuildError, type ExitKind } from '../../common/index.js';
 import { runCli } from '../app.js';

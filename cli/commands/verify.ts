@@ -5,7 +5,7 @@
 
 import type { RuntimeTrace, Statement } from '../../attest/index.js';
 import type { RegistryClient } from '../../oci/index.js';
-import type { Trace } from '../../tracer/index.js';
+import type { Trace } from '../../model/index.js';
 import {
   newestTraces,
   parseImageArgument,

@@ -12,7 +12,8 @@
 // is readable without it.
 
 import { createHash } from 'node:crypto';
-import { formatDurationMs, formatKb, type Trace, type TraceBuildStep, type TraceProcess } from '../../tracer/index.js';
+import { formatDurationMs, formatKb } from '../../tracer/index.js';
+import type { Trace, TraceBuildStep, TraceProcess } from '../../model/index.js';
 import { describeSource, type TraceInput } from '../trace-input.js';
 import { html, raw, type Html } from './html-safe.js';
 import {

@@ -6,7 +6,7 @@
 // are shown as escapes (`\x1b`, `\u202e`), never passed through.
 
 import { visible } from '../../common/index.js';
-import type { Trace, TraceBuildStep, TraceProcess } from '../../tracer/index.js';
+import type { Trace, TraceBuildStep, TraceProcess } from '../../model/index.js';
 
 /** One argument as a shell would need it, made visible. */
 export function shellWord(arg: string): string {

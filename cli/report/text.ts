@@ -2,7 +2,8 @@
 // (tracer's formatTraceTable), then per step its process tree, files and network, compact.
 // Pure. Untrusted strings are made visible (common/text.ts) before they are printed.
 
-import { formatDurationMs, formatTraceTable, type TraceBuildStep, type TraceProcess } from '../../tracer/index.js';
+import { formatDurationMs, formatTraceTable } from '../../tracer/index.js';
+import type { TraceBuildStep, TraceProcess } from '../../model/index.js';
 import { describeSource, type TraceInput } from '../trace-input.js';
 import {
   buildSpan,

@@ -10,7 +10,7 @@ import {
   type Statement,
 } from '../../attest/index.js';
 import { EMPTY_JSON, MediaType, RegistryClient, parseReference, type Descriptor } from '../../oci/index.js';
-import type { Trace, TraceBuildStep } from '../../tracer/index.js';
+import type { Trace, TraceBuildStep } from '../../model/index.js';
 import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest } from '../../verify/index.js';
 
 export function sampleTrace(): Trace {

@@ -2,7 +2,7 @@
 // expects and what the trace recorded are both turned into these, then compared as sets.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Trace, TraceBuildStep } from '../../tracer/index.js';
+import type { Trace, TraceBuildStep } from '../../model/index.js';
 import { inCI } from './environment.js';
 
 /** `exec ["/bin/sh","-c","..."]`, `created /a`, `renamed /a -> /b`, `net tcp 127.0.0.1:80 outbound`... */

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Trace } from '../../tracer/index.js';
+import type { Trace } from '../../model/index.js';
 import { dockerCli, ensureCliBuilt, integrationGate, lastLines, run, testDaemons, tracebuildCli, uniqueTag } from '../helpers/index.js';
 import { tracingUnavailable } from '../helpers/trace-actions.js';
 

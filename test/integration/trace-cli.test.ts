@@ -6,7 +6,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rm
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Trace } from '../../tracer/index.js';
+import type { Trace } from '../../model/index.js';
 import {
   ensureCliBuilt,
   imageExists,

@@ -24,7 +24,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Trace, TraceBuildStep } from '../../tracer/index.js';
+import type { Trace, TraceBuildStep } from '../../model/index.js';
 import {
   ensureCliBuilt,
   integrationGate,

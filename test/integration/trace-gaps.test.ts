@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Trace } from '../../tracer/index.js';
+import type { Trace } from '../../model/index.js';
 import { tracebuild, writeFiles } from '../helpers/attest.js';
 import { ensureCliBuilt, imageExists, integrationGate, lastLines, removeImage, repoRoot, runId, testdataDir, tracebuildCli } from '../helpers/index.js';
 import { tracingUnavailable } from '../helpers/trace-actions.js';

@@ -1,0 +1,275 @@
+// The processes of a step: one record per image a process ran (or one for a process that
+// forked and never exec'd), from its exec, fork and exit events.
+import { exitInfo, type ExecEventData, type ExitInfo } from '../decode.js';
+import type { TraceProcess } from '../../model/index.js';
+import { digestOf, scriptDigest, setExeDigest, type DigestInfo } from './digests.js';
+import type { KernelEvent } from './records.js';
+import { ms } from './time.js';
+
+interface Image {
+  exec: ExecEventData;
+}
+
+interface Incarnation {
+  tgid: number;
+  /** The process's start time (boot clock): with tgid, what names it. */
+  start: bigint;
+  /** Order of appearance: with the image index, the order of records with equal times. */
+  seq: number;
+  /** NO_IMAGES until it execs (most processes of a build never do: one array less each). */
+  images: Image[];
+  /** Images whose records are made already (the first `made` of them). */
+  made: number;
+  forkTs?: bigint;
+  forkPpid?: number;
+  /** The parent's image at the time of the fork (for a child that never execs). */
+  inherited?: Image;
+  exit?: ExitInfo;
+  /** Its records are all made (it exited): it keeps no event. */
+  finished?: boolean;
+  /** The incarnations of its tgid (pid reused), once there is more than one; else undefined. */
+  sameTgid: Incarnation[] | undefined;
+}
+
+const NO_IMAGES: Image[] = [];
+Object.freeze(NO_IMAGES);
+
+/** What a process record is sorted by. */
+interface ProcessRecord {
+  p: TraceProcess;
+  ts: bigint;
+  seq: number;
+  sub: number;
+}
+
+/** How records are made while the events arrive. */
+export interface RecordContext {
+  digests: DigestInfo;
+  /** Boot-clock ns -> ISO wall time, once the clock is known (the READY record). */
+  iso: ((ts: bigint) => string) | undefined;
+}
+
+/**
+ * The processes of a step from its exec, fork and exit events, fed in arrival order (one
+ * at a time while the build runs). A process's records are made as soon as they are
+ * complete (an image when the next exec replaces it, the last one at the exit) and its
+ * events are dropped; what is still running, or whose digest had not arrived, is made by
+ * finish(). The records, their order and their fields are those of making them all at the
+ * end: the same functions make them, and the order is (time, pid, order of appearance).
+ */
+export class ProcessBuilder {
+  // A process is (tgid, start time): pids are reused. By tgid: the incarnation an event
+  // named last (a fork's parent is that one); the others of a reused pid in its sameTgid.
+  private readonly byTgid = new Map<number, Incarnation>();
+  private readonly incs: Incarnation[] = [];
+  private readonly records: ProcessRecord[] = [];
+  private seq = 0;
+  /** An event came for a process whose records were made: finish() cannot be trusted. */
+  inexact = false;
+
+  constructor(private readonly ctx?: RecordContext) {}
+
+  private get(tgid: number, start: bigint): Incarnation {
+    const current = this.byTgid.get(tgid);
+    if (current !== undefined && current.start === start) {
+      if (current.finished) this.inexact = true;
+      return current;
+    }
+    let inc = current === undefined ? undefined : sameStart(current.sameTgid, start);
+    if (inc === undefined) {
+      // every field from the start: one shape for all of them (see newCg, cgroups.ts)
+      inc = {
+        tgid,
+        start,
+        seq: this.seq++,
+        images: NO_IMAGES,
+        made: 0,
+        forkTs: undefined,
+        forkPpid: undefined,
+        inherited: undefined,
+        exit: undefined,
+        finished: false,
+        sameTgid: undefined,
+      };
+      if (current !== undefined) {
+        // one list, shared by all of them
+        if (current.sameTgid === undefined) current.sameTgid = [current];
+        current.sameTgid.push(inc);
+        inc.sameTgid = current.sameTgid;
+      }
+      this.incs.push(inc);
+    } else if (inc.finished) this.inexact = true;
+    this.byTgid.set(tgid, inc);
+    return inc;
+  }
+
+  add(ev: KernelEvent): void {
+    if (ev.kind === 'exec') {
+      const inc = this.get(ev.header.tgid, ev.startBoottimeNs);
+      if (inc.images === NO_IMAGES) inc.images = [{ exec: ev }];
+      else inc.images.push({ exec: ev });
+      this.makeReplaced(inc);
+    } else if (ev.kind === 'fork') this.fork(ev.header.tgid, ev.header.tsNs, ev.childTgid, ev.childStartBoottimeNs);
+    else if (ev.kind === 'exit') this.exit(ev.header.tgid, exitInfo(ev));
+  }
+
+  /** `tgid` forked a new process at `ts` (also read straight from fork records). */
+  fork(tgid: number, ts: bigint, childTgid: number, childStart: bigint): void {
+    const parent = this.byTgid.get(tgid);
+    const child = this.get(childTgid, childStart);
+    child.forkTs = ts;
+    child.forkPpid = tgid;
+    const img = parent ? lastImage(parent) : undefined;
+    if (img) child.inherited = img;
+  }
+
+  /** The last thread of `tgid` exited (also read straight from exit records). */
+  exit(tgid: number, x: ExitInfo): void {
+    const inc = this.get(tgid, x.startBoottimeNs);
+    inc.exit = x;
+    this.makeExited(inc);
+  }
+
+  /** The records of images an exec replaced, when they can be made now. */
+  private makeReplaced(inc: Incarnation): void {
+    const iso = this.ctx?.iso;
+    if (!iso) return;
+    while (inc.made < inc.images.length - 1) {
+      const r = imageRecord(inc, inc.made, this.ctx?.digests as DigestInfo, iso, true);
+      if (!r) return;
+      this.records.push(r);
+      inc.made++;
+    }
+  }
+
+  /** All records of a process that exited, when they can be made now; then it keeps no event. */
+  private makeExited(inc: Incarnation): void {
+    const iso = this.ctx?.iso;
+    if (!iso) return;
+    const digests = this.ctx?.digests as DigestInfo;
+    if (inc.images.length === 0) {
+      const r = forkOnlyRecord(inc, digests, iso, true);
+      if (!r) return;
+      this.records.push(r);
+    } else {
+      while (inc.made < inc.images.length) {
+        const r = imageRecord(inc, inc.made, digests, iso, true);
+        if (!r) return;
+        this.records.push(r);
+        inc.made++;
+      }
+    }
+    // a child forked later by this tgid (pid reused, its exec lost) inherits what it ran last
+    const last = lastImage(inc);
+    inc.images = NO_IMAGES;
+    inc.made = 0;
+    inc.inherited = last;
+    inc.exit = undefined;
+    inc.finished = true;
+  }
+
+  finish(digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
+    const out = this.records.slice();
+    for (const inc of this.incs) {
+      if (inc.finished) continue;
+      if (inc.images.length === 0) {
+        out.push(forkOnlyRecord(inc, digests, iso, false) as ProcessRecord);
+        continue;
+      }
+      for (let i = inc.made; i < inc.images.length; i++) out.push(imageRecord(inc, i, digests, iso, false) as ProcessRecord);
+    }
+    out.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.p.pid - b.p.pid || a.seq - b.seq || a.sub - b.sub));
+    return out.map((x) => x.p);
+  }
+}
+
+function sameStart(incs: readonly Incarnation[] | undefined, start: bigint): Incarnation | undefined {
+  if (incs === undefined) return undefined;
+  for (let i = 0; i < incs.length; i++) if ((incs[i] as Incarnation).start === start) return incs[i];
+  return undefined;
+}
+
+function lastImage(inc: Incarnation): Image | undefined {
+  return inc.images[inc.images.length - 1] ?? inc.inherited;
+}
+
+function exitFields(p: TraceProcess, exit: ExitInfo | undefined, iso: (ts: bigint) => string): void {
+  if (!exit) {
+    p.exitMissing = true;
+    return;
+  }
+  p.exitCode = exit.exitCode ?? null;
+  if (exit.signal !== undefined) p.signal = exit.signal;
+  p.finishedOn = iso(exit.tsNs);
+  p.cpuUserMs = ms(exit.utimeNs);
+  p.cpuSystemMs = ms(exit.stimeNs);
+  p.maxRssKb = Number(exit.maxRssKiB);
+}
+
+/**
+ * The record of a process that forked and never exec'd. `early`: made before the end of
+ * the events, so undefined when its digest has not arrived yet (made again at the end).
+ */
+function forkOnlyRecord(inc: Incarnation, digests: DigestInfo, iso: (ts: bigint) => string, early: boolean): ProcessRecord | undefined {
+  const exit = inc.exit;
+  const from = inc.inherited?.exec;
+  const rec = from ? digestOf(from, digests, 'exe') : undefined;
+  if (early && from && !rec?.sha256) return undefined;
+  const ts = inc.forkTs ?? exit?.startBoottimeNs ?? exit?.tsNs ?? 0n;
+  const p: TraceProcess = {
+    pid: inc.tgid,
+    ppid: inc.forkPpid ?? from?.header.tgid ?? 0,
+    argv: from ? from.argv.slice() : [],
+    exe: from?.exePath ?? '',
+    exeSha256: null,
+    execed: false,
+    exitCode: null,
+    startedOn: iso(ts),
+    finishedOn: null,
+  };
+  if (from) setExeDigest(p, from, rec, digests);
+  else p.digestMissing = 'no exec observed for this process or its parent';
+  exitFields(p, exit, iso);
+  return { p, ts, seq: inc.seq, sub: 0 };
+}
+
+/** The record of the i-th image of a process (see forkOnlyRecord for `early`). */
+function imageRecord(inc: Incarnation, i: number, digests: DigestInfo, iso: (ts: bigint) => string, early: boolean): ProcessRecord | undefined {
+  const e = (inc.images[i] as Image).exec;
+  const rec = digestOf(e, digests, 'exe');
+  const scriptRec = e.script ? digestOf(e, digests, 'script') : undefined;
+  if (early && (!rec?.sha256 || (e.script && !scriptRec?.sha256))) return undefined;
+  const script = e.script ? scriptDigest(e, scriptRec, digests) : undefined;
+  const p: TraceProcess = {
+    pid: inc.tgid,
+    ppid: e.ppid,
+    argv: e.argv.slice(),
+    exe: e.exePath,
+    exeSha256: null,
+    execed: true,
+    exitCode: null,
+    startedOn: iso(e.header.tsNs),
+    finishedOn: null,
+  };
+  setExeDigest(p, e, rec, digests);
+  if (e.argvTruncated) p.argvTruncated = true;
+  if (script) {
+    p.script = script;
+    if (e.interp !== undefined) p.interpreter = e.interp;
+  }
+  if (e.cwd) p.cwd = e.cwd;
+  p.uid = e.uid;
+  p.gid = e.gid;
+  const next = inc.images[i + 1];
+  if (next) {
+    p.replacedByExec = true;
+    p.finishedOn = iso(next.exec.header.tsNs);
+  } else exitFields(p, inc.exit, iso);
+  return { p, ts: e.header.tsNs, seq: inc.seq, sub: i };
+}
+
+export function buildProcesses(events: readonly KernelEvent[], digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
+  const b = new ProcessBuilder();
+  for (const ev of events) b.add(ev);
+  return b.finish(digests, iso);
+}
