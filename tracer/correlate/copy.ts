@@ -2,64 +2,12 @@
 // source patterns (Docker's rules: `*`, `?`, `[...]` per path segment, a matched directory
 // includes everything under it).
 import { posix } from 'node:path';
+import { goMatch } from '../../common/index.js';
 import type { TraceCopy, TraceCopySource } from '../../model/index.js';
 import type { CorrelateServedFile, CorrelateStep } from './input.js';
 import { byString } from './order.js';
 
-// ---- Docker's source patterns (Go filepath.Match per segment) ----------------------------
-
-function segmentRegExp(pattern: string): RegExp | undefined {
-  let re = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '\\') {
-      i++;
-      if (i >= pattern.length) return undefined;
-      re += escapeRe(pattern[i] as string);
-    } else if (c === '[') {
-      let j = i + 1;
-      let cls = '';
-      if (pattern[j] === '^') {
-        cls += '^';
-        j++;
-      }
-      let closed = false;
-      let first = true;
-      for (; j < pattern.length; j++) {
-        let ch = pattern[j] as string;
-        if (ch === ']' && !first) {
-          closed = true;
-          break;
-        }
-        first = false;
-        if (ch === '\\') {
-          j++;
-          if (j >= pattern.length) return undefined;
-          ch = pattern[j] as string;
-        }
-        if (ch === '-' && cls !== '' && cls !== '^' && pattern[j + 1] !== ']' && j + 1 < pattern.length) {
-          cls += '-';
-          continue;
-        }
-        cls += ch === '\\' || ch === ']' || ch === '[' || ch === '^' || ch === '-' ? `\\${ch}` : ch;
-      }
-      if (!closed || cls === '' || cls === '^') return undefined;
-      re += `[${cls}]`;
-      i = j;
-    } else re += escapeRe(c);
-  }
-  try {
-    return new RegExp(`^${re}$`, 's');
-  } catch {
-    return undefined;
-  }
-}
-
-function escapeRe(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
+// ---- Docker's source patterns (Go filepath.Match per segment: common/patterns.ts) ----
 
 function cleanContextPath(p: string): string {
   const n = posix.normalize(`/${p}`).replace(/^\/+/, '').replace(/\/+$/, '');
@@ -88,8 +36,16 @@ function matchSegments(ps: readonly string[], i: number, fs: readonly string[], 
   }
   if (j === fs.length) return false;
   const name = fs[j] as string;
-  const re = segmentRegExp(seg);
-  return (re ? re.test(name) : seg === name) && matchSegments(ps, i + 1, fs, j + 1);
+  return segmentMatches(seg, name) && matchSegments(ps, i + 1, fs, j + 1);
+}
+
+/** filepath.Match of one segment; a malformed pattern only matches itself (BuildKit copies it literally). */
+function segmentMatches(pattern: string, name: string): boolean {
+  try {
+    return goMatch(pattern, name);
+  } catch {
+    return pattern === name;
+  }
 }
 
 const REMOTE = /^(https?:\/\/|git@|git:\/\/|ssh:\/\/)/;
