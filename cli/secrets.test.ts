@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkSecretsProvided, entitlementsFor } from './commands/build.js';
+import { checkSecretsProvided } from './build/convert.js';
+import { entitlementsFor } from './build/parse.js';
 import { BuildInputError, UsageError, describeError } from './errors.js';
 import { loadSecrets, parseSecretFlag } from './secrets.js';
 

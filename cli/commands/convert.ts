@@ -1,37 +1,13 @@
 // `tracebuild convert`: the Dockerfile as LLB, printed as JSON. No daemon is contacted, so
 // base images contribute no config (the converter treats them as empty).
 
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { parseBuildArgs, parseLabels } from '../args.js';
+import type { Command } from 'commander';
 import type { ConvertOptions, DockerfileAstView, NetworkMode, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
-import { readBuildInputs } from './inputs.js';
-
-/**
- * Lists directories of the context dir with lstat semantics (a symlink is reported, never
- * followed). The converter only asks for clean relative paths of directories it saw as
- * directories; anything else is refused, so nothing outside the context is read.
- */
-export function contextDirReader(contextDir: string): NonNullable<ConvertOptions<unknown>['readContextDir']> {
-  return async (dir) => {
-    if (dir.startsWith('/') || dir.split('/').some((s) => s === '..' || s === '.' || (s === '' && dir !== ''))) {
-      throw new Error(`not a clean context path: ${JSON.stringify(dir)}`);
-    }
-    let entries;
-    try {
-      entries = await readdir(path.join(contextDir, ...(dir === '' ? [] : dir.split('/'))), { withFileTypes: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw err;
-    }
-    return entries.map((e) => ({
-      name: e.name,
-      type: e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other',
-    }));
-  };
-}
+import { contextDirReader, readBuildInputs } from '../build/inputs.js';
+import { networkOption } from './build.js';
+import { collect, type CliCommand } from './command.js';
 
 export interface ConvertRequest {
   context: string;
@@ -77,3 +53,36 @@ export async function runConvert<Ast extends DockerfileAstView, Def, E>(
   const conversion = await toolchain.convertDockerfile(options);
   io.stdout.write(`${toJson(toolchain.describeConversion(conversion))}\n`);
 }
+
+interface ConvertFlags {
+  file?: string;
+  buildArg?: string[];
+  label?: string[];
+  network: NetworkMode;
+  target?: string;
+}
+
+export const convertCommand: CliCommand = {
+  register(program: Command, { io, toolchain }) {
+    program
+      .command('convert')
+      .description('print the LLB a Dockerfile converts to, as JSON (no daemon contacted)')
+      .argument('[PATH]', 'build context directory', '.')
+      .option('-f, --file <FILE>', "name of the Dockerfile (default: 'PATH/Dockerfile')")
+      .option('--build-arg <K=V>', 'set a build-time variable; `K` alone takes it from the environment (repeatable)', collect)
+      .option('--label <K=V>', 'set metadata for an image (repeatable)', collect)
+      .addOption(networkOption())
+      .option('--target <STAGE>', 'set the target build stage to convert')
+      .action(async (path: string, flags: ConvertFlags) => {
+        const request: ConvertRequest = {
+          context: path,
+          ...(flags.file === undefined ? {} : { file: flags.file }),
+          buildArgs: flags.buildArg ?? [],
+          labels: flags.label ?? [],
+          network: flags.network,
+          ...(flags.target === undefined ? {} : { target: flags.target }),
+        };
+        await runConvert(request, io, await toolchain());
+      });
+  },
+};

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { describeError, ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
+import { collect, type CliCommand } from './command.js';
 import { visible } from '../../common/index.js';
 import { loadTraceInput, type TraceInput, type TraceSource } from '../trace-input.js';
 import type { TraceCommandDeps } from './show.js';
@@ -65,26 +66,27 @@ export async function runDiff(request: DiffRequest, io: CliIo, deps: TraceComman
   return diff.identical ? DIFF_EXIT.same : DIFF_EXIT.different;
 }
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
 /** Registers `diff` on the program. Any failure exits 2, never 1 (which means "differ"). */
-export function addDiffCommand(program: Command, io: CliIo, deps: TraceCommandDeps): void {
-  program
-    .command('diff')
-    .description('compare what two builds did, per instruction; exit 0 same, 1 different, 2 trouble (like diff(1))')
-    .argument('<A>', 'trace file, statement or bundle file, or image')
-    .argument('<B>', 'trace file, statement or bundle file, or image')
-    .option('--json', 'print the differences as JSON')
-    .option('--key <PUB>', 'public key that must have signed the attestations (images; checks bundle files\' signatures) (repeatable)', collect)
-    .action(async (a: string, b: string, flags: { json?: boolean; key?: string[] }) => {
-      let status: number;
-      try {
-        status = await runDiff({ a, b, json: flags.json === true, keys: flags.key ?? [] }, io, deps);
-      } catch (err) {
-        const report = describeError(err);
-        if (report.kind === 'canceled') throw err;
-        throw new ExitStatus(DIFF_EXIT.trouble, report.message, { cause: err });
-      }
-      if (status !== DIFF_EXIT.same) throw new ExitStatus(status);
-    });
-}
+export const diffCommand: CliCommand = {
+  register(program: Command, { io, app }) {
+    const deps: TraceCommandDeps = { version: app.version, ...(app.fetchImageTrace === undefined ? {} : { fetchImageTrace: app.fetchImageTrace }) };
+    program
+      .command('diff')
+      .description('compare what two builds did, per instruction; exit 0 same, 1 different, 2 trouble (like diff(1))')
+      .argument('<A>', 'trace file, statement or bundle file, or image')
+      .argument('<B>', 'trace file, statement or bundle file, or image')
+      .option('--json', 'print the differences as JSON')
+      .option('--key <PUB>', 'public key that must have signed the attestations (images; checks bundle files\' signatures) (repeatable)', collect)
+      .action(async (a: string, b: string, flags: { json?: boolean; key?: string[] }) => {
+        let status: number;
+        try {
+          status = await runDiff({ a, b, json: flags.json === true, keys: flags.key ?? [] }, io, deps);
+        } catch (err) {
+          const report = describeError(err);
+          if (report.kind === 'canceled') throw err;
+          throw new ExitStatus(DIFF_EXIT.trouble, report.message, { cause: err });
+        }
+        if (status !== DIFF_EXIT.same) throw new ExitStatus(status);
+      });
+  },
+};

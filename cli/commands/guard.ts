@@ -14,6 +14,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
+import { collect, type CliCommand } from './command.js';
 import type { RunningWebhook } from '../guard/admission.js';
 import type { RunningPlugin } from '../guard/authz-plugin.js';
 import { engineTarget } from '../../engine/index.js';
@@ -52,8 +53,6 @@ interface GuardFlags {
   timeout: string;
   supervise: boolean;
 }
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /** `500ms`, `20s`, `10m`, `1h`, or a number of seconds. */
 export function parseDuration(text: string, flag: string): number {
@@ -199,24 +198,26 @@ export async function runGuard(request: GuardRequest, io: CliIo): Promise<void> 
   }
 }
 
-export function registerGuardCommand(program: Command, io: CliIo): void {
-  program
-    .command('guard')
-    .description('refuse to run images whose attestations do not verify or whose trace breaks a policy: a Docker authorization plugin and/or a Kubernetes admission webhook')
-    .option('--key <PUB>', 'trusted public key file (repeatable; at least one)', collect)
-    .option('--policy <FILE>', 'trace policy (YAML, see attest/POLICY.md) every image must pass')
-    .option('--name <NAME>', 'plugin name: dockerd runs with --authorization-plugin=NAME', DEFAULT_GUARD_NAME)
-    .option('--plugin-dir <DIR>', "where dockerd looks for plugin sockets", DEFAULT_PLUGIN_DIR)
-    .option('--no-docker-plugin', 'do not serve the Docker authorization plugin (webhook only)')
-    .option('--webhook <HOST:PORT>', 'also serve the Kubernetes validating admission webhook (HTTPS) on HOST:PORT')
-    .option('--tls-cert <FILE>', "the webhook's certificate (PEM)")
-    .option('--tls-key <FILE>', "the webhook's private key (PEM)")
-    .option('--allow-unattested', 'let images with no registry digest or no attestations, or whose registry is unreachable, run (logged as a warning each time); failed verification and policy violations are still refused')
-    .option('--cache-ttl <DURATION>', 'how long a verified digest is trusted before it is checked again', '10m')
-    .option('--cache-size <N>', 'how many verified digests are remembered', '1000')
-    .option('--timeout <DURATION>', 'a verification that takes longer is refused as unreachable', '20s')
-    .option('--no-supervise', 'serve in this process, without the watchdog that restarts a crashed or hung worker')
-    .action(async (flags: GuardFlags) => {
-      await runGuard(guardRequest(flags), io);
-    });
-}
+export const guardCommand: CliCommand = {
+  register(program: Command, { io }) {
+    program
+      .command('guard')
+      .description('refuse to run images whose attestations do not verify or whose trace breaks a policy: a Docker authorization plugin and/or a Kubernetes admission webhook')
+      .option('--key <PUB>', 'trusted public key file (repeatable; at least one)', collect)
+      .option('--policy <FILE>', 'trace policy (YAML, see attest/POLICY.md) every image must pass')
+      .option('--name <NAME>', 'plugin name: dockerd runs with --authorization-plugin=NAME', DEFAULT_GUARD_NAME)
+      .option('--plugin-dir <DIR>', "where dockerd looks for plugin sockets", DEFAULT_PLUGIN_DIR)
+      .option('--no-docker-plugin', 'do not serve the Docker authorization plugin (webhook only)')
+      .option('--webhook <HOST:PORT>', 'also serve the Kubernetes validating admission webhook (HTTPS) on HOST:PORT')
+      .option('--tls-cert <FILE>', "the webhook's certificate (PEM)")
+      .option('--tls-key <FILE>', "the webhook's private key (PEM)")
+      .option('--allow-unattested', 'let images with no registry digest or no attestations, or whose registry is unreachable, run (logged as a warning each time); failed verification and policy violations are still refused')
+      .option('--cache-ttl <DURATION>', 'how long a verified digest is trusted before it is checked again', '10m')
+      .option('--cache-size <N>', 'how many verified digests are remembered', '1000')
+      .option('--timeout <DURATION>', 'a verification that takes longer is refused as unreachable', '20s')
+      .option('--no-supervise', 'serve in this process, without the watchdog that restarts a crashed or hung worker')
+      .action(async (flags: GuardFlags) => {
+        await runGuard(guardRequest(flags), io);
+      });
+  },
+};

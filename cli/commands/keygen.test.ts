@@ -8,7 +8,7 @@ import { RegistryError } from '../../oci/index.js';
 import { runCli } from '../app.js';
 import { describeError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { NotAttestedError } from './attest-errors.js';
+import { NotAttestedError } from '../build/errors.js';
 import { VerificationFailedError } from '../../verify/index.js';
 import { EngineError as PushError } from '../../engine/index.js';
 

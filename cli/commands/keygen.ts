@@ -4,7 +4,9 @@
 // of the public key's DER, which signed bundles carry as their key hint.
 
 import { resolve } from 'node:path';
+import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import type { CliCommand } from './command.js';
 
 export interface KeygenRequest {
   /** Default `tracebuild`. */
@@ -30,3 +32,15 @@ export async function runKeygen(request: KeygenRequest, io: CliIo): Promise<Keyg
   io.stdout.write(`${written.keyId}\n`);
   return { ...written, encrypted };
 }
+
+export const keygenCommand: CliCommand = {
+  register(program: Command, { io }) {
+    program
+      .command('keygen')
+      .description('create a signing key pair: PREFIX.key (0600, encrypted with $TRACEBUILD_KEY_PASSWORD when set) and PREFIX.pub')
+      .option('--out <PREFIX>', 'path prefix of the two files', 'tracebuild')
+      .action(async (flags: { out: string }) => {
+        await runKeygen({ out: flags.out }, io);
+      });
+  },
+};

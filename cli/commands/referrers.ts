@@ -9,7 +9,9 @@
 // `tracebuild verify`.
 
 import type { Descriptor, Reference, RegistryClient } from '../../oci/index.js';
+import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import type { CliCommand } from './command.js';
 import { ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, bundleKeyHint, bundleLayerOf, parseImageArgument, registryClient } from '../../verify/index.js';
 
 export const MAX_DEPTH = 3;
@@ -122,3 +124,16 @@ export async function runReferrers(request: ReferrersRequest, io: CliIo, client:
   io.stdout.write(request.json ? `${JSON.stringify(tree, null, 2)}\n` : formatReferrerTree(tree));
   return tree;
 }
+
+export const referrersCommand: CliCommand = {
+  register(program: Command, { io }) {
+    program
+      .command('referrers')
+      .description("list what is attached to an image in its registry (signed attestations and other tools' artifacts), as a tree")
+      .argument('<IMAGE>', 'image reference, e.g. 127.0.0.1:5000/app:v1 or name@sha256:...')
+      .option('--json', 'print the tree as JSON')
+      .action(async (image: string, flags: { json?: boolean }) => {
+        await runReferrers({ image, json: flags.json === true }, io);
+      });
+  },
+};

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { collect, type CliCommand } from './command.js';
 import { renderHtmlReport } from '../report/html.js';
 import { formatShowText } from '../report/text.js';
 import { TracebuildError, writeFileAtomic, type ExitKind } from '../../common/index.js';
@@ -70,17 +71,18 @@ export async function runShow(request: ShowRequest, io: CliIo, deps: TraceComman
   }
 }
 
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
 /** Registers `show` on the program. */
-export function addShowCommand(program: Command, io: CliIo, deps: TraceCommandDeps): void {
-  program
-    .command('show')
-    .description("print a build's per-instruction trace: table, process trees, files, network")
-    .argument('<IMAGE|FILE>', 'a trace file, an in-toto statement or Sigstore bundle holding one, or an image')
-    .option('--html <OUT>', 'also write a self-contained HTML report to OUT')
-    .option('--key <PUB>', 'public key that must have signed the attestation (images; checks a bundle file\'s signature) (repeatable)', collect)
-    .action(async (input: string, flags: { html?: string; key?: string[] }) => {
-      await runShow({ input, ...(flags.html === undefined ? {} : { html: flags.html }), keys: flags.key ?? [] }, io, deps);
-    });
-}
+export const showCommand: CliCommand = {
+  register(program: Command, { io, app }) {
+    const deps: TraceCommandDeps = { version: app.version, ...(app.fetchImageTrace === undefined ? {} : { fetchImageTrace: app.fetchImageTrace }) };
+    program
+      .command('show')
+      .description("print a build's per-instruction trace: table, process trees, files, network")
+      .argument('<IMAGE|FILE>', 'a trace file, an in-toto statement or Sigstore bundle holding one, or an image')
+      .option('--html <OUT>', 'also write a self-contained HTML report to OUT')
+      .option('--key <PUB>', 'public key that must have signed the attestation (images; checks a bundle file\'s signature) (repeatable)', collect)
+      .action(async (input: string, flags: { html?: string; key?: string[] }) => {
+        await runShow({ input, ...(flags.html === undefined ? {} : { html: flags.html }), keys: flags.key ?? [] }, io, deps);
+      });
+  },
+};

@@ -17,7 +17,11 @@ import {
   type VerifyReport,
 } from '../../verify/index.js';
 import { visible } from '../../common/index.js';
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
+import { collect, type CliCommand } from './command.js';
+import { runTracePolicy } from './verify-policy.js';
 
 export interface VerifyRequest {
   image: string;
@@ -131,3 +135,38 @@ export async function runVerify(request: VerifyRequest, io: CliIo, client: Regis
   return report;
 }
 
+export const verifyCommand: CliCommand = {
+  register(program: Command, { io }) {
+    program
+      .command('verify')
+      .description("verify an image's signed attestations offline with the given public key(s) and show its runtime trace; with --policy, also check the trace against a policy")
+      .argument('[IMAGE]', 'image reference, e.g. 127.0.0.1:5000/app:v1 or name@sha256:...')
+      .option('--key <PUB>', 'trusted public key file (repeatable; required for an IMAGE)', collect)
+      .option('--policy <FILE>', 'trace policy (YAML, see attest/POLICY.md): any violation exits 1')
+      .option('--trace <FILE>', 'with --policy: check a trace file (trace, statement or bundle) instead of an image')
+      .option('--json', 'print the result as JSON')
+      .option('--allow-incomplete-trace', "accept a runtime trace whose probe stopped watching part of the build (by default it fails)")
+      .action(async (image: string | undefined, flags: { key?: string[]; json?: boolean; policy?: string; trace?: string; allowIncompleteTrace?: boolean }) => {
+        const keys = flags.key ?? [];
+        const json = flags.json === true;
+        if (flags.trace !== undefined) {
+          if (image !== undefined) throw new UsageError('bad-flag', 'give either IMAGE or --trace FILE, not both');
+          if (flags.policy === undefined) throw new UsageError('bad-flag', '--trace FILE needs --policy FILE');
+          await runTracePolicy({ trace: flags.trace, policy: flags.policy, keys, json }, io);
+          return;
+        }
+        if (image === undefined) throw new UsageError('bad-flag', 'verify needs an IMAGE (or --trace FILE --policy FILE)');
+        if (keys.length === 0) throw new UsageError('bad-flag', "required option '--key <PUB>' not specified");
+        await runVerify(
+          {
+            image,
+            keys,
+            json,
+            ...(flags.policy === undefined ? {} : { policy: flags.policy }),
+            ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
+          },
+          io,
+        );
+      });
+  },
+};

@@ -5,9 +5,9 @@
 
 import type { DockerfileAstView } from '../contracts.js';
 import type { NormalizedReference } from '../reference.js';
-import { NotAttestedError } from './attest-errors.js';
+import { NotAttestedError } from './errors.js';
 import { dockerCredentials, dockerServerAddress } from '../../verify/index.js';
-import type { BuildPhase } from './build.js';
+import type { BuildPhase } from './types.js';
 import { enginePush, engineTarget, registryAuthHeader, type PushMessage } from '../../engine/index.js';
 
 export interface PushedImage {

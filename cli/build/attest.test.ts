@@ -13,10 +13,10 @@ import type { DockerfileAstView } from '../contracts.js';
 import { describeError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import { normalizeTag } from '../reference.js';
-import { NotAttestedError } from './attest-errors.js';
+import { NotAttestedError } from './errors.js';
 import { BUNDLE_MEDIA_TYPE } from '../../verify/index.js';
 import { attestPhase, signingCheckPhase } from './attest.js';
-import type { BuildRequest, BuildRun } from './build.js';
+import type { BuildRequest, BuildRun } from './types.js';
 
 type Run = BuildRun<DockerfileAstView, unknown, unknown>;
 

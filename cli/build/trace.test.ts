@@ -12,7 +12,7 @@ import { TracebuildError, type ExitKind } from '../../common/index.js';
 import { runCli } from '../app.js';
 import type { BuildKitClient, BuildStep, ConvertOptions, SolveOptions, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
-import { redactSecrets } from './trace-phase.js';
+import { redactSecrets } from './redact.js';
 
 class SolveError extends TracebuildError<'solve-failed'> {
   override readonly name = 'SolveError';

@@ -27,10 +27,10 @@ import type { ImageRef, SerializedBundle, Statement } from '../../attest/index.j
 import { EMPTY_JSON, MediaType, parseReference, type AttachResult } from '../../oci/index.js';
 import type { DockerfileAstView } from '../contracts.js';
 import { UsageError } from '../errors.js';
-import { NotAttestedError } from './attest-errors.js';
+import { NotAttestedError } from './errors.js';
 import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest, registryClient } from '../../verify/index.js';
 import { provenanceInput, runtimeTraceInput, type BuildFacts } from './attest-statements.js';
-import type { BuildPhase, BuildRun } from './build.js';
+import type { BuildPhase, BuildRun } from './types.js';
 import { engineTarget, inspectImage } from '../../engine/index.js';
 import { normalizeReference } from '../reference.js';
 

@@ -3,7 +3,9 @@
 // defaults to `PATH/Dockerfile`; `-` (stdin) and remote contexts are not supported.
 
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import path, { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import type { ContextDirEntry } from '../contracts.js';
 import { readDockerignore, type DockerignoreChoice } from '../dockerignore.js';
 import { BuildInputError, UsageError } from '../errors.js';
 
@@ -90,5 +92,30 @@ export function readBuildInputs(request: InputRequest, cwd: string): BuildInputs
     dockerfileName: basename(dockerfilePath),
     dockerfileText,
     dockerignore: readDockerignore(contextDir, dockerfilePath),
+  };
+}
+
+/**
+ * Lists directories of the context dir with lstat semantics (a symlink is reported, never
+ * followed). The converter only asks for clean relative paths of directories it saw as
+ * directories; anything else is refused, so nothing outside the context is read.
+ */
+export function contextDirReader(contextDir: string): (dir: string) => Promise<readonly ContextDirEntry[] | undefined> {
+  return async (dir) => {
+    if (dir.startsWith('/') || dir.split('/').some((s) => s === '..' || s === '.' || (s === '' && dir !== ''))) {
+      throw new Error(`not a clean context path: ${JSON.stringify(dir)}`);
+    }
+    let entries;
+    try {
+      entries = await readdir(path.join(contextDir, ...(dir === '' ? [] : dir.split('/'))), { withFileTypes: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    return entries.map((e) => ({
+      name: e.name,
+      type: e.isDirectory() ? 'dir' : e.isSymbolicLink() ? 'symlink' : e.isFile() ? 'file' : 'other',
+    }));
   };
 }

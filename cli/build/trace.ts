@@ -33,46 +33,21 @@ import { randomInt } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { TracebuildError, writeFileAtomic, type ExitKind } from '../../common/index.js';
+import { writeFileAtomic } from '../../common/index.js';
+import { mergeVertexReports, type Trace } from '../../model/index.js';
 import type { CorrelateVertex, MonitorGap, ProbeExit, TraceEvent } from '../../tracer/index.js';
-import type { Trace } from '../../model/index.js';
-import type { DockerfileAstView, ServedFile, StatusBatch } from '../contracts.js';
+import type { DockerfileAstView, ServedFile } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
-import type { BuildPhase, BuildRun } from './build.js';
-
-/** The tracer cannot run here (not root, no BPF, probe not built, loader failed to start). */
-export class TraceUnavailableError extends TracebuildError<'trace-unavailable'> {
-  override readonly name = 'TraceUnavailableError';
-  readonly exit: ExitKind = 'trace';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('trace-unavailable', message, options);
-  }
-}
-
-/** The probe stopped watching part of the build, and --allow-incomplete-trace was not given. */
-export class TraceIncompleteError extends TracebuildError<'trace-incomplete'> {
-  override readonly name = 'TraceIncompleteError';
-  readonly exit: ExitKind = 'trace';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('trace-incomplete', message, options);
-  }
-}
-
-/** Writing `--trace-out` failed. */
-export class TraceWriteError extends TracebuildError<'trace-write-failed'> {
-  override readonly name = 'TraceWriteError';
-  readonly exit: ExitKind = 'input';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('trace-write-failed', message, options);
-  }
-}
+import { TraceIncompleteError, TraceUnavailableError, TraceWriteError } from './errors.js';
+import { redactSecrets } from './redact.js';
+import type { BuildPhase, BuildRun } from './types.js';
 
 const NO_TRACE_HINT = 'or build without a trace: --no-trace';
 
-/** What the trace phases keep between the start and the finish of one build. */
-interface TraceSession {
+/** What the trace phases keep between the start and the finish of one build (run.traceSession). */
+export interface TraceSession {
   toolkit: TracerToolkit;
   /** The probe once attached, or why it could not start (never rejects). */
   starting: Promise<TraceProbe | TraceUnavailableError>;
@@ -90,8 +65,6 @@ interface TraceSession {
   finishing?: Promise<void>;
 }
 
-const sessions = new WeakMap<object, TraceSession>();
-
 /** --trace-out as an absolute path, if given. */
 function traceOutPath(run: { request: { traceOut?: string }; io: CliIo }): string | undefined {
   const out = run.request.traceOut;
@@ -102,93 +75,6 @@ function traceOutPath(run: { request: { traceOut?: string }; io: CliIo }): strin
  * the cgroups it starts tracing). */
 export function newGeneration(): number {
   return randomInt(1, 0x7fffffff);
-}
-
-/** Merges one Status batch into the vertex states the correlator needs. */
-export function recordVertices(vertices: Map<string, CorrelateVertex>, batch: StatusBatch): void {
-  for (const u of batch.vertexes) {
-    let v = vertices.get(u.digest);
-    if (v === undefined) {
-      v = { digest: u.digest, cached: false };
-      vertices.set(u.digest, v);
-    }
-    if (u.name !== '') v.name = u.name;
-    v.cached = v.cached || u.cached;
-    if (u.started !== undefined) v.started = u.started;
-    if (u.completed !== undefined) v.completed = u.completed;
-    if (u.startedNs !== undefined) v.startedNs = u.startedNs;
-    if (u.completedNs !== undefined) v.completedNs = u.completedNs;
-    if (u.error !== undefined && u.error !== '') v.error = u.error;
-  }
-}
-
-// ---- secrets ----------------------------------------------------------------------------
-
-/** Shorter values are not redacted: they would hit innocent paths and words. */
-export const MIN_REDACTED_LENGTH = 6;
-
-/** The strings a secret's value can show up as: the value (without a final newline) and,
- * for multi-line values (keys), each long line. */
-function secretNeedles(value: Uint8Array): string[] {
-  const text = new TextDecoder().decode(value).replace(/\r?\n$/, '');
-  const out = new Set<string>();
-  if (text.length >= MIN_REDACTED_LENGTH) out.add(text);
-  if (text.includes('\n')) {
-    for (const line of text.split(/\r?\n/)) if (line.trim().length >= Math.max(8, MIN_REDACTED_LENGTH)) out.add(line.trim());
-  }
-  return [...out].sort((a, b) => b.length - a.length);
-}
-
-/**
- * Replaces every occurrence of a secret's value in the trace's strings with
- * `[secret <id>]`, and says so in the step (or, outside the steps, in every step). The
- * probe never reads file contents or environments; a secret can only get into a trace
- * through a command line (e.g. `RUN /bin/echo "$(cat /run/secrets/x)"`), a path or the
- * Dockerfile's own text. Returns how many strings were changed.
- */
-export function redactSecrets(trace: Trace, secrets: Readonly<Record<string, Uint8Array>>): number {
-  const needles = Object.entries(secrets).flatMap(([id, value]) => secretNeedles(value).map((n) => ({ id, n })));
-  if (needles.length === 0) return 0;
-  const scrub = (value: unknown, hits: Set<string>): unknown => {
-    if (typeof value === 'string') {
-      let s = value;
-      for (const { id, n } of needles) {
-        if (s.includes(n)) {
-          s = s.split(n).join(`[secret ${id}]`);
-          hits.add(id);
-        }
-      }
-      return s;
-    }
-    if (Array.isArray(value)) return value.map((x) => scrub(x, hits));
-    if (value !== null && typeof value === 'object') {
-      const o = value as Record<string, unknown>;
-      for (const k of Object.keys(o)) o[k] = scrub(o[k], hits);
-      return o;
-    }
-    return value;
-  };
-  let total = 0;
-  for (const step of trace.buildSteps) {
-    const hits = new Set<string>();
-    scrub(step, hits);
-    if (hits.size > 0) {
-      total += hits.size;
-      step.warnings.push(`values of secret(s) ${[...hits].sort().join(', ')} appeared in this step's record and were redacted`);
-    }
-  }
-  const rest = new Set<string>();
-  for (const key of Object.keys(trace) as (keyof Trace)[]) {
-    if (key === 'buildSteps') continue;
-    (trace as unknown as Record<string, unknown>)[key] = scrub(trace[key], rest);
-  }
-  if (rest.size > 0) {
-    total += rest.size;
-    for (const step of trace.buildSteps) {
-      step.warnings.push(`values of secret(s) ${[...rest].sort().join(', ')} appeared outside the steps' records and were redacted`);
-    }
-  }
-  return total;
 }
 
 // ---- gaps -------------------------------------------------------------------------------
@@ -296,9 +182,9 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           return new TraceUnavailableError(`cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
         });
       const session: TraceSession = { toolkit, starting, solving: false, generation, events, correlation, served: [], vertices: new Map(), gaps };
-      sessions.set(run, session);
+      run.traceSession = session;
       (run.solveObservers ??= []).push({
-        onStatus: (batch) => recordVertices(session.vertices, batch),
+        onStatus: (batch) => mergeVertexReports(session.vertices, batch.vertexes),
         onFileServed: (file) => session.served.push(file),
       });
       run.defer(() => finishTrace(run, 'deferred'));
@@ -310,7 +196,7 @@ export function traceReadyPhase<Ast extends DockerfileAstView, Def, E>(): BuildP
   return {
     name: 'trace-ready',
     async run(run) {
-      const session = sessions.get(run);
+      const session = run.traceSession;
       if (session === undefined) return;
       const probe = await session.starting;
       if (probe instanceof Error) throw probe;
@@ -335,7 +221,7 @@ export function traceReportPhase<Ast extends DockerfileAstView, Def, E>(): Build
  * any failure; nothing it does may throw.
  */
 async function finishTrace<Ast extends DockerfileAstView, Def, E>(run: BuildRun<Ast, Def, E>, how: 'solved' | 'deferred'): Promise<void> {
-  const session = sessions.get(run);
+  const session = run.traceSession;
   if (session === undefined) return;
   session.finishing ??= complete(run, session, how);
   if (how === 'deferred') await session.finishing.catch(() => undefined);

@@ -1,0 +1,48 @@
+// The build pipeline's own errors: the trace could not be made, is incomplete or could not
+// be written; the image was pushed but not attested.
+import { TracebuildError, type ExitKind } from '../../common/index.js';
+
+/**
+ * The image was pushed but attaching (or signing) its attestations failed: the registry
+ * holds an image without the attestations the command line asked for. Never reported as
+ * success.
+ */
+export class NotAttestedError extends TracebuildError<'not-attested'> {
+  override readonly name = 'NotAttestedError';
+  readonly exit: ExitKind = 'remote';
+  constructor(
+    /** `name@digest` of every image that is in the registry without (all) its attestations. */
+    readonly pushed: readonly string[],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('not-attested', message, options);
+  }
+}
+
+/** The tracer cannot run here (not root, no BPF, probe not built, loader failed to start). */
+export class TraceUnavailableError extends TracebuildError<'trace-unavailable'> {
+  override readonly name = 'TraceUnavailableError';
+  readonly exit: ExitKind = 'trace';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('trace-unavailable', message, options);
+  }
+}
+
+/** The probe stopped watching part of the build, and --allow-incomplete-trace was not given. */
+export class TraceIncompleteError extends TracebuildError<'trace-incomplete'> {
+  override readonly name = 'TraceIncompleteError';
+  readonly exit: ExitKind = 'trace';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('trace-incomplete', message, options);
+  }
+}
+
+/** Writing `--trace-out` failed. */
+export class TraceWriteError extends TracebuildError<'trace-write-failed'> {
+  override readonly name = 'TraceWriteError';
+  readonly exit: ExitKind = 'input';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('trace-write-failed', message, options);
+  }
+}

@@ -1,0 +1,67 @@
+// `tracebuild build`: a pipeline of phases over one BuildRun record (types.ts), in this order:
+//
+//   prepare        flags -> tags, build args, labels; PATH, Dockerfile, .dockerignore read
+//   signing-check  --push/--key: the key is loaded before anything is built (attest.ts)
+//   parse          Dockerfile text -> AST; entitlements (network.host)
+//   trace          the eBPF probe starts while the client connects (trace.ts)
+//   connect        BuildKit endpoint from the environment, client (closed at the end)
+//   trace-ready    the probe is attached, or the build stops here saying why
+//   solve          gateway solve; the frontend callback converts the Dockerfile (convert.ts)
+//   trace-report   the trace: correlated, redacted, printed, written
+//   report         image ID and names to stdout
+//   push, attest   --push / --key: push every -t name, then sign and attach the attestations
+//
+// Cleanups registered with `defer` run after the last phase, most recent first, whatever
+// happened. Nothing is tagged on failure: the exporter only runs when the solve succeeds.
+
+import type { DockerfileAstView, Toolchain } from '../contracts.js';
+import type { CliIo } from '../io.js';
+import { attestPhase, signingCheckPhase } from './attest.js';
+import { connectPhase } from './connect.js';
+import { parsePhase } from './parse.js';
+import { preparePhase } from './prepare.js';
+import { pushPhase } from './push.js';
+import { reportPhase } from './report.js';
+import { solvePhase } from './solve.js';
+import { tracePhase, traceReadyPhase, traceReportPhase } from './trace.js';
+import type { BuildPhase, BuildRequest, BuildRun } from './types.js';
+
+export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E>[] {
+  return [preparePhase(), signingCheckPhase(), parsePhase(), tracePhase(), connectPhase(), traceReadyPhase(), solvePhase(), traceReportPhase(), reportPhase(), pushPhase(), attestPhase()];
+}
+
+/** Runs the phases in order; cleanups run last, whatever happened. Throws the first error. */
+export async function runBuild<Ast extends DockerfileAstView, Def, E>(
+  request: BuildRequest,
+  io: CliIo,
+  toolchain: Toolchain<Ast, Def, E>,
+  phases: readonly BuildPhase<Ast, Def, E>[] = defaultBuildPhases(),
+): Promise<BuildRun<Ast, Def, E>> {
+  const cleanups: (() => unknown)[] = [];
+  const internal = new AbortController();
+  const run: BuildRun<Ast, Def, E> = {
+    request,
+    io,
+    toolchain,
+    tags: [],
+    buildArgs: {},
+    labels: {},
+    entitlements: [],
+    secrets: {},
+    defer: (fn) => cleanups.push(fn),
+    signal: io.signal === undefined ? internal.signal : AbortSignal.any([io.signal, internal.signal]),
+    abort: (reason) => internal.abort(reason),
+  };
+  try {
+    for (const phase of phases) await phase.run(run);
+    return run;
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // A failing cleanup (e.g. closing a broken connection) must not hide the build's result.
+      }
+    }
+  }
+}

@@ -1,0 +1,25 @@
+// report: the image ID and names, on stdout (only the ID with -q).
+import type { DockerfileAstView } from '../contracts.js';
+import type { BuildPhase } from './types.js';
+
+export function shortId(imageId: string): string {
+  return imageId.replace(/^sha256:/, '').slice(0, 12);
+}
+
+export function reportPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'report',
+    run(run) {
+      const { stdout } = run.io;
+      const id = run.imageId;
+      if (run.request.quiet) {
+        if (id !== undefined) stdout.write(`${id}\n`);
+        return;
+      }
+      let out = id === undefined ? '' : `Successfully built ${shortId(id)}\n`;
+      for (const tag of run.tags) out += `Successfully tagged ${tag.familiar}\n`;
+      if (out !== '') stdout.write(out);
+    },
+  };
+}
+

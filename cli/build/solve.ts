@@ -1,0 +1,72 @@
+// solve: the gateway solve. The frontend callback converts the Dockerfile with the daemon's
+// image resolver (convert.ts); Status batches feed the progress display and the solve's
+// other observers; a failure is mapped to its Dockerfile line and output tail. Nothing is
+// tagged on failure: the exporter only runs when the solve succeeds.
+import type { DockerfileAstView } from '../contracts.js';
+import { explainSolveFailure } from '../failure.js';
+import { createProgress } from '../progress/index.js';
+import type { NormalizedReference } from '../reference.js';
+import { convertInGateway } from './convert.js';
+import { abortReason, required, throwIfAborted, type BuildPhase } from './types.js';
+
+export function moby(tags: readonly NormalizedReference[]): { type: 'moby'; attrs: Record<string, string> } {
+  return { type: 'moby', attrs: tags.length > 0 ? { name: tags.map((t) => t.normalized).join(',') } : {} };
+}
+
+export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'solve',
+    async run(run) {
+      const inputs = required(run.inputs, 'inputs');
+      const client = required(run.client, 'client');
+      const { request, io } = run;
+      const progress = createProgress(request.quiet ? 'quiet' : request.progress, {
+        sink: io.stderr,
+        clock: io.clock,
+        ticker: io.ticker,
+      });
+      run.progress = progress;
+      run.defer(() => progress.finish());
+      throwIfAborted(run);
+      // An error of our own frontend callback (a ConvertError) is reported as itself, however
+      // the client wraps it.
+      let frontendError: { err: unknown } | undefined;
+      try {
+        run.result = await client.solve({
+          contextDir: inputs.contextDir,
+          dockerignore: inputs.dockerignore.patterns,
+          exporter: moby(run.tags),
+          entitlements: run.entitlements,
+          // An error of our own callback (a ConvertError) is kept to be reported as itself.
+          frontend: (gateway) =>
+            convertInGateway(run, gateway).catch((err: unknown) => {
+              frontendError = { err };
+              throw err;
+            }),
+          onStatus: (batch) => {
+            progress.update(batch);
+            for (const o of run.solveObservers ?? []) o.onStatus?.(batch);
+          },
+          onFileServed: (file) => {
+            for (const o of run.solveObservers ?? []) o.onFileServed?.(file);
+          },
+          secrets: run.secrets,
+          signal: run.signal,
+        });
+      } catch (err) {
+        progress.finish();
+        if (run.signal.aborted) throw abortReason(run);
+        if (frontendError !== undefined) throw frontendError.err;
+        throw explainSolveFailure(err, {
+          state: progress.state,
+          steps: run.conversion?.steps,
+          dockerfileName: inputs.dockerfileName,
+          dockerfileText: inputs.dockerfileText,
+        });
+      }
+      progress.finish();
+      run.imageId = run.result.exporterResponse['containerimage.digest'];
+    },
+  };
+}
+

@@ -1,0 +1,105 @@
+// The build pipeline's shapes: what the command asked for (BuildRequest), the record every
+// phase reads and fills (BuildRun), and a phase. pipeline.ts lists the phases in order;
+// each phase is a file of this folder and imports only these types (and what it uses), so
+// no phase imports the pipeline.
+
+import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
+import { CanceledError } from '../errors.js';
+import type { CliIo } from '../io.js';
+import type { ProgressMode, ProgressSession } from '../progress/index.js';
+import type { NormalizedReference } from '../reference.js';
+import type { Trace } from '../../model/index.js';
+import type { SigningSetup } from './attest.js';
+import type { BuildInputs } from './inputs.js';
+import type { PushedImage } from './push.js';
+import type { TraceSession } from './trace.js';
+
+export interface BuildRequest {
+  /** PATH as given (default `.`). */
+  context: string;
+  /** `-f` as given. */
+  file?: string;
+  tags: string[];
+  buildArgs: string[];
+  labels: string[];
+  network: NetworkMode;
+  noCache: boolean;
+  progress: ProgressMode;
+  target?: string;
+  quiet: boolean;
+  /** `--secret` values as given. */
+  secrets: string[];
+  /** `--allow` entitlements. */
+  allow: string[];
+  /** `--push`: push every -t name (push.ts). */
+  push?: boolean;
+  /** `--key FILE`: sign attestations with this private key (attest.ts). */
+  key?: string;
+  /** `--attest-out DIR`: also write the signed bundles there. */
+  attestOut?: string;
+  /** false: `--no-trace` (default: traced). */
+  trace?: boolean;
+  /** `--trace-out FILE`: write the trace JSON there. */
+  traceOut?: string;
+  /** `--allow-incomplete-trace`: a gap in the monitoring does not fail the build. */
+  allowIncompleteTrace?: boolean;
+}
+
+export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
+  readonly request: BuildRequest;
+  readonly io: CliIo;
+  readonly toolchain: Toolchain<Ast, Def, E>;
+  tags: NormalizedReference[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  inputs?: BuildInputs;
+  ast?: Ast;
+  entitlements: string[];
+  /** Secret values by id; never printed, never put in the LLB or a trace. */
+  secrets: Record<string, Uint8Array>;
+  client?: BuildKitClient<Def>;
+  progress?: ProgressSession;
+  /** Set by the frontend callback during the solve. */
+  conversion?: Conversion<Def>;
+  result?: SolveResult;
+  /** `sha256:...` from the exporter. */
+  imageId?: string;
+  /** Set by signing-check when --key is given. */
+  signing?: SigningSetup;
+  /** Set by the push phase: each -t name with its manifest digest in the registry. */
+  pushed?: PushedImage[];
+  /** Listeners of the solve besides the progress display (the trace phase's). */
+  solveObservers?: SolveObserver[];
+  /** The per-instruction trace, set after the solve (also a failed one) unless --no-trace. */
+  trace?: Trace;
+  /** What the trace phases keep between the start and the finish of the build (trace.ts). */
+  traceSession?: TraceSession;
+  /** Registers cleanup run after the last phase, most recent first, failure or not. */
+  defer(cleanup: () => unknown): void;
+  /** Aborted by Ctrl-C (io.signal) or by `abort`: what the solve and the pushes listen to. */
+  readonly signal: AbortSignal;
+  /** Stops the build from inside (e.g. the probe stopped watching): the running phase
+   * fails with `reason`. */
+  abort(reason: Error): void;
+}
+
+export interface BuildPhase<Ast extends DockerfileAstView, Def, E> {
+  readonly name: string;
+  run(run: BuildRun<Ast, Def, E>): Promise<void> | void;
+}
+
+export function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`internal: ${what} is not ready (phase order)`);
+  return value;
+}
+
+/** Why the build's signal fired: Ctrl-C, or the reason given to run.abort(). */
+export function abortReason(run: { io: CliIo; signal: AbortSignal }): Error {
+  if (run.io.signal?.aborted === true) return new CanceledError();
+  return run.signal.reason instanceof Error ? run.signal.reason : new CanceledError();
+}
+
+export function throwIfAborted(run: { io: CliIo; signal: AbortSignal }): void {
+  if (run.signal.aborted) throw abortReason(run);
+}
+
