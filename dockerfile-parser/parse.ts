@@ -11,12 +11,11 @@
 // Line splitting, comments and continuations follow Docker's parser exactly rather than
 // dockerfile-ast's, which differs on a few inputs Docker has tests for (e.g. a line ending
 // in an escaped escape character, `ENV C trailing\\backslash\\`, is not a continuation).
-// dockerfile-ast provides the list of instruction keywords.
 
-import { Keyword } from 'dockerfile-ast';
 import { DockerfileError, ExpansionError, type DockerfileErrorCode } from './errors.js';
 import { lex, isGoSpace } from './expand.js';
 import { parseGoDuration } from './duration.js';
+import { KEYWORDS } from './types.js';
 import type {
   ArgInstruction,
   CommandForm,
@@ -62,7 +61,7 @@ export interface RawParseResult {
   lineCount: number;
 }
 
-const KNOWN_INSTRUCTIONS = new Set<string>(Object.values(Keyword).map((k) => k.toLowerCase()));
+const KNOWN_INSTRUCTIONS = new Set<string>(KEYWORDS.map((k) => k.toLowerCase()));
 const RE_WHITESPACE = /[\t\v\f\r ]+/;
 const RE_DIRECTIVE = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
 const RE_HEREDOC = /^(\d*)<<(-?)([^<]*)$/;

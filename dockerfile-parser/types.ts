@@ -177,6 +177,28 @@ export type Instruction =
   | OnbuildInstruction
   | MaintainerInstruction;
 
+/** Every instruction keyword, upper-case (a Dockerfile may write them in any case). */
+export const KEYWORDS: readonly Instruction['keyword'][] = [
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
+];
+
 export interface Stage {
   /** 0-based position among the FROMs. */
   index: number;
