@@ -101,3 +101,18 @@ export class ExpansionError extends Error {
     });
   }
 }
+
+/** Internal to the parser's passes: a failure before its location is known; the pass
+ * that meets it turns it into a DockerfileError at the instruction's line. */
+export class ParseFailure extends Error {
+  constructor(
+    readonly code: DockerfileErrorCode,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export function fail(code: DockerfileErrorCode, detail: string): never {
+  throw new ParseFailure(code, detail);
+}
