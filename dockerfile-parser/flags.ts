@@ -1,6 +1,6 @@
 // Instruction flags, as BuildKit's BFlags: which `--flags` each keyword takes and of what
 // kind, checked when an instruction is parsed (unknown, repeated, missing or non-boolean
-// values).
+// values), then read typed onto the instruction (see instructions.ts).
 import { fail } from './errors.js';
 import { goQuote } from './gostring.js';
 import type { RawNode } from './node.js';
@@ -66,3 +66,15 @@ export function flagValue(flags: InstructionFlag[], name: string): string | unde
   return f === undefined || f.value === true ? undefined : f.value;
 }
 
+
+/** A boolean flag: given alone, empty or `true` (any case) is true, `false` false. */
+export function boolFlag(flags: InstructionFlag[], name: string): boolean | undefined {
+  const f = flags.find((x) => x.name === name);
+  if (f === undefined) return undefined;
+  return f.value === true || f.value.toLowerCase() !== 'false';
+}
+
+/** Every value of a repeatable flag, in order. */
+export function flagValues(flags: InstructionFlag[], name: string): string[] {
+  return flags.flatMap((f) => (f.name === name && f.value !== true ? [f.value] : []));
+}

@@ -1,5 +1,6 @@
 // The second pass, nodes -> typed instructions, as BuildKit's `instructions` package
-// parses each node into a typed command: argument counts, the flags, HEALTHCHECK durations, FROM/stage names, ONBUILD triggers.
+// parses each node into a typed command: argument counts, the flags (checked, then typed
+// on the instruction), HEALTHCHECK durations, FROM/stage names, ONBUILD triggers.
 //
 // Words stay raw: expanding them needs the ARG/ENV scope at that point of the stage, which
 // only the converter has. For the same reason the values of RUN's flags are decoded by the
@@ -8,7 +9,7 @@
 import { ExpansionError, fail } from './errors.js';
 import { lex } from './expand.js';
 import { parseGoDuration } from './duration.js';
-import { flagValue, parseFlags } from './flags.js';
+import { boolFlag, flagValue, flagValues, parseFlags } from './flags.js';
 import { goQuote, trimSpace } from './gostring.js';
 import { parseHeredocMarker } from './lines.js';
 import type { RawNode } from './node.js';
@@ -144,7 +145,15 @@ function fromInstruction(args: string[], base: Common): FromInstruction {
 }
 
 function runInstruction(node: RawNode, base: Common): RunInstruction {
-  return { ...base, keyword: 'RUN', command: commandForm(node), heredocs: node.heredocs };
+  const flags = base.flags;
+  return {
+    ...base,
+    keyword: 'RUN',
+    command: commandForm(node),
+    heredocs: node.heredocs,
+    mounts: flagValues(flags, 'mount'),
+    ...defined({ network: flagValue(flags, 'network'), security: flagValue(flags, 'security') }),
+  };
 }
 
 function copyInstruction(node: RawNode, keyword: CopyInstruction['keyword'], base: Common): CopyInstruction {
@@ -162,7 +171,25 @@ function copyInstruction(node: RawNode, keyword: CopyInstruction['keyword'], bas
     if (doc) heredocs.push(doc);
     else sources.push(src);
   }
-  return { ...base, keyword, sources, destination, heredocs };
+  const flags = base.flags;
+  return {
+    ...base,
+    keyword,
+    sources,
+    destination,
+    heredocs,
+    exclude: flagValues(flags, 'exclude'),
+    ...defined({
+      from: flagValue(flags, 'from'),
+      chown: flagValue(flags, 'chown'),
+      chmod: flagValue(flags, 'chmod'),
+      link: boolFlag(flags, 'link'),
+      parents: boolFlag(flags, 'parents'),
+      checksum: flagValue(flags, 'checksum'),
+      keepGitDir: boolFlag(flags, 'keep-git-dir'),
+      unpack: boolFlag(flags, 'unpack'),
+    }),
+  };
 }
 
 function keyValuePairs(args: string[], keyword: string, escape: string, opts: ParseOptions): KeyValue[] {

@@ -8,7 +8,7 @@
 // twice: a first pass to learn the paths, the second with the final context source.
 // Wildcards of COPY --parents need a listing of the context, which is asynchronous while
 // dispatch is not: a first pass that meets one is dispatched again once it is listed.
-import { expandWord, ExpansionError, parseDockerfile } from '../../dockerfile-parser/index.js';
+import { expandWord, ExpansionError, mountFrom, OptionError, parseDockerfile } from '../../dockerfile-parser/index.js';
 import type { DockerfileAst, Instruction, Stage } from '../../dockerfile-parser/index.js';
 import { LlbState, marshal, digestOf, decodeDefinition } from '../llb/index.js';
 import type { LlbDefinition, MarshalOptions, VertexMetadata } from '../llb/index.js';
@@ -17,7 +17,6 @@ import { cloneImage, defaultPathEnv, emptyImage, imageToJSON, isScratchImage, pa
 import type { ImageSpec } from './image.js';
 import type { Conversion, ConvertOptions, ConvertedStep, Platform } from './types.js';
 import { EnvList, normalizeImageRef, parseKeyValue } from './util.js';
-import { MountError, mountFrom } from './runmount.js';
 import { ParentsGlobs } from './parents.js';
 import {
   applyBaseWorkdir,
@@ -208,10 +207,9 @@ async function prepare(opts: ConvertOptions): Promise<Prepared> {
     info.instructions.forEach((inst, i) => {
       const line = inst.range.startLine;
       if (inst.keyword === 'COPY') {
-        const from = inst.flags.filter((f) => f.name === 'from').pop();
-        if (!from) return;
-        if (from.value === true || from.value === '') fail0(file, line, 'invalid-flag', 'missing a value on flag: --from');
-        const v = from.value;
+        const v = inst.from;
+        if (v === undefined) return;
+        if (v === '') fail0(file, line, 'invalid-flag', 'missing a value on flag: --from');
         let src: StageInfo | undefined;
         if (/^-?\d+$/.test(v)) {
           const n = Number(v);
@@ -237,14 +235,12 @@ async function prepare(opts: ConvertOptions): Promise<Prepared> {
       } else if (inst.keyword === 'RUN') {
         const list: (StageInfo | undefined)[] = [];
         let any = false;
-        for (const f of inst.flags) {
-          if (f.name !== 'mount') continue;
-          if (f.value === true) fail0(file, line, 'invalid-flag', 'missing a value on flag: --mount');
+        for (const value of inst.mounts) {
           let from: string | undefined;
           try {
-            from = mountFrom(f.value);
+            from = mountFrom(value);
           } catch (e) {
-            if (e instanceof MountError) fail0(file, line, 'invalid-flag', `invalid --mount=${f.value}: ${e.message}`);
+            if (e instanceof OptionError) fail0(file, line, 'invalid-flag', `invalid --mount=${value}: ${e.message}`);
             throw e;
           }
           let src: StageInfo | undefined;

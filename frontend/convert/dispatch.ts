@@ -2,7 +2,17 @@
 // each takes the stage being built (its LLB state, image config and LLB-side env/dir/user)
 // and the instruction, and updates the stage. Semantics follow BuildKit v0.8, the
 // frontend embedded in dockerd 20.10.
-import { expandHeredoc, expandWord, expandWords, ExpansionError, parseHeredocMarker } from '../../dockerfile-parser/index.js';
+import {
+  expandHeredoc,
+  expandWord,
+  expandWords,
+  ExpansionError,
+  networkMode,
+  OptionError,
+  parseHeredocMarker,
+  parseMount,
+  securityMode,
+} from '../../dockerfile-parser/index.js';
 import type {
   ArgInstruction,
   CmdInstruction,
@@ -23,13 +33,12 @@ import type {
   VolumeInstruction,
   WorkdirInstruction,
   EscapeChar,
+  RunMount,
 } from '../../dockerfile-parser/index.js';
 import { FileAction, LlbState, cleanPath } from '../llb/index.js';
 import type { CopyOptions, ExecOptions, MountSpec, ProxyEnv, VertexMetadata } from '../llb/index.js';
-import { MountError, parseMount } from './runmount.js';
 import { belowPivot, checkPattern, hasWildcards, splitParentsSource } from './parents.js';
 import type { ParentsGlobs } from './parents.js';
-import type { RunMount } from './runmount.js';
 import { ConvertError } from './errors.js';
 import type { ConvertErrorCode } from './errors.js';
 import type { ImageSpec } from './image.js';
@@ -287,20 +296,6 @@ function commandArgs(img: ImageSpec, c: CommandForm): string[] {
   return c.form === 'exec' ? [...c.args] : withShell(img, c.command);
 }
 
-function flagValue(ctx: DispatchContext, inst: Instruction, name: string): string | undefined {
-  const f = inst.flags.filter((x) => x.name === name);
-  if (f.length === 0) return undefined;
-  const last = f[f.length - 1];
-  if (!last || last.value === true) fail(ctx, inst.range.startLine, 'invalid-flag', `missing a value on flag: --${name}`);
-  return last.value;
-}
-
-function checkFlags(ctx: DispatchContext, inst: Instruction, allowed: string[]): void {
-  for (const f of inst.flags) {
-    if (!allowed.includes(f.name)) fail(ctx, f.range.startLine, 'invalid-flag', `unknown flag: ${f.name}`);
-  }
-}
-
 // ---------------------------------------------------------------- instructions
 
 export function dispatch(ctx: DispatchContext, d: DispatchState, inst: Instruction, index: number | undefined): void {
@@ -349,7 +344,6 @@ export function dispatchMaintainer(d: DispatchState, c: MaintainerInstruction): 
 }
 
 export function dispatchEnv(ctx: DispatchContext, d: DispatchState, c: EnvInstruction): void {
-  checkFlags(ctx, c, []);
   // All pairs are expanded against the env as it was before the instruction.
   const pairs = c.pairs.map((p) => ({ key: expand(ctx, d, c, p.key), value: expand(ctx, d, c, p.value) }));
   let msg = 'ENV';
@@ -419,17 +413,12 @@ function runMounts(
   const secrets: SecretUse[] = [];
   const ssh: SecretUse[] = [];
   const sources = index === undefined ? undefined : d.info.mountSources.get(index);
-  let i = -1;
-  for (const f of c.flags) {
-    if (f.name !== 'mount') continue;
-    i++;
-    if (f.value === true) fail(ctx, line, 'invalid-flag', 'missing a value on flag: --mount');
-    const value = f.value;
+  for (const [i, value] of c.mounts.entries()) {
     let m: RunMount;
     try {
       m = parseMount(value, (w) => expand(ctx, d, c, w));
     } catch (e) {
-      if (e instanceof MountError) fail(ctx, line, 'invalid-mount', `invalid --mount=${value}: ${e.message}`, e);
+      if (e instanceof OptionError) fail(ctx, line, 'invalid-mount', `invalid --mount=${value}: ${e.message}`, e);
       throw e;
     }
     const bad: (what: string) => never = (what) => fail(ctx, line, 'invalid-mount', `invalid --mount=${value}: ${what}`);
@@ -509,20 +498,19 @@ function runMounts(
 }
 
 export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstruction, index: number | undefined): void {
-  checkFlags(ctx, c, ['mount', 'network', 'security']);
   const line = c.range.startLine;
-  let network = ctx.network;
-  const netFlag = flagValue(ctx, c, 'network');
-  if (netFlag !== undefined) {
-    if (netFlag === 'host' || netFlag === 'none') network = netFlag;
-    else if (netFlag !== 'default') fail(ctx, line, 'invalid-flag', `unsupported network mode "${netFlag}" (use default, host or none)`);
-  }
-  let security: 'sandbox' | 'insecure' = 'sandbox';
-  const secFlag = flagValue(ctx, c, 'security');
-  if (secFlag !== undefined) {
-    if (secFlag === 'insecure') security = 'insecure';
-    else if (secFlag !== 'sandbox') fail(ctx, line, 'invalid-flag', `unsupported security mode "${secFlag}" (use sandbox or insecure)`);
-  }
+  const decode = <T>(value: string | undefined, decoder: (v: string) => T): T | undefined => {
+    if (value === undefined) return undefined;
+    try {
+      return decoder(value);
+    } catch (e) {
+      if (e instanceof OptionError) fail(ctx, line, 'invalid-flag', e.message);
+      throw e;
+    }
+  };
+  const netMode = decode(c.network, networkMode);
+  const network = netMode === undefined || netMode === 'default' ? ctx.network : netMode;
+  const security = decode(c.security, securityMode) ?? 'sandbox';
 
   let command: CommandForm = c.command;
   let customName = c.text;
@@ -578,7 +566,6 @@ export function applyBaseWorkdir(d: DispatchState, path: string): void {
 }
 
 export function dispatchWorkdir(ctx: DispatchContext, d: DispatchState, c: WorkdirInstruction): void {
-  checkFlags(ctx, c, []);
   const p = expand(ctx, d, c, c.path);
   setDir(d, p);
   const wd = isAbsPath(p) ? p : joinPath('/', d.image.config.WorkingDir ?? '', p);
@@ -685,33 +672,23 @@ export function parseGitSource(src: string): GitSource | string {
   return out;
 }
 
-function boolFlag(ctx: DispatchContext, inst: Instruction, name: string): boolean | undefined {
-  const f = inst.flags.filter((x) => x.name === name).pop();
-  if (!f) return undefined;
-  if (f.value === true) return true;
-  const v = f.value.toLowerCase();
-  if (v === '' || v === 'true') return true;
-  if (v === 'false') return false;
-  fail(ctx, inst.range.startLine, 'invalid-flag', `expecting boolean value for flag ${name}, not: ${f.value}`);
-}
-
 export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInstruction, index: number | undefined): void {
   const isAdd = c.keyword === 'ADD';
   const line = c.range.startLine;
-  checkFlags(ctx, c, isAdd ? ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir', 'unpack', 'exclude'] : ['chown', 'chmod', 'from', 'link', 'parents', 'exclude']);
   // Newer flags that the FileOp of BuildKit v0.8 cannot express.
-  if (c.flags.some((f) => f.name === 'exclude')) {
+  if (c.exclude.length > 0) {
     fail(ctx, line, 'unsupported', `${c.keyword} --exclude needs BuildKit v0.9 or newer (exclude patterns on copies); dockerd 20.10's BuildKit (v0.8) cannot run it`);
   }
-  const parents = !isAdd && (boolFlag(ctx, c, 'parents') ?? false);
-  const keepGitDirFlag = isAdd ? boolFlag(ctx, c, 'keep-git-dir') : undefined;
-  // --link: accepted; v0.8 LLB has no merge op, so it is an ordinary copy onto the stage.
-  boolFlag(ctx, c, 'link');
-  const unpack = isAdd ? boolFlag(ctx, c, 'unpack') : undefined;
+  // The parser gives each keyword only its own flags (no --parents on ADD, no --checksum
+  // on COPY...). --link is accepted: v0.8 LLB has no merge op, so it is an ordinary copy
+  // onto the stage.
+  const parents = c.parents ?? false;
+  const keepGitDirFlag = c.keepGitDir;
+  const unpack = c.unpack;
 
-  const chown = expand(ctx, d, c, flagValue(ctx, c, 'chown') ?? '');
-  const chmod = expand(ctx, d, c, flagValue(ctx, c, 'chmod') ?? '');
-  const checksum = isAdd ? expand(ctx, d, c, flagValue(ctx, c, 'checksum') ?? '') : '';
+  const chown = expand(ctx, d, c, c.chown ?? '');
+  const chmod = expand(ctx, d, c, c.chmod ?? '');
+  const checksum = expand(ctx, d, c, c.checksum ?? '');
   const sources = c.sources.map((s) => expand(ctx, d, c, s));
   const rawDest = expand(ctx, d, c, c.destination);
 
@@ -785,7 +762,7 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
         ctx,
         line,
         'unsupported',
-        `COPY --from=${flagValue(ctx, c, 'from') ?? fromStage.stepStage} --parents ${src}: a wildcard with --parents needs BuildKit v0.9 or newer when copying from a stage or image ` +
+        `COPY --from=${c.from ?? fromStage.stepStage} --parents ${src}: a wildcard with --parents needs BuildKit v0.9 or newer when copying from a stage or image ` +
           "(include patterns on copies): the source tree is not known before the build and dockerd 20.10's BuildKit (v0.8) cannot filter a copy; name the paths without wildcards",
       );
     }
@@ -889,7 +866,7 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   d.llb = d.llb.file(action, { platform: d.platform });
   // Sources as written (variables expanded; heredocs are not sources from anywhere), the
   // destination as resolved against WORKDIR, and --from as given.
-  const copyFrom = fromStage ? flagValue(ctx, c, 'from') ?? fromStage.stepStage : undefined;
+  const copyFrom = fromStage ? c.from ?? fromStage.stepStage : undefined;
   recordStep(ctx, d, c, d.llb, name, {}, {
     copySources: [...sources],
     // With --parents the destination is always a directory.
@@ -900,7 +877,6 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
 }
 
 export function dispatchLabel(ctx: DispatchContext, d: DispatchState, c: LabelInstruction): void {
-  checkFlags(ctx, c, []);
   const pairs = c.pairs.map((p) => ({ key: expand(ctx, d, c, p.key), value: expand(ctx, d, c, p.value) }));
   let msg = 'LABEL';
   const labels = { ...(d.image.config.Labels ?? {}) };
@@ -918,7 +894,6 @@ export function dispatchOnbuild(d: DispatchState, c: OnbuildInstruction): void {
 }
 
 export function dispatchCmd(ctx: DispatchContext, d: DispatchState, c: CmdInstruction): void {
-  checkFlags(ctx, c, []);
   const args = commandArgs(d.image, c.command);
   d.image.config.Cmd = args;
   d.image.config.ArgsEscaped = true;
@@ -927,7 +902,6 @@ export function dispatchCmd(ctx: DispatchContext, d: DispatchState, c: CmdInstru
 }
 
 export function dispatchEntrypoint(ctx: DispatchContext, d: DispatchState, c: EntrypointInstruction): void {
-  checkFlags(ctx, c, []);
   const args = commandArgs(d.image, c.command);
   d.image.config.Entrypoint = args;
   if (!d.cmdSet) delete d.image.config.Cmd;
@@ -956,7 +930,6 @@ export function dispatchHealthcheck(ctx: DispatchContext, d: DispatchState, c: H
 }
 
 export function dispatchExpose(ctx: DispatchContext, d: DispatchState, c: ExposeInstruction): void {
-  checkFlags(ctx, c, []);
   const raw = [...c.ports].sort();
   const ports: string[] = [];
   for (const p of raw) ports.push(...expandSplit(ctx, d, c, p));
@@ -974,7 +947,6 @@ export function dispatchExpose(ctx: DispatchContext, d: DispatchState, c: Expose
 }
 
 export function dispatchUser(ctx: DispatchContext, d: DispatchState, c: UserInstruction): void {
-  checkFlags(ctx, c, []);
   const user = expand(ctx, d, c, c.user);
   d.user = user;
   d.image.config.User = user;
@@ -982,7 +954,6 @@ export function dispatchUser(ctx: DispatchContext, d: DispatchState, c: UserInst
 }
 
 export function dispatchVolume(ctx: DispatchContext, d: DispatchState, c: VolumeInstruction): void {
-  checkFlags(ctx, c, []);
   const vols = c.paths.map((p) => expand(ctx, d, c, p));
   const volumes = { ...(d.image.config.Volumes ?? {}) };
   for (const v of vols) {
@@ -994,7 +965,6 @@ export function dispatchVolume(ctx: DispatchContext, d: DispatchState, c: Volume
 }
 
 export function dispatchStopSignal(ctx: DispatchContext, d: DispatchState, c: StopsignalInstruction): void {
-  checkFlags(ctx, c, []);
   const sig = expand(ctx, d, c, c.signal);
   if (!isValidSignal(sig)) fail(ctx, c.range.startLine, 'invalid-instruction', `Invalid signal: ${sig}`);
   d.image.config.StopSignal = sig;
@@ -1002,13 +972,11 @@ export function dispatchStopSignal(ctx: DispatchContext, d: DispatchState, c: St
 }
 
 export function dispatchShell(ctx: DispatchContext, d: DispatchState, c: ShellInstruction): void {
-  checkFlags(ctx, c, []);
   d.image.config.Shell = [...c.args];
   commitToHistory(d, `SHELL ${goList(c.args)}`, false, false);
 }
 
 export function dispatchArg(ctx: DispatchContext, d: DispatchState, c: ArgInstruction): void {
-  checkFlags(ctx, c, []);
   const commit: string[] = [];
   for (const a of c.args) {
     const key = expand(ctx, d, c, a.name);
