@@ -42,6 +42,7 @@ import type { ParentsGlobs } from './parents.js';
 import { ConvertError } from './errors.js';
 import type { ConvertErrorCode } from './errors.js';
 import type { ImageSpec } from './image.js';
+import type { StageInfo } from './stages.js';
 import type { Platform } from './types.js';
 import {
   EnvList,
@@ -59,36 +60,6 @@ import {
 } from './util.js';
 
 export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
-
-/** A stage of the stage table (fixed once prepared). */
-export interface StageInfo {
-  /** Position in the table (Dockerfile stages first, then images named by COPY --from). */
-  index: number;
-  /** Name for progress prefixes: the AS name or `stage-N`; '' when there is only one. */
-  displayName: string;
-  /** ConvertedStep.stage: AS name or the index as a string. */
-  stepStage: string;
-  /** AS name, lower-cased. */
-  name?: string;
-  /** Base name after ARG expansion (and normalization for images). */
-  baseName: string;
-  base?: StageInfo;
-  platform?: Platform;
-  unregistered: boolean;
-  deps: Set<StageInfo>;
-  cmdTotal: number;
-  /** Instructions (empty for images named by COPY --from). */
-  instructions: Instruction[];
-  fromLine: number;
-  fromEndLine: number;
-  fromText: string;
-  /** Filled when the base is an image: its config, digest and whether it is empty. */
-  resolved?: { image: ImageSpec; digest?: string; scratch: boolean };
-  /** COPY --from sources per instruction index. */
-  copySources: Map<number, StageInfo>;
-  /** RUN --mount from= sources per instruction index, one entry per --mount (undefined: none). */
-  mountSources: Map<number, (StageInfo | undefined)[]>;
-}
 
 /** One stage while a pass dispatches it. */
 export interface DispatchState {
