@@ -3,7 +3,7 @@
 //  1. prepare: the global scope (meta-args.ts), the stage table with its bases, the
 //     target, what each stage reads from others (stages.ts), the stages the target
 //     reaches, and their base image configs, resolved once (base-images.ts);
-//  2. dispatch every reachable stage, instruction by instruction (dispatch.ts);
+//  2. dispatch every reachable stage, instruction by instruction (dispatch/);
 //  3. the target's LLB, image config, steps, and what the solve needs from the CLI.
 //
 // The build-context source must know every context path COPY/ADD use (local.followpaths),
@@ -11,178 +11,21 @@
 // twice: a first pass to learn the paths, the second with the final context source.
 // Wildcards of COPY --parents need a listing of the context, which is asynchronous while
 // dispatch is not: a first pass that meets one is dispatched again once it is listed.
-import { parseDockerfile } from '../../dockerfile-parser/index.js';
-import type { DockerfileAst, Instruction } from '../../dockerfile-parser/index.js';
+import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import { LlbState, marshal, digestOf, decodeDefinition } from '../llb/index.js';
-import type { LlbDefinition, MarshalOptions, VertexMetadata } from '../llb/index.js';
+import type { LlbDefinition, MarshalOptions } from '../llb/index.js';
 import { resolveBaseImages } from './base-images.js';
-import { applyBaseWorkdir, dispatch, internalMetadata, prefixCommand } from './dispatch.js';
-import type { DispatchContext, DispatchState } from './dispatch.js';
+import { dispatchPass } from './dispatch/pass.js';
+import type { Plan } from './dispatch/pass.js';
+import { internalMetadata } from './dispatch/state.js';
+import type { DispatchContext, DispatchState } from './dispatch/state.js';
 import { ConvertError } from './errors.js';
-import { cloneImage, defaultPathEnv, emptyImage, imageToJSON, parseImage } from './image.js';
-import { globalScope, proxyEnvFrom } from './meta-args.js';
-import type { MetaArgs } from './meta-args.js';
+import { imageToJSON } from './image.js';
+import { globalScope } from './meta-args.js';
 import { ParentsGlobs } from './parents.js';
 import { DEFAULT_PLATFORM } from './platform.js';
 import { addDependencies, findTarget, reachableFrom, SCRATCH, stageTable } from './stages.js';
-import type { StageInfo } from './stages.js';
-import type { Conversion, ConvertOptions, ConvertedStep, Platform } from './types.js';
-import { EnvList, parseKeyValue } from './util.js';
-
-/** What every pass dispatches from, fixed once the conversion is prepared. */
-interface Plan {
-  /** The stage table (stages, then images named by COPY --from and RUN --mount from=). */
-  infos: StageInfo[];
-  target: StageInfo;
-  /** The target and what it needs: the only stages dispatched. */
-  reachable: Set<StageInfo>;
-  metaArgs: MetaArgs;
-  targetPlatform: Platform;
-}
-
-interface PassResult {
-  ctx: DispatchContext;
-  target: DispatchState;
-}
-
-/** Dispatches every reachable stage with the given build-context source. */
-function dispatchPass(opts: ConvertOptions, plan: Plan, buildContext: LlbState, parentsGlobs: ParentsGlobs): PassResult {
-  const ast = opts.dockerfile;
-  const file = ast.fileName;
-  const ctx: DispatchContext = {
-    file,
-    escape: ast.directives.escape,
-    metaArgs: plan.metaArgs,
-    buildArgs: opts.buildArgs,
-    network: opts.network === 'default' ? 'sandbox' : opts.network,
-    noCache: opts.noCache,
-    targetPlatform: plan.targetPlatform,
-    buildContext,
-    states: new Map(),
-    metadata: new Map(),
-    steps: [],
-    ctxPaths: new Set(),
-    execs: [],
-    parseTrigger: (trigger, line) => parseTrigger(file, trigger, line),
-    parentsGlobs,
-  };
-  const pe = proxyEnvFrom(opts.buildArgs);
-  if (pe) ctx.proxyEnv = pe;
-
-  // Initial states (base images and scratch) for every stage, as BuildKit sets them up
-  // before dispatching: a COPY --from names the source stage's state at that point.
-  for (const info of plan.infos) {
-    if (!plan.reachable.has(info) || info.base) continue;
-    ctx.states.set(info, initialState(ctx, info, plan.targetPlatform));
-  }
-
-  for (const info of plan.infos) {
-    if (!plan.reachable.has(info)) continue;
-    let d = ctx.states.get(info);
-    if (info.base) {
-      const base = ctx.states.get(info.base);
-      if (!base) throw new ConvertError('invalid-instruction', file, info.fromLine, `base stage ${info.base.stepStage} was not built`);
-      d = {
-        info,
-        llb: base.llb,
-        image: cloneImage(base.image),
-        env: base.env,
-        dir: base.dir,
-        user: base.user,
-        platform: base.platform,
-        buildArgs: [],
-        cmdSet: false,
-        cmdIndex: 0,
-        dispatched: false,
-      };
-      ctx.states.set(info, d);
-    }
-    if (!d) continue;
-    try {
-      dispatchStage(ctx, d);
-    } catch (e) {
-      if (e instanceof ConvertError) throw e;
-      throw new ConvertError('invalid-instruction', file, info.fromLine, (e as Error).message, { cause: e });
-    }
-  }
-  const target = ctx.states.get(plan.target) as DispatchState;
-  return { ctx, target };
-}
-
-/** A stage that is not based on another stage: its base image (a FROM step), or scratch. */
-function initialState(ctx: DispatchContext, info: StageInfo, targetPlatform: Platform): DispatchState {
-  const platform = info.platform ?? targetPlatform;
-  const d: DispatchState = {
-    info,
-    llb: LlbState.scratch(),
-    image: emptyImage(targetPlatform),
-    env: EnvList.empty(),
-    dir: '/',
-    user: '',
-    platform,
-    buildArgs: [],
-    cmdSet: false,
-    cmdIndex: 0,
-    dispatched: false,
-  };
-  if (info.baseName === SCRATCH) return d;
-  if (info.resolved) d.image = cloneImage(info.resolved.image);
-  else d.image = parseImage({});
-  if (info.resolved?.scratch) return d;
-  d.llb = LlbState.image(info.baseName, { platform });
-  const name = prefixCommand(d, `FROM ${info.baseName}`);
-  const md: VertexMetadata = { description: { 'com.docker.dockerfile.v1.command': info.fromText, 'llb.customname': name } };
-  if (ctx.noCache) md.ignore_cache = true;
-  ctx.metadata.set(d.llb, md);
-  if (!info.unregistered) {
-    ctx.steps.push({
-      state: d.llb,
-      name,
-      instruction: info.fromText,
-      keyword: 'FROM',
-      line: info.fromLine,
-      endLine: info.fromEndLine,
-      stage: info.stepStage,
-      stageIndex: info.index,
-    });
-  }
-  return d;
-}
-
-function dispatchStage(ctx: DispatchContext, d: DispatchState): void {
-  const img = d.image;
-  // PATH is always set.
-  const env = img.config.Env ?? [];
-  if (!env.some((e) => parseKeyValue(e)[0] === 'PATH')) img.config.Env = [...env, 'PATH=' + defaultPathEnv(d.platform.os)];
-  for (const e of img.config.Env ?? []) {
-    const [k, v] = parseKeyValue(e);
-    d.env = d.env.addOrReplace(k, v);
-  }
-  if (img.config.WorkingDir) applyBaseWorkdir(d, img.config.WorkingDir);
-  if (img.config.User) d.user = img.config.User;
-
-  const triggers = img.config.OnBuild ?? [];
-  for (const t of triggers) dispatch(ctx, d, ctx.parseTrigger(t, d.info.fromLine), undefined);
-  delete img.config.OnBuild;
-
-  d.info.instructions.forEach((inst, i) => dispatch(ctx, d, inst, i));
-  d.dispatched = true;
-}
-
-/** An ONBUILD trigger of a base image, parsed as one instruction reported at the FROM line. */
-function parseTrigger(file: string, trigger: string, line: number): Instruction {
-  let parsed: DockerfileAst;
-  try {
-    parsed = parseDockerfile(`FROM scratch\n${trigger}\n`, file);
-  } catch (e) {
-    throw new ConvertError('invalid-instruction', file, line, `invalid ONBUILD trigger ${JSON.stringify(trigger)}: ${(e as Error).message}`, { cause: e });
-  }
-  const insts = parsed.stages[0]?.instructions ?? [];
-  if (parsed.stages.length !== 1 || insts.length !== 1) throw new ConvertError('invalid-instruction', file, line, 'onbuild trigger should be a single expression');
-  const inst = insts[0] as Instruction;
-  // Report the trigger at the FROM line that brought it in.
-  return { ...inst, range: { startLine: line, endLine: line } } as Instruction;
-}
+import type { Conversion, ConvertOptions, ConvertedStep } from './types.js';
 
 /** The stage table, the target and what it reaches, the global scope, the base images. */
 async function prepare(opts: ConvertOptions): Promise<Plan> {
