@@ -4,7 +4,7 @@ export type { DockerfileErrorCode, DockerfileErrorOptions, ExpansionErrorCode } 
 export { expandWord, expandWords, expandWordDetailed, expandHeredoc, unquoteWord } from './expand.js';
 export type { VariableLookup, EscapeChar, ExpansionDetail } from './expand.js';
 export { goQuote } from './gostring.js';
-export { parseHeredocMarker } from './lines.js';
+export { parseHeredocMarker } from './heredoc.js';
 export { parseDockerfile } from './parse.js';
 export type { ParseOptions } from './instructions.js';
 export { networkMode, securityMode, parseMount, mountFrom, parseCsvRecord } from './run-options.js';

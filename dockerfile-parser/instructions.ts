@@ -11,7 +11,7 @@ import { lex } from './expand.js';
 import { parseGoDuration } from './duration.js';
 import { boolFlag, flagValue, flagValues, parseFlags } from './flags.js';
 import { goQuote, trimSpace } from './gostring.js';
-import { parseHeredocMarker } from './lines.js';
+import { parseHeredocMarker } from './heredoc.js';
 import type { RawNode } from './node.js';
 import { KEYWORDS } from './types.js';
 import type {

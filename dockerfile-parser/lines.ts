@@ -5,9 +5,9 @@
 // Line splitting, comments and continuations follow Docker's parser exactly, including
 // inputs Docker has tests for (e.g. a line ending in an escaped escape character,
 // `ENV C trailing\\backslash\\`, is not a continuation).
-import { DockerfileError, ExpansionError, ParseFailure, fail } from './errors.js';
-import { lex } from './expand.js';
+import { DockerfileError, ParseFailure, fail } from './errors.js';
 import { goQuote, trimLeftSpace, trimNewline } from './gostring.js';
+import { canContainHeredoc, chompContent, heredocMarkersInLine } from './heredoc.js';
 import { newNode } from './node.js';
 import type { RawNode } from './node.js';
 import type { ParserDirectives } from './types.js';
@@ -20,7 +20,6 @@ export interface RawParseResult {
 }
 
 const RE_DIRECTIVE = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
-const RE_HEREDOC = /^(\d*)<<(-?)([^<]*)$/;
 const VALID_DIRECTIVES = new Set(['escape', 'syntax', 'check']);
 
 function isCommentLine(s: string): boolean {
@@ -75,56 +74,6 @@ class DirectiveState {
 function splitLines(text: string): string[] {
   if (text === '') return [];
   return text.split(/(?<=\n)/);
-}
-
-interface HeredocMarker {
-  name: string;
-  expand: boolean;
-  chomp: boolean;
-}
-
-/** `<<EOF`, `<<-EOF`, `<<"EOF"`, `3<<EOF`: the heredoc a word opens, if any. */
-export function parseHeredocMarker(word: string): HeredocMarker | undefined {
-  const m = RE_HEREDOC.exec(word);
-  if (!m || !m[3]) return undefined;
-  const rest = m[3];
-  try {
-    const plain = lex(rest, () => undefined, { escape: '\\', skipUnset: true }).words;
-    if (plain.length !== 1) return undefined;
-    const raw = lex(rest, () => undefined, { escape: '\\', skipUnset: true, rawQuotes: true }).words;
-    const quotes = (s: string | undefined) => (s ?? '').split('').filter((c) => c === '"' || c === "'").length;
-    return { name: plain[0] as string, expand: quotes(plain[0]) === quotes(raw[0]), chomp: m[2] === '-' };
-  } catch (e) {
-    if (e instanceof ExpansionError) return undefined;
-    throw e;
-  }
-}
-
-function heredocMarkersInLine(line: string): HeredocMarker[] {
-  let words: string[];
-  try {
-    words = lex(line, () => undefined, { escape: '\\', rawQuotes: true, rawEscapes: true, skipUnset: true }).words;
-  } catch (e) {
-    if (e instanceof ExpansionError) return [];
-    throw e;
-  }
-  const out: HeredocMarker[] = [];
-  for (const w of words) {
-    const h = parseHeredocMarker(w);
-    if (h) out.push(h);
-  }
-  return out;
-}
-
-const HEREDOC_INSTRUCTIONS = new Set(['run', 'copy', 'add']);
-
-function canContainHeredoc(node: RawNode): boolean {
-  const target = node.keyword.toLowerCase() === 'onbuild' && node.sub ? node.sub : node;
-  return HEREDOC_INSTRUCTIONS.has(target.keyword.toLowerCase()) && !target.json;
-}
-
-function chompContent(content: string): string {
-  return content.replace(/^\t+/gm, '');
 }
 
 /** Pass 1 alone: Docker's parser view of the file (exported for tests and tools). */

@@ -1,7 +1,8 @@
 // Dockerfile text -> typed stages and instructions, in the two passes Docker applies:
-//  1. lines -> nodes (lines.ts, node.ts): parser directives, comments, line continuations,
-//     heredoc bodies, the keyword, `--flags`, and each instruction's arguments split the
-//     way Docker's parser splits them; comparable with BuildKit's own AST dump.
+//  1. lines -> nodes (lines.ts, heredoc.ts, node.ts): parser directives, comments, line
+//     continuations, heredoc bodies, the keyword, `--flags`, and each instruction's
+//     arguments split the way Docker's parser splits them; comparable with BuildKit's own
+//     AST dump.
 //  2. nodes -> typed instructions (instructions.ts, flags.ts), then the split into stages
 //     (here): global ARGs before the first FROM, unique stage names.
 import { DockerfileError, ParseFailure, fail } from './errors.js';

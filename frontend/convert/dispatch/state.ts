@@ -10,7 +10,7 @@ import type { ImageSpec } from '../image.js';
 import type { MetaArgs } from '../meta-args.js';
 import type { ParentsGlobs } from '../parents.js';
 import type { StageInfo } from '../stages.js';
-import type { Platform } from '../types.js';
+import type { ConvertedStep, Platform } from '../types.js';
 import type { EnvList } from '../util.js';
 
 export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
@@ -45,25 +45,15 @@ export interface ExecRecord {
   ssh: SecretUse[];
 }
 
-export interface PendingStep {
-  state: LlbState;
-  name: string;
-  instruction: string;
-  keyword: string;
-  line: number;
-  endLine: number;
-  stage: string;
-  stageIndex: number;
-  /** What the tracer needs to match the step (see ConvertedStep). */
-  trace?: StepTraceInfo;
-}
-
 /** ConvertedStep's fields for the tracer: RUN's exec args, COPY/ADD's sources. */
-export interface StepTraceInfo {
-  execArgs?: string[];
-  copySources?: string[];
-  copyDestination?: string;
-  copyFrom?: string;
+export type StepTraceInfo = Pick<ConvertedStep, 'execArgs' | 'copySources' | 'copyDestination' | 'copyFrom'>;
+
+/** A ConvertedStep as dispatch records it: its LLB state stands for the vertex, which is
+ * known once the graph is marshalled. */
+export interface PendingStep extends Omit<ConvertedStep, 'vertex' | keyof StepTraceInfo> {
+  state: LlbState;
+  /** What the tracer needs to match the step. */
+  trace?: StepTraceInfo;
 }
 
 /** What every instruction function can see. */
