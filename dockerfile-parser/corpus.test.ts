@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseDockerfile, DockerfileError } from './index.js';
-import { parseNodes, dumpNode } from './parse.js';
+import { parseNodes, dumpNode } from './lines.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const corpus = path.resolve(here, '../testdata/corpus');

@@ -101,3 +101,25 @@ export class ExpansionError extends Error {
     });
   }
 }
+
+/** A flag value rejected when the converter decodes it (a `--mount` option, a `--network`
+ * or `--security` mode; see run-options.ts). Like ExpansionError it carries no location:
+ * the converter, which decides when a value is decoded, locates it. */
+export class OptionError extends Error {
+  override readonly name = 'OptionError';
+}
+
+/** Internal to the parser's passes: a failure before its location is known; the pass
+ * that meets it turns it into a DockerfileError at the instruction's line. */
+export class ParseFailure extends Error {
+  constructor(
+    readonly code: DockerfileErrorCode,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export function fail(code: DockerfileErrorCode, detail: string): never {
+  throw new ParseFailure(code, detail);
+}

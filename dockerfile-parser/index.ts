@@ -1,7 +1,11 @@
 export * from './types.js';
-export { DockerfileError, ExpansionError } from './errors.js';
+export { DockerfileError, ExpansionError, OptionError } from './errors.js';
 export type { DockerfileErrorCode, DockerfileErrorOptions, ExpansionErrorCode } from './errors.js';
 export { expandWord, expandWords, expandWordDetailed, expandHeredoc, unquoteWord } from './expand.js';
 export type { VariableLookup, EscapeChar, ExpansionDetail } from './expand.js';
-export { goQuote, parseDockerfile, parseHeredocMarker } from './parse.js';
-export type { ParseOptions } from './parse.js';
+export { goQuote } from './gostring.js';
+export { parseHeredocMarker } from './heredoc.js';
+export { parseDockerfile } from './parse.js';
+export type { ParseOptions } from './instructions.js';
+export { networkMode, securityMode, parseMount, mountFrom, parseCsvRecord } from './run-options.js';
+export type { NetworkMode, SecurityMode, RunMount, MountKind, MountSharing } from './run-options.js';

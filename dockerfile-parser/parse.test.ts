@@ -2,7 +2,11 @@ import { describe, it, expect } from 'vitest';
 import {
   parseDockerfile,
   DockerfileError,
+  OptionError,
   expandWord,
+  mountFrom,
+  networkMode,
+  securityMode,
   type DockerfileAst,
   type Instruction,
   type DockerfileErrorCode,
@@ -167,6 +171,26 @@ describe('flags', () => {
     const c = only('COPY --chown="a b" -- --weird /d', 'COPY');
     expect(c.flags).toEqual([{ name: 'chown', value: 'a b', range: { startLine: 2, endLine: 2 } }]);
     expect(c.sources).toEqual(['--weird']);
+  });
+
+  it('gives the flags typed on the instruction', () => {
+    const c = only('COPY --from=build --chown=$U --chmod=755 --link --parents --exclude=*.md --exclude=x a /dst/', 'COPY');
+    expect(c).toMatchObject({ from: 'build', chown: '$U', chmod: '755', link: true, parents: true, exclude: ['*.md', 'x'] });
+    const a = only('ADD --checksum=sha256:abc --keep-git-dir=TRUE --link=false --unpack https://x/y.tgz /y', 'ADD');
+    expect(a).toMatchObject({ checksum: 'sha256:abc', keepGitDir: true, link: false, unpack: true, exclude: [] });
+    expect('from' in a || 'parents' in a || 'chown' in a).toBe(false);
+    const r = only('RUN --mount=type=cache,target=/c --network=host --mount=target=/x --security=insecure make', 'RUN');
+    expect(r).toMatchObject({ mounts: ['type=cache,target=/c', 'target=/x'], network: 'host', security: 'insecure' });
+    const plain = only('RUN make', 'RUN');
+    expect([plain.mounts, 'network' in plain, 'security' in plain]).toEqual([[], false, false]);
+  });
+
+  it('decodes RUN modes when asked, with an unlocated OptionError', () => {
+    expect([networkMode('none'), securityMode('sandbox')]).toEqual(['none', 'sandbox']);
+    expect(() => networkMode('bridge')).toThrow(new OptionError('unsupported network mode "bridge" (use default, host or none)'));
+    expect(() => securityMode('x')).toThrow(new OptionError('unsupported security mode "x" (use sandbox or insecure)'));
+    expect(mountFrom('type=bind,from=build,target=/x')).toBe('build');
+    expect(mountFrom('type=secret,from=build')).toBeUndefined();
   });
 
   it('rejects unknown, duplicate, valueless and non-boolean flags', () => {

@@ -12,8 +12,11 @@ export interface SourceRange {
  * which knows the ARG/ENV scope at that point of the stage). */
 export type RawWord = string;
 
-/** `--name=value` flags given on an instruction (`--from`, `--chown`, `--mount`...).
- * A flag given without a value maps to `true`; repeated flags keep every value. */
+/** `--name=value` flags given on an instruction (`--from`, `--chown`, `--mount`...), as
+ * written: the parser has checked them (known to the keyword, not repeated unless
+ * repeatable, a value where one is needed) and also gives them typed on the instruction
+ * (RunInstruction.mounts, CopyInstruction.chown...). A flag given without a value maps to
+ * `true`; repeated flags keep every value. */
 export interface InstructionFlag {
   name: string;
   value: string | true;
@@ -57,6 +60,13 @@ export interface RunInstruction extends InstructionBase {
   keyword: 'RUN';
   command: CommandForm;
   heredocs: Heredoc[];
+  /** `--mount` values as written, one per flag, in order: decode each with `parseMount`
+   * in the stage's scope (see run-options.ts). */
+  mounts: RawWord[];
+  /** `--network` as written: `networkMode` decodes it. */
+  network?: string;
+  /** `--security` as written: `securityMode` decodes it. */
+  security?: string;
 }
 
 export interface CmdInstruction extends InstructionBase {
@@ -75,12 +85,29 @@ export interface ShellInstruction extends InstructionBase {
   args: string[];
 }
 
-/** COPY and ADD: sources then destination, as raw words. */
+/** COPY and ADD: sources then destination, as raw words, and their flags. A flag that
+ * the keyword does not take is never set (the parser rejects it). */
 export interface CopyInstruction extends InstructionBase {
   keyword: 'COPY' | 'ADD';
   sources: RawWord[];
   destination: RawWord;
   heredocs: Heredoc[];
+  /** COPY `--from`: a stage name, a stage index or an image, never expanded. */
+  from?: string;
+  chown?: RawWord;
+  chmod?: RawWord;
+  /** Booleans: `--link` alone is true, `--link=false` false, not given undefined. */
+  link?: boolean;
+  /** COPY `--parents`. */
+  parents?: boolean;
+  /** `--exclude` patterns, one per flag. */
+  exclude: RawWord[];
+  /** ADD `--checksum`. */
+  checksum?: RawWord;
+  /** ADD `--keep-git-dir`. */
+  keepGitDir?: boolean;
+  /** ADD `--unpack`. */
+  unpack?: boolean;
 }
 
 export interface KeyValue {
@@ -176,6 +203,28 @@ export type Instruction =
   | HealthcheckInstruction
   | OnbuildInstruction
   | MaintainerInstruction;
+
+/** Every instruction keyword, upper-case (a Dockerfile may write them in any case). */
+export const KEYWORDS: readonly Instruction['keyword'][] = [
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
+];
 
 export interface Stage {
   /** 0-based position among the FROMs. */

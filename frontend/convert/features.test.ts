@@ -2,11 +2,10 @@
 // and the Conversion fields the CLI needs before solving (entitlements, secrets, ssh ids).
 import { describe, expect, it } from 'vitest';
 import { convertError, convertText as convert } from '../../test/helpers/convert.js';
-import { parseDockerfile } from '../../dockerfile-parser/index.js';
+import { parseCsvRecord, parseDockerfile, parseMount } from '../../dockerfile-parser/index.js';
 import { decodeDefinition } from '../llb/index.js';
 import type { DecodedOp } from '../llb/index.js';
 import type { Conversion } from './index.js';
-import { parseCsvRecord, parseMount } from './runmount.js';
 
 const ops = (c: Conversion): DecodedOp[] => decodeDefinition(c.definition);
 type Exec = { meta: { args: string[]; env: string[] }; mounts: Record<string, unknown>[]; network?: string; security?: string };

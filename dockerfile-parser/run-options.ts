@@ -1,7 +1,34 @@
-// `RUN --mount=...` option parsing, as BuildKit's instructions.parseMount (the CSV form,
-// key names and validation messages follow upstream), limited to what the LLB of
-// dockerd 20.10's BuildKit (v0.8) can express. Options that only newer BuildKit can run
-// (`size` on tmpfs, `env` on secrets) are rejected with a message saying so.
+// RUN's option values: `--mount` (BuildKit's instructions.parseMount: the CSV form, key
+// names and validation messages follow upstream), `--network` and `--security`.
+//
+// The parser checks the flags themselves (known, not repeated, with a value) and keeps
+// their values as written on the RunInstruction. Their values are decoded here, but only
+// when the converter dispatches the RUN, for two reasons:
+// - a mount's values expand in the stage's ARG/ENV scope at that point, which only the
+//   converter has (`expand`); `from` is the exception (never expanded), so the stage table
+//   reads it up front with `mountFrom`;
+// - tracebuild checks these values only for the stages the target needs, in the order
+//   the RUN is dispatched (BuildKit checks network and security modes at parse time).
+// Errors are OptionError, without location: the converter locates them.
+//
+// What the LLB of dockerd 20.10's BuildKit (v0.8) cannot express (`size` on tmpfs, `env`
+// on secrets) is rejected with a message saying so.
+import { OptionError } from './errors.js';
+
+export type NetworkMode = 'default' | 'host' | 'none';
+export type SecurityMode = 'sandbox' | 'insecure';
+
+/** `RUN --network=`: default, host or none. */
+export function networkMode(value: string): NetworkMode {
+  if (value === 'default' || value === 'host' || value === 'none') return value;
+  throw new OptionError(`unsupported network mode "${value}" (use default, host or none)`);
+}
+
+/** `RUN --security=`: sandbox or insecure. */
+export function securityMode(value: string): SecurityMode {
+  if (value === 'sandbox' || value === 'insecure') return value;
+  throw new OptionError(`unsupported security mode "${value}" (use sandbox or insecure)`);
+}
 
 export type MountKind = 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
 export type MountSharing = 'shared' | 'private' | 'locked';
@@ -21,11 +48,6 @@ export interface RunMount {
   gid?: number;
 }
 
-/** A --mount value BuildKit would reject (message without location). */
-export class MountError extends Error {
-  override readonly name = 'MountError';
-}
-
 const TYPES: readonly MountKind[] = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'];
 const SHARING: readonly MountSharing[] = ['shared', 'private', 'locked'];
 
@@ -40,7 +62,7 @@ export function parseCsvRecord(value: string): string[] {
     if (value[i] === '"') {
       i++;
       for (;;) {
-        if (i >= n) throw new MountError('failed to parse csv mounts: extraneous or missing " in quoted-field');
+        if (i >= n) throw new OptionError('failed to parse csv mounts: extraneous or missing " in quoted-field');
         const ch = value[i] as string;
         if (ch === '"') {
           if (value[i + 1] === '"') {
@@ -54,10 +76,10 @@ export function parseCsvRecord(value: string): string[] {
         field += ch;
         i++;
       }
-      if (i < n && value[i] !== ',') throw new MountError('failed to parse csv mounts: extraneous or missing " in quoted-field');
+      if (i < n && value[i] !== ',') throw new OptionError('failed to parse csv mounts: extraneous or missing " in quoted-field');
     } else {
       while (i < n && value[i] !== ',') {
-        if (value[i] === '"') throw new MountError('failed to parse csv mounts: bare " in non-quoted-field');
+        if (value[i] === '"') throw new OptionError('failed to parse csv mounts: bare " in non-quoted-field');
         field += value[i];
         i++;
       }
@@ -77,15 +99,15 @@ function parseBool(key: string, v: string): boolean {
   // Go's strconv.ParseBool.
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  throw new MountError(`invalid value for ${key}: ${v}`);
+  throw new OptionError(`invalid value for ${key}: ${v}`);
 }
 
 function parseUint(v: string, base: 8 | 10, what: string): number {
   const re = base === 8 ? /^[0-7]+$/ : /^[0-9]+$/;
   // strconv.ParseUint(s, 8, 32) also accepts a leading 0o? No: only digits of the base.
-  if (!re.test(v)) throw new MountError(`invalid value ${v} for ${what}`);
+  if (!re.test(v)) throw new OptionError(`invalid value ${v} for ${what}`);
   const n = parseInt(v, base);
-  if (n > 0xffffffff) throw new MountError(`invalid value ${v} for ${what}`);
+  if (n > 0xffffffff) throw new OptionError(`invalid value ${v} for ${what}`);
   return n;
 }
 
@@ -117,16 +139,16 @@ export function parseMount(value: string, expand: (word: string) => string = (w)
             m.required = true;
             continue;
           }
-          throw new MountError(`unexpected key '${key}' for mount type '${m.type}'`);
+          throw new OptionError(`unexpected key '${key}' for mount type '${m.type}'`);
         default:
-          throw new MountError(`invalid field '${field}' must be a key=value pair`);
+          throw new OptionError(`invalid field '${field}' must be a key=value pair`);
       }
     }
     const raw = field.slice(eq + 1);
     if (key === 'from') {
       const i = raw.indexOf('$');
       if (i !== -1 && i !== raw.length - 1) {
-        throw new MountError(`'${key}' doesn't support variable expansion, define alias stage instead`);
+        throw new OptionError(`'${key}' doesn't support variable expansion, define alias stage instead`);
       }
       m.from = raw;
       continue;
@@ -135,7 +157,7 @@ export function parseMount(value: string, expand: (word: string) => string = (w)
     switch (key) {
       case 'type': {
         const t = v.toLowerCase() as MountKind;
-        if (!TYPES.includes(t)) throw new MountError(`unsupported mount type "${v}"`);
+        if (!TYPES.includes(t)) throw new OptionError(`unsupported mount type "${v}"`);
         m.type = t;
         break;
       }
@@ -159,7 +181,7 @@ export function parseMount(value: string, expand: (word: string) => string = (w)
         roAuto = false;
         break;
       case 'required':
-        if (m.type !== 'secret' && m.type !== 'ssh') throw new MountError(`unexpected key '${key}' for mount type '${m.type}'`);
+        if (m.type !== 'secret' && m.type !== 'ssh') throw new OptionError(`unexpected key '${key}' for mount type '${m.type}'`);
         m.required = parseBool(key, v);
         break;
       case 'id':
@@ -167,7 +189,7 @@ export function parseMount(value: string, expand: (word: string) => string = (w)
         break;
       case 'sharing': {
         const s = v.toLowerCase() as MountSharing;
-        if (!SHARING.includes(s)) throw new MountError(`unsupported sharing value "${v}"`);
+        if (!SHARING.includes(s)) throw new OptionError(`unsupported sharing value "${v}"`);
         m.sharing = s;
         break;
       }
@@ -181,34 +203,34 @@ export function parseMount(value: string, expand: (word: string) => string = (w)
         m.gid = parseUint(v, 10, 'gid');
         break;
       case 'size':
-        if (m.type !== 'tmpfs') throw new MountError(`unexpected key '${key}' for mount type '${m.type}'`);
-        throw new MountError(
+        if (m.type !== 'tmpfs') throw new OptionError(`unexpected key '${key}' for mount type '${m.type}'`);
+        throw new OptionError(
           "mount option 'size' (tmpfs size limit) needs BuildKit v0.10 or newer; dockerd 20.10's BuildKit (v0.8) cannot limit a tmpfs mount: remove size=",
         );
       case 'env':
-        throw new MountError(
+        throw new OptionError(
           "mount option 'env' (secret as an environment variable) needs BuildKit v0.10 or newer; dockerd 20.10's BuildKit (v0.8) can only mount secrets as files: use target= and read the file",
         );
       default:
-        throw new MountError(`unexpected key '${key}' in '${field}'`);
+        throw new OptionError(`unexpected key '${key}' in '${field}'`);
     }
   }
 
   const fileInfoAllowed = m.type === 'secret' || m.type === 'ssh' || m.type === 'cache';
   if (!fileInfoAllowed) {
-    if (m.mode !== undefined) throw new MountError(`mode not allowed for "${m.type}" type mounts`);
-    if (m.uid !== undefined) throw new MountError(`uid not allowed for "${m.type}" type mounts`);
-    if (m.gid !== undefined) throw new MountError(`gid not allowed for "${m.type}" type mounts`);
+    if (m.mode !== undefined) throw new OptionError(`mode not allowed for "${m.type}" type mounts`);
+    if (m.uid !== undefined) throw new OptionError(`uid not allowed for "${m.type}" type mounts`);
+    if (m.gid !== undefined) throw new OptionError(`gid not allowed for "${m.type}" type mounts`);
   }
   if (roAuto) m.readonly = !(m.type === 'cache' || m.type === 'tmpfs');
   if (m.type === 'secret') {
-    if (m.from !== undefined && m.from !== '') throw new MountError('secret mount should not have a from');
-    if (m.sharing) throw new MountError('secret mount should not define sharing');
-    if (!m.source && !m.target && !m.id) throw new MountError('invalid secret mount. one of source, target required');
-    if (m.source && m.id) throw new MountError("both source and id can't be set");
+    if (m.from !== undefined && m.from !== '') throw new OptionError('secret mount should not have a from');
+    if (m.sharing) throw new OptionError('secret mount should not define sharing');
+    if (!m.source && !m.target && !m.id) throw new OptionError('invalid secret mount. one of source, target required');
+    if (m.source && m.id) throw new OptionError("both source and id can't be set");
   }
-  if (m.sharing && m.type !== 'cache') throw new MountError(`invalid cache sharing set for ${m.type} mount`);
-  if (m.type === 'ssh' && m.source) throw new MountError('ssh does not support source');
+  if (m.sharing && m.type !== 'cache') throw new OptionError(`invalid cache sharing set for ${m.type} mount`);
+  if (m.type === 'ssh' && m.source) throw new OptionError('ssh does not support source');
   return m;
 }
 
@@ -225,7 +247,7 @@ export function mountFrom(value: string): string | undefined {
     if (key === 'type') type = v.toLowerCase();
     else if (key === 'from') {
       const i = v.indexOf('$');
-      if (i !== -1 && i !== v.length - 1) throw new MountError(`'from' doesn't support variable expansion, define alias stage instead`);
+      if (i !== -1 && i !== v.length - 1) throw new OptionError(`'from' doesn't support variable expansion, define alias stage instead`);
       from = v;
     }
   }
