@@ -310,7 +310,7 @@ describe('tracebuild build', () => {
 describe('usage errors exit 2 before anything is built', () => {
   it.each([
     [['-t', 'Foo'], 'error: invalid argument "Foo" for "-t, --tag" flag: invalid reference format: repository name (library/Foo) must be lowercase\n'],
-    [['-t', 'foo:bad tag'], 'error: invalid argument "foo:bad tag" for "-t, --tag" flag: invalid reference format\n'],
+    [['-t', 'foo:bad tag'], 'error: invalid argument "foo:bad tag" for "-t, --tag" flag: invalid reference format: reference contains whitespace\n'],
     [['-'], 'error: reading the build context from stdin ("-") is not supported: pass a directory as PATH\n'],
     [['.', '-f', '-'], 'error: reading the Dockerfile from stdin ("-f -") is not supported: pass a file\n'],
     [['https://github.com/x/y.git'], 'error: remote build contexts are not supported: https://github.com/x/y.git: pass a local directory as PATH\n'],

@@ -6,9 +6,12 @@ import { BuildInputError, CanceledError, describeError, EXIT_CODES, UsageError }
 
 const DockerfileError = FakeDockerfileError;
 const ConvertError = FakeConvertError;
-class OddConvertError extends Error {
-  readonly file = 'my Dockerfile';
-  readonly line = 7;
+/** A located error whose message does not start with its location. */
+class OddConvertError extends TracebuildError<'x'> {
+  readonly exit: ExitKind = 'input';
+  constructor(message: string) {
+    super('x', message, { location: { file: 'my Dockerfile', line: 7 } });
+  }
 }
 /** Any module's error: the kind it carries decides. */
 class ModuleError extends TracebuildError<'x'> {
@@ -47,7 +50,7 @@ describe('exit codes', () => {
   });
 
   it('adds the location when a located error does not say it', () => {
-    expect(describeError(Object.assign(new OddConvertError('oops'), { name: 'ConvertError' })).message).toBe('my Dockerfile:7: oops');
+    expect(describeError(new OddConvertError('oops')).message).toBe('my Dockerfile:7: oops');
   });
 
   it('takes an aborted fetch or stream as a cancellation', () => {

@@ -120,7 +120,7 @@ function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/** Where an error points: its location, or (errors of modules that keep their own fields) `file` and `line`. */
+/** Where an error points: its location, or (an error of ours that keeps them as fields) `file` and `line`. */
 function locationOf(err: unknown): SourceLocation | undefined {
   if (isTracebuildError(err) && err.location !== undefined) return err.location;
   const { file, line } = (err ?? {}) as { file?: unknown; line?: unknown };
@@ -140,21 +140,11 @@ export function locatedMessage(err: unknown): string {
   return `error: ${message}`;
 }
 
-/** Modules whose errors do not derive from TracebuildError yet, by name. */
-const LEGACY_EXIT: Readonly<Record<string, ExitKind>> = {
-  DockerfileError: 'input',
-  ConvertError: 'input',
-};
-
 /** Classifies any thrown value by its exit kind. */
 export function describeError(err: unknown): ErrorReport {
   const report = (kind: ExitKind, message: string): ErrorReport => ({ kind, exitCode: EXIT_CODES[kind], message });
   if (err instanceof StepFailedError) return { ...report('build', oneLine(err.message)), details: err.details };
   if (isTracebuildError(err)) return report(err.exit, locatedMessage(err));
-  if (err instanceof Error) {
-    const legacy = LEGACY_EXIT[err.name];
-    if (legacy !== undefined) return report(legacy, locatedMessage(err));
-    if (err.name === 'AbortError') return report('canceled', 'error: build canceled');
-  }
+  if (err instanceof Error && err.name === 'AbortError') return report('canceled', 'error: build canceled');
   return report('internal', `error: ${oneLine(errorMessage(err))}`);
 }

@@ -13,9 +13,8 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { TracebuildError, type ExitKind } from '../common/index.js';
+import { TracebuildError, parseImageReference, type ExitKind } from '../common/index.js';
 import type { Trace } from '../model/index.js';
-import { normalizeReference } from './reference.js';
 import { isObject, normalizeTrace, TraceShapeError } from '../model/index.js';
 
 export type TraceInputErrorCode =
@@ -245,7 +244,7 @@ export function parseTraceDocument(doc: unknown, label: string): TraceDocument {
 function looksLikePath(arg: string): boolean {
   if (/^(\.{1,2}|~)?[/\\]/.test(arg) || arg === '.' || arg === '..' || /\.json$/i.test(arg)) return true;
   try {
-    normalizeReference(arg);
+    parseImageReference(arg);
     return false;
   } catch {
     return true;

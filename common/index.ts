@@ -22,3 +22,14 @@ export {
 export { oneLine, visible } from './text.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { TracebuildError, isTracebuildError, type ExitKind, type SourceLocation, type TracebuildErrorOptions } from './errors.js';
+export {
+  DOCKER_HUB,
+  InvalidReferenceError,
+  checkDigest,
+  familiarImageReference,
+  formatImageReference,
+  isValidTag,
+  parseImageReference,
+  parseImageReferenceWithDefaultTag,
+  type ImageReferenceParts,
+} from './image-reference.js';

@@ -1,6 +1,7 @@
 // Typed errors of the Dockerfile parser. Every DockerfileError names the file and the
 // 1-based line where the offending instruction starts, and its message is always
 // `${file}:${line}: ${what is wrong}` so that callers can print it as is.
+import { TracebuildError, type ExitKind } from '../common/index.js';
 
 export type DockerfileErrorCode =
   /** The file has no instruction at all (empty, or only comments/whitespace). */
@@ -45,9 +46,10 @@ export interface DockerfileErrorOptions {
   cause?: unknown;
 }
 
-export class DockerfileError extends Error {
+/** A Dockerfile that does not parse is the user's input: it exits like any bad input. */
+export class DockerfileError extends TracebuildError<DockerfileErrorCode> {
   override readonly name = 'DockerfileError';
-  readonly code: DockerfileErrorCode;
+  readonly exit: ExitKind = 'input';
   readonly file: string;
   readonly line: number;
   readonly column?: number;
@@ -55,8 +57,10 @@ export class DockerfileError extends Error {
   readonly detail: string;
 
   constructor(opts: DockerfileErrorOptions) {
-    super(`${opts.file}:${opts.line}: ${opts.detail}`, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = opts.code;
+    super(opts.code, `${opts.file}:${opts.line}: ${opts.detail}`, {
+      ...(opts.cause === undefined ? {} : { cause: opts.cause }),
+      location: { file: opts.file, line: opts.line, ...(opts.column === undefined ? {} : { column: opts.column }) },
+    });
     this.file = opts.file;
     this.line = opts.line;
     if (opts.column !== undefined) this.column = opts.column;

@@ -7,7 +7,7 @@ export type {
   ResolvedImage,
   ImageConfigResolver,
   ConvertOptions,
-  ConvertedStep,
+  BuildStep,
   Conversion,
   ContextDirEntry,
   ContextDirReader,

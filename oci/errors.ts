@@ -73,6 +73,8 @@ const EXIT: Record<RegistryErrorCode, ExitKind> = {
 
 export class RegistryError extends TracebuildError<RegistryErrorCode> {
   readonly exit: ExitKind;
+  /** What went wrong, without the operation and reference the message starts with. */
+  readonly reason: string;
   readonly operation: RegistryOperation;
   readonly reference: string;
   readonly status: number | undefined;
@@ -85,6 +87,7 @@ export class RegistryError extends TracebuildError<RegistryErrorCode> {
     if (details.registryMessage) parts.push(`registry says: ${details.registryMessage}`);
     super(details.code, parts.join(' '), details.cause === undefined ? {} : { cause: details.cause });
     this.name = 'RegistryError';
+    this.reason = message;
     this.exit = EXIT[details.code];
     this.operation = details.operation;
     this.reference = details.reference;

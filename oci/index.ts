@@ -9,7 +9,7 @@ export type {
   ManifestStore, BlobStore, ReferrerAttacher,
 } from './client.js';
 export {
-  Reference, parseReference, parseReferenceWithDefaultTag, isDigest, isLocalHost, DOCKER_HUB, DOCKER_HUB_API_HOST,
+  Reference, parseReference, parseReferenceWithDefaultTag, isLocalHost, DOCKER_HUB, DOCKER_HUB_API_HOST,
 } from './reference.js';
 export { RegistryError, isRegistryError } from './errors.js';
 export type { RegistryErrorCode, RegistryOperation } from './errors.js';

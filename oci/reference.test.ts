@@ -36,7 +36,7 @@ describe('parseReference', () => {
 
   it.each([
     ['', 'empty'],
-    ['UPPER/case', 'lowercase'],
+    ['upper/Case', 'lowercase'],
     ['app:bad tag', 'whitespace'],
     ['app:-x', 'invalid tag'],
     ['app@sha256:abc', 'lowercase hex'],

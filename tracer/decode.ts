@@ -20,7 +20,6 @@ import {
   FileResult,
   ForkEvent,
   Header,
-  KERNEL_EVENT_MAX,
   Loss,
   LossEvent,
   NetEvent,
@@ -969,5 +968,3 @@ export function decodeStream(buf: Buffer): { events: TraceEvent[]; stats: Decode
   return { events, stats: s.stats, trailingBytes: s.buffered, corrupt: s.corrupt };
 }
 
-/** Kernel event kinds (for loss accounting by type). */
-export const KERNEL_EVENT_TYPES: readonly number[] = Array.from({ length: KERNEL_EVENT_MAX - 1 }, (_, i) => i + 1);

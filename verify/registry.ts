@@ -46,7 +46,7 @@ export function parseImageArgument(image: string, command: string): Reference {
     return parseReferenceWithDefaultTag(image);
   } catch (err) {
     if (isRegistryError(err, 'bad-reference')) {
-      throw new ImageReferenceError(image, `${command}: invalid image reference "${image}": ${err.message.replace(/^reference\.parse [^:]*: /, '')}`, { cause: err });
+      throw new ImageReferenceError(image, `${command}: invalid image reference "${image}": ${err.reason}`, { cause: err });
     }
     throw err;
   }

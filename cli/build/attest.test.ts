@@ -12,7 +12,7 @@ import { OciTestRegistry } from '../../test/helpers/oci-server.js';
 import type { DockerfileAstView } from '../contracts.js';
 import { describeError, UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { normalizeTag } from '../reference.js';
+import { parseTag } from './prepare.js';
 import { NotAttestedError } from './errors.js';
 import { BUNDLE_MEDIA_TYPE } from '../../verify/index.js';
 import { attestPhase, signingCheckPhase } from './attest.js';
@@ -40,7 +40,7 @@ function makeRun(request: Partial<BuildRequest>, tags: string[], env: NodeJS.Pro
     request: { context: 'ctx', tags, buildArgs: [], labels: [], network: 'host', noCache: false, progress: 'plain', quiet: false, secrets: [], allow: [], ...request },
     io: io(env),
     toolchain: undefined as never,
-    tags: tags.map(normalizeTag),
+    tags: tags.map(parseTag),
     buildArgs: { V: '1' },
     labels: {},
     inputs: { contextDir: join(dir, 'ctx'), dockerfilePath: join(dir, 'ctx', 'Dockerfile'), dockerfileName: 'Dockerfile', dockerfileText: 'FROM busybox:local\n', dockerignore: { patterns: [] } as never },
@@ -107,7 +107,7 @@ describe('attest after push', () => {
     const run = makeRun({ push: true, key: 'plain.key', attestOut: 'bundles' }, [`${host}/app/one:v1`, `${host}/app/one:latest`, `${host}/app/two:v1`]);
     run.trace = sampleTrace();
     await signingCheckPhase<DockerfileAstView, unknown, unknown>().run(run);
-    run.pushed = run.tags.map((reference) => ({ reference, repository: `${reference.domain}/${reference.path}`, digest: image.digest }));
+    run.pushed = run.tags.map((reference) => ({ reference, repository: `${reference.registry}/${reference.repository}`, digest: image.digest }));
     out.length = 0;
     await attestPhase<DockerfileAstView, unknown, unknown>().run(run);
 

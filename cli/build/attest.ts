@@ -32,7 +32,7 @@ import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest, registryClient } from '../..
 import { provenanceInput, runtimeTraceInput, type BuildFacts } from './attest-statements.js';
 import type { BuildPhase, BuildRun } from './types.js';
 import { engineTarget, inspectImage } from '../../engine/index.js';
-import { normalizeReference } from '../reference.js';
+import { parseImageReference } from '../../common/index.js';
 
 /** What the signing-check phase prepared for the attest phase. */
 export interface SigningSetup {
@@ -124,11 +124,11 @@ export async function resolveBaseImages(
         out.push(b);
         continue;
       }
-      const wanted = normalizeReference(b.ref);
+      const wanted = parseImageReference(b.ref);
       const sameRepo = image.repoDigests.find((rd) => {
         try {
-          const n = normalizeReference(rd);
-          return n.domain === wanted.domain && n.path === wanted.path && n.digest !== undefined;
+          const n = parseImageReference(rd);
+          return n.registry === wanted.registry && n.repository === wanted.repository && n.digest !== undefined;
         } catch {
           return false;
         }
@@ -234,7 +234,7 @@ export function attestPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase
         const facts = await gatherFacts(run, setup);
         const imageId = run.imageId;
         if (imageId === undefined) throw new Error('internal: no image id to attest');
-        const names = [...new Set(run.tags.map((t) => `${t.domain}/${t.path}`))];
+        const names = [...new Set(run.tags.map((t) => `${t.registry}/${t.repository}`))];
         for (const name of names.length > 0 ? names : ['image']) {
           records.push(...(await signFor(facts, { name, digest: imageId }, setup.privateKey)));
         }

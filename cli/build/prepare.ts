@@ -3,25 +3,34 @@
 import { parseBuildArgs, parseLabels } from '../args.js';
 import type { DockerfileAstView } from '../contracts.js';
 import { UsageError } from '../errors.js';
-import { InvalidReferenceError, normalizeTag, type NormalizedReference } from '../reference.js';
+import { InvalidReferenceError, formatImageReference, parseImageReferenceWithDefaultTag, type ImageReferenceParts } from '../../common/index.js';
 import { loadSecrets, parseSecretFlag } from '../secrets.js';
 import { readBuildInputs } from './inputs.js';
 import type { BuildPhase } from './types.js';
 
-/** Tags validated and normalized like `docker build -t` (duplicates dropped). */
-export function normalizeTags(tags: readonly string[]): NormalizedReference[] {
-  const out: NormalizedReference[] = [];
-  for (const tag of tags) {
-    let ref: NormalizedReference;
-    try {
-      ref = normalizeTag(tag);
-    } catch (err) {
-      if (err instanceof InvalidReferenceError) {
-        throw new UsageError('invalid-tag', `invalid argument "${tag}" for "-t, --tag" flag: ${err.message}`);
-      }
-      throw err;
+/** A `-t` name, as `docker build -t` reads it: `latest` by default, never a digest. */
+export function parseTag(tag: string): ImageReferenceParts {
+  let ref: ImageReferenceParts;
+  try {
+    ref = parseImageReferenceWithDefaultTag(tag);
+  } catch (err) {
+    if (err instanceof InvalidReferenceError) {
+      throw new UsageError('invalid-tag', `invalid argument "${tag}" for "-t, --tag" flag: ${err.reason}`);
     }
-    if (!out.some((r) => r.normalized === ref.normalized)) out.push(ref);
+    throw err;
+  }
+  if (ref.digest !== undefined) {
+    throw new UsageError('invalid-tag', `invalid argument "${tag}" for "-t, --tag" flag: invalid reference format: a tag cannot contain a digest`);
+  }
+  return ref;
+}
+
+/** Tags validated and normalized like `docker build -t` (duplicates dropped). */
+export function normalizeTags(tags: readonly string[]): ImageReferenceParts[] {
+  const out: ImageReferenceParts[] = [];
+  for (const tag of tags) {
+    const ref = parseTag(tag);
+    if (!out.some((r) => formatImageReference(r) === formatImageReference(ref))) out.push(ref);
   }
   return out;
 }

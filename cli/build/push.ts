@@ -4,7 +4,7 @@
 // each push reports is what the attest phase signs and attaches referrers to.
 
 import type { DockerfileAstView } from '../contracts.js';
-import type { NormalizedReference } from '../reference.js';
+import { familiarImageReference, type ImageReferenceParts } from '../../common/index.js';
 import { NotAttestedError } from './errors.js';
 import { dockerCredentials, dockerServerAddress } from '../../verify/index.js';
 import type { BuildPhase } from './types.js';
@@ -12,7 +12,7 @@ import { enginePush, engineTarget, registryAuthHeader, type PushMessage } from '
 
 export interface PushedImage {
   /** The `-t` name. */
-  reference: NormalizedReference;
+  reference: ImageReferenceParts;
   /** `registry/path`, the repository as the registry and the attestation subject name it. */
   repository: string;
   /** Manifest digest in the registry, `sha256:...`. */
@@ -41,25 +41,26 @@ export function pushPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<A
       const pushed: PushedImage[] = [];
       run.pushed = pushed;
       for (const ref of run.tags) {
-        const repository = `${ref.domain}/${ref.path}`;
+        const repository = `${ref.registry}/${ref.repository}`;
         const tag = ref.tag ?? 'latest';
+        const familiar = familiarImageReference(ref);
         try {
-          const credential = await credentials.get(ref.domain);
+          const credential = await credentials.get(ref.registry);
           const result = await enginePush({
             target,
             repository,
             tag,
-            registryAuth: registryAuthHeader(credential, dockerServerAddress(ref.domain)),
-            display: ref.familiar,
+            registryAuth: registryAuthHeader(credential, dockerServerAddress(ref.registry)),
+            display: familiar,
             onMessage: (m) => {
               if (run.request.quiet) return;
-              const line = progressLine(ref.familiar, m);
+              const line = progressLine(familiar, m);
               if (line !== undefined) io.stderr.write(line);
             },
             ...(io.signal === undefined ? {} : { signal: io.signal }),
           });
           pushed.push({ reference: ref, repository, digest: result.digest, ...(result.size === undefined ? {} : { size: result.size }) });
-          if (!run.request.quiet) io.stdout.write(`Pushed ${ref.familiar} as ${repository}@${result.digest}\n`);
+          if (!run.request.quiet) io.stdout.write(`Pushed ${familiar} as ${repository}@${result.digest}\n`);
         } catch (err) {
           // An earlier name is already in the registry: when attestations were asked for,
           // say that it stays there without them.

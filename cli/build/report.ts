@@ -1,4 +1,5 @@
 // report: the image ID and names, on stdout (only the ID with -q).
+import { familiarImageReference } from '../../common/index.js';
 import type { DockerfileAstView } from '../contracts.js';
 import type { BuildPhase } from './types.js';
 
@@ -17,7 +18,7 @@ export function reportPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase
         return;
       }
       let out = id === undefined ? '' : `Successfully built ${shortId(id)}\n`;
-      for (const tag of run.tags) out += `Successfully tagged ${tag.familiar}\n`;
+      for (const tag of run.tags) out += `Successfully tagged ${familiarImageReference(tag)}\n`;
       if (out !== '') stdout.write(out);
     },
   };

@@ -5,12 +5,12 @@
 import type { DockerfileAstView } from '../contracts.js';
 import { explainSolveFailure } from '../failure.js';
 import { createProgress } from '../progress/index.js';
-import type { NormalizedReference } from '../reference.js';
+import { formatImageReference, type ImageReferenceParts } from '../../common/index.js';
 import { convertInGateway } from './convert.js';
 import { abortReason, required, throwIfAborted, type BuildPhase } from './types.js';
 
-export function moby(tags: readonly NormalizedReference[]): { type: 'moby'; attrs: Record<string, string> } {
-  return { type: 'moby', attrs: tags.length > 0 ? { name: tags.map((t) => t.normalized).join(',') } : {} };
+export function moby(tags: readonly ImageReferenceParts[]): { type: 'moby'; attrs: Record<string, string> } {
+  return { type: 'moby', attrs: tags.length > 0 ? { name: tags.map(formatImageReference).join(',') } : {} };
 }
 
 export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {

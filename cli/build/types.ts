@@ -7,7 +7,7 @@ import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, SolveO
 import { CanceledError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { ProgressMode, ProgressSession } from '../progress/index.js';
-import type { NormalizedReference } from '../reference.js';
+import type { ImageReferenceParts } from '../../common/index.js';
 import type { Trace } from '../../model/index.js';
 import type { SigningSetup } from './attest.js';
 import type { BuildInputs } from './inputs.js';
@@ -49,7 +49,7 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   readonly request: BuildRequest;
   readonly io: CliIo;
   readonly toolchain: Toolchain<Ast, Def, E>;
-  tags: NormalizedReference[];
+  tags: ImageReferenceParts[];
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   inputs?: BuildInputs;

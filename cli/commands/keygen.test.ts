@@ -69,9 +69,9 @@ describe('signing commands: usage', () => {
     expect((await cli(['referrers'])).code).toBe(2);
   });
   it('an invalid IMAGE is a usage error (exit 2)', async () => {
-    const r = await cli(['referrers', 'UPPER/case']);
+    const r = await cli(['referrers', 'upper/Case']);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('error: referrers: invalid image reference "UPPER/case"');
+    expect(r.err).toContain('error: referrers: invalid image reference "upper/Case"');
   });
   it('build --push without -t is a usage error (exit 2) before anything is built', async () => {
     writeFileSync(join(dir, 'Dockerfile'), 'FROM busybox:local\n');

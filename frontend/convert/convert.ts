@@ -25,7 +25,7 @@ import { globalScope } from './meta-args.js';
 import { ParentsGlobs } from './parents.js';
 import { DEFAULT_PLATFORM } from './platform.js';
 import { addDependencies, findTarget, reachableFrom, SCRATCH, stageTable } from './stages.js';
-import type { Conversion, ConvertOptions, ConvertedStep } from './types.js';
+import type { Conversion, ConvertOptions, BuildStep } from './types.js';
 
 /** The stage table, the target and what it reaches, the global scope, the base images. */
 async function prepare(opts: ConvertOptions): Promise<Plan> {
@@ -122,8 +122,8 @@ function targetImage(opts: ConvertOptions, plan: Plan, target: DispatchState): D
 }
 
 /** The steps whose vertex is in the graph (stages the target does not need have none). */
-function stepsInGraph(ctx: DispatchContext, vertexIn: (s: LlbState) => string | undefined): ConvertedStep[] {
-  const steps: ConvertedStep[] = [];
+function stepsInGraph(ctx: DispatchContext, vertexIn: (s: LlbState) => string | undefined): BuildStep[] {
+  const steps: BuildStep[] = [];
   for (const s of ctx.steps) {
     const vertex = vertexIn(s.state);
     if (!vertex) continue;
@@ -188,7 +188,7 @@ function execRequirements(
 /** JSON for `tracebuild convert`: each op decoded with its digest and metadata, and the
  * instructions it came from. */
 export function describeConversion(c: Conversion): unknown {
-  const byVertex = new Map<string, ConvertedStep[]>();
+  const byVertex = new Map<string, BuildStep[]>();
   for (const s of c.steps) byVertex.set(s.vertex, [...(byVertex.get(s.vertex) ?? []), s]);
   const ops = decodeDefinition(c.definition).map((o) => {
     const entry: Record<string, unknown> = { digest: o.digest };

@@ -1,4 +1,5 @@
 // Conversion errors carry the Dockerfile location they are about.
+import { TracebuildError, type ExitKind } from '../../common/index.js';
 
 export type ConvertErrorCode =
   | 'empty-dockerfile'
@@ -17,9 +18,11 @@ export type ConvertErrorCode =
   | 'resolve-failed'
   | 'context-unreadable';
 
-export class ConvertError extends Error {
+/** A Dockerfile the converter cannot turn into LLB is bad input; a base image it could not
+ * resolve is the registry's (or the daemon's) answer. */
+export class ConvertError extends TracebuildError<ConvertErrorCode> {
   override readonly name = 'ConvertError';
-  readonly code: ConvertErrorCode;
+  readonly exit: ExitKind;
   readonly file: string;
   /** 1-based line of the instruction; 0 when the error is not about one line (e.g. --target). */
   readonly line: number;
@@ -27,8 +30,11 @@ export class ConvertError extends Error {
   readonly detail: string;
 
   constructor(code: ConvertErrorCode, file: string, line: number, what: string, options?: { cause?: unknown }) {
-    super(line > 0 ? `${file}:${line}: ${what}` : `${file}: ${what}`, options);
-    this.code = code;
+    super(code, line > 0 ? `${file}:${line}: ${what}` : `${file}: ${what}`, {
+      ...(options?.cause === undefined ? {} : { cause: options.cause }),
+      ...(line > 0 ? { location: { file, line } } : {}),
+    });
+    this.exit = code === 'resolve-failed' ? 'remote' : 'input';
     this.file = file;
     this.line = line;
     this.detail = what;

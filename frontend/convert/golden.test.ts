@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseDockerfile } from '../../dockerfile-parser/index.js';
-import { cleanPath } from '../llb/index.js';
+import { cleanPath } from '../../common/index.js';
 import { convertDockerfile, describeConversion } from './index.js';
 import type { ContextDirReader } from './index.js';
 

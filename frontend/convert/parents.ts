@@ -17,7 +17,7 @@
 import { BadPatternError, PatternMatcher, containsWildcards, goMatch, normalizeDockerignore } from '../../common/index.js';
 import { ConvertError } from './errors.js';
 import type { ContextDirEntry, ContextDirReader } from './types.js';
-import { joinPath } from './util.js';
+import { joinPath } from '../../common/index.js';
 
 /** A COPY --parents source split at its pivot; both parts clean and relative ('' = none). */
 export interface ParentsSource {

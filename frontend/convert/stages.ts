@@ -21,7 +21,7 @@ export interface StageInfo {
   index: number;
   /** Name for progress prefixes: the AS name or `stage-N`; '' when there is only one. */
   displayName: string;
-  /** ConvertedStep.stage: AS name or the index as a string. */
+  /** BuildStep.stage: AS name or the index as a string. */
   stepStage: string;
   /** AS name, lower-cased. */
   name?: string;

@@ -20,7 +20,7 @@ function execArgsByVertex(c: Conversion): Map<string, string[]> {
   return out;
 }
 
-describe('ConvertedStep fields for the tracer', () => {
+describe('BuildStep fields for the tracer', () => {
   it('RUN: execArgs are the exec op meta.args (shell form, exec form, SHELL, heredoc, build args)', async () => {
     const c = await convertDockerfile(
       opts(

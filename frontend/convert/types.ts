@@ -1,6 +1,9 @@
 // The converter's public types (the CLI is written against them: keep them stable).
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import type { LlbDefinition } from '../llb/index.js';
+import type { BuildStep } from '../../model/index.js';
+
+export type { BuildStep };
 
 export interface Platform {
   os: string;
@@ -63,35 +66,12 @@ export interface ConvertOptions {
   readContextDir?: ContextDirReader;
 }
 
-export interface ConvertedStep {
-  /** Vertex digest. */
-  vertex: string;
-  /** Progress name, e.g. "[2/5] RUN echo hi". */
-  name: string;
-  /** Instruction text. */
-  instruction: string;
-  keyword: string;
-  line: number;
-  endLine: number;
-  /** Stage name, or its index as a string. */
-  stage: string;
-  stageIndex: number;
-  /** RUN: the exec op's meta.args exactly as sent (the tracer matches a container's first exec against them). */
-  execArgs?: string[];
-  /** COPY/ADD: the source paths, patterns and URLs with variables expanded (heredoc sources are not listed). */
-  copySources?: string[];
-  /** COPY/ADD: the destination, absolute (resolved against WORKDIR); a trailing `/` when it names a directory. */
-  copyDestination?: string;
-  /** COPY --from: the stage name, index or image as given (the sources are not from the context). */
-  copyFrom?: string;
-}
-
 export interface Conversion {
   definition: LlbDefinition;
   /** The full image config JSON sent as containerimage.config. */
   imageConfig: Record<string, unknown>;
   /** Every instruction that produced a vertex (FROM source, RUN exec, COPY/ADD file op, WORKDIR mkdir). */
-  steps: ConvertedStep[];
+  steps: BuildStep[];
   baseImages: { ref: string; digest?: string }[];
   localSources: { name: string; excludePatterns: string[] }[];
   /** Entitlements the solve must request (Control SolveRequest.Entitlements): 'network.host'

@@ -1,6 +1,7 @@
 // Small pure helpers mirroring the Go behaviour the Dockerfile frontend relies on:
 // ordered env lists, reference normalization, Go's %q / %v / Duration formatting,
 // port specs, signals and --chown parsing.
+import { formatImageReference, parseImageReferenceWithDefaultTag } from '../../common/index.js';
 import type { ChownSpec } from '../llb/index.js';
 import { goQuote } from '../../dockerfile-parser/index.js';
 
@@ -55,48 +56,14 @@ export function addEnv(env: string[], key: string, value: string): string[] {
 
 // ---------------------------------------------------------------- references
 
-const DEFAULT_DOMAIN = 'docker.io';
-
 /** Docker's reference normalization plus "tag name only": `busybox` ->
- * `docker.io/library/busybox:latest`; digests are kept. Returns undefined if invalid. */
+ * `docker.io/library/busybox:latest`; digests are kept. Undefined if invalid. */
 export function normalizeImageRef(ref: string): string | undefined {
-  if (ref === '' || ref !== ref.trim()) return undefined;
-  let name = ref;
-  let digest = '';
-  const at = name.indexOf('@');
-  if (at >= 0) {
-    digest = name.slice(at + 1);
-    name = name.slice(0, at);
-    if (!/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest)) return undefined;
+  try {
+    return formatImageReference(parseImageReferenceWithDefaultTag(ref));
+  } catch {
+    return undefined;
   }
-  let tag = '';
-  const lastSlash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  if (colon > lastSlash) {
-    tag = name.slice(colon + 1);
-    name = name.slice(0, colon);
-    if (!/^[\w][\w.-]{0,127}$/.test(tag)) return undefined;
-  }
-  let domain = DEFAULT_DOMAIN;
-  let remainder = name;
-  const slash = name.indexOf('/');
-  if (slash >= 0) {
-    const first = name.slice(0, slash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-      domain = first;
-      remainder = name.slice(slash + 1);
-    }
-  }
-  if (domain === 'index.docker.io') domain = DEFAULT_DOMAIN;
-  if (domain === DEFAULT_DOMAIN && !remainder.includes('/')) remainder = 'library/' + remainder;
-  const component = /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*$/;
-  if (!remainder.split('/').every((c) => component.test(c))) return undefined;
-  if (!/^[a-zA-Z0-9.-]+(?::[0-9]+)?$/.test(domain) && !/^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/.test(domain)) return undefined;
-  let out = `${domain}/${remainder}`;
-  if (tag) out += `:${tag}`;
-  else if (!digest) out += ':latest';
-  if (digest) out += `@${digest}`;
-  return out;
 }
 
 // ---------------------------------------------------------------- Go formatting
@@ -232,29 +199,6 @@ export function parseChown(spec: string): ChownSpec {
     out.group = parseUid(group) ?? group;
   }
   return out;
-}
-
-/** Go's path.Join. */
-export function joinPath(...parts: string[]): string {
-  const nonEmpty = parts.filter((p) => p !== '');
-  if (nonEmpty.length === 0) return '';
-  return cleanPathLocal(nonEmpty.join('/'));
-}
-
-function cleanPathLocal(p: string): string {
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const seg of p.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!rooted) out.push('..');
-      continue;
-    }
-    out.push(seg);
-  }
-  const j = out.join('/');
-  return rooted ? '/' + j : j === '' ? '.' : j;
 }
 
 export function isAbsPath(p: string): boolean {

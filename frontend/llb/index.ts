@@ -23,6 +23,4 @@ export type {
   FileActionSpec,
 } from './state.js';
 export { marshal, digestOf, decodeDefinition, sha256Digest, cleanAbs } from './marshal.js';
-// Go's path.Clean, which the converter applies to every path it writes into the LLB.
-export { cleanPath } from '../../common/index.js';
 export type { MarshalOptions, MetadataByState, DecodedOp } from './marshal.js';

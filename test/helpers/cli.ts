@@ -1,31 +1,34 @@
-// For the CLI's unit tests: fakes of the sibling modules' located errors (the CLI
-// recognises them by name, as it does the real ones), running one command line with a
-// string sink for its output, and the recorded BuildKit status streams of cli/progress.
+// For the CLI's unit tests: fakes of the sibling modules' located errors (errors of the
+// common model, as the real ones are), running one command line with a string sink for its
+// output, and the recorded BuildKit status streams of cli/progress.
 import { readFileSync } from 'node:fs';
+import { TracebuildError, type ExitKind } from '../../common/index.js';
 import { runCli, type CliApp } from '../../cli/app.js';
 import type { StatusBatch } from '../../cli/contracts.js';
 import type { CliIo } from '../../cli/io.js';
 import { repoRoot } from './environment.js';
 
-export class FakeDockerfileError extends Error {
+export class FakeDockerfileError extends TracebuildError<'fake'> {
   override readonly name = 'DockerfileError';
+  readonly exit: ExitKind = 'input';
   constructor(
     readonly file: string,
     readonly line: number,
     what: string,
   ) {
-    super(`${file}:${line}: ${what}`);
+    super('fake', `${file}:${line}: ${what}`, { location: { file, line } });
   }
 }
 
-export class FakeConvertError extends Error {
+export class FakeConvertError extends TracebuildError<'fake'> {
   override readonly name = 'ConvertError';
+  readonly exit: ExitKind = 'input';
   constructor(
     readonly file: string,
     readonly line: number,
     what: string,
   ) {
-    super(line > 0 ? `${file}:${line}: ${what}` : `${file}: ${what}`);
+    super('fake', line > 0 ? `${file}:${line}: ${what}` : `${file}: ${what}`, line > 0 ? { location: { file, line } } : {});
   }
 }
 

@@ -17,7 +17,8 @@ import type {
   WorkdirInstruction,
 } from '../../../dockerfile-parser/index.js';
 import { FileAction } from '../../llb/index.js';
-import { addEnv, goDuration, goList, goQuote, goQuoteList, goQuoteRune, isAbsPath, isValidSignal, joinPath, parseChown, parsePortSpecs } from '../util.js';
+import { joinPath } from '../../../common/index.js';
+import { addEnv, goDuration, goList, goQuote, goQuoteList, goQuoteRune, isAbsPath, isValidSignal, parseChown, parsePortSpecs } from '../util.js';
 import { commandArgs, commitToHistory, displayText, expand, expandSplit, fail, prefixCommand, recordStep, uppercaseCmd } from './state.js';
 import type { DispatchContext, DispatchState } from './state.js';
 

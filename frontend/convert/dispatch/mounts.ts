@@ -3,9 +3,10 @@
 // what it mounts (a stage, an image, the context, a cache, a secret...) is decided here.
 import { OptionError, parseMount } from '../../../dockerfile-parser/index.js';
 import type { RunInstruction, RunMount } from '../../../dockerfile-parser/index.js';
-import { FileAction, LlbState, cleanPath } from '../../llb/index.js';
+import { FileAction, LlbState } from '../../llb/index.js';
 import type { MountSpec } from '../../llb/index.js';
-import { isAbsPath, joinPath } from '../util.js';
+import { cleanPath, joinPath } from '../../../common/index.js';
+import { isAbsPath } from '../util.js';
 import { expand, fail, internalMetadata } from './state.js';
 import type { DispatchContext, DispatchState, SecretUse } from './state.js';
 

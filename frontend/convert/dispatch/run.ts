@@ -5,7 +5,7 @@ import type { CommandForm, RunInstruction } from '../../../dockerfile-parser/ind
 import { FileAction, LlbState } from '../../llb/index.js';
 import type { ExecOptions, MountSpec } from '../../llb/index.js';
 import type { EnvList } from '../util.js';
-import { joinPath } from '../util.js';
+import { joinPath } from '../../../common/index.js';
 import { runMounts } from './mounts.js';
 import { commandArgs, commitToHistory, fail, internalMetadata, prefixCommand, recordStep, uppercaseCmd } from './state.js';
 import type { DispatchContext, DispatchState } from './state.js';

@@ -10,7 +10,7 @@ import type { ImageSpec } from '../image.js';
 import type { MetaArgs } from '../meta-args.js';
 import type { ParentsGlobs } from '../parents.js';
 import type { StageInfo } from '../stages.js';
-import type { ConvertedStep, Platform } from '../types.js';
+import type { BuildStep, Platform } from '../types.js';
 import type { EnvList } from '../util.js';
 
 export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
@@ -45,12 +45,12 @@ export interface ExecRecord {
   ssh: SecretUse[];
 }
 
-/** ConvertedStep's fields for the tracer: RUN's exec args, COPY/ADD's sources. */
-export type StepTraceInfo = Pick<ConvertedStep, 'execArgs' | 'copySources' | 'copyDestination' | 'copyFrom'>;
+/** BuildStep's fields for the tracer: RUN's exec args, COPY/ADD's sources. */
+export type StepTraceInfo = Pick<BuildStep, 'execArgs' | 'copySources' | 'copyDestination' | 'copyFrom'>;
 
-/** A ConvertedStep as dispatch records it: its LLB state stands for the vertex, which is
+/** A BuildStep as dispatch records it: its LLB state stands for the vertex, which is
  * known once the graph is marshalled. */
-export interface PendingStep extends Omit<ConvertedStep, 'vertex' | keyof StepTraceInfo> {
+export interface PendingStep extends Omit<BuildStep, 'vertex' | keyof StepTraceInfo> {
   state: LlbState;
   /** What the tracer needs to match the step. */
   trace?: StepTraceInfo;

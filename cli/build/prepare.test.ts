@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidReferenceError, normalizeReference, normalizeTag } from './reference.js';
+import { familiarImageReference, formatImageReference, parseImageReferenceWithDefaultTag } from '../../common/index.js';
+import { UsageError } from '../errors.js';
+import { parseTag } from './prepare.js';
+
+const normalizeTag = (ref: string) => {
+  const p = parseTag(ref);
+  return { ...p, normalized: formatImageReference(p), familiar: familiarImageReference(p) };
+};
+const normalizeReference = (ref: string) => {
+  const p = parseImageReferenceWithDefaultTag(ref);
+  return { ...p, normalized: formatImageReference(p), familiar: familiarImageReference(p) };
+};
 
 describe('normalizeTag (docker -t)', () => {
   it.each([
@@ -36,7 +47,7 @@ describe('normalizeTag (docker -t)', () => {
     ['foo@sha256:' + 'a'.repeat(64), 'invalid reference format: a tag cannot contain a digest'],
     ['x/' + 'a'.repeat(250), 'invalid reference format: repository name must not be more than 255 characters'],
   ])('rejects %j', (input, message) => {
-    expect(() => normalizeTag(input)).toThrow(InvalidReferenceError);
+    expect(() => normalizeTag(input)).toThrow(UsageError);
     expect(() => normalizeTag(input)).toThrow(message);
   });
 
