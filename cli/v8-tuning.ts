@@ -1,5 +1,5 @@
 // V8 settings for the process that correlates a traced build's records while the build
-// runs (tracer/correlate.ts). Its work shares the machine's CPUs with the build, so what it
+// runs (tracer/correlate/). Its work shares the machine's CPUs with the build, so what it
 // costs shows up in the build's wall time.
 //
 // Pretenuring. The correlator keeps much of what ~100 000 probe records make (processes,

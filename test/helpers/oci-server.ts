@@ -1,6 +1,6 @@
 // A small in-memory registry implementing the part of the OCI distribution spec 1.1 that
 // `docker push`, tracebuild's attach and verify need, *with* the referrers API (which the
-// Debian registry lacks): DESIGN.md allows a fake only for such a protocol path.
+// Debian registry lacks): docs/ARCHITECTURE.md: a fake only for such a protocol path.
 //
 //   GET  /v2/                                       200 (no auth)
 //   HEAD/GET  /v2/<name>/blobs/<digest>             Content-Length, Docker-Content-Digest

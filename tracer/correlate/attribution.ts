@@ -1,4 +1,4 @@
-// Attribution (DESIGN.md "Attributing kernel events to instructions"):
+// Attribution (docs/ARCHITECTURE.md "Attributing kernel events to instructions"):
 // 1. Every traced cgroup is known from its cgroup-mkdir event (id, path, time) or, if that
 //    was lost, from the events tagged with its id. A cgroup whose path lies below another
 //    known cgroup's path is nested: it belongs wherever its ancestor belongs.
