@@ -15,6 +15,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // TRACEBUILD_TEST_DAEMON picks the daemon the whole run builds on (test/helpers/daemons.ts).
+          setupFiles: ['test/helpers/daemon-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,

@@ -166,6 +166,21 @@ describe('explainStepError', () => {
     );
   });
 
+  it('reads BuildKit v0.13, which first names the checksum of the context it could not compute', () => {
+    const ref = '71b2c7c1-9222-4a17-b38a-bff6457c0f12::qbd9o31n64x34ub1dx9qc521i';
+    expect(
+      explainStepError(
+        'COPY',
+        `failed to calculate checksum of ref ${ref}: failed to walk /var/lib/docker/tmp/buildkit-mount185/etc: lstat /var/lib/docker/tmp/buildkit-mount185/etc: no such file or directory`,
+      ),
+    ).toBe(
+      `COPY source not found in the build context: etc (failed to calculate checksum of ref ${ref}: failed to walk <context>/etc: lstat <context>/etc: no such file or directory)`,
+    );
+    expect(explainStepError('COPY', `failed to compute cache key: failed to calculate checksum of ref ${ref}: "/missing.txt": not found`)).toBe(
+      `COPY source not found in the build context: missing.txt (failed to compute cache key: failed to calculate checksum of ref ${ref}: "/missing.txt": not found)`,
+    );
+  });
+
   it('leaves other steps and other messages as the daemon said them', () => {
     expect(explainStepError('RUN', 'process "/bin/sh -c false" did not complete successfully: exit code: 1')).toBe(
       'process "/bin/sh -c false" did not complete successfully: exit code: 1',

@@ -64,10 +64,13 @@ export function dockerfileExcerpt(text: string, startLine: number, endLine: numb
 
 // BuildKit mounts the build context at a temporary host path; users know it as <context>.
 const DAEMON_CONTEXT_MOUNT = /\/\S*?\/buildkit-mount\d+/g;
-// How BuildKit v0.8 says that a COPY/ADD source is missing from the context.
+// How BuildKit says that a COPY/ADD source is missing from the context: v0.8 names the walk
+// or the path; v0.13 first names the checksum of the context's ref that failed.
+const CHECKSUM_OF_REF = '(?:failed to calculate checksum of ref \\S+: )?';
 const MISSING_SOURCE = [
+  new RegExp(`^(?:failed to compute cache key: )?${CHECKSUM_OF_REF}failed to walk <context>/(.*?): lstat .*: no such file or directory$`),
+  new RegExp(`^(?:failed to compute cache key: )?${CHECKSUM_OF_REF}"/?(.*?)":? not found(?:: not found)?$`),
   /^failed to (?:compute cache key: )?(?:failed to )?walk <context>\/(.*?): lstat .*: no such file or directory$/,
-  /^(?:failed to compute cache key: )?"\/?(.*?)" not found: not found$/,
 ];
 
 /** Says a daemon message in the user's terms: no temporary host paths, and a missing

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
 # Brings a Debian bookworm machine (as root) to the state tracebuild needs, and leaves it
-# alone where it already is: Debian packages, tracefs, dockerd without a bridge, the
-# offline base image busybox:local, a registry on 127.0.0.1:5000 only, and the eBPF probe.
+# alone where it already is: Debian packages, tracefs, the two Docker daemons without a
+# bridge, the offline base image busybox:local in each, a registry on 127.0.0.1:5000 only,
+# the eBPF probe, and the third-party clients the tests use (buildx, cosign, oras).
+#
+# The daemons:
+#   Docker 26 (BuildKit v0.13), the default, on /var/run/docker.sock, with buildx 0.13:
+#     Debian 13's docker.io, docker-cli and docker-buildx, from an apt source for trixie
+#     pinned at priority 100 (every other package stays Debian 12's; runc too: trixie's
+#     needs glibc 2.38);
+#   Docker 20.10 (BuildKit v0.8), the compatibility target, as the instance `docker20`
+#     (socket /run/tracebuild/docker20/docker.sock): Debian 12's docker.io unpacked with
+#     dpkg-deb into /opt/tracebuild/docker-20.10, with its own data root and exec root.
 #
 # Usage: scripts/env.sh                      set everything up (idempotent)
 #        scripts/env.sh --status             print what is up, change nothing
@@ -27,6 +37,13 @@ REGISTRY_ADDR=127.0.0.1:5000
 BASE_IMAGE=busybox:local
 PLUGIN_DIR=/run/docker/plugins
 INSTANCE=${TRACEBUILD_DOCKER_INSTANCE:-}
+# The daemon major version the default socket must run.
+DOCKER_MAJOR=26
+LEGACY_INSTANCE=docker20
+LEGACY_DIR=/opt/tracebuild/docker-20.10
+BUILDX_PLUGIN=/usr/libexec/docker/cli-plugins/docker-buildx
+TRIXIE_SOURCE=/etc/apt/sources.list.d/tracebuild-trixie.sources
+TRIXIE_PIN=/etc/apt/preferences.d/tracebuild-trixie
 
 if [ -z "$INSTANCE" ]; then
   DOCKER_SOCK=/var/run/docker.sock
@@ -36,6 +53,8 @@ if [ -z "$INSTANCE" ]; then
   GUARD_RUN_DIR=/run/tracebuild/main
   DOCKERD_INSTANCE_ARGS=()
   GUARD_NAME=tracebuild-guard
+  DOCKERD_BIN=dockerd
+  DOCKERD_PATH=$PATH
 else
   case "$INSTANCE" in
     *[!a-z0-9-]* | '' | -*) echo "env: error: TRACEBUILD_DOCKER_INSTANCE must be lowercase letters, digits and -" >&2; exit 1 ;;
@@ -52,6 +71,14 @@ else
     --containerd-namespace "tracebuild-$INSTANCE" --containerd-plugins-namespace "tracebuild-$INSTANCE-plugins"
   )
   GUARD_NAME=tracebuild-guard-$INSTANCE
+  if [ "$INSTANCE" = "$LEGACY_INSTANCE" ]; then
+    # Its own dockerd, docker-init and docker-proxy come first on its PATH.
+    DOCKERD_BIN=$LEGACY_DIR/usr/sbin/dockerd
+    DOCKERD_PATH=$LEGACY_DIR/usr/sbin:$LEGACY_DIR/usr/bin:$PATH
+  else
+    DOCKERD_BIN=dockerd
+    DOCKERD_PATH=$PATH
+  fi
 fi
 GUARD_SOCK=$PLUGIN_DIR/$GUARD_NAME.sock
 GUARD_PIDFILE=$GUARD_RUN_DIR/guard.pid
@@ -60,7 +87,6 @@ DOCKER=(/usr/bin/docker -H "unix://$DOCKER_SOCK")
 
 # Debian packages and the command that proves each is there.
 PACKAGES=(
-  "docker.io:dockerd"
   "busybox-static:busybox"
   "docker-registry:docker-registry"
   "clang:clang"
@@ -106,6 +132,72 @@ install_packages() {
     || { tail -20 "$LOG_DIR/apt.log" >&2; die "apt-get install failed (log: $LOG_DIR/apt.log)"; }
 }
 
+# ---- Docker 26 from Debian 13, Docker 20.10 from Debian 12 -------------------------------
+
+# An apt source for trixie, pinned so that nothing comes from it unless asked for by name.
+# Returns 0 when it was just added (the package lists must be read again).
+add_trixie_source() {
+  [ -f "$TRIXIE_SOURCE" ] && [ -f "$TRIXIE_PIN" ] && return 1
+  local uri
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$uri" ] || die "cannot find Debian's package mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" >"$TRIXIE_SOURCE"
+  printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' >"$TRIXIE_PIN"
+  return 0
+}
+
+docker26_installed() {
+  command -v dockerd >/dev/null 2>&1 && dockerd --version 2>/dev/null | grep -q "version $DOCKER_MAJOR\." \
+    && [ -x "$BUILDX_PLUGIN" ] && command -v cosign >/dev/null 2>&1 && command -v oras >/dev/null 2>&1
+}
+
+# apt-get install, with package scripts kept from starting or restarting services: this
+# script starts the daemons itself, with the flags they need (no bridge, no iptables).
+apt_install() {
+  local blocker=/usr/sbin/policy-rc.d added=no rc=0
+  if [ ! -e "$blocker" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$blocker"
+    chmod +x "$blocker"
+    added=yes
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold "$@" \
+    >>"$LOG_DIR/apt.log" 2>&1 || rc=$?
+  [ "$added" = no ] || rm -f "$blocker"
+  if [ "$rc" != 0 ]; then
+    tail -20 "$LOG_DIR/apt.log" >&2
+    die "apt-get install $* failed (log: $LOG_DIR/apt.log)"
+  fi
+}
+
+install_docker26() {
+  docker26_installed && return 0
+  log "installing Docker $DOCKER_MAJOR, buildx, cosign and oras from Debian 13 (trixie, pinned at priority 100)"
+  add_trixie_source || true
+  apt-get update -qq
+  # runc and containerd stay Debian 12's: trixie's runc needs glibc 2.38.
+  apt_install docker.io/trixie docker-cli/trixie docker-buildx/trixie cosign/trixie oras/trixie runc/bookworm containerd/bookworm
+  docker26_installed || die "Docker $DOCKER_MAJOR, buildx, cosign or oras is still missing after apt-get install (log: $LOG_DIR/apt.log)"
+}
+
+# Debian 12's docker.io unpacked beside the system's, for the docker20 instance.
+install_legacy_docker() {
+  [ -x "$LEGACY_DIR/usr/sbin/dockerd" ] && [ -x "$LEGACY_DIR/usr/bin/docker" ] && return 0
+  local version tmp
+  version=$(apt-cache madison docker.io | awk -F'|' '$3 ~ /bookworm/ { gsub(/ /, "", $2); print $2; exit }')
+  [ -n "$version" ] || { apt-get update -qq; version=$(apt-cache madison docker.io | awk -F'|' '$3 ~ /bookworm/ { gsub(/ /, "", $2); print $2; exit }'); }
+  [ -n "$version" ] || die "Debian 12's docker.io is not in the package lists (apt-cache madison docker.io)"
+  log "unpacking Debian 12's docker.io $version into $LEGACY_DIR (the docker20 instance)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "docker.io=$version") >>"$LOG_DIR/apt.log" 2>&1 \
+    || { rm -rf "$tmp"; die "apt-get download docker.io=$version failed (log: $LOG_DIR/apt.log)"; }
+  rm -rf "$LEGACY_DIR"
+  mkdir -p "$LEGACY_DIR"
+  dpkg-deb -x "$tmp"/docker.io_*.deb "$LEGACY_DIR"
+  rm -rf "$tmp"
+  [ -x "$LEGACY_DIR/usr/sbin/dockerd" ] || die "$LEGACY_DIR/usr/sbin/dockerd is missing from Debian 12's docker.io package"
+}
+
 mount_tracefs() {
   if [ -z "$(ls -A /sys/kernel/tracing 2>/dev/null)" ]; then
     log "mounting tracefs on /sys/kernel/tracing"
@@ -141,7 +233,27 @@ prepare_dockerd_config() {
   fi
 }
 
+# The version of the daemon answering on the socket ('' when none answers).
+daemon_version() {
+  curl -fsS --max-time 5 --unix-socket "$DOCKER_SOCK" http://localhost/version 2>/dev/null \
+    | sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -1
+}
+
 start_dockerd() {
+  # The default socket must be Docker $DOCKER_MAJOR: one left running from before (20.10,
+  # which this script used to start there) is stopped and replaced.
+  if [ -z "$INSTANCE" ] && docker_answers; then
+    local running
+    running=$(daemon_version)
+    case "$running" in
+      "$DOCKER_MAJOR".*) ;;
+      *)
+        dockerd_pid >/dev/null || die "the dockerd on $DOCKER_SOCK runs Docker ${running:-?}, not $DOCKER_MAJOR, and was not started by this script (no pid file $DOCKERD_PIDFILE): stop it, then run scripts/env.sh again"
+        log "the dockerd on $DOCKER_SOCK runs Docker $running: replacing it with Docker $DOCKER_MAJOR"
+        stop_dockerd
+        ;;
+    esac
+  fi
   docker_answers && return 0
   log "starting dockerd${INSTANCE:+ instance $INSTANCE} (--bridge=none, no iptables)"
   # A stale pid file from a dockerd that is gone stops a new one from starting.
@@ -151,7 +263,7 @@ start_dockerd() {
   prepare_dockerd_config
   mkdir -p "$GUARD_RUN_DIR"
   # shellcheck disable=SC2086
-  setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false --config-file="$DOCKERD_CONFIG" \
+  PATH=$DOCKERD_PATH setsid nohup "$DOCKERD_BIN" --bridge=none --iptables=false --ip-masq=false --config-file="$DOCKERD_CONFIG" \
     "${DOCKERD_INSTANCE_ARGS[@]}" ${TRACEBUILD_DOCKERD_ARGS:-} \
     >"$DOCKERD_LOG" 2>&1 </dev/null &
   local i
@@ -382,11 +494,20 @@ setup() {
   require_root
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   install_packages
+  install_docker26
+  [ "$INSTANCE" != "$LEGACY_INSTANCE" ] || install_legacy_docker
   mount_tracefs
   start_dockerd
   create_base_image
-  start_registry
-  build_probe
+  if [ -z "$INSTANCE" ]; then
+    start_registry
+    build_probe
+  fi
+}
+
+# The compatibility daemon, set up like the default one (a separate run of this script).
+setup_legacy_instance() {
+  TRACEBUILD_DOCKER_INSTANCE=$LEGACY_INSTANCE bash "$ROOT/scripts/env.sh"
 }
 
 main() {
@@ -397,7 +518,12 @@ main() {
     stop-dockerd) require_root; (guard_off) || log "could not switch the guard off first; stopping dockerd anyway"; stop_dockerd; stop_guard ;;
     '')
       setup
-      log "ready: dockerd on $DOCKER_SOCK, $BASE_IMAGE, registry on $REGISTRY_ADDR"
+      if [ -z "$INSTANCE" ]; then
+        setup_legacy_instance
+        log "ready: Docker $DOCKER_MAJOR on $DOCKER_SOCK and Docker 20.10 on /run/tracebuild/$LEGACY_INSTANCE/docker.sock, $BASE_IMAGE in both, registry on $REGISTRY_ADDR"
+      else
+        log "ready: dockerd instance $INSTANCE on $DOCKER_SOCK, $BASE_IMAGE"
+      fi
       ;;
     *) die "unknown argument: $1 (see the usage at the top of scripts/env.sh)" ;;
   esac

@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the whole test suite: lint, types, unit and integration tests.
-# This is the README's test command; .ci/run calls it.
+# Sets everything up and runs the whole test suite: lint, types, the unit tests once, and
+# the integration tests on each daemon: Docker 26 (the default), then Docker 20.10 (the
+# compatibility target). This is the README's test command; .ci/run calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+seconds() { date +%s; }
+t0=$(seconds)
 bash scripts/env.sh
 npm ci --no-audit --no-fund
 npm run build
 npm run lint
 npm run typecheck
+t_setup=$(seconds)
 
 mkdir -p .test-results
+rm -f .test-results/*.json
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$?
-node scripts/summarize-tests.mjs .test-results/vitest.json
+npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=.test-results/unit.json || status=$?
+t_unit=$(seconds)
+# The daemon-independent files (the in-process registry and the guard's own dockerd
+# instance) run once, with Docker 26.
+DAEMON_INDEPENDENT=(test/integration/oci-registry.test.ts test/integration/referrers-api.test.ts test/integration/guard.test.ts)
+TRACEBUILD_TEST_DAEMON=docker26 npx vitest run --project integration --reporter=default --reporter=json \
+  --outputFile.json=.test-results/integration-docker26.json || status=$?
+t_d26=$(seconds)
+exclude=()
+for f in "${DAEMON_INDEPENDENT[@]}"; do exclude+=(--exclude "$f"); done
+TRACEBUILD_TEST_DAEMON=docker20 npx vitest run --project integration "${exclude[@]}" --reporter=default --reporter=json \
+  --outputFile.json=.test-results/integration-docker20.json || status=$?
+t_d20=$(seconds)
+
+echo "time: set-up $((t_setup - t0)) s, unit $((t_unit - t_setup)) s, integration on Docker 26 $((t_d26 - t_unit)) s, on Docker 20.10 $((t_d20 - t_d26)) s"
+node scripts/summarize-tests.mjs .test-results/unit.json .test-results/integration-docker26.json .test-results/integration-docker20.json
 exit "$status"

@@ -1,10 +1,8 @@
-// Building with the reference (docker build on the daemon's BuildKit) and with tracebuild,
-// the same way, and looking after the images both make.
+// Building with the reference (BuildKit's own Dockerfile frontend on the daemon of this run)
+// and with tracebuild, the same way, and looking after the images both make.
+import { currentDaemon, dockerCli } from './daemons.js';
 import { repoRoot, tracebuildCli } from './environment.js';
 import { run, type RunResult } from './process.js';
-
-/** Debian's docker 20.10 client: the one with BuildKit support (/usr/local/bin/docker lacks buildx). */
-export const dockerCli = '/usr/bin/docker';
 
 export interface BuildOptions {
   /** Name(s) to tag the result with (-t). */
@@ -38,11 +36,12 @@ function commonArgs(options: BuildOptions): string[] {
   return args;
 }
 
-/** `DOCKER_BUILDKIT=1 /usr/bin/docker build --network host --progress plain ... DIR` */
+/** The oracle's build: `docker buildx build` (Docker 26) or `DOCKER_BUILDKIT=1 docker build` (20.10), `--network host --progress plain ... DIR`. */
 export function dockerBuild(dir: string, options: BuildOptions = {}): Promise<BuildResult> {
-  return run(dockerCli, ['build', ...commonArgs(options), dir], {
+  const { oracle, dockerHost } = currentDaemon();
+  return run(oracle.command, [...oracle.args, ...commonArgs(options), dir], {
     cwd: repoRoot,
-    env: { DOCKER_BUILDKIT: '1' },
+    env: { ...oracle.env, DOCKER_HOST: dockerHost },
     timeoutMs: options.timeoutMs ?? defaultBuildTimeoutMs,
   });
 }

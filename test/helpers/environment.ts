@@ -8,6 +8,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { currentDaemon, dockerCli } from './daemons.js';
 import { run } from './process.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -19,7 +20,6 @@ export const testdataDir = path.join(repoRoot, 'testdata');
 export const tracebuildCli = process.env.TRACEBUILD_CLI
   ? path.resolve(process.env.TRACEBUILD_CLI)
   : path.join(repoRoot, 'dist', 'cli', 'main.js');
-export const dockerSocket = '/var/run/docker.sock';
 export const baseImage = 'busybox:local';
 
 export interface EnvironmentStatus {
@@ -42,7 +42,7 @@ export function inCI(): boolean {
 /** GET /_ping on the Docker socket: true when dockerd answers OK. */
 export function dockerAnswers(timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.request({ socketPath: dockerSocket, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = http.request({ socketPath: currentDaemon().socket, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -67,13 +67,13 @@ export function ensureEnvironment(): Promise<EnvironmentStatus> {
     const envLog = (script.stdout + script.stderr).trim();
     const dockerUp = await dockerAnswers();
     const baseImagePresent = dockerUp
-      ? (await run('/usr/bin/docker', ['image', 'inspect', '--format', '{{.Id}}', baseImage])).exitCode === 0
+      ? (await run(dockerCli, ['image', 'inspect', '--format', '{{.Id}}', baseImage], { env: { DOCKER_HOST: currentDaemon().dockerHost } })).exitCode === 0
       : false;
     const problems: string[] = [];
     if (script.exitCode !== 0) {
       problems.push(`scripts/env.sh exited ${script.exitCode}: ${lastLines(envLog, 5)}`);
     }
-    if (!dockerUp) problems.push(`dockerd does not answer on ${dockerSocket}`);
+    if (!dockerUp) problems.push(`${currentDaemon().name} does not answer on ${currentDaemon().socket}`);
     else if (!baseImagePresent) problems.push(`the base image ${baseImage} is missing`);
     const ok = dockerUp && baseImagePresent;
     return { ok, dockerUp, baseImagePresent, reason: ok ? '' : problems.join('; '), envLog };

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path/posix';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { dockerCli } from './docker.js';
+import { dockerCli } from './daemons.js';
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo';
 

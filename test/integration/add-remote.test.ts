@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ensureCliBuilt, integrationGate, lastLines, removeImage, tracebuildBuild, uniqueTag } from '../helpers/index.js';
+import { dockerCli, ensureCliBuilt, integrationGate, lastLines, removeImage, tracebuildBuild, uniqueTag } from '../helpers/index.js';
 import { run } from '../helpers/process.js';
 
 const gate = await integrationGate();
@@ -82,7 +82,7 @@ describe.skipIf(gate.skip)('ADD of remote sources', () => {
   }
 
   async function catInImage(tag: string, ...files: string[]): Promise<string> {
-    const out = await run('/usr/bin/docker', ['run', '--rm', '--network', 'none', tag, 'cat', ...files]);
+    const out = await run(dockerCli, ['run', '--rm', '--network', 'none', tag, 'cat', ...files]);
     expect(out.exitCode, out.stderr).toBe(0);
     return out.stdout;
   }
@@ -116,7 +116,7 @@ describe.skipIf(gate.skip)('ADD of remote sources', () => {
     const output = built.stdout + built.stderr;
     expect(built.exitCode, lastLines(output, 30)).toBe(1);
     expect(output).toMatch(/Dockerfile:2: .*digest mismatch|Dockerfile:2: .*checksum/i);
-    const exists = await run('/usr/bin/docker', ['image', 'inspect', tag]);
+    const exists = await run(dockerCli, ['image', 'inspect', tag]);
     expect(exists.exitCode, 'no image may be tagged after a failed build').not.toBe(0);
   });
 });

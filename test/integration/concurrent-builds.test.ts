@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Trace } from '../../model/index.js';
-import { dockerCli, ensureCliBuilt, integrationGate, lastLines, run, testDaemons, tracebuildCli, uniqueTag } from '../helpers/index.js';
+import { currentDaemon, dockerCli, ensureCliBuilt, integrationGate, lastLines, run, tracebuildCli, uniqueTag } from '../helpers/index.js';
 import { tracingUnavailable } from '../helpers/trace-actions.js';
 
 const gate = await integrationGate();
@@ -22,7 +22,9 @@ COPY tag.txt /tag.txt
 RUN cat /tag.txt > /copy.txt
 `;
 
-for (const daemon of testDaemons()) describe.skipIf(gate.skip || noTracing !== undefined)(`concurrent builds on ${daemon.name}`, () => {
+const daemon = currentDaemon();
+
+describe.skipIf(gate.skip || noTracing !== undefined)(`concurrent builds on ${daemon.name}`, () => {
   let work: string;
   const tags: string[] = [];
   const docker = (...args: string[]) => run(dockerCli, ['-H', daemon.dockerHost, ...args], { timeoutMs: 60_000 });

@@ -3,31 +3,16 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProbe, totalLost, type ExecEventData, type Probe, type TraceEvent } from '../../tracer/index.js';
+import { currentDaemon, dockerAnswers, dockerBuild, dockerCli } from '../helpers/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const dockerCli = '/usr/bin/docker';
 const baseImage = 'busybox:local';
-
-function dockerPing(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ socketPath: '/var/run/docker.sock', path: '/_ping', timeout: 3000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-  });
-}
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -42,7 +27,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
 
 async function skipReason(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not running as root (the eBPF probe needs root)';
-  if (!(await dockerPing())) return 'dockerd does not answer on /var/run/docker.sock (run scripts/env.sh)';
+  if (!(await dockerAnswers())) return `${currentDaemon().name} does not answer on ${currentDaemon().socket} (run scripts/env.sh)`;
   const img = await run(dockerCli, ['image', 'inspect', baseImage]);
   if (img.code !== 0) return `${baseImage} is missing (run scripts/env.sh)`;
   return undefined;
@@ -127,8 +112,8 @@ describe.skipIf(skip)('eBPF probe (integration)', () => {
       `FROM ${baseImage}\n` +
         `RUN : ${marker} && echo hi > /tmp/a && mv /tmp/a /tmp/b && rm /tmp/b && mkdir /tmp/d && ln -s /tmp/d /tmp/l && /bin/true && echo ping | nc 127.0.0.1 ${port}\n`,
     );
-    const build = await run(dockerCli, ['build', '--network', 'host', '--no-cache', '-q', dir], { ...process.env, DOCKER_BUILDKIT: '1' });
-    expect(build.code, build.out).toBe(0);
+    const build = await dockerBuild(dir, { noCache: true });
+    expect(build.exitCode, build.stdout + build.stderr).toBe(0);
     await probe.ping(); // every record written before the answer has been dispatched
 
     const runExec = events.find((e): e is ExecEventData => e.kind === 'exec' && e.argv.some((a) => a.includes(marker)));
@@ -194,8 +179,8 @@ describe.skipIf(skip)('eBPF probe (integration)', () => {
       path.join(dir, 'Dockerfile'),
       `FROM ${baseImage}\nCOPY exitgroup /exitgroup\nRUN : ${marker}; i=0; while [ $i -lt 300 ]; do i=$((i+1)); /exitgroup; done\n`,
     );
-    const build = await run(dockerCli, ['build', '--network', 'host', '--no-cache', '-q', dir], { ...process.env, DOCKER_BUILDKIT: '1' });
-    expect(build.code, build.out).toBe(0);
+    const build = await dockerBuild(dir, { noCache: true });
+    expect(build.exitCode, build.stdout + build.stderr).toBe(0);
     await probe.ping();
 
     const runExec = events.find((e): e is ExecEventData => e.kind === 'exec' && e.argv.some((a) => a.includes(marker)));

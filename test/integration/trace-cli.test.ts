@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Trace } from '../../model/index.js';
 import {
+  dockerCli,
   ensureCliBuilt,
   imageExists,
   integrationGate,
@@ -51,7 +52,7 @@ describe.skipIf(gate.skip || noTracing !== undefined)('tracebuild build: the tra
     // concurrent builds, and one --no-cache build of busybox:local elsewhere on the daemon
     // (a benchmark) would make every step of this one run again.
     const base = tagFor('base');
-    const tagged = await run('/usr/bin/docker', ['tag', 'busybox:local', base]);
+    const tagged = await run(dockerCli, ['tag', 'busybox:local', base]);
     expect(tagged.exitCode, shown(tagged)).toBe(0);
     const hello = path.join(work, 'hello');
     cpSync(path.join(testdataDir, 'hello'), hello, { recursive: true });
@@ -138,7 +139,7 @@ describe.skipIf(gate.skip || noTracing !== undefined)('tracebuild build: the tra
     const runs = 12;
     // --no-cache builds of a base of their own, so that builds elsewhere on busybox:local keep their cache
     const base = tagFor('concurrent-base');
-    const tagged = await run('/usr/bin/docker', ['tag', 'busybox:local', base]);
+    const tagged = await run(dockerCli, ['tag', 'busybox:local', base]);
     expect(tagged.exitCode, shown(tagged)).toBe(0);
     const builds = [0, 1, 2].map((k) => {
       const dir = path.join(work, `concurrent-${k}`);
