@@ -57,7 +57,7 @@ function parseArgs(argv) {
 async function replay(streamFile, root) {
   const dist = (p) => pathToFileURL(path.join(root, 'dist', p)).href;
   const { toolchain } = await import(dist('cli/modules.js'));
-  const { RecordStream } = await import(dist('tracer/decode.js'));
+  const { RecordStream } = await import(dist('tracer/index.js'));
   const data = readFileSync(streamFile);
   const correlation = toolchain.tracer.startCorrelation();
   const stream = new RecordStream();

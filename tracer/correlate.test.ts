@@ -5,25 +5,25 @@ import { argvMatches } from './correlate/attribution.js';
 import { matchesCopySource } from './correlate/copy.js';
 import { Correlation, correlate as correlateOnce } from './correlate/correlation.js';
 import { CorrelateError, type CorrelateInput, type CorrelateStep, type CorrelateVertex } from './correlate/input.js';
-import {
-  absolutePath,
-  decodeRecord,
-  type CgroupEventData,
-  type DigestEventData,
-  type EventHeader,
-  type ExecEventData,
-  type ExitEventData,
-  type FileEventData,
-  type FileIdentity,
-  type FileOpName,
-  type ForkEventData,
-  type LossCounters,
-  type LossEventData,
-  type NetEventData,
-  type ReadyEventData,
-  type TraceEvent,
-  type UnknownEventData,
-} from './decode.js';
+import type {
+  CgroupEventData,
+  DigestEventData,
+  EventHeader,
+  ExecEventData,
+  ExitEventData,
+  FileEventData,
+  FileIdentity,
+  FileOpName,
+  ForkEventData,
+  LossEventData,
+  NetEventData,
+  ReadyEventData,
+  TraceEvent,
+  UnknownEventData,
+} from './decode/events.js';
+import { absolutePath } from './decode/file.js';
+import type { LossCounters } from './decode/losses.js';
+import { decodeRecord } from './decode/record.js';
 
 // ---- every trace three ways ---------------------------------------------------------------
 //

@@ -24,18 +24,12 @@ import {
   Syscall,
   type StructLayout,
 } from './abi.js';
-import {
-  MAX_RECORD_BYTES,
-  RecordStream,
-  absolutePath,
-  decodeRecord,
-  decodeStream,
-  exitInfo,
-  exitInfoAt,
-  fileChangeAt,
-  totalLost,
-  type TraceEvent,
-} from './decode.js';
+import type { TraceEvent } from './decode/events.js';
+import { absolutePath, fileChangeAt } from './decode/file.js';
+import { exitInfo, exitInfoAt } from './decode/fork-exit.js';
+import { totalLost } from './decode/losses.js';
+import { decodeRecord } from './decode/record.js';
+import { MAX_RECORD_BYTES, RecordStream, decodeStream } from './decode/stream.js';
 
 type Value = number | bigint | Buffer;
 

@@ -1,33 +1,28 @@
 // Public surface of the tracer: the eBPF probe (spawned as tracer/bpf/.output/tracebuild-probe),
 // its event ABI mirror and the pure decoder of its output.
 export * as abi from './abi.js';
-export {
-  RecordStream,
-  absolutePath,
-  decodeRecord,
-  decodeStream,
-  lossCountersFromSlots,
-  newDecodeStats,
-  totalLost,
-  type AckEventData,
-  type CgroupEventData,
-  type DecodeStats,
-  type DigestEventData,
-  type EventHeader,
-  type ExecEventData,
-  type ExitEventData,
-  type FileEventData,
-  type FileIdentity,
-  type FileOpName,
-  type ForkEventData,
-  type LossCounters,
-  type LossEventData,
-  type NetEventData,
-  type ReadyEventData,
-  type SyscallName,
-  type TraceEvent,
-  type UnknownEventData,
-} from './decode.js';
+export type {
+  AckEventData,
+  CgroupEventData,
+  DigestEventData,
+  EventHeader,
+  ExecEventData,
+  ExitEventData,
+  FileEventData,
+  FileIdentity,
+  FileOpName,
+  ForkEventData,
+  LossEventData,
+  NetEventData,
+  ReadyEventData,
+  SyscallName,
+  TraceEvent,
+  UnknownEventData,
+} from './decode/events.js';
+export { absolutePath } from './decode/file.js';
+export { lossCountersFromSlots, totalLost, type LossCounters } from './decode/losses.js';
+export { decodeRecord } from './decode/record.js';
+export { RecordStream, decodeStream, newDecodeStats, type DecodeStats } from './decode/stream.js';
 export {
   LOADER_EXIT,
   PROBE_BUILD_COMMAND,

@@ -6,14 +6,9 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { TracebuildError, type ExitKind } from '../common/index.js';
 import { ABI_VERSION } from './abi.js';
-import {
-  RecordStream,
-  lossCountersFromSlots,
-  type DecodeStats,
-  type LossCounters,
-  type ReadyEventData,
-  type TraceEvent,
-} from './decode.js';
+import type { ReadyEventData, TraceEvent } from './decode/events.js';
+import { lossCountersFromSlots, type LossCounters } from './decode/losses.js';
+import { RecordStream, type DecodeStats } from './decode/stream.js';
 
 /** The command that builds the probe, relative to the repository root. */
 export const PROBE_BUILD_COMMAND = 'bash tracer/bpf/build.sh';

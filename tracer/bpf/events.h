@@ -6,7 +6,8 @@
  *     u32 length (little endian) | record of `length` bytes
  * and every record starts with struct tb_header, whose `size` equals `length`.
  * Records of types < TB_EV_LOADER_FIRST come from the kernel (probe.bpf.c) unchanged;
- * records of types >= TB_EV_LOADER_FIRST are written by the loader (loader.c).
+ * records of types >= TB_EV_LOADER_FIRST are written by the loader (tracebuild-probe:
+ * ready in main.c, digest in digests.c, loss and ack in output.c, which writes them all).
  *
  * Layout rules: fixed-size structs, natural alignment, explicit padding, sizes a multiple
  * of 8. Variable-length strings follow the fixed struct, packed in the order documented
@@ -369,7 +370,7 @@ struct tb_traced {
  * one daemon see each other's execs. Stopping is not exclusive: SIGCONT from one loader
  * resumes a task another loader is still hashing (it may exit before that loader opens
  * /proc/<pid>/exe). So the probes share three maps, found by name and created by the first
- * loader (loader.c, under a lock file):
+ * loader (claims.c, under a lock file):
  *   TB_SHARED_DIGESTS  file identity -> sha256 (the kernel does not stop an exec of a known
  *                      identity; a loader that misses its own cache looks here)
  *   TB_SHARED_CLAIMS   exec -> pid of the loader whose probe stopped it. The first probe to

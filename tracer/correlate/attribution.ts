@@ -17,7 +17,7 @@
 // 4. Events of cgroups attributed to no step are counted in unattributedEvents and listed
 //    by cgroup.
 import { ARGV_MAX } from '../abi.js';
-import type { ExecEventData } from '../decode.js';
+import type { ExecEventData } from '../decode/events.js';
 import type { TraceAmbiguityRecord, TraceCgroup, TraceUnattributedCgroup } from '../../model/index.js';
 import { appearedAt, type Cg } from './cgroups.js';
 import type { CorrelateStep, CorrelateVertex } from './input.js';
@@ -25,7 +25,7 @@ import { byString } from './order.js';
 import type { RecordStore } from './records.js';
 import { vertexTimes } from './time.js';
 
-/** Splits NUL-separated bytes the way decode.ts splits an exec's argv. */
+/** Splits NUL-separated bytes the way decode/exec.ts splits an exec's argv. */
 function splitArgv(raw: string): string[] {
   const argv = raw.split('\0');
   if (argv.length > 0 && argv[argv.length - 1] === '') argv.pop();

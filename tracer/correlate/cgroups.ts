@@ -1,6 +1,6 @@
 // The traced cgroups: what is known of each (from its mkdir/rmdir events and the events
 // tagged with it), how they nest, and a top-level one's speculation while the build runs.
-import type { CgroupEventData } from '../decode.js';
+import type { CgroupEventData } from '../decode/events.js';
 import type { RecordContext } from './processes.js';
 import { StepBuilder } from './step-builder.js';
 

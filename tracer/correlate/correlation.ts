@@ -3,14 +3,11 @@
 // environment; the same input gives the same trace. How events are attributed to steps:
 // attribution.ts; COPY/ADD: copy.ts. Cached steps did not run and are recorded as cached.
 import { EventType } from '../abi.js';
-import {
-  RAW,
-  exitInfoAt,
-  fileChangeAt,
-  lossCountersFromSlots,
-  type ReadyEventData,
-  type TraceEvent,
-} from '../decode.js';
+import type { ReadyEventData, TraceEvent } from '../decode/events.js';
+import { fileChangeAt } from '../decode/file.js';
+import { exitInfoAt } from '../decode/fork-exit.js';
+import { lossCountersFromSlots } from '../decode/losses.js';
+import { RAW } from '../decode/record.js';
 import type { Trace, TraceMonitor } from '../../model/index.js';
 import { attribute } from './attribution.js';
 import { nest, newCg, newSpeculation, parentNow, type Cg } from './cgroups.js';

@@ -1,7 +1,8 @@
 // The digests of an exec's file and #! script, from the probe's digest records: what a
 // process record says of them, or why it has none.
 import { constants as osConstants } from 'node:os';
-import { absolutePath, type DigestEventData, type ExecEventData } from '../decode.js';
+import type { DigestEventData, ExecEventData } from '../decode/events.js';
+import { absolutePath } from '../decode/file.js';
 import type { TraceProcess, TraceScript } from '../../model/index.js';
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(osConstants.errno).map(([k, v]) => [v, k]));

@@ -1,6 +1,6 @@
 // The file changes of a step, from its file events.
 import { FileResult } from '../abi.js';
-import type { FileChange } from '../decode.js';
+import type { FileChange } from '../decode/events.js';
 import type { TraceAttributeChange, TraceFiles, TraceLink, TraceRename } from '../../model/index.js';
 import { byString, sortedUnique } from './order.js';
 import type { KernelEvent } from './records.js';

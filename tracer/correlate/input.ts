@@ -2,7 +2,8 @@
 // vertex states and the served context files; and its one error.
 import { TracebuildError, type ExitKind } from '../../common/index.js';
 import type { BuildStep, ServedFile, Vertex } from '../../model/index.js';
-import type { LossCounters, TraceEvent } from '../decode.js';
+import type { TraceEvent } from '../decode/events.js';
+import type { LossCounters } from '../decode/losses.js';
 import type { MonitorGap } from '../probe.js';
 
 /** What the correlator reads of a build step (model/build.ts): its vertex, where it is in

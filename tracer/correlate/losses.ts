@@ -1,6 +1,6 @@
 // Losses: the probe's loss counters, attributed to a step by time where only its cgroups
 // were alive; the gaps where the probe stopped watching; the trace's losses record.
-import { lossCountersFromSlots, totalLost, type LossCounters } from '../decode.js';
+import { lossCountersFromSlots, totalLost, type LossCounters } from '../decode/losses.js';
 import type { MonitorGap } from '../probe.js';
 import type { TraceLosses, TraceMonitorGap } from '../../model/index.js';
 import type { Attribution } from './attribution.js';

@@ -1,5 +1,5 @@
 // The network peers of a step, from its net events.
-import type { NetEventData } from '../decode.js';
+import type { NetEventData } from '../decode/events.js';
 import type { TraceNetwork } from '../../model/index.js';
 import { byString } from './order.js';
 import type { KernelEvent } from './records.js';

@@ -1,6 +1,7 @@
 // The processes of a step: one record per image a process ran (or one for a process that
 // forked and never exec'd), from its exec, fork and exit events.
-import { exitInfo, type ExecEventData, type ExitInfo } from '../decode.js';
+import type { ExecEventData } from '../decode/events.js';
+import { exitInfo, type ExitInfo } from '../decode/fork-exit.js';
 import type { TraceProcess } from '../../model/index.js';
 import { digestOf, scriptDigest, setExeDigest, type DigestInfo } from './digests.js';
 import type { KernelEvent } from './records.js';

@@ -1,6 +1,7 @@
 // The records pushed, in arrival order, by index: most kept as the loader's bytes, outside
 // the JS heap, and decoded again only if a step's speculation fails (see Correlation, correlation.ts).
-import { decodeRecord, type TraceEvent } from '../decode.js';
+import type { TraceEvent } from '../decode/events.js';
+import { decodeRecord } from '../decode/record.js';
 
 /** An event that a cgroup's steps take (every kind but the loader's own). */
 export type KernelEvent = Exclude<TraceEvent, { kind: 'ready' | 'loss' | 'ack' }>;

@@ -1,6 +1,6 @@
 // Per vertex: the cgroups attributed to it, its events (after the step started), runc's
 // setup counts and losses; and whether what was built while the build ran can stand.
-import type { ExecEventData } from '../decode.js';
+import type { ExecEventData } from '../decode/events.js';
 import type { TraceUnattributedCgroup } from '../../model/index.js';
 import { unattributedRecord, type Attribution } from './attribution.js';
 import type { Cg, Speculation } from './cgroups.js';
