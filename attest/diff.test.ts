@@ -1,21 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { diffTraces, formatDiff, type RuntimeTrace, type TraceBuildStep } from './index.js';
+import { diffTraces, formatDiff } from './index.js';
+import { normalizeTrace, type Trace, type TraceBuildStep } from '../model/index.js';
 
 const TRACES = fileURLToPath(new URL('../testdata/policies/traces/', import.meta.url));
 const CC_CLEAN = '2f35a59509411ec14a5693ee873aca2fbe87197826b7061984ef4efb58699873';
 const CC_TROJAN = '5b4128b353821961824884ffd9274c8fa9101ec0b3acc79ffb3c85b64d26bf18';
 
-function trace(name: 'clean' | 'trojanized'): RuntimeTrace {
-  return JSON.parse(readFileSync(`${TRACES}${name}.json`, 'utf8')) as RuntimeTrace;
+function trace(name: 'clean' | 'trojanized'): Trace {
+  return normalizeTrace(JSON.parse(readFileSync(`${TRACES}${name}.json`, 'utf8')));
 }
 
-function withSteps(t: RuntimeTrace, f: (steps: TraceBuildStep[]) => TraceBuildStep[]): RuntimeTrace {
-  return { ...t, buildSteps: f([...t.buildSteps]) };
+/** A hand-written trace, completed as every reader gets one (model/trace-schema.ts). */
+const t = (partial: object): Trace => normalizeTrace(partial);
+
+function withSteps(trace: Trace, f: (steps: TraceBuildStep[]) => TraceBuildStep[]): Trace {
+  return { ...trace, buildSteps: f([...trace.buildSteps]) };
 }
 
-function step(instruction: string, line: number, extra: Partial<TraceBuildStep> = {}): TraceBuildStep {
+/** A step as a trace file may hold it (the reader completes it: `t`). */
+function step(instruction: string, line: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     instruction,
     line,
@@ -51,7 +56,7 @@ describe('diffTraces', () => {
         files: { ...s.files, created: [...s.files.created].reverse() },
       })),
     );
-    expect(diffTraces(a, b).identical).toBe(true);
+    expect(diffTraces(t(a), t(b)).identical).toBe(true);
   });
 
   it('shows exactly the changed digest, the extra file and the connection of the trojanized build', () => {
@@ -61,7 +66,7 @@ describe('diffTraces', () => {
       steps: [
         {
           status: 'changed',
-          stage: 0,
+          stage: '0',
           instruction: 'RUN cc -o /out/app main.c',
           occurrence: 0,
           lineA: 6,
@@ -102,7 +107,7 @@ describe('diffTraces', () => {
       lostEvents: 0,
       buildSteps: [step('RUN make', 2, { processes: [proc('/usr/bin/make', 'aa'), proc('/usr/bin/curl', null), proc('/usr/bin/clang', 'cc')] })],
     };
-    const d = diffTraces(a, b);
+    const d = diffTraces(t(a), t(b));
     expect(d.steps[0]?.processes).toEqual({
       added: [
         { exe: '/usr/bin/clang', sha256: 'cc' },
@@ -119,7 +124,7 @@ describe('diffTraces', () => {
   it('reports a second digest for the same path as a digest change', () => {
     const a = { monitor: {}, lostEvents: 0, buildSteps: [step('RUN make', 2, { processes: [proc('/bin/cc', 'aa')] })] };
     const b = { monitor: {}, lostEvents: 0, buildSteps: [step('RUN make', 2, { processes: [proc('/bin/cc', 'aa'), proc('/bin/cc', 'ff')] })] };
-    expect(diffTraces(a, b).steps[0]?.digests).toEqual([{ exe: '/bin/cc', removed: [], added: ['ff'] }]);
+    expect(diffTraces(t(a), t(b)).steps[0]?.digests).toEqual([{ exe: '/bin/cc', removed: [], added: ['ff'] }]);
   });
 
   it('reports file writes of every kind, renames with both ends', () => {
@@ -129,7 +134,7 @@ describe('diffTraces', () => {
       lostEvents: 0,
       buildSteps: [step('RUN x', 2, { files: { created: ['/a'], modified: [], deleted: ['/d'], renamed: [{ from: '/r1', to: '/r2' }] } })],
     };
-    const d = diffTraces(a, b);
+    const d = diffTraces(t(a), t(b));
     expect(d.steps[0]?.files).toEqual({
       added: [
         { change: 'deleted', path: '/d' },
@@ -157,11 +162,11 @@ describe('diffTraces', () => {
         step('RUN true', 4, { stage: 'final' }),
       ],
     };
-    const d = diffTraces(a, b);
+    const d = diffTraces(t(a), t(b));
     expect(d.steps.map((s) => [s.status, s.stage, s.instruction, s.occurrence, s.lineA, s.lineB])).toEqual([
-      ['only-a', 0, 'RUN rm -rf /tmp/x', 0, 3, null],
-      ['changed', 0, 'RUN true', 1, 4, 3],
-      ['only-b', 0, 'RUN true', 2, null, 4],
+      ['only-a', '0', 'RUN rm -rf /tmp/x', 0, 3, null],
+      ['changed', '0', 'RUN true', 1, 4, 3],
+      ['only-b', '0', 'RUN true', 2, null, 4],
       ['only-b', 'final', 'RUN true', 0, null, 4],
     ]);
     expect(formatDiff(d)).toBe(
@@ -182,14 +187,14 @@ describe('diffTraces', () => {
   it('lists the contents of a step present on one side only', () => {
     const a = { monitor: {}, lostEvents: 0, buildSteps: [] };
     const b = { monitor: {}, lostEvents: 0, buildSteps: [step('RUN curl x', 2, { processes: [proc('/usr/bin/curl', 'cc')] })] };
-    expect(formatDiff(diffTraces(a, b))).toBe(['Dockerfile:2 RUN curl x  [stage 0]', '+ step only in B', '+ exec /usr/bin/curl sha256:cc', ''].join('\n'));
-    expect(formatDiff(diffTraces(b, a))).toBe(['Dockerfile:2 RUN curl x  [stage 0]', '- step only in A', '- exec /usr/bin/curl sha256:cc', ''].join('\n'));
+    expect(formatDiff(diffTraces(t(a), t(b)))).toBe(['Dockerfile:2 RUN curl x  [stage 0]', '+ step only in B', '+ exec /usr/bin/curl sha256:cc', ''].join('\n'));
+    expect(formatDiff(diffTraces(t(b), t(a)))).toBe(['Dockerfile:2 RUN curl x  [stage 0]', '- step only in A', '- exec /usr/bin/curl sha256:cc', ''].join('\n'));
   });
 
   it('reports cache and lost-event differences', () => {
     const a = { monitor: {}, lostEvents: 0, buildSteps: [step('RUN make', 2, { cached: true })] };
     const b = { monitor: {}, lostEvents: 0, buildSteps: [step('RUN make', 2, { lostEvents: 4 })] };
-    const d = diffTraces(a, b);
+    const d = diffTraces(t(a), t(b));
     expect(d.steps[0]).toMatchObject({ cached: { a: true, b: false }, lostEvents: { a: 0, b: 4 } });
     expect(formatDiff(d)).toBe(['Dockerfile:2 RUN make  [stage 0]', '- cached: true', '+ cached: false', '- lost events: 0', '+ lost events: 4', ''].join('\n'));
   });

@@ -6,7 +6,7 @@
 // compared (they differ between any two runs); what is compared is what ran (executable
 // path and digest), whom it talked to, and what it wrote.
 
-import type { RuntimeTrace, TraceBuildStep } from './trace-types.js';
+import type { Trace, TraceBuildStep } from '../model/index.js';
 
 /** An executable that ran, identified by path and digest (null: digest unknown). */
 export interface DiffProcess {
@@ -45,7 +45,8 @@ export interface DiffAddedRemoved<T> {
 export interface StepDiff {
   /** `changed`: matched in both; `only-a` / `only-b`: no partner in the other trace. */
   readonly status: 'changed' | 'only-a' | 'only-b';
-  readonly stage: string | number;
+  /** Stage name, or its index as a string (model/trace.ts). */
+  readonly stage: string;
   readonly instruction: string;
   /** 0-based occurrence of (stage, instruction) in its trace. */
   readonly occurrence: number;
@@ -188,7 +189,7 @@ function stepKeys(steps: readonly TraceBuildStep[]): { key: string; occurrence: 
 }
 
 /** Compares two traces step by step. The result lists only differing steps. */
-export function diffTraces(a: RuntimeTrace, b: RuntimeTrace): TraceDiff {
+export function diffTraces(a: Trace, b: Trace): TraceDiff {
   const stepsA = a.buildSteps ?? [];
   const stepsB = b.buildSteps ?? [];
   const keysA = stepKeys(stepsA);
@@ -251,7 +252,8 @@ export function formatDiff(diff: TraceDiff, options: FormatDiffOptions = {}): st
   for (const s of diff.steps) {
     const line = s.lineB ?? s.lineA;
     const moved = s.lineA !== null && s.lineB !== null && s.lineA !== s.lineB ? ` (line ${s.lineA} in A)` : '';
-    const stage = typeof s.stage === 'number' ? `stage ${s.stage}` : `stage ${JSON.stringify(s.stage)}`;
+    // an index as it is; a name quoted (names can hold anything)
+    const stage = /^\d+$/.test(s.stage) ? `stage ${s.stage}` : `stage ${JSON.stringify(s.stage)}`;
     lines.push(`Dockerfile:${line} ${s.instruction}  [${stage}]${moved}`);
     if (s.status === 'only-a') lines.push('- step only in A');
     if (s.status === 'only-b') lines.push('+ step only in B');

@@ -4,16 +4,6 @@
 // pure offline verification with caller-supplied trusted keys.
 
 export { AttestationError, isAttestationError, type AttestationErrorCode } from './errors.js';
-export type {
-  RuntimeTrace,
-  TraceBuildStep,
-  TraceFiles,
-  TraceMonitor,
-  TraceNetwork,
-  TraceProcess,
-  TraceRename,
-  TraceResources,
-} from './trace-types.js';
 export {
   IN_TOTO_PAYLOAD_TYPE,
   KNOWN_PREDICATE_TYPES,

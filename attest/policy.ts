@@ -19,7 +19,7 @@ import {
   type Ty,
 } from './policy-cel.js';
 import type { ImageRef } from './statement.js';
-import type { RuntimeTrace, TraceBuildStep, TraceNetwork, TraceProcess } from './trace-types.js';
+import type { Trace, TraceBuildStep, TraceNetwork, TraceProcess } from '../model/index.js';
 import { TracebuildError, type ExitKind } from '../common/index.js';
 
 // ---------------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ function celTypeName(v: unknown): string {
  * an expression fails at run time (fail closed: a policy that cannot be evaluated does not
  * pass).
  */
-export function evaluatePolicy(policy: Policy, trace: RuntimeTrace, image: ImageRef): Violation[] {
+export function evaluatePolicy(policy: Policy, trace: Trace, image: ImageRef): Violation[] {
   const compiled = compiledRulesOf(policy);
   function fail(message: string, rule?: string, cause?: unknown): never {
     throw new PolicyError('evaluation-error', `${policy.file}: ${message}`, {

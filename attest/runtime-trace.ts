@@ -37,8 +37,20 @@ import {
   type Timestamp,
 } from './statement.js';
 import { TRACEBUILD_BUILD_TYPE } from './provenance.js';
-import { isObject, normalizeTrace, type Trace } from '../model/index.js';
-import { TRACE_COMPLETENESS_FIELDS, type RuntimeTrace, type TraceBuildStep, type TraceMonitor, type TraceProcess } from './trace-types.js';
+import { isObject, normalizeTrace, type Trace, type TraceBuildStep, type TraceMonitor, type TraceProcess } from '../model/index.js';
+
+/** The trace's completeness records, carried into the predicate unchanged, so that a reader of
+ * the attestation sees the same loss and attribution figures as the build did. */
+const TRACE_COMPLETENESS_FIELDS = [
+  'complete',
+  'monitorGaps',
+  'losses',
+  'unattributedEvents',
+  'unattributedCgroups',
+  'untracedCgroups',
+  'runcSetupEvents',
+  'ambiguities',
+] as const;
 
 /** Default `monitor.type`: tracebuild's eBPF monitor. */
 export const TRACEBUILD_MONITOR_TYPE = 'https://tracebuild.dev/monitors/ebpf/v1';
@@ -61,7 +73,7 @@ export interface MonitoredProcessInfo {
 
 export interface RuntimeTraceStatementInput {
   image: ImageRef;
-  trace: RuntimeTrace;
+  trace: Trace;
   monitor?: MonitorInfo;
   monitoredProcess: MonitoredProcessInfo;
   timestamps: { buildStartedOn: Timestamp; buildFinishedOn: Timestamp };
@@ -145,7 +157,7 @@ export function buildRuntimeTraceStatement(input: RuntimeTraceStatementInput): R
   };
 }
 
-function completeness(trace: RuntimeTrace): Partial<RuntimeTracePredicate> {
+function completeness(trace: Trace): Partial<RuntimeTracePredicate> {
   const out: Record<string, unknown> = {};
   for (const field of TRACE_COMPLETENESS_FIELDS) {
     if (trace[field] !== undefined) out[field] = copyJson(trace[field]);
@@ -159,8 +171,6 @@ function networkEntry(n: TraceBuildStep['network'][number], buildStep: number): 
     port: n.port,
     protocol: n.protocol.toLowerCase(),
     direction: n.direction,
-    ...(n.bytesSent !== undefined ? { bytesSent: n.bytesSent } : {}),
-    ...(n.bytesReceived !== undefined ? { bytesReceived: n.bytesReceived } : {}),
     buildStep,
   };
 }

@@ -16,6 +16,7 @@ import {
   type SerializedBundle,
   type Statement,
 } from './index.js';
+import { normalizeTrace } from '../model/index.js';
 
 const DIGEST = 'sha256:' + '0a'.repeat(32);
 const OTHER_DIGEST = 'sha256:' + '0b'.repeat(32);
@@ -27,7 +28,7 @@ const stranger = generateKeyPair();
 function traceStatement(): Statement {
   return buildRuntimeTraceStatement({
     image: IMAGE,
-    trace: {
+    trace: normalizeTrace({
       monitor: { name: 'tracebuild-probe' },
       lostEvents: 0,
       buildSteps: [
@@ -46,7 +47,7 @@ function traceStatement(): Statement {
           lostEvents: 0,
         },
       ],
-    },
+    }),
     monitoredProcess: { hostID: 'https://tracebuild.dev/hosts/test', event: 'inv-1' },
     timestamps: { buildStartedOn: '2025-01-01T00:00:00Z', buildFinishedOn: '2025-01-01T00:00:02Z' },
   });

@@ -3,18 +3,19 @@ import {
   AttestationError,
   buildRuntimeTraceStatement,
   buildSlsaProvenanceStatement,
-  type RuntimeTrace,
   type RuntimeTraceStatementInput,
   type SlsaProvenanceInput,
 } from './index.js';
+import { normalizeTrace, type Trace } from '../model/index.js';
 
 const IMAGE = {
   name: '127.0.0.1:5000/hello',
   digest: 'sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
 };
 
-function sampleTrace(): RuntimeTrace {
-  return {
+/** A trace as a file holds it, completed as every reader gets one (model/trace-schema.ts). */
+function sampleTrace(): Trace {
+  return normalizeTrace({
     monitor: { name: 'tracebuild-probe', version: '0.1.0', kernel: '6.18.0' },
     lostEvents: 2,
     buildSteps: [
@@ -76,7 +77,7 @@ function sampleTrace(): RuntimeTrace {
         lostEvents: 1,
       },
     ],
-  };
+  });
 }
 
 function runtimeInput(): RuntimeTraceStatementInput {
@@ -113,35 +114,51 @@ describe('buildRuntimeTraceStatement', () => {
       {
         "_type": "https://in-toto.io/Statement/v1",
         "predicate": {
+          "ambiguities": [],
           "buildSteps": [
             {
               "cached": true,
+              "cgroup": null,
+              "durationMs": null,
+              "endLine": 1,
               "files": {
+                "attributes": [],
                 "created": [],
                 "deleted": [],
+                "links": [],
                 "modified": [],
                 "renamed": [],
+                "transient": [],
               },
               "finishedOn": null,
               "instruction": "FROM busybox:local",
+              "keyword": "FROM",
               "line": 1,
               "lostEvents": 0,
               "network": [],
               "processes": [],
               "resources": null,
-              "stage": 0,
+              "runcSetupEvents": 0,
+              "stage": "0",
               "startedOn": null,
+              "status": "cached",
               "vertex": "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+              "warnings": [],
             },
             {
               "cached": false,
+              "cgroup": null,
+              "durationMs": 1500,
+              "endLine": 2,
               "files": {
+                "attributes": [],
                 "created": [
                   "/out",
                 ],
                 "deleted": [
                   "/tmp/x",
                 ],
+                "links": [],
                 "modified": [
                   "/etc/my file",
                 ],
@@ -151,22 +168,30 @@ describe('buildRuntimeTraceStatement', () => {
                     "to": "/data",
                   },
                 ],
+                "transient": [],
               },
               "finishedOn": "2025-01-02T03:04:06.500Z",
               "instruction": "RUN wget -O /out http://127.0.0.1:8080/x && mv /out /data",
+              "keyword": "RUN",
               "line": 2,
               "lostEvents": 1,
               "network": [
                 {
                   "address": "127.0.0.1",
+                  "attempts": 1,
                   "bytesSent": 90,
                   "direction": "outbound",
+                  "failures": 0,
+                  "family": "",
                   "port": 8080,
                   "protocol": "TCP",
                 },
                 {
                   "address": "resolver.local",
+                  "attempts": 1,
                   "direction": "outbound",
+                  "failures": 0,
+                  "family": "",
                   "port": 53,
                   "protocol": "udp",
                 },
@@ -180,6 +205,7 @@ describe('buildRuntimeTraceStatement', () => {
                   ],
                   "exe": "/bin/busybox",
                   "exeSha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                  "execed": true,
                   "exitCode": 0,
                   "finishedOn": "2025-01-02T03:04:06.400Z",
                   "pid": 10,
@@ -195,6 +221,7 @@ describe('buildRuntimeTraceStatement', () => {
                   ],
                   "exe": "/bin/busybox",
                   "exeSha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                  "execed": true,
                   "exitCode": 0,
                   "finishedOn": "2025-01-02T03:04:06.000Z",
                   "pid": 11,
@@ -208,11 +235,39 @@ describe('buildRuntimeTraceStatement', () => {
                 "maxRssKb": 2048,
                 "wallMs": 1500,
               },
-              "stage": 0,
+              "runcSetupEvents": 0,
+              "stage": "0",
               "startedOn": "2025-01-02T03:04:05.000Z",
+              "status": "done",
               "vertex": "sha256:2222222222222222222222222222222222222222222222222222222222222222",
+              "warnings": [],
             },
           ],
+          "complete": false,
+          "losses": {
+            "argsUnread": 0,
+            "attributedToSteps": 1,
+            "digestFailed": 0,
+            "digestSkipped": 0,
+            "monitorGaps": 0,
+            "netSuppressed": 0,
+            "output": 0,
+            "pendingFull": 0,
+            "ringbuf": {
+              "cgroup-mkdir": 0,
+              "cgroup-rmdir": 0,
+              "exec": 0,
+              "exit": 0,
+              "file": 0,
+              "fork": 0,
+              "net": 0,
+            },
+            "scratchBusy": 0,
+            "signalFailed": 0,
+            "tracedFull": 0,
+            "unattributedToSteps": 1,
+            "undecodedRecords": 0,
+          },
           "lostEvents": 2,
           "metadata": {
             "buildFinishedOn": "2025-01-02T03:04:10.000Z",
@@ -226,6 +281,7 @@ describe('buildRuntimeTraceStatement', () => {
             },
             "type": "https://tracebuild.dev/monitors/ebpf/v1",
           },
+          "monitorGaps": [],
           "monitorLog": {
             "fileAccess": [
               {
@@ -272,7 +328,6 @@ describe('buildRuntimeTraceStatement', () => {
             "network": [
               {
                 "buildStep": 1,
-                "bytesSent": 90,
                 "direction": "outbound",
                 "ip": "127.0.0.1",
                 "port": 8080,
@@ -296,6 +351,7 @@ describe('buildRuntimeTraceStatement', () => {
                 "buildStep": 1,
                 "exe": "/bin/busybox",
                 "exeSha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "execed": true,
                 "exitCode": 0,
                 "finishedOn": "2025-01-02T03:04:06.400Z",
                 "pid": 10,
@@ -312,6 +368,7 @@ describe('buildRuntimeTraceStatement', () => {
                 "buildStep": 1,
                 "exe": "/bin/busybox",
                 "exeSha256": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "execed": true,
                 "exitCode": 0,
                 "finishedOn": "2025-01-02T03:04:06.000Z",
                 "pid": 11,
@@ -325,6 +382,10 @@ describe('buildRuntimeTraceStatement', () => {
             "hostID": "https://tracebuild.dev/hosts/builder-1",
             "type": "https://tracebuild.dev/buildtypes/dockerfile/v1",
           },
+          "runcSetupEvents": 0,
+          "unattributedCgroups": [],
+          "unattributedEvents": 0,
+          "untracedCgroups": [],
         },
         "predicateType": "https://in-toto.io/attestation/runtime-trace/v0.1",
         "subject": [

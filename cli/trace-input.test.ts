@@ -7,10 +7,10 @@ import {
   exportPublicKeyPem,
   generateKeyPair,
   signStatement,
-  type RuntimeTrace,
   type RuntimeTraceStatement,
 } from '../attest/index.js';
 import { describeSource, IMAGE_NEEDS_KEY, loadTraceInput, TraceInputError, type ImageTraceFetcher } from './trace-input.js';
+import { normalizeTrace } from '../model/index.js';
 
 const TRACES = join(import.meta.dirname, '..', 'testdata', 'policies', 'traces');
 const CLEAN = join(TRACES, 'clean.json');
@@ -32,7 +32,7 @@ function write(name: string, content: unknown): string {
 function statement(): RuntimeTraceStatement {
   return buildRuntimeTraceStatement({
     image: IMAGE,
-    trace: cleanJson() as unknown as RuntimeTrace,
+    trace: normalizeTrace(cleanJson()),
     monitoredProcess: { hostID: 'https://tracebuild.dev/hosts/test', event: 'build-1' },
     timestamps: { buildStartedOn: '2025-03-01T10:00:00.000Z', buildFinishedOn: '2025-03-01T10:00:01.500Z' },
   });

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, type CommandResult } from '../../test/helpers/cli.js';
-import { buildRuntimeTraceStatement, diffTraces, generateKeyPair, signStatement, type RuntimeTrace } from '../../attest/index.js';
+import { buildRuntimeTraceStatement, diffTraces, generateKeyPair, signStatement } from '../../attest/index.js';
 import type { CliApp } from '../app.js';
 import { parseTraceDocument, type ImageTraceFetcher } from '../trace-input.js';
+import { normalizeTrace } from '../../model/index.js';
 
 const TRACES = join(import.meta.dirname, '..', '..', 'testdata', 'policies', 'traces');
 const read = (name: string): Record<string, unknown> => JSON.parse(readFileSync(join(TRACES, name), 'utf8')) as Record<string, unknown>;
@@ -21,7 +22,7 @@ const diff = (args: string[], app: Partial<CliApp> = {}): Promise<CommandResult>
 const TROJAN_DIFF = [
   '--- clean.json',
   '+++ trojanized.json',
-  'Dockerfile:6 RUN cc -o /out/app main.c  [stage "0"]',
+  'Dockerfile:6 RUN cc -o /out/app main.c  [stage 0]',
   '- exec /usr/local/bin/cc sha256:2f35a59509411ec14a5693ee873aca2fbe87197826b7061984ef4efb58699873',
   '+ exec /usr/local/bin/cc sha256:5b4128b353821961824884ffd9274c8fa9101ec0b3acc79ffb3c85b64d26bf18  (digest changed)',
   '+ connect tcp outbound 127.0.0.1:9999',
@@ -74,7 +75,7 @@ describe('tracebuild diff', () => {
   it('notes on stderr that a bundle was not verified, keeping stdout the diff', async () => {
     const statement = buildRuntimeTraceStatement({
       image: { name: 'app', digest: `sha256:${'cd'.repeat(32)}` },
-      trace: read('trojanized.json') as unknown as RuntimeTrace,
+      trace: normalizeTrace(read('trojanized.json')),
       monitoredProcess: { hostID: 'h', event: 'e' },
       timestamps: { buildStartedOn: '2025-03-01T10:00:00Z', buildFinishedOn: '2025-03-01T10:00:02Z' },
     });
@@ -89,7 +90,7 @@ describe('tracebuild diff', () => {
   it('reads images through the wired fetcher, with their keys', async () => {
     const statement = buildRuntimeTraceStatement({
       image: { name: 'app', digest: `sha256:${'ef'.repeat(32)}` },
-      trace: read('clean.json') as unknown as RuntimeTrace,
+      trace: normalizeTrace(read('clean.json')),
       monitoredProcess: { hostID: 'h', event: 'e' },
       timestamps: { buildStartedOn: '2025-03-01T10:00:00Z', buildFinishedOn: '2025-03-01T10:00:02Z' },
     });

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, type CommandResult } from '../../test/helpers/cli.js';
-import { buildRuntimeTraceStatement, exportPublicKeyPem, generateKeyPair, signStatement, type RuntimeTrace } from '../../attest/index.js';
+import { buildRuntimeTraceStatement, exportPublicKeyPem, generateKeyPair, signStatement } from '../../attest/index.js';
+import { normalizeTrace } from '../../model/index.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', 'testdata', 'policies');
 const CLEAN_CC = '2f35a59509411ec14a5693ee873aca2fbe87197826b7061984ef4efb58699873';
@@ -99,7 +100,7 @@ describe('verify --trace FILE --policy FILE', () => {
     const { privateKey, publicKey } = generateKeyPair();
     const statement = buildRuntimeTraceStatement({
       image: { name: 'app', digest: `sha256:${'cd'.repeat(32)}` },
-      trace: JSON.parse(readFileSync(join(ROOT, 'traces', 'trojanized.json'), 'utf8')) as RuntimeTrace,
+      trace: normalizeTrace(JSON.parse(readFileSync(join(ROOT, 'traces', 'trojanized.json'), 'utf8'))),
       monitoredProcess: { hostID: 'h', event: 'e' },
       timestamps: { buildStartedOn: '2025-03-01T10:00:00Z', buildFinishedOn: '2025-03-01T10:00:02Z' },
     });

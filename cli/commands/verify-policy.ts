@@ -8,7 +8,8 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Policy, RuntimeTrace, Violation } from '../../attest/index.js';
+import type { Policy, Violation } from '../../attest/index.js';
+import type { Trace } from '../../model/index.js';
 import { evidenceLine } from '../../verify/index.js';
 import { ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
@@ -37,7 +38,7 @@ export async function loadPolicy(file: string, cwd: string): Promise<Policy> {
   return parsePolicy(text, file);
 }
 
-export async function evaluate(policy: Policy, trace: RuntimeTrace, image: { name: string; digest: string }): Promise<PolicyOutcome> {
+export async function evaluate(policy: Policy, trace: Trace, image: { name: string; digest: string }): Promise<PolicyOutcome> {
   const { evaluatePolicy } = await import('../../attest/index.js');
   const violations = evaluatePolicy(policy, trace, image);
   return {
@@ -103,7 +104,7 @@ export async function runTracePolicy(request: TracePolicyRequest, io: CliIo): Pr
   const input = await loadTraceInput(request.trace, { cwd: io.cwd, env: io.env, keyPaths: request.keys });
   const source = input.source as TraceFileSource;
   const subject = source.subjects.find((s) => s.name !== undefined || s.digest !== undefined);
-  const outcome = await evaluate(policy, input.trace as unknown as RuntimeTrace, {
+  const outcome = await evaluate(policy, input.trace, {
     name: subject?.name ?? request.trace,
     digest: subject?.digest ?? '',
   });

@@ -3,7 +3,7 @@
 // verified runtime trace as the per-instruction table; with --policy, that trace judged
 // against a policy. Exit 0 only when the image verifies (and the policy passes).
 
-import type { RuntimeTrace, Statement } from '../../attest/index.js';
+import type { Statement } from '../../attest/index.js';
 import type { RegistryClient } from '../../oci/index.js';
 import type { Trace } from '../../model/index.js';
 import {
@@ -128,7 +128,7 @@ export async function runVerify(request: VerifyRequest, io: CliIo, client: Regis
   // The policy judges the newest verified runtime trace, normalized as show/diff read it.
   const { parseTraceDocument } = await import('../trace-input.js');
   const trace = parseTraceDocument(newest.statement, `${report.reference}@${report.digest}`).trace;
-  const outcome = await policy.m.evaluate(policy.policy, trace as unknown as RuntimeTrace, { name: ref.name, digest: report.digest });
+  const outcome = await policy.m.evaluate(policy.policy, trace, { name: ref.name, digest: report.digest });
   if (request.json) io.stdout.write(`${JSON.stringify({ ...(jsonReport(report) as object), policy: policy.m.policyJson(outcome) }, null, 2)}\n`);
   else io.stdout.write(`${await formatReport(report)}\n${policy.m.formatPolicyOutcome(outcome)}`);
   if (!outcome.passed) throw policy.m.policyExit(outcome, `${report.reference}@${report.digest}`);

@@ -13,7 +13,7 @@
 // "Untrusted" (a signature that does not verify, an unknown key, a policy violation) is
 // always refused.
 
-import type { Policy, RuntimeTrace, Violation } from '../../attest/index.js';
+import type { Policy, Violation } from '../../attest/index.js';
 import { isRegistryError, parseReference, parseReferenceWithDefaultTag, type Reference, type RegistryClient } from '../../oci/index.js';
 import { evidenceLine, newestTraces, verificationError, verifyImageWithKeys, type TrustedKey, type VerifyReport } from '../../verify/index.js';
 import { VerdictCache } from './verdict-cache.js';
@@ -189,7 +189,7 @@ export class ImageGate {
     try {
       const { evaluatePolicy, traceFromPredicate } = await import('../../attest/index.js');
       const trace = traceFromPredicate(newest.statement.predicate);
-      violations = evaluatePolicy(this.options.policy, trace as unknown as RuntimeTrace, { name: ref.name, digest: report.digest });
+      violations = evaluatePolicy(this.options.policy, trace, { name: ref.name, digest: report.digest });
     } catch (err) {
       return this.refuse({ ...base, reason: `the policy could not be evaluated on its trace: ${this.errorText(err)}` }, 'untrusted');
     }
