@@ -18,7 +18,7 @@ const CC_CLEAN = '2f35a59509411ec14a5693ee873aca2fbe87197826b7061984ef4efb586998
 const CC_TROJAN = '5b4128b353821961824884ffd9274c8fa9101ec0b3acc79ffb3c85b64d26bf18';
 
 function trace(name: 'clean' | 'trojanized'): Trace {
-  return JSON.parse(readFileSync(`${POLICIES}traces/${name}.json`, 'utf8')) as Trace;
+  return normalizeTrace(JSON.parse(readFileSync(`${POLICIES}traces/${name}.json`, 'utf8')));
 }
 
 function policyFile(name: string): Policy {
@@ -174,7 +174,7 @@ describe('example policies', () => {
       {
         rule: 'compiler-digest-pinned',
         message: `/usr/local/bin/cc ran with sha256 ${CC_TROJAN}, which is not one of the pinned digests`,
-        step: { index: 5, line: 6, instruction: 'RUN cc -o /out/app main.c', stage: 0 },
+        step: { index: 5, line: 6, instruction: 'RUN cc -o /out/app main.c', stage: '0' },
         evidence: [{ kind: 'process', exe: '/usr/local/bin/cc', sha256: CC_TROJAN, pid: 202, argv: ['cc', '-o', '/out/app', 'main.c'] }],
       },
     ]);
@@ -199,7 +199,7 @@ describe('example policies', () => {
       {
         rule: 'egress-not-allowlisted',
         message: 'connection to tcp 127.0.0.1:9999 is not in the egress allowlist',
-        step: { index: 5, line: 6, instruction: 'RUN cc -o /out/app main.c', stage: 0 },
+        step: { index: 5, line: 6, instruction: 'RUN cc -o /out/app main.c', stage: '0' },
         evidence: [{ kind: 'network', protocol: 'tcp', address: '127.0.0.1', port: 9999, direction: 'outbound' }],
       },
     ]);
@@ -229,7 +229,7 @@ describe('example policies', () => {
       {
         rule: 'no-lost-events',
         message: '3 kernel events were lost while this step ran; its trace is incomplete',
-        step: { index: 4, line: 5, instruction: 'RUN wget -O /tmp/zlib.tar http://127.0.0.1:8080/zlib.tar', stage: 0 },
+        step: { index: 4, line: 5, instruction: 'RUN wget -O /tmp/zlib.tar http://127.0.0.1:8080/zlib.tar', stage: '0' },
         evidence: [{ kind: 'step', vertex: t.buildSteps[4]?.vertex, cached: false, lostEvents: 3 }],
       },
     ]);
@@ -281,7 +281,7 @@ describe('evaluatePolicy', () => {
       `params:\n  repo: 127.0.0.1:5000/\n${rule('image.name.startsWith(params.repo) && image.digest.endsWith("abab") && step.index == 2')}`,
       'p.yaml',
     );
-    expect(evaluatePolicy(policy, clean, IMAGE).map((v) => v.step)).toEqual([{ index: 2, line: 3, instruction: 'WORKDIR /src', stage: 0 }]);
+    expect(evaluatePolicy(policy, clean, IMAGE).map((v) => v.step)).toEqual([{ index: 2, line: 3, instruction: 'WORKDIR /src', stage: '0' }]);
     expect(evaluatePolicy(policy, clean, { ...IMAGE, name: 'docker.io/app' })).toEqual([]);
   });
 

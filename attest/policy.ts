@@ -92,7 +92,8 @@ export interface ViolationStep {
   readonly index: number;
   readonly line: number;
   readonly instruction: string;
-  readonly stage: string | number;
+  /** Stage name, or its index as a string (model/trace.ts). */
+  readonly stage: string;
 }
 
 export type Evidence =

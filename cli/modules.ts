@@ -9,7 +9,7 @@ import {
   describeConversion,
   endpointFromEnv,
 } from '../frontend/index.js';
-import { Correlation, TracerUnavailableError, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
+import { Correlation, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
 import type { Toolchain } from './contracts.js';
 import { tuneV8ForCorrelation } from './v8-tuning.js';
 
@@ -31,6 +31,5 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
       return new Correlation();
     },
     formatTraceTable,
-    TracerUnavailableError,
   },
 };

@@ -29,12 +29,10 @@ export interface TraceCorrelation {
 }
 
 export interface TracerToolkit {
-  /** Resolves once attached; rejects with TracerUnavailableError when it cannot run here. */
+  /** Resolves once attached; rejects with model's TracerUnavailableError when it cannot run here. */
   startProbe(options: ProbeOptions): Promise<TraceProbe>;
   correlate(input: CorrelateInput): Trace;
   /** Optional: correlate while the build runs (without it, the events are kept for correlate()). */
   startCorrelation?(): TraceCorrelation;
   formatTraceTable(trace: Trace, options?: TraceTableOptions): string;
-  /** Not root, BPF unavailable, probe not built: said once, with what to do. */
-  TracerUnavailableError: abstract new (...args: never[]) => Error;
 }

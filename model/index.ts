@@ -33,3 +33,4 @@ export {
   SLSA_PROVENANCE_PREDICATE_TYPE,
   STATEMENT_TYPE_V1,
 } from './attestation-types.js';
+export { TracerUnavailableError, type TracerUnavailableCode } from './tracing-errors.js';

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { TracebuildError, type ExitKind } from '../common/index.js';
+import { TracerUnavailableError, type TracerUnavailableCode } from '../model/index.js';
 import { ABI_VERSION } from './abi.js';
 import type { ReadyEventData, TraceEvent } from './decode/events.js';
 import { lossCountersFromSlots, type LossCounters } from './decode/losses.js';
@@ -13,16 +14,8 @@ import { RecordStream, type DecodeStats } from './decode/stream.js';
 /** The command that builds the probe, relative to the repository root. */
 export const PROBE_BUILD_COMMAND = 'bash tracer/bpf/build.sh';
 
-export type TracerUnavailableCode = 'not-root' | 'bpf-unavailable' | 'probe-not-built';
-
-/** The tracer cannot run here; the message says why and what to do. */
-export class TracerUnavailableError extends TracebuildError<TracerUnavailableCode> {
-  override readonly name = 'TracerUnavailableError';
-  readonly exit: ExitKind = 'trace';
-  constructor(code: TracerUnavailableCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-  }
-}
+// The tracer cannot run here: model/tracing-errors.ts (the CLI raises it too).
+export { TracerUnavailableError, type TracerUnavailableCode };
 
 export type TracerErrorCode =
   | 'loader-exited'

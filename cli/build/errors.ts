@@ -20,15 +20,6 @@ export class NotAttestedError extends TracebuildError<'not-attested'> {
   }
 }
 
-/** The tracer cannot run here (not root, no BPF, probe not built, loader failed to start). */
-export class TraceUnavailableError extends TracebuildError<'trace-unavailable'> {
-  override readonly name = 'TraceUnavailableError';
-  readonly exit: ExitKind = 'trace';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('trace-unavailable', message, options);
-  }
-}
-
 /** The probe stopped watching part of the build, and --allow-incomplete-trace was not given. */
 export class TraceIncompleteError extends TracebuildError<'trace-incomplete'> {
   override readonly name = 'TraceIncompleteError';

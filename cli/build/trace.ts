@@ -34,13 +34,13 @@ import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../../common/index.js';
-import { mergeVertexReports, type Trace } from '../../model/index.js';
+import { TracerUnavailableError, mergeVertexReports, type Trace } from '../../model/index.js';
 import type { CorrelateVertex, MonitorGap, ProbeExit, TraceEvent } from '../../tracer/index.js';
 import type { DockerfileAstView, ServedFile } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
-import { TraceIncompleteError, TraceUnavailableError, TraceWriteError } from './errors.js';
+import { TraceIncompleteError, TraceWriteError } from './errors.js';
 import { redactSecrets } from './redact.js';
 import type { BuildPhase, BuildRun } from './types.js';
 
@@ -50,7 +50,7 @@ const NO_TRACE_HINT = 'or build without a trace: --no-trace';
 export interface TraceSession {
   toolkit: TracerToolkit;
   /** The probe once attached, or why it could not start (never rejects). */
-  starting: Promise<TraceProbe | TraceUnavailableError>;
+  starting: Promise<TraceProbe | TracerUnavailableError>;
   /** Set by trace-ready: the solve is about to run with the probe attached. */
   solving: boolean;
   generation: number;
@@ -151,7 +151,7 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       }
       const toolkit = run.toolchain.tracer;
       if (toolkit === undefined) {
-        throw new TraceUnavailableError(`the eBPF tracer is not available in this tracebuild (no tracer module); ${NO_TRACE_HINT}`);
+        throw new TracerUnavailableError('no-tracer', `the eBPF tracer is not available in this tracebuild (no tracer module); ${NO_TRACE_HINT}`);
       }
       const generation = newGeneration();
       const events: TraceEvent[] = [];
@@ -178,8 +178,8 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
         })
         .catch((err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
-          if (err instanceof toolkit.TracerUnavailableError) return new TraceUnavailableError(`${message}; ${NO_TRACE_HINT}`, { cause: err });
-          return new TraceUnavailableError(`cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
+          if (err instanceof TracerUnavailableError) return new TracerUnavailableError(err.code, `${message}; ${NO_TRACE_HINT}`, { cause: err });
+          return new TracerUnavailableError('start-failed', `cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
         });
       const session: TraceSession = { toolkit, starting, solving: false, generation, events, correlation, served: [], vertices: new Map(), gaps };
       run.traceSession = session;

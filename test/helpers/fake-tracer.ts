@@ -110,7 +110,6 @@ export function fakeTracer(options: FakeTracerOptions = {}): TracerToolkit & { r
     correlate,
     startCorrelation: () => new Correlation(),
     formatTraceTable,
-    TracerUnavailableError,
   };
   return toolkit;
 }
