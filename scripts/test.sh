@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 seconds() { date +%s; }
 t0=$(seconds)
 bash scripts/env.sh
+# Node.js 24 (an LTS line; scripts/env.sh installs it) runs everything below.
+export PATH=/opt/tracebuild/node24/bin:$PATH
 npm ci --no-audit --no-fund
 npm run build
 npm run lint
@@ -18,6 +20,9 @@ mkdir -p .test-results
 rm -f .test-results/*.json
 status=0
 npx vitest run --project unit --reporter=default --reporter=json --outputFile.json=.test-results/unit.json || status=$?
+# The other LTS line users run: the unit tests on Node.js 22 too.
+PATH=/opt/tracebuild/node22/bin:$PATH npx vitest run --project unit --reporter=dot --reporter=json \
+  --outputFile.json=.test-results/unit-node22.json || status=$?
 t_unit=$(seconds)
 # The daemon-independent files (the in-process registry and the guard's own dockerd
 # instance) run once, with Docker 26.
@@ -31,6 +36,6 @@ TRACEBUILD_TEST_DAEMON=docker20 npx vitest run --project integration "${exclude[
   --outputFile.json=.test-results/integration-docker20.json || status=$?
 t_d20=$(seconds)
 
-echo "time: set-up $((t_setup - t0)) s, unit $((t_unit - t_setup)) s, integration on Docker 26 $((t_d26 - t_unit)) s, on Docker 20.10 $((t_d20 - t_d26)) s"
-node scripts/summarize-tests.mjs .test-results/unit.json .test-results/integration-docker26.json .test-results/integration-docker20.json
+echo "time: set-up $((t_setup - t0)) s, unit (Node 24 and 22) $((t_unit - t_setup)) s, integration on Docker 26 $((t_d26 - t_unit)) s, on Docker 20.10 $((t_d20 - t_d26)) s"
+node scripts/summarize-tests.mjs .test-results/unit.json .test-results/unit-node22.json .test-results/integration-docker26.json .test-results/integration-docker20.json
 exit "$status"
