@@ -2,8 +2,8 @@
 // `type=file|env`, `source=` for `src=`). Values are read here, once, and handed to the
 // session's Secrets service; they never enter the LLB, the progress output or a trace.
 
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../common/index.js';
 import { BuildInputError, UsageError } from './errors.js';
 
 export interface SecretSource {
@@ -51,9 +51,11 @@ export function loadSecrets(sources: readonly SecretSource[], env: NodeJS.Proces
       continue;
     }
     try {
-      out[source.id] = readFileSync(source.from);
+      // a regular file, no larger than BuildKit takes a secret (common/user-file.ts)
+      out[source.id] = readUserFile(source.from, { what: `secret ${source.id}: ${source.from}`, maxBytes: USER_FILE_LIMITS.secret });
     } catch (err) {
-      throw new BuildInputError('secret-unreadable', `secret ${source.id}: cannot read ${source.from}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      if (err instanceof UserFileError) throw new BuildInputError('secret-unreadable', err.message, { cause: err });
+      throw err;
     }
   }
   return out;

@@ -33,3 +33,4 @@ export {
   parseImageReferenceWithDefaultTag,
   type ImageReferenceParts,
 } from './image-reference.js';
+export { USER_FILE_LIMITS, UserFileError, readUserFile, type ReadUserFileOptions, type UserFileErrorCode } from './user-file.js';
