@@ -50,7 +50,7 @@ describe('--secret', () => {
     );
     expect(Buffer.from(values.s ?? []).toString()).toBe('second');
     expect(Buffer.from(values.e ?? []).toString()).toBe('from-env');
-    expect(() => loadSecrets([{ id: 'm', kind: 'file', from: join(dir, 'missing') }], {})).toThrow(/secret m: cannot read .*missing: ENOENT/);
+    expect(() => loadSecrets([{ id: 'm', kind: 'file', from: join(dir, 'missing') }], {})).toThrow(/^secret m: .*\/missing: no such file$/);
     expect(() => loadSecrets([{ id: 'm', kind: 'env', from: 'NOPE' }], {})).toThrow('secret m: environment variable NOPE is not set');
   });
 
