@@ -159,9 +159,8 @@ function buildFacts(run: AnyRun<DockerfileAstView, unknown, unknown>, setup: Sig
   if (inputs === undefined) throw new Error('internal: inputs are not ready (phase order)');
   const trace = run.trace;
   return {
-    context: run.request.context,
+    cwd: run.io.cwd,
     contextDir: inputs.contextDir,
-    ...(run.request.file === undefined ? {} : { file: run.request.file }),
     dockerfilePath: inputs.dockerfilePath,
     dockerfileText: inputs.dockerfileText,
     buildArgs: run.buildArgs,
