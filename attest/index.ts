@@ -70,7 +70,8 @@ export {
   type Violation,
   type ViolationStep,
 } from './policy.js';
-export { globToRegExp, pathGlob, pathUnder } from './policy-cel.js';
+export { pathGlob, pathUnder, policyGlob, replaceBounded } from './policy-cel.js';
+export { DEFAULT_POLICY_LIMITS, MAX_REGEX_LENGTH, MAX_REPLACED_LENGTH, type PolicyLimits } from './policy-cost.js';
 export {
   diffTraces,
   formatDiff,

@@ -19,6 +19,7 @@ export {
   parseDaemonAddress,
   type DialTarget,
 } from './docker-host.js';
+export { Glob, codePoints, type GlobClassItem, type GlobToken } from './glob.js';
 export { oneLine, visible } from './text.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { TracebuildError, isTracebuildError, type ExitKind, type SourceLocation, type TracebuildErrorOptions } from './errors.js';
