@@ -11,9 +11,10 @@
 // registry, fetched and verified by the injected `fetchImageTrace` hook (the verify
 // command's code). Without --key, or without the hook wired, that is a clear error.
 
-import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { TracebuildError, parseImageReference, type ExitKind } from '../common/index.js';
+import { TracebuildError, USER_FILE_LIMITS, UserFileError, parseImageReference, readUserFile, type ExitKind } from '../common/index.js';
 import type { Trace } from '../model/index.js';
 import { isObject, normalizeTrace, TraceShapeError } from '../model/index.js';
 
@@ -255,13 +256,17 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function readDocument(arg: string, path: string): Promise<unknown> {
+function readDocument(arg: string, path: string): unknown {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // a regular file of bounded size: not a FIFO that blocks, nor /dev/zero (common/user-file.ts)
+    text = readUserFile(path, { what: arg, maxBytes: USER_FILE_LIMITS.trace }).toString('utf8');
   } catch (cause) {
-    if (errno(cause) === 'EISDIR') throw new TraceInputError('is-directory', arg, `${arg}: is a directory, not a trace file`, { cause });
-    throw new TraceInputError('unreadable', arg, `${arg}: cannot be read: ${(cause as Error).message}`, { cause });
+    if (cause instanceof UserFileError && cause.code === 'not-regular' && statSync(path).isDirectory()) {
+      throw new TraceInputError('is-directory', arg, `${arg}: is a directory, not a trace file`, { cause });
+    }
+    const why = cause instanceof UserFileError ? cause.message : `${arg}: cannot be read: ${(cause as Error).message}`;
+    throw new TraceInputError('unreadable', arg, why, { cause });
   }
   try {
     return JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -300,7 +305,7 @@ export async function loadTraceInput(arg: string, options: LoadTraceInputOptions
   );
 
   if (isFile) {
-    const raw = await readDocument(arg, path);
+    const raw = readDocument(arg, path);
     const doc = parseTraceDocument(raw, arg);
     const source: TraceFileSource = {
       kind: 'file',

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +88,17 @@ describe('verify --trace FILE --policy FILE', () => {
     expect(r.err).toContain(`error: ${bad}:4: rule 'typo': deny: CEL type error at 1:8: undefined field 'exitcode' on process`);
     const missing = await verify(['--trace', 'traces/clean.json', '--policy', join(dir, 'missing.yaml')]);
     expect(missing.code).toBe(1);
-    expect(missing.err).toContain(`error: ${join(dir, 'missing.yaml')}: cannot be read:`);
+    expect(missing.err).toBe(`error: policy ${join(dir, 'missing.yaml')}: no such file\n`);
+  });
+
+  it('reads a policy and a trace as regular files of bounded size: no FIFO, no device', async () => {
+    const fifo = join(dir, 'policy.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = await verify(['--trace', 'traces/clean.json', '--policy', fifo]);
+    expect(r).toMatchObject({ code: 1, err: `error: policy ${fifo} is a FIFO, not a regular file: refused\n` });
+    const zero = await verify(['--trace', '/dev/zero', '--policy', 'pinned-compiler.yaml']);
+    expect(zero.code).toBe(1);
+    expect(zero.err).toBe('error: /dev/zero is a character device, not a regular file: refused\n');
   });
 
   it('a missing trace file exits 1', async () => {

@@ -6,14 +6,14 @@
 // Exit status: 0 the policy passes; 1 any violation, a policy that does not parse or
 // type-check (PolicyError: bad input, like a bad Dockerfile), a trace that does not verify.
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Policy, Violation } from '../../attest/index.js';
 import type { Trace } from '../../model/index.js';
 import { evidenceLine } from '../../verify/index.js';
 import { ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { visible } from '../../common/index.js';
+import { USER_FILE_LIMITS, UserFileError, readUserFile, visible } from '../../common/index.js';
 import { loadTraceInput, TraceInputError, type TraceFileSource } from '../trace-input.js';
 
 export interface PolicyOutcome {
@@ -31,9 +31,11 @@ export async function loadPolicy(file: string, cwd: string): Promise<Policy> {
   let text: string;
   const { parsePolicy, PolicyError } = await import('../../attest/index.js');
   try {
-    text = await readFile(resolve(cwd, file), 'utf8');
+    // a regular file of bounded size (common/user-file.ts)
+    text = readUserFile(resolve(cwd, file), { what: `policy ${file}`, maxBytes: USER_FILE_LIMITS.policy }).toString('utf8');
   } catch (cause) {
-    throw new PolicyError('invalid-policy', `${file}: cannot be read: ${(cause as Error).message}`, { file, cause });
+    const why = cause instanceof UserFileError ? cause.message : `policy ${file}: cannot be read: ${(cause as Error).message}`;
+    throw new PolicyError('invalid-policy', why, { file, cause });
   }
   return parsePolicy(text, file);
 }
