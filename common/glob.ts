@@ -66,6 +66,8 @@ export class Glob {
   private next: Int32Array;
   private readonly seen: Uint32Array;
   private generation = 0;
+  /** How many code points the last prefixEnd read (its cost). */
+  lastRead = 0;
 
   constructor(readonly tokens: readonly GlobToken[]) {
     this.accept = tokens.length;
@@ -92,6 +94,33 @@ export class Glob {
       live = this.step(live, ch.codePointAt(0)!);
     }
     return this.hasAccept(live);
+  }
+
+  /**
+   * The end (exclusive) of the shortest or longest match that starts at `from`, or -1 when
+   * none does. Reads only as far as some state is still live.
+   */
+  prefixEnd(text: readonly number[], from: number, longest: boolean): number {
+    let live = this.start();
+    let found = this.hasAccept(live) ? from : -1;
+    this.lastRead = 0;
+    if (found >= 0 && !longest) return found;
+    for (let i = from; i < text.length && live > 0; i++) {
+      this.lastRead++;
+      live = this.step(live, text[i]!);
+      if (this.hasAccept(live)) {
+        found = i + 1;
+        if (!longest) return found;
+      }
+    }
+    return found;
+  }
+
+  /** The glob of the reversed language (suffixes become prefixes). Patterns with a `dirs`
+   * token have no simple reverse and are refused. */
+  reversed(): Glob {
+    if (this.tokens.some((t) => t.kind === 'dirs')) throw new Error('glob: a pattern with **/ cannot be reversed');
+    return new Glob([...this.tokens].reverse());
   }
 
   /** For each n in 0..text.length: whether the first n code points match (one pass). */

@@ -12,7 +12,7 @@
 // Wildcards of COPY --parents need a listing of the context, which is asynchronous while
 // dispatch is not: a first pass that meets one is dispatched again once it is listed.
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
-import { LlbState, marshal, digestOf, decodeDefinition } from '../llb/index.js';
+import { LlbState, marshal, vertexDigests, decodeDefinition } from '../llb/index.js';
 import type { LlbDefinition, MarshalOptions } from '../llb/index.js';
 import { resolveBaseImages } from './base-images.js';
 import { dispatchPass } from './dispatch/pass.js';
@@ -88,8 +88,9 @@ export async function convertDockerfile(opts: ConvertOptions): Promise<Conversio
   const mopts: MarshalOptions = { defaultPlatform: plan.targetPlatform };
   const definition: LlbDefinition = marshal(target.llb, ctx.metadata, mopts);
   const inGraph = new Set(decodeDefinition(definition).map((o) => o.digest));
+  const digestOf = vertexDigests(mopts);
   const vertexIn = (state: LlbState): string | undefined => {
-    const vertex = digestOf(state, mopts);
+    const vertex = digestOf(state);
     return vertex && inGraph.has(vertex) ? vertex : undefined;
   };
 

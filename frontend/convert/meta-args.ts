@@ -2,7 +2,7 @@
 // platform ARGs, then the ARGs before the first FROM, each overridden by a --build-arg of
 // its name. FROM lines (image, --platform) expand in it; a stage's ARG without a default
 // takes its value from it; the proxy variables among the build args go to every RUN.
-import { expandWord, ExpansionError } from '../../dockerfile-parser/index.js';
+import { ExpansionBudget, expandWord, ExpansionError } from '../../dockerfile-parser/index.js';
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import type { ProxyEnv } from '../llb/index.js';
 import { ConvertError } from './errors.js';
@@ -40,9 +40,10 @@ export function globalScope(ast: DockerfileAst, buildArgs: Record<string, string
     for (const m of metaArgs) if (m.key === name) v = m.value ?? '';
     return v;
   };
+  const budget = new ExpansionBudget();
   const expand = (word: string, line: number): string => {
     try {
-      return expandWord(word, lookup, ast.directives.escape);
+      return expandWord(word, lookup, ast.directives.escape, budget);
     } catch (e) {
       if (e instanceof ExpansionError) throw new ConvertError('expansion-failed', file, line, e.message, { cause: e });
       throw e;

@@ -22,5 +22,5 @@ export type {
   LocalOptions,
   FileActionSpec,
 } from './state.js';
-export { marshal, digestOf, decodeDefinition, sha256Digest, cleanAbs } from './marshal.js';
+export { marshal, digestOf, vertexDigests, decodeDefinition, sha256Digest, cleanAbs } from './marshal.js';
 export type { MarshalOptions, MetadataByState, DecodedOp } from './marshal.js';

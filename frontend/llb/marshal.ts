@@ -85,11 +85,36 @@ class Marshaler {
     this.platform = options.defaultPlatform ?? DEFAULT_PLATFORM;
   }
 
-  /** Encodes v after its inputs; appends each new digest to `order` (dependencies first). */
-  visit(v: Vertex): Encoded {
-    const hit = this.cache.get(v);
+  /** Encodes v after its inputs; appends each new digest to `order` (dependencies first).
+   * Iterative, not recursive: a chain of 100,000 RUNs is 100,000 vertices deep. */
+  visit(root: Vertex): Encoded {
+    const hit = this.cache.get(root);
     if (hit) return hit;
-    for (const input of v.inputs()) this.visit(input.vertex);
+    const stack: { vertex: Vertex; inputsPushed: boolean }[] = [{ vertex: root, inputsPushed: false }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (this.cache.has(top.vertex)) {
+        stack.pop();
+        continue;
+      }
+      if (!top.inputsPushed) {
+        // inputs in order: the first is encoded (with its own inputs) before the second
+        top.inputsPushed = true;
+        const inputs = top.vertex.inputs();
+        for (let i = inputs.length - 1; i >= 0; i--) {
+          const input = inputs[i]!.vertex;
+          if (!this.cache.has(input)) stack.push({ vertex: input, inputsPushed: false });
+        }
+        continue;
+      }
+      stack.pop();
+      this.encode(top.vertex);
+    }
+    return this.cache.get(root)!;
+  }
+
+  /** Encodes a vertex whose inputs are encoded. */
+  private encode(v: Vertex): void {
     const op = this.opObject(v);
     const bytes = getOpType().encode(op).finish();
     const enc = { digest: sha256Digest(bytes), bytes };
@@ -98,7 +123,6 @@ class Marshaler {
       this.emitted.add(enc.digest);
       this.order.push(enc);
     }
-    return enc;
   }
 
   inputOf(o: Output): { digest: string; index: number } {
@@ -357,8 +381,15 @@ function sortedMapAllowAny<V>(m: Record<string, V>): Record<string, V> {
 
 /** The digest of the vertex that produces `state` (undefined for scratch). */
 export function digestOf(state: LlbState, options: MarshalOptions = {}): string | undefined {
-  if (!state.output) return undefined;
-  return new Marshaler(options).visit(state.output.vertex).digest;
+  return vertexDigests(options)(state);
+}
+
+/** A function giving the digest of the vertex that produces a state (undefined for
+ * scratch), with one memo for all its calls: the digests of every step of a chain cost
+ * one marshal of the chain, not one each. */
+export function vertexDigests(options: MarshalOptions = {}): (state: LlbState) => string | undefined {
+  const m = new Marshaler(options);
+  return (state) => (state.output ? m.visit(state.output.vertex).digest : undefined);
 }
 
 /** One op of a definition decoded to plain JSON. */

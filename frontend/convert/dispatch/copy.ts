@@ -260,7 +260,7 @@ function copyHeredoc(job: CopyJob, h: Heredoc): void {
   let data = h.content;
   if (h.expand) {
     try {
-      data = expandHeredoc(data, lookupIn(d.env));
+      data = expandHeredoc(data, lookupIn(d.env), ctx.expansionBudget);
     } catch (e) {
       if (e instanceof ExpansionError) fail(ctx, line, 'expansion-failed', e.message, e);
       throw e;

@@ -2,7 +2,7 @@
 // its states: every stage gets its initial state (its base image, scratch, or the state
 // of the stage it is based on), then its base image's ONBUILD triggers and its own
 // instructions are dispatched in order, each by its instruction's function.
-import { parseDockerfile } from '../../../dockerfile-parser/index.js';
+import { ExpansionBudget, parseDockerfile } from '../../../dockerfile-parser/index.js';
 import type { DockerfileAst, Instruction } from '../../../dockerfile-parser/index.js';
 import { LlbState } from '../../llb/index.js';
 import type { VertexMetadata } from '../../llb/index.js';
@@ -60,6 +60,7 @@ export function dispatchPass(opts: ConvertOptions, plan: Plan, buildContext: Llb
   const ctx: DispatchContext = {
     file,
     escape: ast.directives.escape,
+    expansionBudget: new ExpansionBudget(),
     metaArgs: plan.metaArgs,
     buildArgs: opts.buildArgs,
     network: opts.network === 'default' ? 'sandbox' : opts.network,

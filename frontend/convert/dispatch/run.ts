@@ -1,6 +1,6 @@
 // RUN: an exec on the stage's state, with its mounts (mounts.ts), heredocs (Dockerfile
 // 1.4, as dockerfile2llb runs them), network and security modes, and the history line.
-import { networkMode, OptionError, parseHeredocMarker, securityMode } from '../../../dockerfile-parser/index.js';
+import { networkMode, OptionError, parseHeredocMarker, securityMode, MAX_EXPANDED_LENGTH } from '../../../dockerfile-parser/index.js';
 import type { CommandForm, RunInstruction } from '../../../dockerfile-parser/index.js';
 import { FileAction, LlbState } from '../../llb/index.js';
 import type { ExecOptions, MountSpec } from '../../llb/index.js';
@@ -103,8 +103,11 @@ export function summarizeHeredoc(doc: string): string {
   return (lines[0] ?? '') + (lines.length > 1 ? '...' : '');
 }
 
+const RUN_NAME_VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/y;
+
 /** RUN names: `$VAR`/`${VAR}` of set variables replaced, quotes and everything else kept
- * (BuildKit expands with RawQuotes and SkipUnsetEnv for RUN). */
+ * (BuildKit expands with RawQuotes and SkipUnsetEnv for RUN). A name that would grow past
+ * MAX_EXPANDED_LENGTH (`RUN $A$A$A...` with a large A) keeps its variables as written. */
 export function displayRunText(text: string, env: EnvList, escape: string): string {
   let out = '';
   let inSingle = false;
@@ -117,13 +120,13 @@ export function displayRunText(text: string, env: EnvList, escape: string): stri
     }
     if (ch === "'") inSingle = !inSingle;
     if (ch === '$' && !inSingle) {
-      const braced = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(text.slice(i));
-      const plain = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(text.slice(i));
-      const m = braced ?? plain;
+      RUN_NAME_VARIABLE.lastIndex = i;
+      const m = RUN_NAME_VARIABLE.exec(text);
       if (m) {
-        const v = env.get(m[1] as string);
+        const v = env.get((m[1] ?? m[2]) as string);
         if (v !== undefined) {
           out += v;
+          if (out.length > MAX_EXPANDED_LENGTH) return text;
           i += m[0].length - 1;
           continue;
         }
