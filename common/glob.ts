@@ -68,8 +68,21 @@ export class Glob {
   private generation = 0;
   /** How many code points the last prefixEnd read (its cost). */
   lastRead = 0;
+  // Cheap checks before the automaton runs (most paths fail a pattern at its first or last
+  // characters): the pattern itself when it is all literal, else its literal ends.
+  private readonly literal: string | undefined;
+  private readonly literalPrefix: string;
+  private readonly literalSuffix: string;
 
   constructor(readonly tokens: readonly GlobToken[]) {
+    const charOf = (t: GlobToken | undefined): string | undefined => (t?.kind === 'char' ? String.fromCodePoint(t.cp) : undefined);
+    let head = 0;
+    while (charOf(tokens[head]) !== undefined) head++;
+    this.literalPrefix = tokens.slice(0, head).map(charOf).join('');
+    this.literal = head === tokens.length ? this.literalPrefix : undefined;
+    let tail = tokens.length;
+    while (tail > head && charOf(tokens[tail - 1]) !== undefined) tail--;
+    this.literalSuffix = tokens.slice(tail).map(charOf).join('');
     this.accept = tokens.length;
     const dirs = tokens.filter((t) => t.kind === 'dirs').length;
     this.stateCount = tokens.length + 1 + dirs;
@@ -88,10 +101,18 @@ export class Glob {
 
   /** Whether the whole text matches. */
   matches(text: string): boolean {
-    let live = this.start();
-    for (const ch of text) {
+    if (this.literal !== undefined) return text === this.literal;
+    const prefix = this.literalPrefix;
+    if (text.length < prefix.length + this.literalSuffix.length || !text.startsWith(prefix) || !text.endsWith(this.literalSuffix)) {
+      return false;
+    }
+    // the literal prefix is read: start at the state after it
+    let live = this.start(prefix === '' ? 0 : codePoints(prefix).length);
+    for (let i = prefix.length; i < text.length; ) {
       if (live === 0) return false;
-      live = this.step(live, ch.codePointAt(0)!);
+      const cp = text.codePointAt(i)!;
+      i += cp > 0xffff ? 2 : 1;
+      live = this.step(live, cp);
     }
     return this.hasAccept(live);
   }
@@ -135,9 +156,9 @@ export class Glob {
     return out;
   }
 
-  private start(): number {
+  private start(state = 0): number {
     this.nextGeneration();
-    return this.add(this.current, 0, 0);
+    return this.add(this.current, 0, state);
   }
 
   private hasAccept(live: number): boolean {
