@@ -207,6 +207,20 @@ describe('ImageGate, against a registry with signed attestations', () => {
     expect(message).toContain(`[process /bin/busybox sha256:${'bb'.repeat(32)} (pid 10: /bin/sh -c echo built > /built.txt)]`);
   });
 
+  it("allows an image that also carries somebody else's attestations (another signer, another type)", async () => {
+    const img = await image();
+    const name = img.digestRef.slice(0, img.digestRef.indexOf('@'));
+    const digest = img.digestRef.slice(img.digestRef.indexOf('@') + 1);
+    const repo = name.slice(host.length + 1);
+    const [trace] = statementsFor({ name, digest }, sampleTrace());
+    if (trace === undefined) throw new Error('no statement');
+    await signAndAttach(client, host, repo, digest, { ...trace, predicateType: 'https://slsa.dev/provenance/v1', predicate: { by: 'github' } }, stranger.privateKey);
+    await signAndAttach(client, host, repo, digest, { ...trace, predicateType: 'https://cosign.sigstore.dev/attestation/vuln/v1', predicate: {} }, stranger.privateKey);
+    const v = await gate().checkDigests(img.tagRef, [img.digestRef]);
+    expect(v).toMatchObject({ allowed: true });
+    expect(v.reason).toContain(`signed by key ${keyId(signer.publicKey)}`);
+  });
+
   it('refuses attestations signed by an unknown key, even with --allow-unattested', async () => {
     const img = await image({ attest: 'stranger' });
     const v = await gate({ allowUnattested: true }).checkDigests(img.tagRef, [img.digestRef]);
