@@ -456,11 +456,13 @@ export function verificationError(report: VerifyReport): VerificationFailedError
   return new VerificationFailedError(report.reference, kinds, message);
 }
 
-/** Who signed a verified check, in a few words. */
-export function signerLabel(c: AttestationCheck, attest?: { describeSigner(s: VerifiedSigner): string }): string {
-  if (c.signer === undefined) return c.keyId === undefined ? '?' : `key ${c.keyId}`;
-  if (attest !== undefined) return attest.describeSigner(c.signer);
-  return c.signer.kind === 'key' ? `key ${c.signer.keyId}` : `certificate for ${c.signer.subjectAlternativeNames.join(', ')}`;
+/** Who signed a verified check, in a few words (as attest's describeSigner says it). */
+export function signerLabel(c: AttestationCheck): string {
+  const s = c.signer;
+  if (s === undefined) return c.keyId === undefined ? '?' : `key ${c.keyId}`;
+  if (s.kind === 'key') return `key ${s.keyId}`;
+  const who = s.subjectAlternativeNames.join(', ') || '(no SAN)';
+  return `certificate for ${who}${s.issuer === undefined ? '' : ` (issuer ${s.issuer})`}, ${s.authority === 'sigstore' ? 'Fulcio' : 'CA'}-issued`;
 }
 
 /**

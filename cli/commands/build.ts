@@ -23,27 +23,18 @@ export function progressMode(flag: string | undefined, env: NodeJS.ProcessEnv): 
   throw new UsageError('bad-flag', `invalid BUILDKIT_PROGRESS "${fromEnv}": allowed are ${PROGRESS_MODES.join(', ')}`);
 }
 
-/** The build flags of the signing side, as commander gives them. */
-export interface SigningFlags {
-  push?: boolean;
-  key?: string;
-  cert?: string;
-  keyless?: boolean;
-  identityToken?: string;
-  fulcioUrl?: string;
-  rekorUrl?: string;
-  tsaUrl?: string;
-  attestOut?: string;
-}
+const SIGNING_FIELDS = ['push', 'key', 'cert', 'keyless', 'identityToken', 'fulcioUrl', 'rekorUrl', 'tsaUrl', 'attestOut'] as const;
+
+/** The build flags of the signing side, as commander gives them (named as BuildRequest names them). */
+export type SigningFlags = Pick<BuildRequest, (typeof SIGNING_FIELDS)[number]>;
 
 /** BuildRequest fields from the flags (only those given). */
-export function signingRequest(flags: SigningFlags): Pick<BuildRequest, 'push' | 'key' | 'cert' | 'keyless' | 'identityToken' | 'fulcioUrl' | 'rekorUrl' | 'tsaUrl' | 'attestOut'> {
-  const out: Pick<BuildRequest, 'push' | 'key' | 'cert' | 'keyless' | 'identityToken' | 'fulcioUrl' | 'rekorUrl' | 'tsaUrl' | 'attestOut'> = {};
-  if (flags.push === true) out.push = true;
-  if (flags.keyless === true) out.keyless = true;
-  for (const name of ['key', 'cert', 'identityToken', 'fulcioUrl', 'rekorUrl', 'tsaUrl', 'attestOut'] as const) {
+export function signingRequest(flags: SigningFlags): SigningFlags {
+  const out: SigningFlags = {};
+  for (const name of SIGNING_FIELDS) {
     const value = flags[name];
-    if (value !== undefined) out[name] = value;
+    if (value === undefined || value === false) continue;
+    (out as Record<string, string | boolean>)[name] = value;
   }
   return out;
 }

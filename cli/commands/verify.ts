@@ -117,8 +117,10 @@ async function formatReport(report: VerifyReport): Promise<string> {
     if (traces.length > 1) out.push(`(${traces.length - 1} older runtime-trace attestation(s) of this image also verified)`);
   }
   out.push('');
-  const counts = new Map<string, number>();
+  // Counted in the order of the selected types, whatever order the registry lists them in.
+  const counts = new Map<string, number>(report.types.map((t) => [predicateLabel(t), 0]));
   for (const c of report.checks) if (c.status === 'verified') counts.set(predicateLabel(c.predicateType), (counts.get(predicateLabel(c.predicateType)) ?? 0) + 1);
+  for (const [k, n] of counts) if (n === 0) counts.delete(k);
   const found = [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
   const failed = report.checks.filter((c) => c.status === 'failed').length;
   const unchecked = report.checks.filter((c) => c.status === 'not-checked').length;
