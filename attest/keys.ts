@@ -4,6 +4,7 @@
 
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { decryptCosignKey, isCosignKeyPem } from './cosign-key.js';
 import { AttestationError } from './errors.js';
 import { assertP256, keyId, toPublicKey } from './keyid.js';
 
@@ -79,8 +80,23 @@ async function createExclusive(path: string, mode: number): Promise<FileHandle> 
   }
 }
 
-/** Parses a PKCS#8 / SEC1 PEM private key (pure), checking it is ECDSA P-256. */
+/** True when the PEM private key needs a password (PKCS#8 / SEC1 encrypted, or cosign's format). */
+export function isEncryptedKeyPem(pem: string): boolean {
+  return isCosignKeyPem(pem) || pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /Proc-Type:\s*4,ENCRYPTED/.test(pem);
+}
+
+/**
+ * Parses a private key (pure), checking it is ECDSA P-256: PKCS#8 or SEC1 PEM (encrypted
+ * with a non-empty password, or not), or cosign's encrypted `cosign.key` (whose password
+ * may be empty, as cosign allows).
+ */
 export function parsePrivateKeyPem(pem: string, password?: string, source = 'private key'): KeyObject {
+  if (isCosignKeyPem(pem)) {
+    if (password === undefined) throw new AttestationError('password-required', `${source} is encrypted; a password is required`);
+    const key = decryptCosignKey(pem, password, source);
+    assertP256(key);
+    return key;
+  }
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
     throw new AttestationError('malformed-key', `${source} is not a PEM private key`);
   }
@@ -102,6 +118,11 @@ export function parsePrivateKeyPem(pem: string, password?: string, source = 'pri
 /** Reads and parses a private key file. */
 export async function loadPrivateKey(path: string, password?: string): Promise<KeyObject> {
   return parsePrivateKeyPem(await readKeyFile(path), password, path);
+}
+
+/** Whether the private key file needs a password (so that the CLI knows to ask for one). */
+export async function privateKeyFileIsEncrypted(path: string): Promise<boolean> {
+  return isEncryptedKeyPem(await readKeyFile(path));
 }
 
 /** Reads a SPKI PEM public key file; checks it is ECDSA P-256. */
