@@ -3,7 +3,8 @@
 // SPKI PEM. This file does I/O (key files); pure key helpers live in keyid.ts.
 
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../common/index.js';
 import { decryptCosignKey, isCosignKeyPem } from './cosign-key.js';
 import { AttestationError } from './errors.js';
 import { assertP256, keyId, toPublicKey } from './keyid.js';
@@ -132,12 +133,17 @@ export async function loadPublicKey(path: string): Promise<KeyObject> {
   return key;
 }
 
+/** A key, certificate or identity token file: regular, of bounded size (a FIFO or a
+ * device is refused, not read for ever; common/user-file.ts). */
 async function readKeyFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return readUserFile(path, { what: `key file ${path}`, maxBytes: USER_FILE_LIMITS.key }).toString('utf8');
   } catch (cause) {
-    if (errno(cause) === 'ENOENT') throw new AttestationError('key-not-found', `key file ${path} does not exist`, { cause });
-    throw new AttestationError('key-io', `cannot read key file ${path}: ${String((cause as Error).message)}`, { cause });
+    if (cause instanceof UserFileError && cause.code === 'not-found') {
+      throw new AttestationError('key-not-found', `key file ${path} does not exist`, { cause });
+    }
+    const why = cause instanceof UserFileError ? cause.message : `cannot read key file ${path}: ${String((cause as Error).message)}`;
+    throw new AttestationError('key-io', why, { cause });
   }
 }
 

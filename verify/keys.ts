@@ -2,7 +2,7 @@
 // a Sigstore trusted root, CA roots and intermediates, a TSA's certificate chain, and the
 // certificate identity that must have signed (cosign's flags and meaning).
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../common/index.js';
 import { resolve } from 'node:path';
 import type { BundleTrust, CertificateIdentityPolicy } from '../attest/index.js';
 import { TrustOptionError } from './errors.js';
@@ -73,9 +73,11 @@ function regexp(flag: string, text: string | undefined): RegExp | undefined {
 async function readTrustFile(cwd: string, path: string | undefined, flag: string): Promise<string | undefined> {
   if (path === undefined) return undefined;
   try {
-    return await readFile(resolve(cwd, path), 'utf8');
+    // regular and bounded, like every file read on the user's behalf (common/user-file.ts)
+    return readUserFile(resolve(cwd, path), { what: `${flag} ${path}`, maxBytes: USER_FILE_LIMITS.key }).toString('utf8');
   } catch (err) {
-    throw new TrustOptionError(`${flag} ${path}: cannot be read: ${(err as Error).message}`, 'input');
+    const why = err instanceof UserFileError ? err.message : `${flag} ${path}: cannot be read: ${(err as Error).message}`;
+    throw new TrustOptionError(why, 'input');
   }
 }
 

@@ -23,7 +23,7 @@
 // in the registry, the command exits 1 with NotAttestedError naming what was pushed.
 
 import type { KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -37,7 +37,7 @@ import { BUNDLE_MEDIA_TYPE, bundleReferrerManifest, registryClient } from '../..
 import { provenanceInput, runtimeTraceInput, type BuildFacts } from './attest-statements.js';
 import type { BuildPhase, BuildRun } from './types.js';
 import { engineTarget, inspectImage } from '../../engine/index.js';
-import { parseImageReference } from '../../common/index.js';
+import { USER_FILE_LIMITS, UserFileError, parseImageReference, readUserFile } from '../../common/index.js';
 
 /** What the signing-check phase prepared for the attest phase. */
 export interface SigningSetup {
@@ -72,16 +72,27 @@ function bundleDir(run: AnyRun<DockerfileAstView, unknown, unknown>): string | u
   return traceOut === undefined || traceOut === '' ? undefined : dirname(resolve(run.io.cwd, traceOut));
 }
 
+/** A key file's text, or '' when it cannot be read as a regular file of bounded size. */
+function readTextOrEmpty(path: string): string {
+  try {
+    return readUserFile(path, { what: `key file ${path}`, maxBytes: USER_FILE_LIMITS.key }).toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** `--identity-token`: a file holding the token, or the token itself (as cosign takes it). Never printed. */
 async function identityToken(value: string, cwd: string): Promise<string> {
   const path = resolve(cwd, value);
-  const text = await readFile(path, 'utf8').then(
-    (t) => t.trim(),
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENAMETOOLONG') return undefined;
-      throw new UsageError('bad-flag', `--identity-token: the file cannot be read: ${err.message}`);
-    },
-  );
+  let text: string | undefined;
+  try {
+    // regular and bounded (common/user-file.ts): a token is a few KiB
+    text = readUserFile(path, { what: '--identity-token', maxBytes: USER_FILE_LIMITS.key }).toString('utf8').trim();
+  } catch (err) {
+    // not a file (a token given inline is often too long to be a file name): maybe a JWT
+    const notAFile = err instanceof UserFileError && (err.code === 'not-found' || (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENAMETOOLONG');
+    if (!notAFile) throw new UsageError('bad-flag', err instanceof UserFileError ? err.message : `--identity-token: ${(err as Error).message}`);
+  }
   if (text !== undefined) {
     if (text === '') throw new UsageError('bad-flag', '--identity-token: the file is empty');
     return text;
@@ -116,7 +127,7 @@ async function signingKey(run: AnyRun<DockerfileAstView, unknown, unknown>, file
   }
   // Our PKCS#8 keys: an empty variable means no password (an unencrypted key); cosign's
   // format takes the empty password as a password.
-  const pem = await readFile(path, 'utf8').catch(() => '');
+  const pem = readTextOrEmpty(path); // loadPrivateKey says what is wrong with an unreadable file
   const usable = password === '' && !attest.isCosignKeyPem(pem) ? undefined : password;
   return attest.loadPrivateKey(path, usable);
 }
@@ -168,9 +179,12 @@ export function signingCheckPhase<Ast extends DockerfileAstView, Def, E>(): Buil
       const id = attest.keyId(privateKey);
       if (cert !== undefined) {
         const certPath = resolve(run.io.cwd, cert);
-        const chain = await readFile(certPath, 'utf8').catch((err: Error) => {
-          throw new UsageError('bad-flag', `--cert ${cert}: cannot be read: ${err.message}`);
-        });
+        let chain: string;
+        try {
+          chain = readUserFile(certPath, { what: `--cert ${cert}`, maxBytes: USER_FILE_LIMITS.key }).toString('utf8');
+        } catch (err) {
+          throw new UsageError('bad-flag', err instanceof UserFileError ? err.message : `--cert ${cert}: cannot be read: ${(err as Error).message}`);
+        }
         const leaf = attest.signingCertificate(chain, privateKey, startedOn, cert);
         const sans = attest.subjectAlternativeNames(leaf.certificate);
         run.signing = {
