@@ -103,7 +103,7 @@ export const buildCommand: CliCommand = {
       .option('--label <K=V>', 'set metadata for an image (repeatable)', collect)
       .option('--target <STAGE>', 'set the target build stage to build')
       .option('-q, --quiet', 'suppress the build output and print the image ID on success')
-      .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret for RUN --mount=type=secret (repeatable); never stored in the image or the trace', collect)
+      .option('--secret <id=ID[,src=FILE|env=VAR]>', 'a secret for RUN --mount=type=secret (repeatable; id=ID alone: the variable ID if set, else the file ID); never stored in the image or the trace', collect)
       .option('--allow <ENTITLEMENT>', `allow an extra privilege: ${ENTITLEMENTS.join(' or ')} (repeatable)`, collect)
       .option('--no-trace', 'build without the eBPF trace (tracing needs root)')
       .option('--trace-out <FILE>', 'write the per-instruction trace as JSON to FILE (also for a failed build)')
