@@ -166,6 +166,7 @@ class Marshaler {
       }),
     );
     put(meta, 'hostname', v.hostname);
+    put(meta, 'removeMountStubsRecursive', v.removeMountStubs);
 
     const mounts = v.mounts.map((m) => {
       const pm: Obj = {};
@@ -176,6 +177,7 @@ class Marshaler {
       put(pm, 'output', m.output);
       put(pm, 'readonly', m.readonly);
       put(pm, 'mountType', { bind: 0, secret: 1, ssh: 2, cache: 3, tmpfs: 4 }[m.type]);
+      if (m.tmpfsSize !== undefined) pm['TmpfsOpt'] = { size: m.tmpfsSize };
       if (m.type === 'cache') {
         const co: Obj = {};
         put(co, 'ID', m.cacheId);
@@ -198,6 +200,17 @@ class Marshaler {
     put(exec, 'mounts', mounts);
     put(exec, 'network', { sandbox: 0, host: 1, none: 2 }[v.network]);
     put(exec, 'security', { sandbox: 0, insecure: 1 }[v.security]);
+    put(
+      exec,
+      'secretenv',
+      v.secretEnv.map((e) => {
+        const o: Obj = {};
+        put(o, 'ID', e.id);
+        put(o, 'name', e.name);
+        put(o, 'optional', e.optional);
+        return o;
+      }),
+    );
     const op: Obj = {};
     put(op, 'inputs', inputs.map(inputObj));
     op['exec'] = exec;
@@ -235,6 +248,9 @@ class Marshaler {
           put(c, 'allowWildcard', s.opts.allowWildcard);
           put(c, 'allowEmptyWildcard', s.opts.allowEmptyWildcard);
           put(c, 'timestamp', s.opts.timestampNs ?? -1);
+          put(c, 'include_patterns', s.opts.includePatterns);
+          put(c, 'exclude_patterns', s.opts.excludePatterns);
+          put(c, 'modeStr', s.opts.modeStr);
           a['copy'] = c;
           break;
         }
