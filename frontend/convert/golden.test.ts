@@ -1,8 +1,11 @@
-// Golden tests: every testdata/<case>/Dockerfile (and testdata/errors/<case>/Dockerfile) is converted (no daemon: base configs
-// empty, as `tracebuild convert` does; the case folder is the context listed for COPY
-// --parents wildcards) and describeConversion's JSON is compared with
-// testdata/<case>/convert.golden.json. A case that fails to parse or convert records
-// {"error": message} instead. Regenerate with UPDATE_GOLDEN=1.
+// Golden tests: every testdata/<case>/Dockerfile (and testdata/errors/<case>/Dockerfile) is
+// converted (no daemon: base configs empty, as `tracebuild convert` does; the case folder
+// is the context listed for COPY --parents wildcards) for two daemons' capabilities, and
+// describeConversion's JSON is compared with a golden file:
+//   convert.golden.json        dockerd 20.10's BuildKit v0.8 (its LLB caps, Engine API 1.41)
+//   convert.v0.13.golden.json  dockerd 26's BuildKit v0.13 (its LLB caps, Engine API 1.45)
+// A case that fails to parse or convert records {"error": message} instead. Regenerate
+// with UPDATE_GOLDEN=1.
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -11,7 +14,8 @@ import { describe, expect, it } from 'vitest';
 import { parseDockerfile } from '../../dockerfile-parser/index.js';
 import { cleanPath } from '../../common/index.js';
 import { convertDockerfile, describeConversion } from './index.js';
-import type { ContextDirReader } from './index.js';
+import type { ContextDirReader, DaemonCapabilities } from './index.js';
+import { V0_13_LLB_CAPS, V0_8_LLB_CAPS } from './index.js';
 
 const testdata = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata');
 const update = process.env['UPDATE_GOLDEN'] === '1';
@@ -86,7 +90,13 @@ function targetOf(dir: string): string | undefined {
   return undefined;
 }
 
-async function describeCase(name: string): Promise<unknown> {
+/** The daemons the golden files are for: file name, capabilities. */
+const DAEMONS: ReadonlyArray<[string, DaemonCapabilities]> = [
+  ['convert.golden.json', { llb: V0_8_LLB_CAPS, engineApiVersion: '1.41', name: "dockerd 20.10.24's BuildKit (v0.8.x)" }],
+  ['convert.v0.13.golden.json', { llb: V0_13_LLB_CAPS, engineApiVersion: '1.45', name: "dockerd 26.1.5's BuildKit (v0.13.x)" }],
+];
+
+async function describeCase(name: string, capabilities: DaemonCapabilities): Promise<unknown> {
   const dir = join(testdata, name);
   const target = targetOf(dir);
   try {
@@ -99,6 +109,7 @@ async function describeCase(name: string): Promise<unknown> {
       noCache: false,
       excludePatterns: readDockerignore(dir),
       readContextDir: contextReader(dir),
+      capabilities,
       ...(target !== undefined ? { target } : {}),
     });
     return describeConversion(conv);
@@ -113,14 +124,16 @@ describe('convert golden files', () => {
   });
 
   for (const name of cases) {
-    it(name, async () => {
-      const got = JSON.stringify(await describeCase(name), null, 2) + '\n';
-      const golden = join(testdata, name, 'convert.golden.json');
+    for (const [file, capabilities] of DAEMONS) {
+    it(`${name} (${file})`, async () => {
+      const got = JSON.stringify(await describeCase(name, capabilities), null, 2) + '\n';
+      const golden = join(testdata, name, file);
       if (update || !existsSync(golden)) {
         writeFileSync(golden, got);
         if (!update) console.warn(`created ${golden}`);
       }
       expect(got).toBe(readFileSync(golden, 'utf8'));
     });
+    }
   }
 });
