@@ -20,6 +20,15 @@ import { V0_13_LLB_CAPS, V0_8_LLB_CAPS } from './index.js';
 const testdata = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata');
 const update = process.env['UPDATE_GOLDEN'] === '1';
 
+/** The case's Dockerfile: `Dockerfile`, else a lower-case `dockerfile` (as buildx finds it). */
+function caseDockerfile(dir: string): string | undefined {
+  for (const name of ['Dockerfile', 'dockerfile']) {
+    const p = join(dir, name);
+    if (existsSync(p) && statSync(p).isFile()) return p;
+  }
+  return undefined;
+}
+
 /** Case folders (relative to testdata) holding a regular-file Dockerfile: testdata/<case>
  * and the failing cases under testdata/errors/<case>. */
 function findCases(): string[] {
@@ -31,8 +40,7 @@ function findCases(): string[] {
       const caseRel = rel ? `${rel}/${name}` : name;
       const dir = join(testdata, caseRel);
       if (!statSync(dir).isDirectory()) continue;
-      const df = join(dir, 'Dockerfile');
-      if (existsSync(df) && statSync(df).isFile()) out.push(caseRel);
+      if (caseDockerfile(dir) !== undefined) out.push(caseRel);
     }
   };
   scan('');
@@ -100,7 +108,7 @@ async function describeCase(name: string, capabilities: DaemonCapabilities): Pro
   const dir = join(testdata, name);
   const target = targetOf(dir);
   try {
-    const ast = parseDockerfile(readFileSync(join(dir, 'Dockerfile'), 'utf8'), 'Dockerfile');
+    const ast = parseDockerfile(readFileSync(caseDockerfile(dir) ?? join(dir, 'Dockerfile'), 'utf8'), 'Dockerfile');
     const conv = await convertDockerfile({
       dockerfile: ast,
       buildArgs: {},
