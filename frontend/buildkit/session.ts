@@ -108,7 +108,7 @@ export function metadataList(md: grpc.Metadata, key: string, raw?: RawHeaderList
  * (grpc-js keeps its HTTP/2 servers in a private map; where that is not there, nothing is
  * recorded and lists are split at ", " as before).
  */
-function recordRawHeaders(server: grpc.Server, raw: RawHeaderLists): void {
+export function recordRawHeaders(server: grpc.Server, raw: RawHeaderLists): void {
   const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
   if (!(servers instanceof Map)) return;
   for (const h2 of servers.keys() as IterableIterator<unknown>) {
