@@ -45,11 +45,14 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function diffCopy(headers: [string, string][]): { call: grpc.ClientDuplexStream<Msg, Msg>; packets: Packet[]; done: Promise<grpc.StatusObject> } {
+function diffCopy(
+  headers: [string, string][],
+  over: Rpc = rpc,
+): { call: grpc.ClientDuplexStream<Msg, Msg>; packets: Packet[]; done: Promise<grpc.StatusObject> } {
   const md = new grpc.Metadata();
   for (const [k, v] of headers) md.add(k, v);
   const m = method('moby.filesync.v1.FileSync', 'DiffCopy');
-  const call = rpc.client.makeBidiStreamRequest<Msg, Msg>(
+  const call = over.client.makeBidiStreamRequest<Msg, Msg>(
     m.path,
     (v) => Buffer.from(m.requestType.encode(m.requestType.fromObject(v)).finish()),
     (b) => m.responseType.toObject(m.responseType.decode(b), { longs: String, enums: Number }) as Msg,
@@ -171,28 +174,16 @@ describe('a session connection injected as dockerd hands it over', () => {
     await new Promise<void>((r) => listener.listen(sock, r));
     const client = new Rpc(new grpc.Client(`unix://${sock}`, grpc.credentials.createInsecure()));
     try {
-      const md = new grpc.Metadata();
-      md.add('dir-name', 'context');
-      md.add('include-patterns', 'with, comma.txt');
-      md.add('include-patterns', 'a.txt');
-      const m = method('moby.filesync.v1.FileSync', 'DiffCopy');
-      const call = client.client.makeBidiStreamRequest<Msg, Msg>(
-        m.path,
-        (v) => Buffer.from(m.requestType.encode(m.requestType.fromObject(v)).finish()),
-        (b) => m.responseType.toObject(m.responseType.decode(b), { longs: String, enums: Number }) as Msg,
-        md,
-        {},
+      const { packets, done } = diffCopy(
+        [
+          ['dir-name', 'context'],
+          ['include-patterns', 'with, comma.txt'],
+          ['include-patterns', 'a.txt'],
+        ],
+        client,
       );
-      const paths: string[] = [];
-      await new Promise<void>((resolve, reject) => {
-        call.on('data', (p: Msg) => {
-          const stat = p.stat as { path?: string } | undefined;
-          if (stat?.path) paths.push(stat.path);
-          else if ((p.type ?? 0) === PacketType.STAT) call.write({ type: PacketType.FIN });
-        });
-        call.on('error', reject);
-        call.on('end', () => resolve());
-      });
+      expect((await done).code).toBe(grpc.status.OK);
+      const paths = packets.filter((p) => p.stat).map((p) => p.stat?.path);
       expect(paths).toEqual(['a.txt', 'with, comma.txt']);
     } finally {
       client.client.close();

@@ -38,6 +38,13 @@ function put(obj: Obj, key: string, value: unknown): void {
   obj[key] = value;
 }
 
+/** A message of the given fields, zero values left out (see put). */
+function message(fields: Record<string, unknown>): Obj {
+  const o: Obj = {};
+  for (const [k, v] of Object.entries(fields)) put(o, k, v);
+  return o;
+}
+
 const arrayIndexLike = /^(0|[1-9][0-9]*)$/;
 
 /** A map as a plain object whose key order is sorted bytewise (JS keeps string-key
@@ -158,12 +165,7 @@ class Marshaler {
     put(
       meta,
       'extraHosts',
-      v.extraHosts.map((h) => {
-        const o: Obj = {};
-        put(o, 'Host', h.host);
-        put(o, 'IP', h.ip);
-        return o;
-      }),
+      v.extraHosts.map((h) => message({ Host: h.host, IP: h.ip })),
     );
     put(meta, 'hostname', v.hostname);
     put(meta, 'removeMountStubsRecursive', v.removeMountStubs);
@@ -203,13 +205,7 @@ class Marshaler {
     put(
       exec,
       'secretenv',
-      v.secretEnv.map((e) => {
-        const o: Obj = {};
-        put(o, 'ID', e.id);
-        put(o, 'name', e.name);
-        put(o, 'optional', e.optional);
-        return o;
-      }),
+      v.secretEnv.map((e) => message({ ID: e.id, name: e.name, optional: e.optional })),
     );
     const op: Obj = {};
     put(op, 'inputs', inputs.map(inputObj));
