@@ -7,7 +7,6 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import {
   dockerBuild,
   ensureCliBuilt,
-  currentDaemon,
   imageExists,
   integrationGate,
   lastLines,
@@ -20,10 +19,7 @@ import {
 
 const gate = await integrationGate();
 const withDocker = process.env.TRACEBUILD_ERRORS_WITH_DOCKER === '1';
-const allCases = listErrorCases();
-// A case that only fails on one daemon (a feature the other has) says so in daemon-skip.
-for (const c of allCases.filter((k) => k.daemonSkip !== undefined)) console.log(`errors: ${c.name} not run on ${currentDaemon().name}: ${c.daemonSkip}`);
-const cases = allCases.filter((k) => k.daemonSkip === undefined);
+const cases = listErrorCases();
 
 describe.skipIf(gate.skip)(`failing builds (${withDocker ? 'docker build' : 'tracebuild'})`, () => {
   beforeAll(async () => {

@@ -5,7 +5,9 @@
 // TRACEBUILD_PARITY_SELF_CHECK=1 compares docker with docker (the second build with
 // --no-cache) instead: it checks the harness and the cases without tracebuild.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   diffImages,
@@ -27,6 +29,8 @@ import {
   type BuildOptions,
   type ImageInfo,
 } from '../helpers/index.js';
+import { tracingUnavailable } from '../helpers/trace-actions.js';
+import type { Trace } from '../../model/index.js';
 
 const gate = await integrationGate();
 const selfCheck = process.env.TRACEBUILD_PARITY_SELF_CHECK === '1';
@@ -165,6 +169,34 @@ describe.skipIf(gate.skip)(`parity: docker build vs ${otherName}`, () => {
         expect(second.exitCode, `${second.command}\n${lastLines(second.stderr, 20)}`).toBe(0);
         expect(second.stdout === first.stdout, `${c.name}: two runs of convert differ`).toBe(true);
       });
+    }
+  });
+});
+
+// The trace of a build names the daemon it ran on, as the client learned it when it
+// connected (dockerd's GET /version; BuildKit's Control.Info, which v0.8 does not have).
+describe.skipIf(gate.skip || selfCheck)(`the trace records the daemon: ${daemon.name}`, () => {
+  test('monitor.daemon and monitor.buildkit', async (ctx) => {
+    const why = tracingUnavailable();
+    if (why !== undefined) ctx.skip(why);
+    await ensureCliBuilt();
+    const hello = allCases.find((c) => c.name === 'hello');
+    expect(hello).toBeDefined();
+    const work = mkdtempSync(path.join(tmpdir(), 'tb-parity-trace-'));
+    const tag = uniqueTag('hello', 'trace-daemon');
+    try {
+      const out = path.join(work, 'trace.json');
+      const built = await tracebuildBuild(hello?.context ?? '', { tag, extraArgs: ['--trace-out', out] });
+      expect(built.exitCode, `${built.command}\n${lastLines(built.stdout + built.stderr, 30)}`).toBe(0);
+      const monitor = (JSON.parse(readFileSync(out, 'utf8')) as Trace).monitor;
+      expect(monitor.daemon).toMatchObject({ engine: 'dockerd', version: expect.stringMatching(daemon.id === 'docker26' ? /^26\./ : /^20\.10\./) });
+      expect(monitor.daemon?.apiVersion).toBe(daemon.id === 'docker26' ? '1.45' : '1.41');
+      // BuildKit v0.8 has no Control.Info; Docker 26's answers (its Debian build says v0.0.0+unknown).
+      if (daemon.id === 'docker20') expect(monitor.buildkit).toEqual({});
+      else expect(monitor.buildkit?.version).toMatch(/^v\d+\.\d+\.\d+/);
+    } finally {
+      await removeImage(tag);
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });
