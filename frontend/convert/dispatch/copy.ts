@@ -74,7 +74,6 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   if (chown !== '') job.owner = parseChown(chown);
   if (fromStage) job.fromStage = fromStage;
   if (checksum !== '') checkChecksum(ctx, line, checksum, sources, c.heredocs.length);
-  if (c.keepGitDir && !ctx.caps.has(CAP.gitKeepDir)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`ADD --keep-git-dir needs LLB cap ${CAP.gitKeepDir}`));
 
   let msg = isAdd ? 'ADD' : 'COPY';
   for (const src of sources) {
