@@ -108,6 +108,15 @@ describe('COPY and ADD on newer daemons', () => {
   });
 });
 
+describe('history', () => {
+  it('writes COPY/ADD --parents, --chown and --chmod into the history line where the daemon is v0.13+, as its frontend does', async () => {
+    const df = `${B}\nARG U=7 M=0600\nCOPY --chown=$U:8 --chmod=$M --link a /a\nCOPY --parents x/y /p/\n`;
+    const created = (c: Conversion) => (c.imageConfig['history'] as Obj[]).map((h) => h['created_by']).filter((t) => /^(COPY|ADD)/.test(String(t)));
+    expect(created(await convertText(df, ON_V0_13))).toEqual(['COPY --chown=7:8 --chmod=$M a /a # buildkit', 'COPY --parents x/y /p/ # buildkit']);
+    expect(created(await convertText(df, ON_V0_8))).toEqual(['COPY a /a # buildkit', 'COPY x/y /p/ # buildkit']);
+  });
+});
+
 describe('HEALTHCHECK --start-interval', () => {
   it('is kept in the config and its history line where dockerd keeps it', async () => {
     const c = await convertText(`${B}\nHEALTHCHECK --interval=5s --start-interval=2s CMD true\n`, ON_V0_13);

@@ -40,6 +40,13 @@ export const CAP = {
 
 export type CapId = (typeof CAP)[keyof typeof CAP];
 
+/** Frontend API caps the converter reads (moby/buildkit frontend/gateway/pb/caps.go). */
+export const FRONTEND_CAP = {
+  /** The source meta resolver: announced by every BuildKit since v0.13, whose own
+   * Dockerfile frontend writes COPY/ADD's --parents, --chown and --chmod into the history. */
+  sourceMetaResolver: 'source.metaresolver',
+} as const;
+
 /** The daemon as the converter sees it. */
 export interface DaemonCapabilities {
   /** Enabled LLB caps (the gateway's Ping). */
@@ -78,20 +85,31 @@ const V0_13_ADDED: readonly string[] = [
  * image store, so they are not in it). */
 export const V0_13_LLB_CAPS: readonly string[] = [...V0_8_LLB_CAPS, ...V0_13_ADDED].sort();
 
+/** Frontend API caps of BuildKit v0.13 (measured: Docker 26.1.5's gateway). */
+export const V0_13_FRONTEND_CAPS: readonly string[] = [
+  'frontend.caps', 'frontend.inputs', 'gateway.evaluate', 'gateway.exec', 'gateway.exec.extrahosts', 'gateway.exec.secretenv',
+  'gateway.exec.signals', 'gateway.solve.evaluate', 'gateway.solve.metadata', 'gateway.warnings', 'importcaches', 'proto.refarray',
+  'readdir', 'readfile', 'reference.attestations', 'reference.output', 'resolveimage', 'resolveimage.resolvemode', 'return',
+  'returnmap', 'solve.base', 'solve.inlinereturn', 'source.metaresolver', 'statfile',
+];
+
 /** The newest capabilities tracebuild converts for: every cap it knows how to use. */
 export const NEWEST_CAPABILITIES: DaemonCapabilities = {
   llb: [...new Set([...V0_13_LLB_CAPS, ...Object.values(CAP)])].sort(),
+  frontend: V0_13_FRONTEND_CAPS,
   name: 'the newest BuildKit tracebuild supports',
 };
 
 /** The capabilities of one conversion, with the questions the converter asks. */
 export class Capabilities {
   private readonly llb: ReadonlySet<string>;
+  private readonly frontend: ReadonlySet<string>;
   readonly name: string;
   private readonly engineApi: number[] | undefined;
 
   constructor(caps: DaemonCapabilities = NEWEST_CAPABILITIES) {
     this.llb = new Set(caps.llb);
+    this.frontend = new Set(caps.frontend ?? []);
     this.name = caps.name;
     this.engineApi = caps.engineApiVersion?.split('.').map((n) => Number(n));
   }
@@ -106,6 +124,13 @@ export class Capabilities {
    * counts too. Older daemons would ignore the field, but it changes the vertex digests. */
   get removeMountStubs(): boolean {
     return this.llb.has(CAP.removeMountStubs) || this.llb.has(CAP.sourcePolicy);
+  }
+
+  /** Whether COPY/ADD history lines carry --parents, --chown and --chmod, as the
+   * Dockerfile frontend of BuildKit v0.13+ writes them (read from the frontend API cap of
+   * that release: the frontend's own format has no cap). */
+  get copyHistoryFlags(): boolean {
+    return this.frontend.has(FRONTEND_CAP.sourceMetaResolver);
   }
 
   /** HEALTHCHECK --start-interval reaches the image only through an Engine API 1.44+

@@ -15,7 +15,7 @@ import { parseDockerfile } from '../../dockerfile-parser/index.js';
 import { cleanPath } from '../../common/index.js';
 import { convertDockerfile, describeConversion } from './index.js';
 import type { ContextDirReader, DaemonCapabilities } from './index.js';
-import { V0_13_LLB_CAPS, V0_8_LLB_CAPS } from './index.js';
+import { V0_13_FRONTEND_CAPS, V0_13_LLB_CAPS, V0_8_LLB_CAPS } from './index.js';
 
 const testdata = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata');
 const update = process.env['UPDATE_GOLDEN'] === '1';
@@ -101,7 +101,7 @@ function targetOf(dir: string): string | undefined {
 /** The daemons the golden files are for: file name, capabilities. */
 const DAEMONS: ReadonlyArray<[string, DaemonCapabilities]> = [
   ['convert.golden.json', { llb: V0_8_LLB_CAPS, engineApiVersion: '1.41', name: "dockerd 20.10.24's BuildKit (v0.8.x)" }],
-  ['convert.v0.13.golden.json', { llb: V0_13_LLB_CAPS, engineApiVersion: '1.45', name: "dockerd 26.1.5's BuildKit (v0.13.x)" }],
+  ['convert.v0.13.golden.json', { llb: V0_13_LLB_CAPS, frontend: V0_13_FRONTEND_CAPS, engineApiVersion: '1.45', name: "dockerd 26.1.5's BuildKit (v0.13.x)" }],
 ];
 
 async function describeCase(name: string, capabilities: DaemonCapabilities): Promise<unknown> {

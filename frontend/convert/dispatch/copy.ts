@@ -76,6 +76,12 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   if (checksum !== '') checkChecksum(ctx, line, checksum, sources, c.heredocs.length);
 
   let msg = isAdd ? 'ADD' : 'COPY';
+  if (ctx.caps.copyHistoryFlags) {
+    // As that frontend writes them: --chown expanded, --chmod as written.
+    if (parents) msg += ' --parents';
+    if (chown !== '') msg += ` --chown=${chown}`;
+    if (c.chmod) msg += ` --chmod=${c.chmod}`;
+  }
   for (const src of sources) {
     msg += ' ' + src;
     if (isAdd && isGitSource(src)) copyGit(job, src);
