@@ -74,3 +74,16 @@ export function proxyEnvFrom(args: Record<string, string>): ProxyEnv | undefined
   }
   return found ? pe : undefined;
 }
+
+/**
+ * The build arguments BuildKit's own Dockerfile frontend reads as its options (they are
+ * not ARGs of the Dockerfile): BUILDKIT_SANDBOX_HOSTNAME (the hostname of every RUN) and
+ * BUILDKIT_CACHE_MOUNT_NS (prefixed to cache mount ids). BUILDKIT_CONTEXT_KEEP_GIT_DIR
+ * only applies to a git build context and BUILDKIT_MULTI_PLATFORM to the exporter and
+ * vertex names; tracebuild has neither remote contexts nor multi-platform exports, so
+ * they change nothing here.
+ */
+export function frontendArgsFrom(args: Record<string, string>): { hostname?: string; cacheMountNs: string } {
+  const hostname = args['BUILDKIT_SANDBOX_HOSTNAME'];
+  return { ...(hostname ? { hostname } : {}), cacheMountNs: args['BUILDKIT_CACHE_MOUNT_NS'] ?? '' };
+}

@@ -12,6 +12,7 @@ export type {
   Vertex,
   ExecOptions,
   MountSpec,
+  SecretEnvSpec,
   MountType,
   CacheSharing,
   CopyOptions,

@@ -38,6 +38,13 @@ function put(obj: Obj, key: string, value: unknown): void {
   obj[key] = value;
 }
 
+/** A message of the given fields, zero values left out (see put). */
+function message(fields: Record<string, unknown>): Obj {
+  const o: Obj = {};
+  for (const [k, v] of Object.entries(fields)) put(o, k, v);
+  return o;
+}
+
 const arrayIndexLike = /^(0|[1-9][0-9]*)$/;
 
 /** A map as a plain object whose key order is sorted bytewise (JS keeps string-key
@@ -182,14 +189,10 @@ class Marshaler {
     put(
       meta,
       'extraHosts',
-      v.extraHosts.map((h) => {
-        const o: Obj = {};
-        put(o, 'Host', h.host);
-        put(o, 'IP', h.ip);
-        return o;
-      }),
+      v.extraHosts.map((h) => message({ Host: h.host, IP: h.ip })),
     );
     put(meta, 'hostname', v.hostname);
+    put(meta, 'removeMountStubsRecursive', v.removeMountStubs);
 
     const mounts = v.mounts.map((m) => {
       const pm: Obj = {};
@@ -200,6 +203,7 @@ class Marshaler {
       put(pm, 'output', m.output);
       put(pm, 'readonly', m.readonly);
       put(pm, 'mountType', { bind: 0, secret: 1, ssh: 2, cache: 3, tmpfs: 4 }[m.type]);
+      if (m.tmpfsSize !== undefined) pm['TmpfsOpt'] = { size: m.tmpfsSize };
       if (m.type === 'cache') {
         const co: Obj = {};
         put(co, 'ID', m.cacheId);
@@ -222,6 +226,11 @@ class Marshaler {
     put(exec, 'mounts', mounts);
     put(exec, 'network', { sandbox: 0, host: 1, none: 2 }[v.network]);
     put(exec, 'security', { sandbox: 0, insecure: 1 }[v.security]);
+    put(
+      exec,
+      'secretenv',
+      v.secretEnv.map((e) => message({ ID: e.id, name: e.name, optional: e.optional })),
+    );
     const op: Obj = {};
     put(op, 'inputs', inputs.map(inputObj));
     op['exec'] = exec;
@@ -259,6 +268,9 @@ class Marshaler {
           put(c, 'allowWildcard', s.opts.allowWildcard);
           put(c, 'allowEmptyWildcard', s.opts.allowEmptyWildcard);
           put(c, 'timestamp', s.opts.timestampNs ?? -1);
+          put(c, 'include_patterns', s.opts.includePatterns);
+          put(c, 'exclude_patterns', s.opts.excludePatterns);
+          put(c, 'modeStr', s.opts.modeStr);
           a['copy'] = c;
           break;
         }

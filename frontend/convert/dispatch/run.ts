@@ -6,6 +6,7 @@ import { FileAction, LlbState } from '../../llb/index.js';
 import type { ExecOptions, MountSpec } from '../../llb/index.js';
 import type { EnvList } from '../util.js';
 import { joinPath } from '../../../common/index.js';
+import { CAP } from '../capabilities.js';
 import { runMounts } from './mounts.js';
 import { commandArgs, commitToHistory, fail, internalMetadata, prefixCommand, recordStep, uppercaseCmd } from './state.js';
 import type { DispatchContext, DispatchState } from './state.js';
@@ -15,6 +16,8 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
   const netMode = decodeMode(ctx, line, c.network, networkMode);
   const network = netMode === undefined || netMode === 'default' ? ctx.network : netMode;
   const security = decodeMode(ctx, line, c.security, securityMode) ?? 'sandbox';
+  if (network !== 'sandbox' && !ctx.caps.has(CAP.network)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`RUN with network mode ${network} needs network modes on execs (LLB cap ${CAP.network})`));
+  if (security !== 'sandbox' && !ctx.caps.has(CAP.security)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`RUN --security=${security} needs security modes on execs (LLB cap ${CAP.security})`));
 
   let command: CommandForm = c.command;
   let customName = c.text;
@@ -45,6 +48,11 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
     security,
     platform: d.platform,
     mounts,
+    ...(ctx.frontendArgs.hostname ? { hostname: ctx.frontendArgs.hostname } : {}),
+    // What BuildKit's own frontend sets where the daemon can do it: the mount points the
+    // exec needed (/run/secrets, a bind target...) are not left behind in the image.
+    ...(ctx.caps.removeMountStubs ? { removeMountStubs: true } : {}),
+    ...(rm.secretEnv.length > 0 ? { secretEnv: rm.secretEnv } : {}),
   };
   try {
     d.llb = d.llb.run(exec);

@@ -4,6 +4,7 @@
 import { expandWord, expandWords, ExpansionError, type ExpansionBudget } from '../../../dockerfile-parser/index.js';
 import type { CommandForm, EscapeChar, Instruction } from '../../../dockerfile-parser/index.js';
 import type { LlbState, ProxyEnv, VertexMetadata } from '../../llb/index.js';
+import type { Capabilities } from '../capabilities.js';
 import { ConvertError } from '../errors.js';
 import type { ConvertErrorCode } from '../errors.js';
 import type { ImageSpec } from '../image.js';
@@ -80,6 +81,18 @@ export interface DispatchContext {
   execs: ExecRecord[];
   /** Wildcard matches of COPY --parents in the build context (shared by the passes). */
   parentsGlobs: ParentsGlobs;
+  /** What the daemon can run (capabilities.ts). */
+  caps: Capabilities;
+  /** Build arguments BuildKit's frontend reads itself (meta-args.ts). */
+  frontendArgs: FrontendArgs;
+}
+
+/** The build arguments BuildKit's own Dockerfile frontend reads as options. */
+export interface FrontendArgs {
+  /** BUILDKIT_SANDBOX_HOSTNAME: the hostname of every RUN. */
+  hostname?: string;
+  /** BUILDKIT_CACHE_MOUNT_NS: prefixed to every cache mount id. */
+  cacheMountNs: string;
 }
 
 export function fail(ctx: DispatchContext, line: number, code: ConvertErrorCode, what: string, cause?: unknown): never {
