@@ -8,6 +8,7 @@
 import type {
   ContextDirEntry,
   DaemonInfo,
+  NamedContext,
   ConvertOptions as FrontendConvertOptions,
   Conversion as FrontendConversion,
   GatewayApi,
@@ -27,6 +28,7 @@ export type {
   ContextDirEntry,
   DaemonInfo,
   GatewayApi,
+  NamedContext,
   Platform,
   ServedFile,
   SolveResult,

@@ -22,6 +22,15 @@ export function checkSecretsProvided(
   );
 }
 
+/** The LLB caps the converter may use. dockerd's BuildKit announces OCI layout sources
+ * (its cap list is BuildKit's own) but its worker registers no `oci-layout` source: a build
+ * that uses one fails there with "unknown scheme oci-layout" (measured on Docker 26.1.5,
+ * buildx 0.13.1 fails the same way), so the converter refuses it at its line instead. */
+function dockerdLlbCaps(gateway: GatewayApi): readonly string[] {
+  const llb = gateway.capabilities?.llb ?? [];
+  return gateway.daemon?.engine === 'dockerd' ? llb.filter((c) => c !== 'source.ocilayout') : llb;
+}
+
 /** Converts the Dockerfile for the gateway: the definition and image config to solve. */
 export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
   run: BuildRun<Ast, Def, E>,
@@ -38,6 +47,7 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
     noCache: request.noCache,
     excludePatterns: inputs.dockerignore.patterns,
     sessionId: gateway.sessionId,
+    ...(run.buildContexts === undefined ? {} : { namedContexts: run.buildContexts.named }),
     resolveImageConfig: (ref, platform) => gateway.resolveImageConfig(ref, platform),
     // COPY --parents wildcards are expanded against the context where the daemon cannot
     // filter copies itself (see frontend/convert).
@@ -48,7 +58,7 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
       ? {}
       : {
           capabilities: {
-            llb: gateway.capabilities.llb,
+            llb: dockerdLlbCaps(gateway),
             frontend: gateway.capabilities.frontend,
             ...(gateway.daemon?.apiVersion === undefined ? {} : { engineApiVersion: gateway.daemon.apiVersion }),
             name: gateway.daemon?.description ?? "the daemon's BuildKit",

@@ -10,6 +10,7 @@ import type { ProgressMode, ProgressSession } from '../progress/index.js';
 import type { ImageReferenceParts } from '../../common/index.js';
 import type { Trace } from '../../model/index.js';
 import type { SigningSetup } from './attest.js';
+import type { BuildContexts } from './build-contexts.js';
 import type { BuildInputs } from './inputs.js';
 import type { PushedImage } from './push.js';
 import type { TraceSession } from './trace.js';
@@ -31,6 +32,8 @@ export interface BuildRequest {
   secrets: string[];
   /** `--allow` entitlements. */
   allow: string[];
+  /** `--build-context NAME=VALUE` values as given (build-contexts.ts). */
+  buildContexts?: string[];
   /** `--push`: push every -t name (push.ts). */
   push?: boolean;
   /** `--key FILE`: sign attestations with this private key (ours, or cosign.key) (attest.ts). */
@@ -65,6 +68,8 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   inputs?: BuildInputs;
+  /** `--build-context`: for the converter and the session. */
+  buildContexts?: BuildContexts;
   ast?: Ast;
   entitlements: string[];
   /** Secret values by id; never printed, never put in the LLB or a trace. */

@@ -12,6 +12,7 @@ import { grpcStatus, method, Rpc, type Msg } from './rpc.js';
 import { toStatusBatch } from './status.js';
 import { Gateway, gatewayError } from './gateway.js';
 import { newId, openControlSession, openDockerSession, type Session } from './session.js';
+import { sessionExtras } from './session-extras.js';
 import { describeDaemon, dockerdVersion } from './daemon.js';
 
 const CONTROL = 'moby.buildkit.v1.Control';
@@ -216,6 +217,7 @@ async function runSolve(
       contextDir: req.contextDir,
       dockerignore: req.dockerignore,
       secrets: req.secrets,
+      ...sessionExtras(req),
       onFileServed: req.onFileServed,
       signal: ctl.signal,
       name: 'tracebuild',

@@ -81,6 +81,12 @@ export interface GatewaySolveRequest {
   onFileServed?(file: ServedFile): void;
   /** Served by Secrets.GetSecret; an unknown id answers NOT_FOUND. */
   secrets?: Record<string, Uint8Array>;
+  /** Named local directories (`--build-context NAME=DIR`): `local://NAME` sources, with
+   * their own .dockerignore patterns. */
+  localDirs?: Record<string, { dir: string; dockerignore: string[] }>;
+  /** OCI layout directories by store id (`--build-context NAME=oci-layout://DIR`), served
+   * as the session's content stores. */
+  ociLayouts?: Record<string, string>;
   /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
   signal?: AbortSignal;
 }

@@ -36,6 +36,8 @@ export const CAP = {
   gitSubdir: 'source.git.subdir',
   /** ADD --checksum of a git source (the commit). */
   gitChecksum: 'source.git.checksum',
+  /** `oci-layout://` sources read through the session (--build-context NAME=oci-layout://). */
+  ociLayout: 'source.ocilayout',
 } as const;
 
 export type CapId = (typeof CAP)[keyof typeof CAP];

@@ -23,6 +23,7 @@ import { ConvertError } from './errors.js';
 import { imageToJSON } from './image.js';
 import { frontendArgsFrom, globalScope } from './meta-args.js';
 import { Capabilities } from './capabilities.js';
+import { replaceNamedStages } from './named-contexts.js';
 import { ParentsGlobs } from './parents.js';
 import { DEFAULT_PLATFORM } from './platform.js';
 import { addDependencies, findTarget, reachableFrom, SCRATCH, stageTable } from './stages.js';
@@ -38,10 +39,16 @@ async function prepare(opts: ConvertOptions): Promise<Plan> {
   const buildPlatform = opts.platform ?? DEFAULT_PLATFORM;
   const scope = globalScope(ast, opts.buildArgs, buildPlatform, targetPlatform);
   const table = stageTable(ast, scope);
+  replaceNamedStages(table, opts.namedContexts, targetPlatform);
   const target = findTarget(table, opts.target);
   addDependencies(table);
   const reachable = reachableFrom(target);
-  await resolveBaseImages(table, reachable, targetPlatform, opts.resolveImageConfig);
+  await resolveBaseImages(table, reachable, targetPlatform, {
+    resolveImageConfig: opts.resolveImageConfig,
+    namedContexts: opts.namedContexts,
+    sessionId: opts.sessionId,
+    caps: new Capabilities(opts.capabilities),
+  });
   return { infos: table.infos, target, reachable, metaArgs: scope.metaArgs, targetPlatform, frontendArgs: frontendArgsFrom(opts.buildArgs) };
 }
 
@@ -83,7 +90,10 @@ export async function convertDockerfile(opts: ConvertOptions): Promise<Conversio
     imageConfig: imageToJSON(targetImage(opts, plan, target)),
     steps: stepsInGraph(ctx, vertexIn),
     baseImages: baseImages(plan),
-    localSources: vertexIn(local) ? [{ name: contextName, excludePatterns: [...opts.excludePatterns] }] : [],
+    localSources: [
+      ...(vertexIn(local) ? [{ name: contextName, excludePatterns: [...opts.excludePatterns] }] : []),
+      ...namedLocalSources(plan, vertexIn),
+    ],
     ...execRequirements(ctx, vertexIn),
   };
 }
@@ -127,12 +137,25 @@ function stepsInGraph(ctx: DispatchContext, vertexIn: (s: LlbState) => string | 
   return steps;
 }
 
-/** The base images the target needs, once each, as references and digests. */
+/** Named local contexts in the graph, as the session must serve them. */
+function namedLocalSources(plan: Plan, vertexIn: (s: LlbState) => string | undefined): Conversion['localSources'] {
+  const out: Conversion['localSources'] = [];
+  for (const info of plan.infos) {
+    const c = info.named?.context;
+    if (c?.type !== 'local' || !info.namedState || !vertexIn(info.namedState.state)) continue;
+    if (!out.some((s) => s.name === c.name)) out.push({ name: c.name, excludePatterns: [...c.excludePatterns] });
+  }
+  return out;
+}
+
+/** The base images the target needs, once each, as references and digests (a named
+ * context counts when it is an image of a registry). */
 function baseImages(plan: Plan): Conversion['baseImages'] {
   const out: Conversion['baseImages'] = [];
   const seenRefs = new Set<string>();
   for (const info of plan.infos) {
     if (!plan.reachable.has(info) || info.base || info.baseName === SCRATCH || info.resolved?.scratch) continue;
+    if (info.named !== undefined && info.named.context.type !== 'docker-image') continue;
     if (seenRefs.has(info.baseName)) continue;
     seenRefs.add(info.baseName);
     const ref = info.resolved?.digest ? info.baseName.slice(0, info.baseName.lastIndexOf('@')) : info.baseName;

@@ -35,6 +35,19 @@ export interface ContextDirEntry {
  */
 export type ContextDirReader = (dir: string) => Promise<readonly ContextDirEntry[] | undefined>;
 
+/**
+ * A named build context (`--build-context NAME=...`), as BuildKit's Dockerfile frontend
+ * takes them: a FROM or COPY --from naming NAME, or a stage named NAME, uses it instead.
+ * - local: a directory the session serves as `local://<name>`;
+ * - docker-image: an image reference (resolved like a FROM);
+ * - oci-layout: an image in an OCI layout the session serves as content store `storeId`,
+ *   by the digest of its manifest, with its config read from the layout.
+ */
+export type NamedContext =
+  | { type: 'local'; name: string; excludePatterns: string[] }
+  | { type: 'docker-image'; ref: string }
+  | { type: 'oci-layout'; storeId: string; digest: string; config: Record<string, unknown> };
+
 export interface ConvertOptions {
   dockerfile: DockerfileAst;
   buildArgs: Record<string, string>;
@@ -57,6 +70,8 @@ export interface ConvertOptions {
    * out (the convert command, no daemon): the LLB is the same for every run.
    */
   sessionId?: string;
+  /** Named contexts by name as given (`NAME` or `NAME::os/arch`). */
+  namedContexts?: Readonly<Record<string, NamedContext>>;
   /** Default linux/amd64. */
   platform?: Platform;
   /** Absent (convert command, no daemon): base config treated as empty. */
