@@ -58,7 +58,7 @@ export type ConvertOptions<Ast> = Omit<FrontendConvertOptions, 'dockerfile'> & {
 
 /** What the cli reads of a conversion, with the LLB definition opaque. */
 export type Conversion<Def> = Pick<FrontendConversion, 'imageConfig' | 'steps' | 'baseImages'> &
-  Partial<Pick<FrontendConversion, 'secrets'>> & { definition: Def };
+  Partial<Pick<FrontendConversion, 'secrets' | 'ssh'>> & { definition: Def };
 
 export interface Exporter {
   type: 'moby';

@@ -36,7 +36,8 @@ export type UsageErrorCode =
   | 'remote-context-not-supported'
   | 'invalid-secret'
   | 'invalid-entitlement'
-  | 'invalid-build-context';
+  | 'invalid-build-context'
+  | 'invalid-ssh';
 
 /** The command line asks for something impossible: exit 2. */
 export class UsageError extends TracebuildError<UsageErrorCode> {
@@ -59,7 +60,9 @@ export type InputErrorCode =
   | 'secret-unreadable'
   | 'secret-not-provided'
   | 'entitlement-not-allowed'
-  | 'build-context-unreadable';
+  | 'build-context-unreadable'
+  | 'ssh-agent-unreadable'
+  | 'ssh-not-provided';
 
 /** A build input is missing or unreadable: exit 1, like any failed build. */
 export class BuildInputError extends TracebuildError<InputErrorCode> {

@@ -4,6 +4,7 @@
 import type { DockerfileAstView, ConvertOptions, GatewayApi } from '../contracts.js';
 import { BuildInputError } from '../errors.js';
 import { contextDirReader } from './inputs.js';
+import { checkSshProvided } from './ssh.js';
 import { required, type BuildRun } from './types.js';
 
 /** A required secret the Dockerfile mounts but `--secret` did not give: named with its line
@@ -68,5 +69,6 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
   const conversion = await run.toolchain.convertDockerfile(options);
   run.conversion = conversion;
   checkSecretsProvided(conversion.secrets, run.secrets, inputs.dockerfileName);
+  checkSshProvided(conversion.ssh, run.sshAgents ?? {}, inputs.dockerfileName);
   return { definition: conversion.definition, imageConfig: conversion.imageConfig };
 }

@@ -55,6 +55,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           },
           secrets: run.secrets,
           ...(run.buildContexts === undefined ? {} : { localDirs: run.buildContexts.localDirs, ociLayouts: run.buildContexts.ociLayouts }),
+          ...(run.sshAgents === undefined ? {} : { sshAgents: run.sshAgents }),
           signal: run.signal,
         });
       } catch (err) {

@@ -34,6 +34,8 @@ export interface BuildRequest {
   allow: string[];
   /** `--build-context NAME=VALUE` values as given (build-contexts.ts). */
   buildContexts?: string[];
+  /** `--ssh default|ID[=SOCKET]` values as given (ssh.ts). */
+  ssh?: string[];
   /** `--push`: push every -t name (push.ts). */
   push?: boolean;
   /** `--key FILE`: sign attestations with this private key (ours, or cosign.key) (attest.ts). */
@@ -70,6 +72,8 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   inputs?: BuildInputs;
   /** `--build-context`: for the converter and the session. */
   buildContexts?: BuildContexts;
+  /** `--ssh`: agent sockets by id, forwarded by the session. */
+  sshAgents?: Record<string, string>;
   ast?: Ast;
   entitlements: string[];
   /** Secret values by id; never printed, never put in the LLB or a trace. */

@@ -87,6 +87,8 @@ export interface GatewaySolveRequest {
   /** OCI layout directories by store id (`--build-context NAME=oci-layout://DIR`), served
    * as the session's content stores. */
   ociLayouts?: Record<string, string>;
+  /** SSH agent sockets by id (`--ssh ID=SOCKET`), forwarded to RUN --mount=type=ssh. */
+  sshAgents?: Record<string, string>;
   /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
   signal?: AbortSignal;
 }

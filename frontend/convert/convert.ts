@@ -169,11 +169,12 @@ function baseImages(plan: Plan): Conversion['baseImages'] {
 function execRequirements(
   ctx: DispatchContext,
   vertexIn: (s: LlbState) => string | undefined,
-): Pick<Conversion, 'entitlements' | 'secrets' | 'sshIds'> {
+): Pick<Conversion, 'entitlements' | 'secrets' | 'sshIds' | 'ssh'> {
   let hostNet = false;
   let insecure = false;
   const secrets: Conversion['secrets'] = [];
   const sshIds: string[] = [];
+  const ssh: Conversion['ssh'] = [];
   const seenSecret = new Set<string>();
   for (const e of ctx.execs) {
     if (!vertexIn(e.state)) continue;
@@ -185,12 +186,15 @@ function execRequirements(
       seenSecret.add(key);
       secrets.push({ id: sec.id, required: sec.required, line: sec.line });
     }
-    for (const ssh of e.ssh) if (!sshIds.includes(ssh.id)) sshIds.push(ssh.id);
+    for (const use of e.ssh) {
+      if (!sshIds.includes(use.id)) sshIds.push(use.id);
+      if (!ssh.some((s) => s.id === use.id && s.line === use.line)) ssh.push({ id: use.id, required: use.required, line: use.line });
+    }
   }
   const entitlements: Conversion['entitlements'] = [];
   if (hostNet) entitlements.push('network.host');
   if (insecure) entitlements.push('security.insecure');
-  return { entitlements, secrets, sshIds };
+  return { entitlements, secrets, sshIds, ssh };
 }
 
 /** JSON for `tracebuild convert`: each op decoded with its digest and metadata, and the

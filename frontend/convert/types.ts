@@ -103,4 +103,6 @@ export interface Conversion {
   secrets: { id: string; required: boolean; line: number }[];
   /** SSH agent ids the execs mount (RUN --mount=type=ssh; 'default' when no id=). */
   sshIds: string[];
+  /** The same mounts one entry per id and Dockerfile line, with whether each is required. */
+  ssh: { id: string; required: boolean; line: number }[];
 }
