@@ -82,6 +82,8 @@ export interface BuildKitClient<Def> {
   /** What the client learned about the daemon when it connected (its versions). */
   readonly daemon?: DaemonInfo;
   solve(options: SolveOptions<Def>): Promise<SolveResult>;
+  /** The daemon's workers and the platforms they execute (absent in test fakes). */
+  listWorkers?(): Promise<{ platforms: Platform[] }[]>;
   close(): void | Promise<void>;
 }
 

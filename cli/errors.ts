@@ -37,7 +37,9 @@ export type UsageErrorCode =
   | 'invalid-secret'
   | 'invalid-entitlement'
   | 'invalid-build-context'
-  | 'invalid-ssh';
+  | 'invalid-ssh'
+  | 'invalid-platform'
+  | 'multi-platform-not-supported';
 
 /** The command line asks for something impossible: exit 2. */
 export class UsageError extends TracebuildError<UsageErrorCode> {

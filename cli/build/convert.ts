@@ -39,6 +39,9 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
 ): Promise<{ definition: Def; imageConfig: Record<string, unknown> }> {
   const inputs = required(run.inputs, 'inputs');
   const { request } = run;
+  // What the daemon executes: its own platform first (BUILDPLATFORM), then the emulated ones.
+  const platforms = (await run.client?.listWorkers?.())?.flatMap((w) => w.platforms);
+  const buildPlatform = platforms?.[0];
   const options: ConvertOptions<Ast> = {
     dockerfile: required(run.ast, 'ast'),
     buildArgs: run.buildArgs,
@@ -48,6 +51,8 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
     noCache: request.noCache,
     excludePatterns: inputs.dockerignore.patterns,
     sessionId: gateway.sessionId,
+    ...(run.platform === undefined ? {} : { platform: run.platform }),
+    ...(buildPlatform === undefined ? {} : { buildPlatform: { os: buildPlatform.os, architecture: buildPlatform.architecture } }),
     ...(run.buildContexts === undefined ? {} : { namedContexts: run.buildContexts.named }),
     resolveImageConfig: (ref, platform) => gateway.resolveImageConfig(ref, platform),
     // COPY --parents wildcards are expanded against the context where the daemon cannot
@@ -63,6 +68,7 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
             frontend: gateway.capabilities.frontend,
             ...(gateway.daemon?.apiVersion === undefined ? {} : { engineApiVersion: gateway.daemon.apiVersion }),
             name: gateway.daemon?.description ?? "the daemon's BuildKit",
+            ...(platforms === undefined ? {} : { platforms }),
           },
         }),
   };

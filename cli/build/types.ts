@@ -3,7 +3,7 @@
 // each phase is a file of this folder and imports only these types (and what it uses), so
 // no phase imports the pipeline.
 
-import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
+import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, Platform, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
 import { CanceledError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { ProgressMode, ProgressSession } from '../progress/index.js';
@@ -36,6 +36,8 @@ export interface BuildRequest {
   buildContexts?: string[];
   /** `--ssh default|ID[=SOCKET]` values as given (ssh.ts). */
   ssh?: string[];
+  /** `--platform` values as given (platforms.ts). */
+  platforms?: string[];
   /** `--push`: push every -t name (push.ts). */
   push?: boolean;
   /** `--key FILE`: sign attestations with this private key (ours, or cosign.key) (attest.ts). */
@@ -74,6 +76,8 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   buildContexts?: BuildContexts;
   /** `--ssh`: agent sockets by id, forwarded by the session. */
   sshAgents?: Record<string, string>;
+  /** `--platform`: the platform to build for (absent: the daemon's own). */
+  platform?: Platform;
   ast?: Ast;
   entitlements: string[];
   /** Secret values by id; never printed, never put in the LLB or a trace. */

@@ -143,6 +143,7 @@ class Client implements BuildKitClient {
       platforms: (Array.isArray(r.platforms) ? (r.platforms as Msg[]) : []).map((p) => ({
         os: typeof p.OS === 'string' ? p.OS : '',
         architecture: typeof p.Architecture === 'string' ? p.Architecture : '',
+        ...(typeof p.Variant === 'string' && p.Variant !== '' ? { variant: p.Variant } : {}),
       })),
     }));
   }

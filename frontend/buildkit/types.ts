@@ -21,7 +21,8 @@ export interface Platform {
 
 export interface WorkerInfo {
   id: string;
-  platforms: { os: string; architecture: string }[];
+  /** What it executes: its own platform and those it has an emulator for. */
+  platforms: { os: string; architecture: string; variant?: string }[];
 }
 
 /** What the client learned about the daemon when it connected (daemon.ts): for messages

@@ -36,7 +36,7 @@ async function prepare(opts: ConvertOptions): Promise<Plan> {
   // `# syntax=` names a frontend image; tracebuild is the frontend, so the CLI notes it
   // and nothing else happens here.
   const targetPlatform = opts.platform ?? DEFAULT_PLATFORM;
-  const buildPlatform = opts.platform ?? DEFAULT_PLATFORM;
+  const buildPlatform = opts.buildPlatform ?? DEFAULT_PLATFORM;
   const scope = globalScope(ast, opts.buildArgs, buildPlatform, targetPlatform);
   const table = stageTable(ast, scope);
   replaceNamedStages(table, opts.namedContexts, targetPlatform);

@@ -72,8 +72,11 @@ export interface ConvertOptions {
   sessionId?: string;
   /** Named contexts by name as given (`NAME` or `NAME::os/arch`). */
   namedContexts?: Readonly<Record<string, NamedContext>>;
-  /** Default linux/amd64. */
+  /** The platform to build for (TARGETPLATFORM, the LLB's constraints, the image config).
+   * Default linux/amd64. */
   platform?: Platform;
+  /** The daemon's own platform (BUILDPLATFORM). Default linux/amd64. */
+  buildPlatform?: Platform;
   /** Absent (convert command, no daemon): base config treated as empty. */
   resolveImageConfig?: ImageConfigResolver;
   /** The build context, for what a daemon without copy include patterns (BuildKit v0.8)
