@@ -38,4 +38,8 @@ export type {
   SolveErrorCode,
   DaemonInfo,
   BuildKitCapabilities,
+  RegistryAuthProvider,
+  RegistryCredentials,
+  RegistryToken,
+  RegistryTokenRequest,
 } from './buildkit/index.js';

@@ -8,6 +8,7 @@ import { createProgress } from '../progress/index.js';
 import { formatImageReference, type ImageReferenceParts } from '../../common/index.js';
 import { convertInGateway } from './convert.js';
 import { secretMask } from './redact.js';
+import { dockerConfigRegistryAuth } from './registry-auth.js';
 import { abortReason, required, throwIfAborted, type BuildPhase } from './types.js';
 
 export function moby(tags: readonly ImageReferenceParts[]): { type: 'moby'; attrs: Record<string, string> } {
@@ -54,6 +55,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
             for (const o of run.solveObservers ?? []) o.onFileServed?.(file);
           },
           secrets: run.secrets,
+          registryAuth: dockerConfigRegistryAuth(io.env),
           signal: run.signal,
         });
       } catch (err) {

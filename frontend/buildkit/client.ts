@@ -216,6 +216,7 @@ async function runSolve(
       contextDir: req.contextDir,
       dockerignore: req.dockerignore,
       secrets: req.secrets,
+      registryAuth: req.registryAuth,
       onFileServed: req.onFileServed,
       signal: ctl.signal,
       name: 'tracebuild',
