@@ -29,6 +29,7 @@ describe('remoteFailureKind', () => {
 
   it.each([
     'process "/bin/sh -c curl http://127.0.0.1:1 || echo unauthorized" did not complete successfully: exit code: 7',
+    'executor failed running [/bin/sh -c echo unauthorized connection refused && exit 3]: exit code: 3',
     '127.0.0.1:5000/x:1: not found',
     'failed to compute cache key: "/missing": not found',
     'manifest unknown: manifest unknown',

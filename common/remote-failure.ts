@@ -28,8 +28,10 @@ const UNREACHABLE = [
   /\b(?:ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)\b/,
 ];
 
-/** A step's own command failing: its text is the user's command line, not the daemon's word. */
-const PROCESS_FAILED = /did not complete successfully: exit code/;
+/** A step's own command failing: its text is the user's command line, not the daemon's word
+ * (BuildKit v0.13: `process "..." did not complete successfully`; v0.8: `executor failed
+ * running [...]`). */
+const PROCESS_FAILED = /did not complete successfully: exit code|executor failed running \[/;
 
 /** `auth` or `unreachable` when the message says so, else undefined (authentication wins:
  * a refused login is the thing to fix, whatever else the message says). */
