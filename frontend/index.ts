@@ -12,6 +12,8 @@ export type {
   ContextDirEntry,
   ContextDirReader,
   DaemonCapabilities,
+  BuildExecDefaults,
+  Ulimit,
 } from './convert/index.js';
 export {
   endpointFromEnv,

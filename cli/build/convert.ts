@@ -38,7 +38,8 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
     noCache: request.noCache,
     excludePatterns: inputs.dockerignore.patterns,
     sessionId: gateway.sessionId,
-    resolveImageConfig: (ref, platform) => gateway.resolveImageConfig(ref, platform),
+    resolveImageConfig: (ref, platform, resolveMode) => gateway.resolveImageConfig(ref, platform, resolveMode),
+    ...(request.execDefaults === undefined ? {} : { execDefaults: request.execDefaults }),
     // COPY --parents wildcards are expanded against the context where the daemon cannot
     // filter copies itself (see frontend/convert).
     readContextDir: contextDirReader(inputs.contextDir),

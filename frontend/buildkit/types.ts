@@ -106,7 +106,8 @@ export interface GatewayApi {
   readonly capabilities?: BuildKitCapabilities;
   /** The daemon as connect learned it (versions, for messages). */
   readonly daemon?: DaemonInfo;
-  resolveImageConfig(ref: string, platform: Platform): Promise<{ digest?: string; config: Record<string, unknown> }>;
+  /** `resolveMode` 'pull' (--pull): the registry's image even where the daemon has one. */
+  resolveImageConfig(ref: string, platform: Platform, resolveMode?: 'default' | 'pull'): Promise<{ digest?: string; config: Record<string, unknown> }>;
 }
 
 export interface SolveResult {

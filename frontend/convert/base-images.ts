@@ -6,7 +6,7 @@ import { ConvertError } from './errors.js';
 import { isScratchImage, parseImage } from './image.js';
 import { SCRATCH } from './stages.js';
 import type { StageInfo, StageTable } from './stages.js';
-import type { ImageConfigResolver, Platform } from './types.js';
+import type { ImageConfigResolver, ImageResolveMode, Platform } from './types.js';
 import { normalizeImageRef } from './util.js';
 
 export async function resolveBaseImages(
@@ -14,6 +14,7 @@ export async function resolveBaseImages(
   reachable: Set<StageInfo>,
   targetPlatform: Platform,
   resolveImageConfig: ImageConfigResolver | undefined,
+  resolveMode: ImageResolveMode = 'default',
 ): Promise<void> {
   const file = table.file;
   for (const info of table.infos) {
@@ -26,7 +27,7 @@ export async function resolveBaseImages(
     let resolved;
     if (resolveImageConfig) {
       try {
-        resolved = await resolveImageConfig(ref, platform);
+        resolved = resolveMode === 'default' ? await resolveImageConfig(ref, platform) : await resolveImageConfig(ref, platform, resolveMode);
       } catch (e) {
         throw new ConvertError('resolve-failed', file, info.fromLine, `failed to resolve image config for ${ref}: ${(e as Error).message}`, { cause: e });
       }

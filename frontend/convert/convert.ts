@@ -41,7 +41,7 @@ async function prepare(opts: ConvertOptions): Promise<Plan> {
   const target = findTarget(table, opts.target);
   addDependencies(table);
   const reachable = reachableFrom(target);
-  await resolveBaseImages(table, reachable, targetPlatform, opts.resolveImageConfig);
+  await resolveBaseImages(table, reachable, targetPlatform, opts.resolveImageConfig, opts.execDefaults?.pull === true ? 'pull' : 'default');
   return { infos: table.infos, target, reachable, metaArgs: scope.metaArgs, targetPlatform, frontendArgs: frontendArgsFrom(opts.buildArgs) };
 }
 

@@ -13,4 +13,6 @@ export type {
   ContextDirEntry,
   ContextDirReader,
   DaemonCapabilities,
+  BuildExecDefaults,
+  Ulimit,
 } from './types.js';

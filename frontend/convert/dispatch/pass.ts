@@ -77,6 +77,7 @@ export function dispatchPass(opts: ConvertOptions, plan: Plan, buildContext: Llb
     parentsGlobs,
     caps,
     frontendArgs: plan.frontendArgs,
+    execDefaults: opts.execDefaults ?? {},
   };
   const pe = proxyEnvFrom(opts.buildArgs);
   if (pe) ctx.proxyEnv = pe;
@@ -139,7 +140,7 @@ function initialState(ctx: DispatchContext, info: StageInfo, targetPlatform: Pla
   if (info.resolved) d.image = cloneImage(info.resolved.image);
   else d.image = parseImage({});
   if (info.resolved?.scratch) return d;
-  d.llb = LlbState.image(info.baseName, { platform });
+  d.llb = LlbState.image(info.baseName, { platform, ...(ctx.execDefaults.pull === true ? { resolveMode: 'pull' as const } : {}) });
   const name = prefixCommand(d, `FROM ${info.baseName}`);
   const md: VertexMetadata = { description: { 'com.docker.dockerfile.v1.command': info.fromText, 'llb.customname': name } };
   if (ctx.noCache) md.ignore_cache = true;
