@@ -17,6 +17,9 @@ describe.skipIf(gate.skip)(`build flags that reach every RUN (${currentDaemon().
   let work = '';
   const tag = uniqueTag('build-flags', 'tracebuild');
   const pullRef = `127.0.0.1:5000/tb-pull:${runId}`;
+  // A base image of this test's own: BuildKit shares a vertex between concurrent builds, and
+  // a --no-cache build of busybox:local elsewhere on the daemon would make every step run again.
+  const filterBase = `tracebuild-test/build-flags-base:${runId}`;
 
   beforeAll(async () => {
     await ensureCliBuilt();
@@ -26,11 +29,11 @@ describe.skipIf(gate.skip)(`build flags that reach every RUN (${currentDaemon().
       'shm/Dockerfile': 'FROM busybox:local\nRUN df -k /dev/shm | tail -n 1 > /shm\n',
       'ulimit/Dockerfile': 'FROM busybox:local\nRUN ulimit -n > /nofile\n',
       'filter/Dockerfile': [
-        'FROM busybox:local AS one',
+        `FROM ${filterBase} AS one`,
         'RUN cat /proc/sys/kernel/random/uuid > /one',
-        'FROM busybox:local AS two',
+        `FROM ${filterBase} AS two`,
         'RUN cat /proc/sys/kernel/random/uuid > /two',
-        'FROM busybox:local',
+        `FROM ${filterBase}`,
         'COPY --from=one /one /one',
         'COPY --from=two /two /two',
         '',
@@ -42,6 +45,7 @@ describe.skipIf(gate.skip)(`build flags that reach every RUN (${currentDaemon().
   afterAll(async () => {
     await removeImage(tag);
     await removeImage(pullRef);
+    await removeImage(filterBase);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -82,6 +86,8 @@ describe.skipIf(gate.skip)(`build flags that reach every RUN (${currentDaemon().
   });
 
   test('--no-cache-filter runs the named stage again while the other stage stays cached', async () => {
+    const tagged = await run(dockerCli, ['tag', 'busybox:local', filterBase]);
+    expect(tagged.exitCode, tagged.stderr).toBe(0);
     const first = await build(['filter']);
     expect(first.exitCode, lastLines(first.stderr, 20)).toBe(0);
     const [one, two] = [await cat('/one'), await cat('/two')];
