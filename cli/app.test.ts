@@ -339,7 +339,7 @@ describe('usage errors exit 2 before anything is built', () => {
   });
 });
 
-describe('build errors exit 1', () => {
+describe('build errors exit 1 (an unreachable daemon 3)', () => {
   // A missing context or a Dockerfile that is a directory is bad input (docker build exits 1).
   it.each([
     [['nope'], 'error: unable to prepare context: path "nope" not found\n'],
@@ -382,9 +382,9 @@ describe('build errors exit 1', () => {
     expect(r.stderr).toBe('Dockerfile:2: stage "nowhere" not found\n');
   });
 
-  it('reports an unreachable daemon in one line', async () => {
+  it('reports an unreachable daemon in one line, with the exit code of that (3)', async () => {
     const r = await cli(['.'], { fake: { connectError: new BuildKitConnectionError('cannot connect to BuildKit at unix:///var/run/docker.sock: ENOENT') } });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stderr).toBe('error: cannot connect to BuildKit at unix:///var/run/docker.sock: ENOENT\n');
   });
 

@@ -52,6 +52,8 @@ export interface DockerfileAstView {
 }
 
 export type NetworkMode = FrontendConvertOptions['network'];
+/** --pull, --add-host, --shm-size, --ulimit, --no-cache-filter, as the converter takes them. */
+export type BuildExecDefaults = NonNullable<FrontendConvertOptions['execDefaults']>;
 
 /** The converter's options, with the parsed Dockerfile as the cli sees it. */
 export type ConvertOptions<Ast> = Omit<FrontendConvertOptions, 'dockerfile'> & { dockerfile: Ast };

@@ -2,12 +2,17 @@
 // TracebuildError (common/errors.ts) and carry their exit kind; this file maps the kinds to
 // exit codes (the contract, documented in the README) and formats the message:
 //   0   success (also --help, --version)
+//   1   a failed build, and every failure below not given its own code: bad input (a
+//       Dockerfile, a context, a policy, a key), a registry error other than the two below,
+//       a trace that cannot be made or is incomplete, an attestation that does not
+//       verify, a bug
 //   2   usage: an unknown flag, a bad flag value, an invalid tag, PATH missing or not a
 //       directory, `-` or a URL as PATH
-//   130 canceled by Ctrl-C / SIGTERM
-//   1   everything else: bad input (a Dockerfile, a context, a policy, a key), a failed
-//       build, a daemon or registry that cannot be reached or refuses, a trace that cannot
-//       be made or is incomplete, an attestation that does not verify, a bug
+//   3   the daemon or a registry cannot be reached
+//   4   a registry (or the daemon) wants credentials or refused them
+//   130 interrupted: Ctrl-C / SIGTERM
+// 1, 2 and 130 are what docker build and buildx use; 3 and 4 are ours, for scripts that
+// retry an unreachable host but not a refused login.
 // Messages are one line: `error: ...`, or `Dockerfile:LINE: what` for errors that carry a
 // Dockerfile location. The CLI's own errors are below.
 
@@ -18,8 +23,8 @@ export const EXIT_CODES: Readonly<Record<ExitKind, number>> = {
   usage: 2,
   input: 1,
   build: 1,
-  unreachable: 1,
-  auth: 1,
+  unreachable: 3,
+  auth: 4,
   remote: 1,
   trace: 1,
   verify: 1,
@@ -87,16 +92,18 @@ export class CanceledError extends TracebuildError<'canceled'> {
 
 /** A build step failed and we know which: `message` is `Dockerfile:LINE: what` (or
  * `error: ...` when the step has no Dockerfile location); `details` is the multi-line view
- * (the step's last output lines, the Dockerfile excerpt) printed before it. */
+ * (the step's last output lines, the Dockerfile excerpt) printed before it. `exit` is
+ * `build` unless the step failed because a registry refused or could not be reached. */
 export class StepFailedError extends TracebuildError<'step-failed'> {
   override readonly name = 'StepFailedError';
-  readonly exit: ExitKind = 'build';
+  readonly exit: ExitKind;
   constructor(
     message: string,
     readonly details: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; exit?: ExitKind },
   ) {
-    super('step-failed', message, options);
+    super('step-failed', message, options?.cause === undefined ? {} : { cause: options.cause });
+    this.exit = options?.exit ?? 'build';
   }
 }
 
@@ -150,7 +157,7 @@ export function locatedMessage(err: unknown): string {
 /** Classifies any thrown value by its exit kind. */
 export function describeError(err: unknown): ErrorReport {
   const report = (kind: ExitKind, message: string): ErrorReport => ({ kind, exitCode: EXIT_CODES[kind], message });
-  if (err instanceof StepFailedError) return { ...report('build', oneLine(err.message)), details: err.details };
+  if (err instanceof StepFailedError) return { ...report(err.exit, oneLine(err.message)), details: err.details };
   if (isTracebuildError(err)) return report(err.exit, locatedMessage(err));
   if (err instanceof Error && err.name === 'AbortError') return report('canceled', 'error: build canceled');
   return report('internal', `error: ${oneLine(errorMessage(err))}`);

@@ -51,6 +51,21 @@ class SolveError extends Error {
 }
 
 describe('explainSolveFailure', () => {
+  it.each([
+    ['failed to copy: httpReadSeeker: failed open: unexpected status code http://127.0.0.1:5001/v2/base/blobs/sha256:ab: 401 Unauthorized', 4],
+    ['failed to do request: Head "http://127.0.0.1:5009/v2/base/manifests/1": dial tcp 127.0.0.1:5009: connect: connection refused', 3],
+  ])('gives a FROM whose pull the registry refused or could not serve the exit code of that: %s', (error, exitCode) => {
+    const state = new ProgressState({ now: () => T0 });
+    state.apply({
+      vertexes: [{ digest: 'sha256:from', inputs: [], name: '[1/3] FROM docker.io/library/busybox:local', cached: false, started: at(0), completed: at(10), error }],
+      statuses: [],
+      logs: [],
+    });
+    const report = describeError(explainSolveFailure(new SolveError(`failed to solve: ${error}`), { state, steps, dockerfileName: 'Dockerfile', dockerfileText: DOCKERFILE }));
+    expect(report.exitCode).toBe(exitCode);
+    expect(report.message).toBe(`Dockerfile:1: ${error}`);
+  });
+
   it('maps the failed vertex to its Dockerfile lines and shows the output tail', () => {
     const err = explainSolveFailure(new SolveError(`failed to solve: ${ERROR}`), {
       state: failedState(),

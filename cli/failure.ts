@@ -17,7 +17,7 @@
 import type { BuildStep } from './contracts.js';
 import { StepFailedError } from './errors.js';
 import { logOffset, type ProgressState, type VertexView } from './progress/index.js';
-import { oneLine } from '../common/index.js';
+import { oneLine, remoteFailureKind } from '../common/index.js';
 
 export const LOG_TAIL_LINES = 10;
 export const CONTEXT_LINES = 2;
@@ -123,9 +123,11 @@ export function explainSolveFailure(err: unknown, ctx: FailureContext): unknown 
   const fallback = err instanceof Error && err.message !== '' ? err.message : 'build failed';
   const step = stepOfVertex(vertex.digest, ctx.steps, ctx.state);
   const what = explainStepError(step?.keyword, oneLine(vertex.error ?? fallback));
+  // A base image or ADD source the registry refused or could not serve is not the step's fault.
+  const exit = remoteFailureKind(what) ?? 'build';
   const details: string[] = ['------', ` > ${vertex.name}:`, ...logTail(vertex), '------'];
   if (step === undefined) {
-    return new StepFailedError(`error: ${what}`, `${details.join('\n')}\n`, { cause: err });
+    return new StepFailedError(`error: ${what}`, `${details.join('\n')}\n`, { cause: err, exit });
   }
   const where = `${ctx.dockerfileName}:${step.line}`;
   details.push(
@@ -134,5 +136,5 @@ export function explainSolveFailure(err: unknown, ctx: FailureContext): unknown 
     ...dockerfileExcerpt(ctx.dockerfileText, step.line, Math.max(step.line, step.endLine)),
     '--------------------',
   );
-  return new StepFailedError(`${where}: ${what}`, `${details.join('\n')}\n`, { cause: err });
+  return new StepFailedError(`${where}: ${what}`, `${details.join('\n')}\n`, { cause: err, exit });
 }

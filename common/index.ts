@@ -23,6 +23,7 @@ export { Glob, codePoints, type GlobClassItem, type GlobToken } from './glob.js'
 export { oneLine, visible } from './text.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { TracebuildError, isTracebuildError, type ExitKind, type SourceLocation, type TracebuildErrorOptions } from './errors.js';
+export { remoteFailureKind } from './remote-failure.js';
 export {
   DOCKER_HUB,
   InvalidReferenceError,

@@ -1,6 +1,6 @@
 // Errors of the Docker Engine API client: each names the reference (or DOCKER_HOST) it was
 // about, and exits as common/errors.ts says.
-import { TracebuildError, type ExitKind } from '../common/index.js';
+import { TracebuildError, remoteFailureKind, type ExitKind } from '../common/index.js';
 
 export type EngineErrorCode =
   /** DOCKER_HOST names something we cannot speak the Engine API to (ssh://, npipe://...). */
@@ -33,6 +33,7 @@ export class EngineError extends TracebuildError<EngineErrorCode> {
     options?: { cause?: unknown },
   ) {
     super(code, message, options);
-    this.exit = EXIT[code];
+    // dockerd's push errors are the registry's words: a refused login, an unreachable host.
+    this.exit = code === 'push-failed' ? (remoteFailureKind(message) ?? EXIT[code]) : EXIT[code];
   }
 }

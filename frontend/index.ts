@@ -13,6 +13,8 @@ export type {
   ContextDirReader,
   DaemonCapabilities,
   NamedContext,
+  BuildExecDefaults,
+  Ulimit,
 } from './convert/index.js';
 export {
   endpointFromEnv,
@@ -39,4 +41,8 @@ export type {
   SolveErrorCode,
   DaemonInfo,
   BuildKitCapabilities,
+  RegistryAuthProvider,
+  RegistryCredentials,
+  RegistryToken,
+  RegistryTokenRequest,
 } from './buildkit/index.js';

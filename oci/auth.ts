@@ -6,10 +6,10 @@
  * credentials if we have any, or the OAuth2 refresh-token POST for an identity token) and
  * are cached per realm, service and scope until they expire.
  */
-import { RegistryError, parseRegistryErrorBody, type RegistryOperation } from './errors.js';
-import type { Credential, CredentialStore } from './credentials.js';
-import { isLocalHost, hostWithoutPort } from './reference.js';
-import { send, type TransportOptions } from './transport.js';
+import { RegistryError, type RegistryOperation } from './errors.js';
+import type { CredentialStore } from './credentials.js';
+import type { TransportOptions } from './transport.js';
+import { fetchBearerToken } from './token.js';
 
 export interface Challenge {
   /** Lower-case scheme: `basic`, `bearer`, ... */
@@ -85,16 +85,6 @@ export interface AuthenticatorOptions {
   clientId: string;
   now?: () => number;
 }
-
-/** The token answer of a Docker token server / OAuth2 endpoint. */
-interface TokenAnswer {
-  token?: unknown;
-  access_token?: unknown;
-  refresh_token?: unknown;
-  expires_in?: unknown;
-}
-
-const MIN_TOKEN_LIFETIME_S = 60;
 
 export class Authenticator {
   private readonly opts: AuthenticatorOptions;
@@ -176,62 +166,13 @@ export class Authenticator {
   }
 
   private async fetchToken(host: string, realm: string, service: string | undefined, scopes: readonly string[], reference: string): Promise<CachedToken> {
-    const op: RegistryOperation = 'auth.token';
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch (e) {
-      throw new RegistryError(`token realm ${JSON.stringify(realm)} is not a URL`, { code: 'bad-response', operation: op, reference, cause: e });
-    }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (isLocalHost(url.host) || this.opts.isInsecureHost(url.host) || this.opts.isInsecureHost(hostWithoutPort(url.host))))) {
-      throw new RegistryError(`refusing token realm ${url.origin}: credentials and tokens travel over https only (or to localhost / an insecure-listed host)`, { code: 'insecure', operation: op, reference });
-    }
-    const cred: Credential | undefined = await this.opts.credentials.get(host);
-    if (cred?.registryToken) return { token: cred.registryToken, expiresAt: Number.POSITIVE_INFINITY };
-
-    let res;
-    if (cred?.identityToken) {
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: this.opts.clientId });
-      if (service) form.set('service', service);
-      if (scopes.length > 0) form.set('scope', scopes.join(' '));
-      res = await send({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new TextEncoder().encode(form.toString()) }, this.opts.transport, op, reference);
-    } else {
-      if (service) url.searchParams.set('service', service);
-      for (const s of scopes) url.searchParams.append('scope', s);
-      const headers: Record<string, string> = {};
-      if (cred?.username !== undefined && cred.password !== undefined) {
-        headers.authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
-        url.searchParams.set('account', cred.username);
-      }
-      res = await send({ method: 'GET', url, headers }, this.opts.transport, op, reference);
-    }
-    if (res.status !== 200) {
-      const { codes, message } = parseRegistryErrorBody(res.body);
-      let msg = message;
-      if (!msg) {
-        try {
-          const j = JSON.parse(Buffer.from(res.body).toString('utf8')) as { details?: unknown; error_description?: unknown; error?: unknown };
-          const d = j.details ?? j.error_description ?? j.error;
-          if (typeof d === 'string') msg = d;
-        } catch {
-          // not JSON
-        }
-      }
-      const code = res.status === 401 || res.status === 403 ? 'unauthorized' : res.status >= 500 ? 'server-error' : 'request-failed';
-      throw new RegistryError(`token server ${url.origin}${url.pathname} refused a token for ${scopes.join(' ') || '(no scope)'}`, {
-        code, operation: op, reference, status: res.status, registryCodes: codes, ...(msg ? { registryMessage: msg } : {}),
-      });
-    }
-    let answer: TokenAnswer;
-    try {
-      answer = JSON.parse(Buffer.from(res.body).toString('utf8')) as TokenAnswer;
-    } catch (e) {
-      throw new RegistryError('token server answered with something that is not JSON', { code: 'bad-response', operation: op, reference, status: res.status, cause: e });
-    }
-    const token = typeof answer.token === 'string' && answer.token !== '' ? answer.token : typeof answer.access_token === 'string' ? answer.access_token : '';
-    if (token === '') throw new RegistryError('token server answer has neither "token" nor "access_token"', { code: 'bad-response', operation: op, reference, status: res.status });
-    const lifetime = typeof answer.expires_in === 'number' && answer.expires_in > MIN_TOKEN_LIFETIME_S ? answer.expires_in : MIN_TOKEN_LIFETIME_S;
+    const credential = await this.opts.credentials.get(host);
+    const { token, lifetimeSeconds } = await fetchBearerToken({
+      realm, service, scopes, credential, reference,
+      transport: this.opts.transport, isInsecureHost: this.opts.isInsecureHost, clientId: this.opts.clientId,
+    });
+    if (lifetimeSeconds === undefined) return { token, expiresAt: Number.POSITIVE_INFINITY };
     // Renew a little early so a token does not expire in flight.
-    return { token, expiresAt: this.now() + (lifetime - 5) * 1000 };
+    return { token, expiresAt: this.now() + (lifetimeSeconds - 5) * 1000 };
   }
 }

@@ -18,6 +18,8 @@ export {
 } from './credentials.js';
 export type { Credential, CredentialStore, DockerConfigOptions, HelperRunner } from './credentials.js';
 export { parseChallenges } from './auth.js';
+export { fetchBearerToken } from './token.js';
+export type { BearerToken, BearerTokenRequest } from './token.js';
 export type { Challenge } from './auth.js';
 export { MediaType, MANIFEST_MEDIA_TYPES, EMPTY_JSON, EMPTY_JSON_DIGEST } from './media-types.js';
 export type { Descriptor, ImageManifest, ImageIndex, Platform } from './media-types.js';
@@ -25,4 +27,4 @@ export { digestOf, matchesDigest } from './digest.js';
 export { referrersTag, mergeReferrer, artifactTypeOf } from './referrers.js';
 export type { ReferrerLister, ReferrersCapability } from './referrers.js';
 export { DEFAULT_RETRY } from './transport.js';
-export type { RetryPolicy } from './transport.js';
+export type { RetryPolicy, TransportOptions } from './transport.js';

@@ -94,6 +94,7 @@ DOCKER=(/usr/bin/docker -H "unix://$DOCKER_SOCK")
 PACKAGES=(
   "busybox-static:busybox"
   "docker-registry:docker-registry"
+  "apache2-utils:htpasswd"
   "clang:clang"
   "llvm:llvm-strip"
   "libbpf-dev:/usr/include/bpf/libbpf.h"

@@ -54,7 +54,8 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
     ...(run.platform === undefined ? {} : { platform: run.platform }),
     ...(buildPlatform === undefined ? {} : { buildPlatform: { os: buildPlatform.os, architecture: buildPlatform.architecture } }),
     ...(run.buildContexts === undefined ? {} : { namedContexts: run.buildContexts.named }),
-    resolveImageConfig: (ref, platform) => gateway.resolveImageConfig(ref, platform),
+    resolveImageConfig: (ref, platform, resolveMode) => gateway.resolveImageConfig(ref, platform, resolveMode),
+    ...(request.execDefaults === undefined ? {} : { execDefaults: request.execDefaults }),
     // COPY --parents wildcards are expanded against the context where the daemon cannot
     // filter copies itself (see frontend/convert).
     readContextDir: contextDirReader(inputs.contextDir),

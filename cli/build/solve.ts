@@ -8,6 +8,7 @@ import { createProgress } from '../progress/index.js';
 import { formatImageReference, type ImageReferenceParts } from '../../common/index.js';
 import { convertInGateway } from './convert.js';
 import { secretMask } from './redact.js';
+import { dockerConfigRegistryAuth } from './registry-auth.js';
 import { abortReason, required, throwIfAborted, type BuildPhase } from './types.js';
 
 export function moby(tags: readonly ImageReferenceParts[]): { type: 'moby'; attrs: Record<string, string> } {
@@ -56,6 +57,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           secrets: run.secrets,
           ...(run.buildContexts === undefined ? {} : { localDirs: run.buildContexts.localDirs, ociLayouts: run.buildContexts.ociLayouts }),
           ...(run.sshAgents === undefined ? {} : { sshAgents: run.sshAgents }),
+          registryAuth: dockerConfigRegistryAuth(io.env),
           signal: run.signal,
         });
       } catch (err) {

@@ -3,7 +3,7 @@
 // each phase is a file of this folder and imports only these types (and what it uses), so
 // no phase imports the pipeline.
 
-import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, Platform, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
+import type { BuildExecDefaults, BuildKitClient, Conversion, DockerfileAstView, NetworkMode, Platform, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
 import { CanceledError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { ProgressMode, ProgressSession } from '../progress/index.js';
@@ -16,6 +16,8 @@ import type { PushedImage } from './push.js';
 import type { TraceSession } from './trace.js';
 
 export interface BuildRequest {
+  /** --pull, --add-host, --shm-size, --ulimit, --no-cache-filter (exec-flags.ts). */
+  execDefaults?: BuildExecDefaults;
   /** PATH as given (default `.`). */
   context: string;
   /** `-f` as given. */

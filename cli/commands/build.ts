@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { ProgressMode } from '../progress/index.js';
 import { runBuild } from '../build/pipeline.js';
 import type { BuildRequest } from '../build/types.js';
+import { addExecFlags, execDefaults, type ExecFlags } from '../build/exec-flags.js';
 import { collect, type CliCommand } from './command.js';
 
 export const NETWORKS: NetworkMode[] = ['default', 'host', 'none'];
@@ -39,7 +40,7 @@ export function signingRequest(flags: SigningFlags): SigningFlags {
   return out;
 }
 
-export interface BuildFlags extends SigningFlags {
+export interface BuildFlags extends SigningFlags, ExecFlags {
   file?: string;
   tag?: string[];
   buildArg?: string[];
@@ -86,7 +87,12 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
     trace: flags.trace !== false,
     ...(flags.traceOut === undefined ? {} : { traceOut: flags.traceOut }),
     ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
+    ...optional('execDefaults', execDefaults(flags)),
   };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 /** The --network flag, as build and convert take it. */
@@ -96,7 +102,7 @@ export function networkOption(): Option {
 
 export const buildCommand: CliCommand = {
   register(program: Command, { io, toolchain }) {
-    program
+    const build = program
       .command('build', { isDefault: true })
       .description('build an image from a Dockerfile (the default command: `tracebuild .`)')
       .argument('[PATH]', 'build context directory', '.')
@@ -128,7 +134,8 @@ export const buildCommand: CliCommand = {
       .option('--fulcio-url <URL>', 'with --keyless: the Fulcio CA (default https://fulcio.sigstore.dev)')
       .option('--rekor-url <URL>', 'record the signatures in this Rekor transparency log (--keyless: default https://rekor.sigstore.dev)')
       .option('--tsa-url <URL>', 'timestamp the signatures with this RFC 3161 timestamp authority (Sigstore TSA API)')
-      .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push')
+      .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push');
+    addExecFlags(build)
       .action(async (path: string, flags: BuildFlags) => {
         await runBuild(buildRequest(path, flags, io.env), io, await toolchain());
       });

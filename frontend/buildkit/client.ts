@@ -219,6 +219,7 @@ async function runSolve(
       dockerignore: req.dockerignore,
       secrets: req.secrets,
       ...sessionExtras(req),
+      registryAuth: req.registryAuth,
       onFileServed: req.onFileServed,
       signal: ctl.signal,
       name: 'tracebuild',

@@ -1,7 +1,7 @@
 // Typed errors with a string-union `code` (asserted by tests) and the underlying `cause`;
 // `exit` says how the command ends (common/errors.ts). Messages are one line: the CLI
 // prints them as they are.
-import { TracebuildError, oneLine, type ExitKind } from '../../common/index.js';
+import { TracebuildError, oneLine, remoteFailureKind, type ExitKind } from '../../common/index.js';
 
 export type BuildKitConnectionErrorCode =
   | 'unreachable' // nothing listens / refused / timed out at the address
@@ -33,6 +33,11 @@ export class SolveError extends TracebuildError<SolveErrorCode> {
 
   constructor(code: SolveErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
-    this.exit = code === 'cancelled' ? 'canceled' : code === 'connection-lost' ? 'unreachable' : 'build';
+    if (code === 'cancelled') this.exit = 'canceled';
+    else if (code === 'connection-lost') this.exit = 'unreachable';
+    // A pull the registry refused, or a registry the daemon could not reach, is not a
+    // failed build step (the daemon's message is the only place that says which).
+    else if (code === 'solve-failed' || code === 'gateway-failed') this.exit = remoteFailureKind(message) ?? 'build';
+    else this.exit = 'build';
   }
 }

@@ -80,7 +80,7 @@ export class Gateway implements GatewayApi {
     }
   }
 
-  async resolveImageConfig(ref: string, platform: Platform): Promise<{ digest?: string; config: Record<string, unknown> }> {
+  async resolveImageConfig(ref: string, platform: Platform, resolveMode: 'default' | 'pull' = 'default'): Promise<{ digest?: string; config: Record<string, unknown> }> {
     const p: Msg = { OS: platform.os, Architecture: platform.architecture };
     if (platform.variant) p.Variant = platform.variant;
     let res: Msg;
@@ -88,7 +88,7 @@ export class Gateway implements GatewayApi {
       res = await this.call('ResolveImageConfig', {
         Ref: ref,
         Platform: p,
-        ResolveMode: 'default',
+        ResolveMode: resolveMode,
         LogName: `[internal] load metadata for ${ref}`,
       });
     } catch (err) {

@@ -16,6 +16,10 @@ export type {
   WorkerInfo,
   DaemonInfo,
   BuildKitCapabilities,
+  RegistryAuthProvider,
+  RegistryCredentials,
+  RegistryToken,
+  RegistryTokenRequest,
 } from './types.js';
 export { describeDaemon } from './daemon.js';
 export { endpointFromEnv } from './endpoint.js';

@@ -10,13 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import type { ServedFile } from './types.js';
+import type { RegistryAuthProvider, ServedFile } from './types.js';
 import { grpcStatus, method, methodPaths, serviceDefinition, type Msg, type Rpc } from './rpc.js';
 import { dial, upgradeH2c } from './dial.js';
 import type { DialTarget } from './endpoint.js';
 import { resolveRoot } from './walk.js';
 import { sendContext, type Packet, type PacketStream } from './filesync.js';
 import type { SessionService } from './session-service.js';
+import { authServiceHandlers } from './session-auth.js';
 
 const HEALTH = 'grpc.health.v1.Health';
 const FILESYNC = 'moby.filesync.v1.FileSync';
@@ -34,6 +35,7 @@ export interface SessionOptions {
   localDirs?: Readonly<Record<string, { dir: string; dockerignore: string[] }>>;
   /** Services served besides the session's own (SSH agents, OCI layouts). */
   services?: readonly SessionService[];
+  registryAuth?: RegistryAuthProvider;
   onFileServed?: (file: ServedFile) => void;
   /** Called when the daemon's file transfer or another session call fails (for diagnostics). */
   onError?: (err: Error) => void;
@@ -217,10 +219,7 @@ export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLis
     },
   });
 
-  // Anonymous registry access: empty credentials (BuildKit treats them as none).
-  server.addService(serviceDefinition(AUTH), {
-    Credentials: (_call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => cb(null, {}),
-  });
+  server.addService(serviceDefinition(AUTH), authServiceHandlers(opts.registryAuth));
   for (const service of opts.services ?? []) server.addService(serviceDefinition(service.name), service.handlers);
   return server;
 }

@@ -90,6 +90,8 @@ export interface GatewaySolveRequest {
   ociLayouts?: Record<string, string>;
   /** SSH agent sockets by id (`--ssh ID=SOCKET`), forwarded to RUN --mount=type=ssh. */
   sshAgents?: Record<string, string>;
+  /** Answers the session's Auth service; without it the daemon pulls anonymously. */
+  registryAuth?: RegistryAuthProvider;
   /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
   signal?: AbortSignal;
 }
@@ -113,7 +115,8 @@ export interface GatewayApi {
   readonly capabilities?: BuildKitCapabilities;
   /** The daemon as connect learned it (versions, for messages). */
   readonly daemon?: DaemonInfo;
-  resolveImageConfig(ref: string, platform: Platform): Promise<{ digest?: string; config: Record<string, unknown> }>;
+  /** `resolveMode` 'pull' (--pull): the registry's image even where the daemon has one. */
+  resolveImageConfig(ref: string, platform: Platform, resolveMode?: 'default' | 'pull'): Promise<{ digest?: string; config: Record<string, unknown> }>;
 }
 
 export interface SolveResult {
@@ -150,4 +153,33 @@ export interface VertexLogLine {
   /** 1 stdout, 2 stderr. */
   stream: number;
   data: Uint8Array;
+}
+
+/** A registry username and secret (password, or an identity token with no username). */
+export interface RegistryCredentials {
+  username: string;
+  secret: string;
+}
+
+/** What BuildKit asks of FetchToken: a bearer token for `scopes` from the challenge's realm. */
+export interface RegistryTokenRequest {
+  host: string;
+  realm: string;
+  service: string;
+  scopes: string[];
+}
+
+export interface RegistryToken {
+  token: string;
+  /** Seconds; undefined when the token server did not say. */
+  expiresIn?: number;
+  /** Unix seconds, when known. */
+  issuedAt?: number;
+}
+
+/** Registry credentials for the daemon, asked for by registry host (`host[:port]`; Docker
+ * Hub as `registry-1.docker.io`). */
+export interface RegistryAuthProvider {
+  credentials(host: string): Promise<RegistryCredentials | undefined>;
+  fetchToken(request: RegistryTokenRequest): Promise<RegistryToken>;
 }

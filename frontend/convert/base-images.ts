@@ -11,10 +11,14 @@ import { emptyImage, isScratchImage, parseImage } from './image.js';
 import { findNamedContext, namedContextSource } from './named-contexts.js';
 import { SCRATCH } from './stages.js';
 import type { StageInfo, StageTable } from './stages.js';
-import type { ConvertOptions, ImageConfigResolver, Platform } from './types.js';
+import type { ConvertOptions, ImageConfigResolver, ImageResolveMode, Platform } from './types.js';
 import { normalizeImageRef } from './util.js';
 
-type ResolveOptions = Pick<ConvertOptions, 'resolveImageConfig' | 'namedContexts' | 'sessionId'> & { caps: Capabilities };
+type ResolveOptions = Pick<ConvertOptions, 'resolveImageConfig' | 'namedContexts' | 'sessionId'> & {
+  caps: Capabilities;
+  /** `pull` (--pull): ask the registry even when the daemon has an image of that name. */
+  resolveMode: ImageResolveMode;
+};
 
 export async function resolveBaseImages(table: StageTable, reachable: Set<StageInfo>, targetPlatform: Platform, opts: ResolveOptions): Promise<void> {
   const file = table.file;
@@ -31,16 +35,23 @@ export async function resolveBaseImages(table: StageTable, reachable: Set<StageI
       continue;
     }
     if (info.unregistered) continue;
-    await resolveImage(file, info, ref, platform, opts.resolveImageConfig);
+    await resolveImage(file, info, ref, platform, opts.resolveImageConfig, opts.resolveMode);
   }
 }
 
 /** A base image: its config and digest from the resolver. */
-async function resolveImage(file: string, info: StageInfo, ref: string, platform: Platform, resolveImageConfig: ImageConfigResolver | undefined): Promise<void> {
+async function resolveImage(
+  file: string,
+  info: StageInfo,
+  ref: string,
+  platform: Platform,
+  resolveImageConfig: ImageConfigResolver | undefined,
+  resolveMode: ImageResolveMode = 'default',
+): Promise<void> {
   let resolved;
   if (resolveImageConfig) {
     try {
-      resolved = await resolveImageConfig(ref, platform);
+      resolved = resolveMode === 'default' ? await resolveImageConfig(ref, platform) : await resolveImageConfig(ref, platform, resolveMode);
     } catch (e) {
       throw new ConvertError('resolve-failed', file, info.fromLine, `failed to resolve image config for ${ref}: ${(e as Error).message}`, { cause: e });
     }
@@ -63,7 +74,7 @@ async function resolveNamedContext(file: string, info: StageInfo, platform: Plat
     const ref = normalizeImageRef(c.ref);
     if (!ref) throw new ConvertError('invalid-reference', file, info.fromLine, `build context ${named.key}: invalid image reference ${JSON.stringify(c.ref)}`);
     info.baseName = ref;
-    await resolveImage(file, info, ref, platform, opts.resolveImageConfig);
+    await resolveImage(file, info, ref, platform, opts.resolveImageConfig, opts.resolveMode);
     // Named as BuildKit's frontend names a context's image.
     info.namedState = { state: LlbState.image(info.baseName, { platform }), name: `[context ${named.key}] ${ref}` };
     return;

@@ -48,6 +48,7 @@ async function prepare(opts: ConvertOptions): Promise<Plan> {
     namedContexts: opts.namedContexts,
     sessionId: opts.sessionId,
     caps: new Capabilities(opts.capabilities),
+    resolveMode: opts.execDefaults?.pull === true ? 'pull' : 'default',
   });
   return { infos: table.infos, target, reachable, metaArgs: scope.metaArgs, targetPlatform, frontendArgs: frontendArgsFrom(opts.buildArgs) };
 }

@@ -1,5 +1,5 @@
 // Conversion errors carry the Dockerfile location they are about.
-import { TracebuildError, type ExitKind } from '../../common/index.js';
+import { TracebuildError, remoteFailureKind, type ExitKind } from '../../common/index.js';
 
 export type ConvertErrorCode =
   | 'empty-dockerfile'
@@ -34,7 +34,8 @@ export class ConvertError extends TracebuildError<ConvertErrorCode> {
       ...(options?.cause === undefined ? {} : { cause: options.cause }),
       ...(line > 0 ? { location: { file, line } } : {}),
     });
-    this.exit = code === 'resolve-failed' ? 'remote' : 'input';
+    // A registry that refused the login or could not be reached says so in its message.
+    this.exit = code === 'resolve-failed' ? (remoteFailureKind(what) ?? 'remote') : 'input';
     this.file = file;
     this.line = line;
     this.detail = what;

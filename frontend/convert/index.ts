@@ -14,4 +14,6 @@ export type {
   ContextDirReader,
   DaemonCapabilities,
   NamedContext,
+  BuildExecDefaults,
+  Ulimit,
 } from './types.js';

@@ -19,7 +19,32 @@ export interface ResolvedImage {
 }
 
 /** ref is fully qualified, e.g. docker.io/library/busybox:local. */
-export type ImageConfigResolver = (ref: string, platform: Platform) => Promise<ResolvedImage | undefined>;
+/** `pull`: ask the registry even when the daemon has the image (`--pull`). */
+export type ImageResolveMode = 'default' | 'pull';
+
+export type ImageConfigResolver = (ref: string, platform: Platform, resolveMode?: ImageResolveMode) => Promise<ResolvedImage | undefined>;
+
+/** A ulimit every RUN gets (`--ulimit NAME=SOFT[:HARD]`; NAME as Docker spells it, e.g. `nofile`). */
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+/** What the build's flags set on every RUN and base image, as BuildKit's own frontend takes
+ * them from buildx (`add-hosts`, `shm-size`, `ulimit`, `no-cache`, `image-resolve-mode`). */
+export interface BuildExecDefaults {
+  /** `--pull`: base images resolved in the registry, never from the daemon's store. */
+  pull?: boolean;
+  /** `--add-host HOST:IP`: extra /etc/hosts lines of every RUN. */
+  extraHosts?: { host: string; ip: string }[];
+  /** `--shm-size`: bytes of the /dev/shm tmpfs of every RUN (cap exec.mount.tmpfs.size). */
+  shmSize?: number;
+  /** `--ulimit` (cap exec.meta.ulimit). */
+  ulimits?: Ulimit[];
+  /** `--no-cache-filter STAGE`: the RUNs of these stages (AS names, any case) ignore the cache. */
+  noCacheFilter?: string[];
+}
 
 /** One entry of a build-context directory, as lstat sees it (a symlink is not followed). */
 export interface ContextDirEntry {
@@ -86,6 +111,8 @@ export interface ConvertOptions {
   /** What the daemon's BuildKit supports (its gateway's caps) and how to name it. Absent
    * (`tracebuild convert`, no daemon): the newest capabilities tracebuild supports. */
   capabilities?: DaemonCapabilities;
+  /** --pull, --add-host, --shm-size, --ulimit, --no-cache-filter. */
+  execDefaults?: BuildExecDefaults;
 }
 
 export interface Conversion {

@@ -192,6 +192,11 @@ class Marshaler {
       v.extraHosts.map((h) => message({ Host: h.host, IP: h.ip })),
     );
     put(meta, 'hostname', v.hostname);
+    put(
+      meta,
+      'ulimit',
+      v.ulimits.map((u) => message({ Name: u.name, Soft: String(u.soft), Hard: String(u.hard) })),
+    );
     put(meta, 'removeMountStubsRecursive', v.removeMountStubs);
 
     const mounts = v.mounts.map((m) => {

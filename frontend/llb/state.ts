@@ -71,6 +71,8 @@ export interface ExecOptions {
   hostname?: string;
   proxyEnv?: ProxyEnv;
   extraHosts?: { host: string; ip: string }[];
+  /** Meta.ulimit (cap exec.meta.ulimit); `name` as Docker spells it (`nofile`). */
+  ulimits?: { name: string; soft: number; hard: number }[];
   network?: NetworkMode;
   security?: SecurityMode;
   readonlyRootfs?: boolean;
@@ -109,6 +111,7 @@ export class ExecVertex {
   readonly hostname: string | undefined;
   readonly proxyEnv: ProxyEnv | undefined;
   readonly extraHosts: readonly { host: string; ip: string }[];
+  readonly ulimits: readonly { name: string; soft: number; hard: number }[];
   readonly network: NetworkMode;
   readonly security: SecurityMode;
   readonly platform: LlbPlatform | undefined;
@@ -127,6 +130,7 @@ export class ExecVertex {
     this.hostname = o.hostname || undefined;
     this.proxyEnv = o.proxyEnv ? { ...o.proxyEnv } : undefined;
     this.extraHosts = Object.freeze((o.extraHosts ?? []).map((h) => ({ ...h })));
+    this.ulimits = Object.freeze((o.ulimits ?? []).map((u) => ({ ...u })));
     this.network = o.network ?? 'sandbox';
     this.security = o.security ?? 'sandbox';
     this.platform = o.platform;

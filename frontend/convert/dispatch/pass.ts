@@ -77,6 +77,7 @@ export function dispatchPass(opts: ConvertOptions, plan: Plan, buildContext: Llb
     parentsGlobs,
     caps,
     frontendArgs: plan.frontendArgs,
+    execDefaults: opts.execDefaults ?? {},
   };
   const pe = proxyEnvFrom(opts.buildArgs);
   if (pe) ctx.proxyEnv = pe;
@@ -140,7 +141,7 @@ function initialState(ctx: DispatchContext, info: StageInfo, targetPlatform: Pla
   else d.image = parseImage({});
   if (info.resolved?.scratch) return d;
   // A named build context stands for the base (named-contexts.ts), under its own name.
-  d.llb = info.namedState?.state ?? LlbState.image(info.baseName, { platform });
+  d.llb = info.namedState?.state ?? LlbState.image(info.baseName, { platform, ...(ctx.execDefaults.pull === true ? { resolveMode: 'pull' as const } : {}) });
   const name = info.namedState?.name ?? prefixCommand(d, `FROM ${info.baseName}`);
   const md: VertexMetadata = { description: { 'com.docker.dockerfile.v1.command': info.fromText, 'llb.customname': name } };
   if (ctx.noCache) md.ignore_cache = true;

@@ -38,6 +38,14 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
 
   const rm = runMounts(ctx, d, c, index);
   mounts.push(...rm.mounts);
+  const defaults = ctx.execDefaults;
+  if (defaults.shmSize !== undefined && defaults.shmSize > 0) {
+    if (!ctx.caps.has(CAP.tmpfsSize)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`--shm-size needs tmpfs sizes on exec mounts (LLB cap ${CAP.tmpfsSize})`));
+    // What BuildKit's own frontend does with shm-size: a tmpfs of that size on /dev/shm.
+    mounts.push({ dest: '/dev/shm', type: 'tmpfs', tmpfsSize: defaults.shmSize });
+  }
+  const ulimits = defaults.ulimits ?? [];
+  if (ulimits.length > 0 && !ctx.caps.has(CAP.ulimit)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`--ulimit needs ulimits on execs (LLB cap ${CAP.ulimit})`));
   let env = d.env;
   const firstSsh = rm.mounts.find((m) => m.type === 'ssh');
   if (firstSsh && !env.has('SSH_AUTH_SOCK')) env = env.addOrReplace('SSH_AUTH_SOCK', firstSsh.dest);
@@ -54,6 +62,8 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
     platform: d.platform,
     mounts,
     ...(ctx.frontendArgs.hostname ? { hostname: ctx.frontendArgs.hostname } : {}),
+    ...(defaults.extraHosts !== undefined && defaults.extraHosts.length > 0 ? { extraHosts: defaults.extraHosts } : {}),
+    ...(ulimits.length > 0 ? { ulimits } : {}),
     // What BuildKit's own frontend sets where the daemon can do it: the mount points the
     // exec needed (/run/secrets, a bind target...) are not left behind in the image.
     ...(ctx.caps.removeMountStubs ? { removeMountStubs: true } : {}),
@@ -68,6 +78,12 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
   // The args exactly as the exec op carries them (meta.args): the tracer matches them
   // against the argv of the first exec in a container.
   recordStep(ctx, d, c, d.llb, name, { 'com.docker.dockerfile.v1.command': c.text }, { execArgs: [...args] });
+  // --no-cache-filter: the RUNs of the named stages run again, as in BuildKit's frontend.
+  const stageName = d.info.name;
+  if (stageName !== undefined && (defaults.noCacheFilter ?? []).some((n) => n.toLowerCase() === stageName.toLowerCase())) {
+    const md = ctx.metadata.get(d.llb);
+    if (md !== undefined) md.ignore_cache = true;
+  }
   commitToHistory(d, 'RUN ' + runCommandString(args, d.buildArgs, d.env), true, true);
 }
 

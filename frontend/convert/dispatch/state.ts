@@ -11,7 +11,7 @@ import type { ImageSpec } from '../image.js';
 import type { MetaArgs } from '../meta-args.js';
 import type { ParentsGlobs } from '../parents.js';
 import type { StageInfo } from '../stages.js';
-import type { BuildStep, Platform } from '../types.js';
+import type { BuildExecDefaults, BuildStep, Platform } from '../types.js';
 import type { EnvList } from '../util.js';
 
 export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
@@ -85,6 +85,8 @@ export interface DispatchContext {
   caps: Capabilities;
   /** Build arguments BuildKit's frontend reads itself (meta-args.ts). */
   frontendArgs: FrontendArgs;
+  /** The build flags' settings for every RUN and base image. */
+  execDefaults: BuildExecDefaults;
 }
 
 /** The build arguments BuildKit's own Dockerfile frontend reads as options. */
