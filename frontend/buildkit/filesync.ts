@@ -8,7 +8,7 @@
 //   ERR (from either side) carries a message and aborts.
 // Files are read through an fd opened with O_NOFOLLOW and checked (fstat) to be the very
 // regular file the walk saw, so a symlink swapped in after the walk is never followed.
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { ServedFile } from './types.js';
 import { canRequestData } from './filemode.js';
@@ -156,15 +156,18 @@ export async function sendContext(stream: PacketStream, opts: SendOptions): Prom
 }
 
 async function sendFile(stream: PacketStream, id: number, entry: WalkEntry, chunkSize: number, opts: SendOptions): Promise<void> {
-  const fh = await openChecked(entry);
-  if (fh) {
+  const fd = openChecked(entry);
+  if (fd !== undefined) {
     const hash = createHash('sha256');
     let size = 0;
     try {
       for (;;) {
         if (opts.signal?.aborted) throw new Error('file transfer cancelled');
-        const buf = Buffer.allocUnsafe(chunkSize);
-        const { bytesRead } = await fh.read(buf, 0, chunkSize, null);
+        // Sized for what the walk saw (+1 to see the end in the same read); a file that
+        // grew since is read on in chunkSize pieces.
+        const expected = Number(entry.size) - size;
+        const buf = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(expected, 0) + 1));
+        const bytesRead = readSync(fd, buf, 0, buf.length, null);
         if (bytesRead === 0) break;
         const chunk = buf.subarray(0, bytesRead);
         hash.update(chunk);
@@ -172,7 +175,7 @@ async function sendFile(stream: PacketStream, id: number, entry: WalkEntry, chun
         await stream.send({ type: PacketType.DATA, ID: id, data: chunk });
       }
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     opts.onFileServed?.({ path: entry.path, size, sha256: hash.digest('hex') });
   }
@@ -185,20 +188,24 @@ async function sendFile(stream: PacketStream, id: number, entry: WalkEntry, chun
  * blocking on a FIFO swapped in (O_NONBLOCK), and checks via fstat that the fd is the same
  * inode the walk saw, so nothing outside the context can be read even if the tree changes
  * between the walk and the read. Undefined when the file is gone or was replaced.
+ *
+ * Synchronous, as are the reads: a context is mostly small files, for which the thread
+ * pool's round trips (open, fstat, read, read, close: five per file) cost far more than the
+ * calls themselves (a 300-file context: ~0.5 s against ~0.1 s for buildx).
  */
-async function openChecked(entry: WalkEntry): Promise<fsp.FileHandle | undefined> {
-  let fh: fsp.FileHandle;
+function openChecked(entry: WalkEntry): number | undefined {
+  let fd: number;
   try {
-    fh = await fsp.open(entry.abs, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+    fd = openSync(entry.abs, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK | fsc.O_NOCTTY);
   } catch {
     return undefined;
   }
   try {
-    const st = await fh.stat({ bigint: true });
-    if (st.isFile() && st.dev === entry.dev && st.ino === entry.ino) return fh;
+    const st = fstatSync(fd, { bigint: true });
+    if (st.isFile() && st.dev === entry.dev && st.ino === entry.ino) return fd;
   } catch {
     // fall through
   }
-  await fh.close();
+  closeSync(fd);
   return undefined;
 }

@@ -137,16 +137,47 @@ export function queryUnescape(s: string): string {
   }
 }
 
+/** Bytes of DiffCopy packets a sender may have handed to the call before their writes
+ * completed; past it, it waits. */
+const SEND_BUDGET = 1 << 20;
+
 function toPacketStream(call: grpc.ServerDuplexStream<Msg, Msg>): PacketStream {
+  // Flow control by bytes not yet written, as fsutil's SendMsg blocks on HTTP/2 flow
+  // control. Waiting for each packet's write took an event-loop turn per packet (~1 ms per
+  // context entry on a busy machine), and the call's own buffer (16 packets, whatever
+  // their size) one turn per 16 STATs: 631 waits, 2.1 s of a 2.8 s transfer of 10,000
+  // files' STATs on a busy machine.
+  let pending = 0;
+  let failed: Error | undefined;
+  const waiters: (() => void)[] = [];
+  const wake = (): void => {
+    for (const w of waiters.splice(0)) w();
+  };
+  call.once('close', () => {
+    failed ??= new Error('file transfer call closed');
+    wake();
+  });
   return {
-    send: (packet: Packet) =>
-      new Promise<void>((resolve, reject) => {
-        if (call.destroyed || call.writableEnded) {
-          reject(new Error('file transfer call closed'));
-          return;
-        }
-        call.write(packet as Msg, (err?: Error | null) => (err ? reject(err) : resolve()));
-      }),
+    send: (packet: Packet) => {
+      if (failed) return Promise.reject(failed);
+      if (call.destroyed || call.writableEnded) return Promise.reject(new Error('file transfer call closed'));
+      const size = 64 + (packet.data?.length ?? 0) + (packet.stat?.path.length ?? 0) + (packet.stat?.linkname.length ?? 0);
+      pending += size;
+      call.write(packet as Msg, (err?: Error | null) => {
+        pending -= size;
+        if (err) failed ??= err;
+        if (pending < SEND_BUDGET || failed) wake();
+      });
+      if (pending < SEND_BUDGET) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (failed) reject(failed);
+          else if (pending < SEND_BUDGET) resolve();
+          else waiters.push(check);
+        };
+        waiters.push(check);
+      });
+    },
     // Not `for await (… of call)`: leaving that loop destroys the call, which resets the
     // HTTP/2 stream instead of ending it with an OK status after our FIN.
     packets: call.iterator({ destroyOnReturn: false }) as AsyncIterable<Packet>,
