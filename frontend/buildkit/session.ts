@@ -42,6 +42,8 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** Shown by the daemon as the session name. */
   name?: string;
+  /** The daemon's key for its copy of the context (see GatewaySolveRequest.onFileServed); default: new. */
+  sharedKey?: string;
 }
 
 export interface Session {
@@ -275,7 +277,7 @@ function sanitizeHeader(v: string): string {
 /** Opens a session through dockerd: `POST /session`, then we serve on that socket. */
 export async function openDockerSession(target: DialTarget, opts: SessionOptions): Promise<Session> {
   const id = newId();
-  const sharedKey = newId();
+  const sharedKey = opts.sharedKey ?? newId();
   const raw = new RawHeaderLists();
   const server = createSessionServer(opts, raw);
   const socket = await dial(target);
@@ -340,7 +342,7 @@ class BytesMessageDuplex extends Duplex {
 /** Opens a session on a standalone buildkitd: Control.Session carries the connection. */
 export function openControlSession(rpc: Rpc, opts: SessionOptions): Session {
   const id = newId();
-  const sharedKey = newId();
+  const sharedKey = opts.sharedKey ?? newId();
   const raw = new RawHeaderLists();
   const server = createSessionServer(opts, raw);
   const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), opts.services);

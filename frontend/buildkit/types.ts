@@ -78,7 +78,14 @@ export interface GatewaySolveRequest {
    */
   frontend(gateway: GatewayApi): Promise<{ definition: LlbDefinition; imageConfig: Record<string, unknown> }>;
   onStatus(batch: StatusBatch): void;
-  /** Every regular file the filesync sender sent, with the sha256 of the bytes sent. */
+  /**
+   * Every regular file the filesync sender sent, with the sha256 of the bytes sent. With
+   * it, the session's shared key is new for every build, so the daemon keeps no copy of
+   * the context from an earlier one and every file the build uses is served (and
+   * reported). Without it, the key is the same for every build of this context directory
+   * by this user on this machine, and the daemon asks only for the files whose metadata
+   * changed since, as `docker build` and buildx do.
+   */
   onFileServed?(file: ServedFile): void;
   /** Served by Secrets.GetSecret; an unknown id answers NOT_FOUND. */
   secrets?: Record<string, Uint8Array>;
