@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from './app.js';
+import { Command } from 'commander';
+import { COMMANDS, commandsFor, runCli } from './app.js';
 import type {
   BuildKitClient,
   BuildStep,
@@ -459,6 +460,29 @@ describe('help, version, convert', () => {
       expect(build.stdout).toContain(flag);
     }
     expect(top.loads + build.loads).toBe(0);
+  });
+
+  it('registers each command under the name it is loaded by', async () => {
+    for (const entry of COMMANDS) {
+      const program = new Command('tracebuild');
+      (await entry.load()).register(program, { io: {} as CliIo, app: { version: 'x', loadToolchain: () => Promise.reject(new Error('no')) }, toolchain: () => Promise.reject(new Error('no')) });
+      expect(program.commands.map((c) => c.name())).toEqual([entry.name]);
+    }
+  });
+
+  it('loads the command the first argument names, else the default one, and all of them for help or version', () => {
+    const names = (argv: string[]): string[] => commandsFor(argv).map((c) => c.name);
+    const all = COMMANDS.map((c) => c.name);
+    expect(names([])).toEqual(['build']);
+    expect(names(['.'])).toEqual(['build']);
+    expect(names(['--no-trace', 'convert', '.'])).toEqual(['build']); // commander: an unknown option, then the default command
+    expect(names(['build', '-t', 'a', '.'])).toEqual(['build']);
+    expect(names(['convert', '.'])).toEqual(['convert']);
+    expect(names(['verify', 'img', '--key', 'k.pub'])).toEqual(['verify']);
+    expect(names(['convert', '--', '-h'])).toEqual(['convert']);
+    for (const argv of [['--help'], ['-h'], ['help'], ['help', 'build'], ['build', '--help'], ['-v'], ['--version'], ['.', '-qh'], ['-t', 'x', '--help']]) {
+      expect(names(argv), argv.join(' ')).toEqual(all);
+    }
   });
 
   it('convert prints the conversion as JSON and contacts no daemon', async () => {

@@ -96,8 +96,9 @@ export interface Toolchain<Ast extends DockerfileAstView, Def, Endpoint = unknow
   describeConversion(conversion: Conversion<Def>): unknown;
   endpointFromEnv(env: NodeJS.ProcessEnv): Endpoint;
   connectBuildKit(endpoint: Endpoint): Promise<BuildKitClient<Def>>;
-  /** The eBPF tracer (trace-contracts.ts); without it a build can only run with --no-trace. */
-  tracer?: TracerToolkit;
+  /** The eBPF tracer (trace-contracts.ts), or how to load it when a build is traced; without
+   * it a build can only run with --no-trace. */
+  tracer?: TracerToolkit | (() => Promise<TracerToolkit>);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the cli never looks inside these two

@@ -1,6 +1,6 @@
 // The real toolchain: the sibling modules behind the structural contracts in
-// `contracts.ts`. Loaded lazily by `main.ts` (so `--help` does not load gRPC); tests inject
-// fakes instead.
+// `contracts.ts`. Loaded lazily by `main.ts` (so `--help` does not load gRPC), the tracer
+// only by a traced build; tests inject fakes instead.
 
 import { parseDockerfile } from '../dockerfile-parser/index.js';
 import {
@@ -9,21 +9,18 @@ import {
   describeConversion,
   endpointFromEnv,
 } from '../frontend/index.js';
-import { Correlation, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
 import type { Toolchain } from './contracts.js';
+import type { TracerToolkit } from './trace-contracts.js';
 import { tuneV8ForCorrelation } from './v8-tuning.js';
 
 type Ast = ReturnType<typeof parseDockerfile>;
 type Def = Awaited<ReturnType<typeof convertDockerfile>>['definition'];
 type Endpoint = ReturnType<typeof endpointFromEnv>;
 
-export const toolchain: Toolchain<Ast, Def, Endpoint> = {
-  parseDockerfile,
-  convertDockerfile,
-  describeConversion,
-  endpointFromEnv,
-  connectBuildKit,
-  tracer: {
+/** The tracer's modules (~30 files) are imported only when a build is traced. */
+async function loadTracer(): Promise<TracerToolkit> {
+  const { Correlation, correlate, formatTraceTable, startProbe } = await import('../tracer/index.js');
+  return {
     startProbe,
     correlate,
     startCorrelation: () => {
@@ -31,5 +28,14 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
       return new Correlation();
     },
     formatTraceTable,
-  },
+  };
+}
+
+export const toolchain: Toolchain<Ast, Def, Endpoint> = {
+  parseDockerfile,
+  convertDockerfile,
+  describeConversion,
+  endpointFromEnv,
+  connectBuildKit,
+  tracer: loadTracer,
 };

@@ -16,18 +16,49 @@
 
 import type { DockerfileAstView, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
-import { attestPhase, signingCheckPhase } from './attest.js';
 import { connectPhase } from './connect.js';
 import { parsePhase } from './parse.js';
 import { preparePhase } from './prepare.js';
-import { pushPhase } from './push.js';
 import { reportPhase } from './report.js';
 import { solvePhase } from './solve.js';
 import { tracePhase, traceReadyPhase, traceReportPhase } from './trace.js';
 import type { BuildPhase, BuildRequest, BuildRun } from './types.js';
 
+/**
+ * A phase whose module is imported only when `wanted(run)` says the phase has something to
+ * do: signing-check, push and attest bring the registry, Engine API and verify modules
+ * (~25 files), which only --push, --key and --attest-out use.
+ */
+function onDemand<Ast extends DockerfileAstView, Def, E>(
+  name: string,
+  wanted: (run: BuildRun<Ast, Def, E>) => boolean,
+  load: () => Promise<BuildPhase<Ast, Def, E>>,
+): BuildPhase<Ast, Def, E> {
+  return {
+    name,
+    async run(run) {
+      if (wanted(run)) await (await load()).run(run);
+    },
+  };
+}
+
 export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E>[] {
-  return [preparePhase(), signingCheckPhase(), parsePhase(), tracePhase(), connectPhase(), traceReadyPhase(), solvePhase(), traceReportPhase(), reportPhase(), pushPhase(), attestPhase()];
+  // What the signing phases look at first: without any of these flags they do nothing.
+  const signingFlags = ({ request }: BuildRun<Ast, Def, E>): boolean =>
+    request.push === true || request.key !== undefined || request.attestOut !== undefined;
+  return [
+    preparePhase(),
+    onDemand('signing-check', signingFlags, async () => (await import('./attest.js')).signingCheckPhase()),
+    parsePhase(),
+    tracePhase(),
+    connectPhase(),
+    traceReadyPhase(),
+    solvePhase(),
+    traceReportPhase(),
+    reportPhase(),
+    onDemand('push', (run) => run.request.push === true, async () => (await import('./push.js')).pushPhase()),
+    onDemand('attest', (run) => run.signing !== undefined, async () => (await import('./attest.js')).attestPhase()),
+  ];
 }
 
 /** Runs the phases in order; cleanups run last, whatever happened. Throws the first error. */

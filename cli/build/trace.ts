@@ -162,7 +162,8 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           throw new UsageError('bad-flag', `invalid argument "${run.request.traceOut ?? ''}" for "--trace-out" flag: ${dir} is not a directory`);
         }
       }
-      const toolkit = run.toolchain.tracer;
+      const tracer = run.toolchain.tracer;
+      const toolkit = typeof tracer === 'function' ? await tracer() : tracer;
       if (toolkit === undefined) {
         throw new TracerUnavailableError('no-tracer', `the eBPF tracer is not available in this tracebuild (no tracer module); ${NO_TRACE_HINT}`);
       }

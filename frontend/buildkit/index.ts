@@ -22,8 +22,18 @@ export type {
   RegistryTokenRequest,
 } from './types.js';
 export { describeDaemon } from './daemon.js';
+import type { ConnectOptions } from './client.js';
+import type { BuildKitClient, Endpoint } from './types.js';
+
 export { endpointFromEnv } from './endpoint.js';
-export { connectBuildKit } from './client.js';
-export type { ConnectOptions } from './client.js';
+export type { ConnectOptions };
+
+/**
+ * Connects to BuildKit (client.ts). The gRPC stack is imported on the first connection, so
+ * that converting a Dockerfile alone (`tracebuild convert`) never loads it.
+ */
+export async function connectBuildKit(endpoint: Endpoint, options?: ConnectOptions): Promise<BuildKitClient> {
+  return (await import('./client.js')).connectBuildKit(endpoint, options);
+}
 export { BuildKitConnectionError, SolveError } from './errors.js';
 export type { BuildKitConnectionErrorCode, SolveErrorCode } from './errors.js';
