@@ -124,6 +124,14 @@ function testdataCases(named) {
   return cases;
 }
 
+const runId = `${Date.now().toString(36)}-${process.pid.toString(36)}`;
+const tagOf = (c, builder) => `tracebuild-bench/${c.name}:${builder}-${runId}`;
+// The generated workloads build FROM busybox:local under a tag of this run's own. BuildKit
+// shares a vertex between the builds on a daemon, so a --no-cache build of busybox:local
+// elsewhere (another engineer's tests) makes every step of a cached build run again, and
+// it hits tracebuild's builds, not buildx's (the two write the image source differently).
+const BASE = `tracebuild-bench/base:${runId}`;
+
 /** Writes the generated workloads into `dir`. */
 function generate(name, dir) {
   const context = path.join(dir, name);
@@ -136,12 +144,12 @@ function generate(name, dir) {
     file(
       'Dockerfile',
       [
-        'FROM busybox:local AS build',
+        `FROM ${BASE} AS build`,
         'WORKDIR /src',
         'COPY src/ ./',
         'RUN find . -type f | sort | xargs cat | wc -l > /count.txt',
         '',
-        'FROM busybox:local',
+        `FROM ${BASE}`,
         'COPY --from=build /count.txt /count.txt',
         'CMD ["cat", "/count.txt"]',
         '',
@@ -149,7 +157,7 @@ function generate(name, dir) {
     );
   } else {
     for (let i = 0; i < 10_000; i++) file(`ctx/d${String(i % 100).padStart(2, '0')}/f${String(i).padStart(5, '0')}.txt`, `file ${i}\n`);
-    file('Dockerfile', ['FROM busybox:local', 'COPY ctx/ /ctx/', 'RUN find /ctx -type f | wc -l > /count.txt', ''].join('\n'));
+    file('Dockerfile', [`FROM ${BASE}`, 'COPY ctx/ /ctx/', 'RUN find /ctx -type f | wc -l > /count.txt', ''].join('\n'));
   }
   return { name, workload: name, context, args: [] };
 }
@@ -166,9 +174,6 @@ function loadCases(named, tmp) {
   else cases.push(...all.filter((c) => wanted.includes(c.name)));
   return cases;
 }
-
-const runId = `${Date.now().toString(36)}-${process.pid.toString(36)}`;
-const tagOf = (c, builder) => `tracebuild-bench/${c.name}:${builder}-${runId}`;
 
 function build(daemonId, builder, c, noCache, trace) {
   const d = DAEMONS[daemonId];
@@ -224,6 +229,10 @@ async function main() {
     const tracebuild = active.includes('tracebuild');
     if (tracebuild && process.env.TRACEBUILD_CLI && !existsSync(cli)) usage(`TRACEBUILD_CLI=${process.env.TRACEBUILD_CLI} does not exist`);
     await prepareMachine(tracebuild ? cli : undefined);
+    for (const daemon of opts.daemons) {
+      const tagged = await run(docker, ['tag', 'busybox:local', BASE], { DOCKER_HOST: DAEMONS[daemon].host });
+      if (tagged.code !== 0) throw new Error(`cannot tag busybox:local as ${BASE} on ${daemon}: ${tagged.output.trim()}`);
+    }
 
     /** times[daemon][case][mode][builder][round] = ms (null: failed) */
     const times = {};
@@ -348,6 +357,7 @@ async function main() {
     if (failures.length) process.exitCode = 1;
   } finally {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+    for (const daemon of opts.daemons) await run(docker, ['rmi', BASE], { DOCKER_HOST: DAEMONS[daemon].host });
   }
 }
 
