@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globToRegExp, pathGlob, pathUnder } from './index.js';
+import { MAX_REPLACED_LENGTH, pathGlob, pathUnder, replaceBounded } from './index.js';
 
 describe('pathUnder', () => {
   it.each([
@@ -33,6 +33,37 @@ describe('pathGlob', () => {
   });
 
   it('anchors the pattern', () => {
-    expect(globToRegExp('/a/*').source).toBe('^\\/a\\/[^/]*$');
+    expect(pathGlob('/a/b', '/a/*')).toBe(true);
+    expect(pathGlob('/x/a/b', '/a/*')).toBe(false);
+    expect(pathGlob('/a/b/', '/a/*')).toBe(true); // normalized: the trailing / goes
+  });
+
+  it('takes linear time on patterns that make a backtracking matcher exponential', () => {
+    // 325 bytes: 161 `*a` then `b`, against a path of a's with no b. A RegExp of
+    // `[^/]*a` groups backtracks through every split of the a's; this returns at once
+    // (the test would time out otherwise).
+    const pattern = `/${'*a'.repeat(161)}b`;
+    expect(pattern.length).toBe(324);
+    expect(pathGlob(`/${'a'.repeat(4000)}`, pattern)).toBe(false);
+    expect(pathGlob(`/${'a'.repeat(4000)}b`, pattern)).toBe(true);
+    const dirs = `${'/**'.repeat(100)}/x`;
+    expect(pathGlob(`${'/a'.repeat(2000)}/y`, dirs)).toBe(false);
+    expect(pathGlob(`${'/a'.repeat(2000)}/x`, dirs)).toBe(true);
+  });
+});
+
+describe('replaceBounded', () => {
+  it('replaces as cel-go does: all, the first n, none, and an empty old string between code points', () => {
+    expect(replaceBounded('a.b.c', '.', '::')).toBe('a::b::c');
+    expect(replaceBounded('a.b.c', '.', '', 1n)).toBe('ab.c');
+    expect(replaceBounded('a.b.c', '.', '-', 0n)).toBe('a.b.c');
+    expect(replaceBounded('a.b.c', '.', '-', -1n)).toBe('a-b-c');
+    expect(replaceBounded('hé', '', '_')).toBe('_h_é_');
+    expect(replaceBounded('aaa', 'a', 'aa')).toBe('aaaaaa');
+  });
+
+  it('refuses to make a string longer than the limit, before making it', () => {
+    const big = 'x'.repeat(1 << 20);
+    expect(() => replaceBounded(big, 'x', 'x'.repeat(32))).toThrow(`at most ${MAX_REPLACED_LENGTH} are allowed`);
   });
 });

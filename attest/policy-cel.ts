@@ -15,6 +15,7 @@ import {
   CelScalar,
   celEnv,
   celFunc,
+  celMethod,
   isCelList,
   listType,
   parse,
@@ -23,6 +24,9 @@ import {
   type CelType,
 } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { Glob, codePoints, type GlobToken } from '../common/index.js';
+import { RE2JS } from '@bufbuild/re2';
+import { COST_FUNCS, MAX_REGEX_LENGTH, MAX_REPLACED_LENGTH, chargeActiveMeter } from './policy-cost.js';
 
 // ---------------------------------------------------------------------------------------
 // Custom functions
@@ -40,47 +44,54 @@ export function pathUnder(path: string, dir: string): boolean {
   return p === d || p.startsWith(`${d}/`);
 }
 
-const globCache = new Map<string, RegExp>();
+const globCache = new Map<string, Glob>();
 
 /**
- * Glob over `/`-separated paths: `*` matches within one segment, `?` one character of a
- * segment, `**` any number of characters across segments (as a whole segment, `**` also
- * matches zero segments: `/src/**\/*.c` matches `/src/a.c`). Everything else is literal.
+ * A policy glob over `/`-separated paths: `*` matches within one segment, `?` one
+ * character of a segment, `**` any number of characters across segments (as a whole
+ * segment, `**` also matches zero segments: `/src/**\/*.c` matches `/src/a.c`). Everything
+ * else is literal. Matching takes linear time (common/glob.ts): the patterns of a policy
+ * meet paths an attacker chose.
  */
-export function globToRegExp(pattern: string): RegExp {
+export function policyGlob(pattern: string): Glob {
   const cached = globCache.get(pattern);
   if (cached !== undefined) return cached;
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern.charAt(i);
-    if (c === '*') {
-      if (pattern.charAt(i + 1) === '*') {
-        const segmentStart = i === 0 || pattern.charAt(i - 1) === '/';
-        const followedBySlash = pattern.charAt(i + 2) === '/';
+  const tokens: GlobToken[] = [];
+  const cps = codePoints(pattern);
+  for (let i = 0; i < cps.length; i++) {
+    const c = cps[i]!;
+    if (c === STAR && cps[i + 1] === STAR) {
+      const segmentStart = i === 0 || cps[i - 1] === SLASH_CP;
+      i++;
+      if (segmentStart && cps[i + 1] === SLASH_CP) {
+        tokens.push({ kind: 'dirs' });
         i++;
-        if (segmentStart && followedBySlash) {
-          re += '(?:.*/)?';
-          i++;
-        } else {
-          re += '.*';
-        }
       } else {
-        re += '[^/]*';
+        tokens.push({ kind: 'star', slash: true });
       }
-    } else if (c === '?') {
-      re += '[^/]';
+    } else if (c === STAR) {
+      tokens.push({ kind: 'star', slash: false });
+    } else if (c === QUESTION) {
+      tokens.push({ kind: 'any', slash: false });
     } else {
-      re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      tokens.push({ kind: 'char', cp: c });
     }
   }
-  const out = new RegExp(`${re}$`, 's');
+  const glob = new Glob(tokens);
   if (globCache.size > 1000) globCache.clear();
-  globCache.set(pattern, out);
-  return out;
+  globCache.set(pattern, glob);
+  return glob;
 }
 
+const STAR = 0x2a;
+const QUESTION = 0x3f;
+const SLASH_CP = 0x2f;
+
 export function pathGlob(path: string, pattern: string): boolean {
-  return globToRegExp(pattern).test(normalizePath(path));
+  const normalized = normalizePath(path);
+  // matching costs (path length x pattern length) steps at worst
+  chargeActiveMeter(Math.ceil(((normalized.length + 1) * (pattern.length + 1)) / 64));
+  return policyGlob(pattern).matches(normalized);
 }
 
 function stringsOf(list: unknown, fn: string): string[] {
@@ -93,7 +104,7 @@ function stringsOf(list: unknown, fn: string): string[] {
   return out;
 }
 
-const { BOOL, STRING } = CelScalar;
+const { BOOL, INT, STRING } = CelScalar;
 const LIST_STRING = listType(STRING);
 
 /** Functions tracebuild adds to CEL (documented in POLICY.md). */
@@ -102,6 +113,74 @@ export const TRACEBUILD_CEL_FUNCS = [
   celFunc('pathUnder', [STRING, LIST_STRING], BOOL, (p, ds) => stringsOf(ds, 'pathUnder').some((d) => pathUnder(p, d))),
   celFunc('pathGlob', [STRING, STRING], BOOL, (p, g) => pathGlob(p, g)),
   celFunc('pathGlob', [STRING, LIST_STRING], BOOL, (p, gs) => stringsOf(gs, 'pathGlob').some((g) => pathGlob(p, g))),
+];
+
+const regexCache = new Map<string, RE2JS>();
+
+/** `text.matches(pattern)`: RE2 syntax (as CEL specifies), linear time, each pattern
+ * compiled once, its size bounded and its cost charged. */
+function matchesRe2(text: string, pattern: string): boolean {
+  if (pattern.length > MAX_REGEX_LENGTH) {
+    throw new Error(`matches: the pattern is ${pattern.length} characters long; at most ${MAX_REGEX_LENGTH} are allowed`);
+  }
+  let re = regexCache.get(pattern);
+  if (re === undefined) {
+    chargeActiveMeter(pattern.length); // compiling
+    re = RE2JS.compile(pattern);
+    if (regexCache.size > 1000) regexCache.clear();
+    regexCache.set(pattern, re);
+  }
+  chargeActiveMeter(Math.ceil(((text.length + 1) * (pattern.length + 1)) / 64));
+  return re.test(text);
+}
+
+/**
+ * `s.replace(old, new[, n])` in linear time, with the size of the result checked before it
+ * is built (the strings extension's replace rescans the growing result: quadratic, and
+ * chained calls double a string each time). Semantics of cel-go's strings extension: n < 0
+ * (or absent) replaces every occurrence; an empty `old` matches before every code point
+ * and at the end.
+ */
+export function replaceBounded(s: string, old: string, repl: string, n?: bigint): string {
+  const limit = n === undefined || n < 0n ? Infinity : Number(n);
+  const positions: number[] = [];
+  if (old === '') {
+    let i = 0;
+    for (const ch of s) {
+      if (positions.length >= limit) break;
+      positions.push(i);
+      i += ch.length;
+    }
+    if (positions.length < limit) positions.push(s.length);
+  } else {
+    for (let at = s.indexOf(old); at !== -1 && positions.length < limit; at = s.indexOf(old, at + old.length)) positions.push(at);
+  }
+  const size = s.length + positions.length * (repl.length - old.length);
+  if (size > MAX_REPLACED_LENGTH) {
+    throw new Error(`replace: the result would be ${size} characters long; at most ${MAX_REPLACED_LENGTH} are allowed`);
+  }
+  chargeActiveMeter(1 + Math.floor((s.length + size) / 10));
+  let out = '';
+  let from = 0;
+  for (const at of positions) {
+    out += s.slice(from, at) + repl;
+    from = at + old.length;
+  }
+  return out + s.slice(from);
+}
+
+/** Overrides of standard and extension functions whose cost their values do not show. */
+export const BOUNDED_CEL_FUNCS = [
+  celMethod('matches', STRING, [STRING], BOOL, function (this: string, pattern: string) {
+    return matchesRe2(this, pattern);
+  }),
+  celFunc('matches', [STRING, STRING], BOOL, (text, pattern) => matchesRe2(text, pattern)),
+  celMethod('replace', STRING, [STRING, STRING], STRING, function (this: string, old: string, repl: string) {
+    return replaceBounded(this, old, repl);
+  }),
+  celMethod('replace', STRING, [STRING, STRING, INT], STRING, function (this: string, old: string, repl: string, n: bigint) {
+    return replaceBounded(this, old, repl, n);
+  }),
 ];
 
 // ---------------------------------------------------------------------------------------
@@ -521,7 +600,7 @@ export interface PolicyEnv {
 
 /** The environment every policy expression is checked against and evaluated in. */
 export function createPolicyEnv(): PolicyEnv {
-  const env = celEnv({ funcs: [...strings, ...TRACEBUILD_CEL_FUNCS] });
+  const env = celEnv({ funcs: [...strings, ...TRACEBUILD_CEL_FUNCS, ...BOUNDED_CEL_FUNCS, ...COST_FUNCS] });
   const overloads = new Map<string, Overload[]>();
   for (const f of env.funcs) {
     const list = overloads.get(f.name) ?? [];

@@ -19,6 +19,7 @@ import {
   type Ty,
 } from './policy-cel.js';
 import type { ImageRef } from './statement.js';
+import { CostMeter, DEFAULT_POLICY_LIMITS, instrumentForCost, withMeter, type PolicyLimits } from './policy-cost.js';
 import type { Trace, TraceBuildStep, TraceNetwork, TraceProcess } from '../model/index.js';
 import { TracebuildError, type ExitKind } from '../common/index.js';
 
@@ -32,8 +33,10 @@ import { TracebuildError, type ExitKind } from '../common/index.js';
  *   not bool (`deny`) / string (`messageExpression`).
  * - `evaluation-error`: a rule failed at evaluation time (CEL runtime error, a `dyn`
  *   result that turned out not to be bool), or the trace is not a trace.
+ * - `evaluation-limit`: a rule spent its cost budget, or the policy its time (see
+ *   policy-cost.ts); the trace was not judged.
  */
-export type PolicyErrorCode = 'invalid-policy' | 'invalid-rule' | 'evaluation-error';
+export type PolicyErrorCode = 'invalid-policy' | 'invalid-rule' | 'evaluation-error' | 'evaluation-limit';
 
 /** A policy that does not parse or check is bad input (like a bad Dockerfile); one that
  * fails while judging a trace cannot vouch for it. */
@@ -158,6 +161,11 @@ let sharedEnv: PolicyEnv | undefined;
 function policyEnv(): PolicyEnv {
   sharedEnv ??= createPolicyEnv();
   return sharedEnv;
+}
+
+/** The evaluator of a checked expression, rewritten to charge the running CostMeter. */
+function planMetered(penv: PolicyEnv, compiled: CompiledExpr): CompiledRule['deny'] {
+  return plan(penv.env, instrumentForCost(compiled.parsed.expr)) as CompiledRule['deny'];
 }
 
 /** Variables in scope for a rule iterating over `each`. */
@@ -294,8 +302,8 @@ export function parsePolicy(yamlText: string, fileName: string): Policy {
     rules.push(rule);
     compiled.push({
       rule,
-      deny: plan(penv.env, deny.parsed) as CompiledRule['deny'],
-      message: message === undefined ? undefined : (plan(penv.env, message.parsed) as CompiledRule['deny']),
+      deny: planMetered(penv, deny),
+      message: message === undefined ? undefined : planMetered(penv, message),
     });
   });
 
@@ -317,8 +325,8 @@ function compiledRulesOf(policy: Policy): readonly CompiledRule[] {
       const message = rule.messageExpression === undefined ? undefined : compileExpr(penv, rule.messageExpression, vars);
       return {
         rule,
-        deny: plan(penv.env, deny.parsed) as CompiledRule['deny'],
-        message: message === undefined ? undefined : (plan(penv.env, message.parsed) as CompiledRule['deny']),
+        deny: planMetered(penv, deny),
+        message: message === undefined ? undefined : planMetered(penv, message),
       };
     } catch (err) {
       throw new PolicyError('invalid-rule', `${policy.file}: rule '${rule.name}': ${err instanceof Error ? err.message : String(err)}`, {
@@ -407,13 +415,18 @@ function celTypeName(v: unknown): string {
  * Evaluates every rule against every build step, in trace order, then rule order, then item
  * order. For `each` rules, offending items that produce the same message are reported as
  * one violation whose evidence lists them all. Throws PolicyError `evaluation-error` when
- * an expression fails at run time (fail closed: a policy that cannot be evaluated does not
- * pass).
+ * an expression fails at run time, `evaluation-limit` when it spends more than `limits`
+ * allow (fail closed: a policy that cannot be evaluated does not pass).
  */
-export function evaluatePolicy(policy: Policy, trace: Trace, image: ImageRef): Violation[] {
+export function evaluatePolicy(policy: Policy, trace: Trace, image: ImageRef, limits: PolicyLimits = DEFAULT_POLICY_LIMITS): Violation[] {
   const compiled = compiledRulesOf(policy);
-  function fail(message: string, rule?: string, cause?: unknown): never {
-    throw new PolicyError('evaluation-error', `${policy.file}: ${message}`, {
+  const meter = new CostMeter(limits, Date.now() + limits.deadlineMs);
+  return withMeter(meter, () => evaluateMetered(policy, compiled, trace, image, meter));
+}
+
+function evaluateMetered(policy: Policy, compiled: readonly CompiledRule[], trace: Trace, image: ImageRef, meter: CostMeter): Violation[] {
+  function fail(message: string, rule?: string, cause?: unknown, code: PolicyErrorCode = 'evaluation-error'): never {
+    throw new PolicyError(code, `${policy.file}: ${message}`, {
       file: policy.file,
       ...(rule === undefined ? {} : { rule }),
       ...(cause === undefined ? {} : { cause }),
@@ -435,14 +448,22 @@ export function evaluatePolicy(policy: Policy, trace: Trace, image: ImageRef): V
     for (const { rule, deny, message } of compiled) {
       const run = (bindings: Record<string, unknown>, item: Evidence | undefined): string | undefined => {
         const what = item === undefined ? '' : ` on ${describeItem(item)}`;
-        const result = callSafely(deny, bindings);
+        const metered = (f: CompiledRule['deny'], field: string): CelResult => {
+          meter.reset();
+          const value = meter.expired() ? undefined : callSafely(f, bindings);
+          if (meter.exceeded !== undefined) {
+            fail(`rule '${rule.name}': ${field}: ${meter.exceeded} at ${at}${what}; the trace was not judged`, rule.name, undefined, 'evaluation-limit');
+          }
+          return value!;
+        };
+        const result = metered(deny, 'deny');
         if (isCelError(result)) return fail(`rule '${rule.name}' failed at ${at}${what}: ${result.message}`, rule.name, result);
         if (typeof result !== 'boolean') {
           return fail(`rule '${rule.name}' returned ${celTypeName(result)} at ${at}${what}; deny must be bool`, rule.name);
         }
         if (!result) return undefined;
         if (message === undefined) return rule.message;
-        const text = callSafely(message, bindings);
+        const text = metered(message, 'messageExpression');
         if (isCelError(text)) return fail(`rule '${rule.name}': messageExpression failed at ${at}${what}: ${text.message}`, rule.name, text);
         if (typeof text !== 'string') return fail(`rule '${rule.name}': messageExpression returned ${celTypeName(text)} at ${at}${what}; expected string`, rule.name);
         return text;

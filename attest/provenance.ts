@@ -2,8 +2,10 @@
 //
 // buildType https://tracebuild.dev/buildtypes/dockerfile/v1 (documented in BUILDTYPE.md):
 //   externalParameters
-//     dockerfile   {path, digest: {sha256}}  path relative to the context as given with -f
-//     context      string, the build context as the user named it (e.g. ".")
+//     dockerfile   {path, digest: {sha256}}  path relative to the context (else to the
+//                  working directory, else the file name), and the sha256 of its bytes
+//     context      string, the build context relative to the working directory (e.g. ".");
+//                  left out when the context is outside it (no host paths in a statement)
 //     buildArgs    {NAME: value}, keys sorted; recorded verbatim (see SECRETS below)
 //     target       stage name, only when one was requested
 //     platform     only when one was requested
@@ -57,7 +59,8 @@ export interface ContextFileDependency {
 export interface SlsaProvenanceInput {
   image: ImageRef;
   dockerfile: { path: string; sha256: string };
-  context: string;
+  /** Relative to the working directory; undefined leaves it out. */
+  context?: string;
   /** Recorded verbatim. The caller passes no secret values (see file comment). */
   buildArgs?: Readonly<Record<string, string>>;
   target?: string;
@@ -73,7 +76,7 @@ export interface SlsaProvenanceInput {
 
 export interface DockerfileExternalParameters {
   dockerfile: { path: string; digest: { sha256: string } };
-  context: string;
+  context?: string;
   buildArgs: Record<string, string>;
   target?: string;
   platform?: string;
@@ -97,7 +100,7 @@ export type SlsaProvenanceStatement = Statement<SlsaProvenancePredicate>;
 export function buildSlsaProvenanceStatement(input: SlsaProvenanceInput): SlsaProvenanceStatement {
   const externalParameters: DockerfileExternalParameters = {
     dockerfile: { path: input.dockerfile.path, digest: { sha256: sha256Hex(input.dockerfile.sha256, 'dockerfile digest') } },
-    context: input.context,
+    ...(input.context === undefined ? {} : { context: input.context }),
     buildArgs: sortedRecord(input.buildArgs ?? {}),
   };
   if (input.target !== undefined) externalParameters.target = input.target;

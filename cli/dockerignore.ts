@@ -7,9 +7,9 @@
 // applies): `#` comments, blank lines skipped, spaces trimmed, `!` re-includes, each
 // pattern cleaned like a path (`./a/` -> `a`, `/a` -> `a`).
 
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseDockerignore } from '../common/index.js';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { USER_FILE_LIMITS, parseDockerignore, readUserFile } from '../common/index.js';
 import { BuildInputError } from './errors.js';
 
 export interface DockerignoreChoice {
@@ -31,8 +31,10 @@ export const nodeDockerignoreFs: DockerignoreFs = {
       return false;
     }
   },
+  // A .dockerignore is read like a file of the context: regular, bounded, and its links
+  // kept inside its own directory (common/user-file.ts).
   readText(path) {
-    return readFileSync(path, 'utf8');
+    return readUserFile(path, { what: 'the file', maxBytes: USER_FILE_LIMITS.dockerignore, within: dirname(path) }).toString('utf8');
   },
 };
 

@@ -19,6 +19,7 @@ export {
   parseDaemonAddress,
   type DialTarget,
 } from './docker-host.js';
+export { Glob, codePoints, type GlobClassItem, type GlobToken } from './glob.js';
 export { oneLine, visible } from './text.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { TracebuildError, isTracebuildError, type ExitKind, type SourceLocation, type TracebuildErrorOptions } from './errors.js';
@@ -33,3 +34,4 @@ export {
   parseImageReferenceWithDefaultTag,
   type ImageReferenceParts,
 } from './image-reference.js';
+export { USER_FILE_LIMITS, UserFileError, readUserFile, type ReadUserFileOptions, type UserFileErrorCode } from './user-file.js';

@@ -24,9 +24,9 @@ npx vitest run --project unit --reporter=default --reporter=json --outputFile.js
 PATH=/opt/tracebuild/node22/bin:$PATH npx vitest run --project unit --reporter=dot --reporter=json \
   --outputFile.json=.test-results/unit-node22.json || status=$?
 t_unit=$(seconds)
-# The daemon-independent files (the in-process registry and the guard's own dockerd
-# instance) run once, with Docker 26.
-DAEMON_INDEPENDENT=(test/integration/oci-registry.test.ts test/integration/referrers-api.test.ts test/integration/guard.test.ts)
+# The daemon-independent files (the in-process registry, the guard's own dockerd, and the
+# signature formats other tools read) run once, with Docker 26.
+DAEMON_INDEPENDENT=(test/integration/oci-registry.test.ts test/integration/referrers-api.test.ts test/integration/guard.test.ts test/integration/sigstore-interop.test.ts)
 TRACEBUILD_TEST_DAEMON=docker26 npx vitest run --project integration --reporter=default --reporter=json \
   --outputFile.json=.test-results/integration-docker26.json || status=$?
 t_d26=$(seconds)

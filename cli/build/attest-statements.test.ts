@@ -6,6 +6,7 @@ import { bundleLayerOf, bundleReferrerManifest } from '../../verify/index.js';
 import {
   REDACTED_VALUE,
   contextFilesFromTrace,
+  contextRecordPath,
   dockerfileRecordPath,
   provenanceInput,
   redactBuildArgs,
@@ -18,7 +19,7 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function facts(p: Partial<BuildFacts> = {}): BuildFacts {
   return {
-    context: 'ctx',
+    cwd: '/w',
     contextDir: '/w/ctx',
     dockerfilePath: '/w/ctx/Dockerfile',
     dockerfileText: 'FROM busybox:local\n',
@@ -73,15 +74,37 @@ describe('provenance from a build', () => {
     expect(runtimeTraceInput(f, IMAGE)).toBeUndefined();
   });
 
-  it('keeps a Dockerfile outside the context as given with -f', () => {
-    expect(dockerfileRecordPath({ contextDir: '/w/ctx', dockerfilePath: '/w/other/Dockerfile.dev', file: '../other/Dockerfile.dev' })).toBe('../other/Dockerfile.dev');
-    expect(dockerfileRecordPath({ contextDir: '/w/ctx', dockerfilePath: '/w/ctx/sub/Dockerfile' })).toBe('sub/Dockerfile');
+  it('records a Dockerfile relative to the context, else to the working directory, else by its name', () => {
+    expect(dockerfileRecordPath({ cwd: '/w', contextDir: '/w/ctx', dockerfilePath: '/w/ctx/sub/Dockerfile' })).toBe('sub/Dockerfile');
+    expect(dockerfileRecordPath({ cwd: '/w', contextDir: '/w/ctx', dockerfilePath: '/w/other/Dockerfile.dev' })).toBe('other/Dockerfile.dev');
+    expect(dockerfileRecordPath({ cwd: '/w/ctx', contextDir: '/w/ctx', dockerfilePath: '/home/ci/Dockerfile.dev' })).toBe('Dockerfile.dev');
+  });
+
+  it('records the context relative to the working directory, and leaves a host path out', () => {
+    expect(contextRecordPath({ cwd: '/w', contextDir: '/w/ctx' })).toBe('ctx');
+    expect(contextRecordPath({ cwd: '/w/ctx', contextDir: '/w/ctx' })).toBe('.');
+    expect(contextRecordPath({ cwd: '/w', contextDir: '/home/ci/work/ctx' })).toBeUndefined();
+    const outside = buildSlsaProvenanceStatement(provenanceInput(facts({ cwd: '/elsewhere' }), IMAGE));
+    expect(outside.predicate.buildDefinition.externalParameters).not.toHaveProperty('context');
+    expect(JSON.stringify(outside)).not.toContain('/w/ctx');
   });
 });
 
 describe('redactBuildArgs', () => {
   it('redacts values equal to a secret (also with the trailing newline of a file), nothing else', () => {
     expect(redactBuildArgs({ A: 'x', B: 'pw', C: 'pw2' }, { s: enc('pw\n') })).toEqual({ buildArgs: { A: 'x', B: REDACTED_VALUE, C: 'pw2' }, redacted: ['B'] });
+    expect(redactBuildArgs({ B: 'pw' }, { s: enc('pw\n\n') }).redacted).toEqual(['B']);
+  });
+
+  it('redacts values that carry a secret inside them', () => {
+    const secret = enc('correct horse battery staple\n\n');
+    expect(redactBuildArgs({ A: 'pre-correct horse battery staple', B: 'correct horse', C: 'x' }, { s: secret })).toEqual({
+      buildArgs: { A: REDACTED_VALUE, B: 'correct horse', C: 'x' },
+      redacted: ['A'],
+    });
+    const statement = buildSlsaProvenanceStatement(provenanceInput(facts({ buildArgs: { TOKEN: 'pre-s3cret-post' } }), IMAGE));
+    expect(JSON.stringify(statement)).not.toContain('s3cret');
+    expect(statement.predicate.buildDefinition.internalParameters).toMatchObject({ redactedBuildArgs: ['TOKEN'] });
     expect(redactBuildArgs({ EMPTY: '' }, { s: enc('') })).toEqual({ buildArgs: { EMPTY: '' }, redacted: [] });
   });
 });

@@ -6,15 +6,19 @@
 // - the Dockerfile path (relative to the context when inside it, else as given with -f) and
 //   the sha256 of its bytes;
 // - the build args as resolved (`--build-arg K=V`, or K from the environment), except
-//   that a value equal to any `--secret` value is replaced by REDACTED_VALUE: a secret
-//   must not reach the statement even when it was also passed as a build arg;
+//   that a value that equals or contains any `--secret` value is replaced by
+//   REDACTED_VALUE: a secret must not reach the statement even when it was also passed
+//   (or embedded, `pre-<secret>`) as a build arg;
+// - the context as a path relative to the working directory when it is inside it, else
+//   not at all: a host's absolute paths (`/home/ci/work/ctx`) are no business of a
+//   statement anyone can read;
 //   `--secret` values themselves are never read here;
 // - the target stage, the base images that have a digest (the others are listed by name
 //   in internalParameters.unresolvedBaseImages; those whose digest is a local image id
 //   rather than a registry manifest digest, in internalParameters.localBaseImages), and
 //   the context files the trace phase saw served for COPY/ADD, with their sha256.
 
-import { relative, isAbsolute, sep } from 'node:path';
+import { relative, isAbsolute, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import type {
   BaseImageDependency,
@@ -24,15 +28,16 @@ import type {
   SlsaProvenanceInput,
 } from '../../attest/index.js';
 import type { Trace } from '../../model/index.js';
+import { SecretRedactor } from './redact.js';
 
-export const REDACTED_VALUE = '<redacted: equals a --secret value>';
+export const REDACTED_VALUE = '<redacted: carries a --secret value>';
 
 export interface BuildFacts {
-  /** PATH as the user gave it. */
-  context: string;
+  /** The working directory the user gave PATH (and -f) from. */
+  cwd: string;
+  /** Absolute. */
   contextDir: string;
-  /** `-f` as given, if it was. */
-  file?: string;
+  /** Absolute. */
   dockerfilePath: string;
   dockerfileText: string;
   buildArgs: Readonly<Record<string, string>>;
@@ -54,27 +59,38 @@ export interface BuildFacts {
   finishedOn: Date;
 }
 
-/** The Dockerfile path to record: relative to the context when inside it, else as given. */
-export function dockerfileRecordPath(facts: Pick<BuildFacts, 'contextDir' | 'dockerfilePath' | 'file'>): string {
-  const rel = relative(facts.contextDir, facts.dockerfilePath);
-  if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) return rel.split(sep).join('/');
-  return facts.file ?? facts.dockerfilePath;
+/** `path` relative to `base` when it is inside it ("." for base itself), else undefined. */
+function inside(base: string, path: string): string | undefined {
+  const rel = relative(base, path);
+  if (rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  return rel === '' ? '.' : rel.split(sep).join('/');
 }
 
-/** Build args with any value that equals a secret's value redacted; the redacted names. */
+/** The context to record: relative to the working directory when inside it, else
+ * undefined (left out). */
+export function contextRecordPath(facts: Pick<BuildFacts, 'cwd' | 'contextDir'>): string | undefined {
+  return inside(facts.cwd, resolve(facts.cwd, facts.contextDir));
+}
+
+/** The Dockerfile path to record: relative to the context when inside it, else relative to
+ * the working directory when inside that, else its file name only. */
+export function dockerfileRecordPath(facts: Pick<BuildFacts, 'cwd' | 'contextDir' | 'dockerfilePath'>): string {
+  const inContext = inside(facts.contextDir, facts.dockerfilePath);
+  if (inContext !== undefined && inContext !== '.') return inContext;
+  return inside(facts.cwd, facts.dockerfilePath) ?? facts.dockerfilePath.split(sep).pop()!;
+}
+
+/** Build args with any value that equals or carries a secret's value redacted; the
+ * redacted names. */
 export function redactBuildArgs(
   buildArgs: Readonly<Record<string, string>>,
   secrets: Readonly<Record<string, Uint8Array>>,
 ): { buildArgs: Record<string, string>; redacted: string[] } {
-  // A secret file usually ends with a newline the build arg would not have: compare both.
-  const secretValues = Object.values(secrets)
-    .flatMap((v) => [Buffer.from(v), Buffer.from(Buffer.from(v).toString('utf8').trim(), 'utf8')])
-    .filter((v) => v.length > 0);
+  const redactor = new SecretRedactor(secrets);
   const out: Record<string, string> = {};
   const redacted: string[] = [];
   for (const [name, value] of Object.entries(buildArgs)) {
-    const bytes = Buffer.from(value, 'utf8');
-    if (bytes.length > 0 && secretValues.some((s) => s.equals(bytes))) {
+    if (redactor.carries(value)) {
       out[name] = REDACTED_VALUE;
       redacted.push(name);
     } else {
@@ -124,7 +140,7 @@ export function provenanceInput(facts: BuildFacts, image: ImageRef): SlsaProvena
       path: dockerfileRecordPath(facts),
       sha256: createHash('sha256').update(facts.dockerfileText, 'utf8').digest('hex'),
     },
-    context: facts.context,
+    ...(contextRecordPath(facts) === undefined ? {} : { context: contextRecordPath(facts)! }),
     buildArgs,
     ...(facts.target === undefined ? {} : { target: facts.target }),
     internalParameters,

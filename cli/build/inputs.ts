@@ -2,9 +2,10 @@
 // context directory (default `.`); `-f FILE` is relative to the current directory and
 // defaults to `PATH/Dockerfile`; `-` (stdin) and remote contexts are not supported.
 
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, statSync, type Stats } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import path, { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import path, { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../../common/index.js';
 import type { ContextDirEntry } from '../contracts.js';
 import { readDockerignore, type DockerignoreChoice } from '../dockerignore.js';
 import { BuildInputError, UsageError } from '../errors.js';
@@ -65,27 +66,61 @@ export function resolveDockerfilePath(file: string | undefined, contextDir: stri
   if (file === '-') {
     throw new UsageError('stdin-not-supported', 'reading the Dockerfile from stdin ("-f -") is not supported: pass a file');
   }
-  return file === undefined || file === '' ? join(contextDir, 'Dockerfile') : resolve(cwd, file);
+  if (file !== undefined && file !== '') return resolve(cwd, file);
+  // As buildx: `Dockerfile`, else a lower-case `dockerfile`.
+  const upper = join(contextDir, 'Dockerfile');
+  const lower = join(contextDir, 'dockerfile');
+  try {
+    if (!existsSync(upper) && statSync(lower).isFile()) return lower;
+  } catch {
+    // neither: report the usual name
+  }
+  return upper;
 }
 
-export function readBuildInputs(request: InputRequest, cwd: string): BuildInputs {
-  const contextDir = resolveContextDir(request.context, cwd);
-  const dockerfilePath = resolveDockerfilePath(request.file, contextDir, cwd);
-  const shown = displayPath(dockerfilePath, cwd);
+/** Whether `path` lies in `dir` (lexically). */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * The Dockerfile, read like a file of the context (common/user-file.ts): a regular file, at
+ * most USER_FILE_LIMITS.dockerfile bytes, whose symbolic links stay inside the context (or,
+ * for a Dockerfile outside it given with -f, inside its own directory), as buildx sends it.
+ */
+function readDockerfile(dockerfilePath: string, contextDir: string, shown: string): string {
   let st: Stats | undefined;
   try {
     st = statOrUndefined(dockerfilePath);
   } catch (err) {
     throw new BuildInputError('dockerfile-unreadable', `failed to read Dockerfile ${shown}: ${(err as Error).message}`, { cause: err });
   }
-  if (st === undefined) throw new BuildInputError('dockerfile-not-found', `failed to read Dockerfile: ${shown}: no such file`);
-  if (st.isDirectory()) throw new BuildInputError('dockerfile-is-directory', `failed to read Dockerfile ${shown}: is a directory`);
-  let dockerfileText: string;
+  if (st === undefined && !isLink(dockerfilePath)) throw new BuildInputError('dockerfile-not-found', `failed to read Dockerfile: ${shown}: no such file`);
+  if (st?.isDirectory() === true) throw new BuildInputError('dockerfile-is-directory', `failed to read Dockerfile ${shown}: is a directory`);
   try {
-    dockerfileText = readFileSync(dockerfilePath, 'utf8');
+    const within = isInside(contextDir, dockerfilePath) ? contextDir : dirname(dockerfilePath);
+    return readUserFile(dockerfilePath, { what: `Dockerfile ${shown}`, maxBytes: USER_FILE_LIMITS.dockerfile, within }).toString('utf8');
   } catch (err) {
-    throw new BuildInputError('dockerfile-unreadable', `failed to read Dockerfile ${shown}: ${(err as Error).message}`, { cause: err });
+    if (err instanceof UserFileError) {
+      throw new BuildInputError(err.code === 'not-found' ? 'dockerfile-not-found' : 'dockerfile-unreadable', `failed to read ${err.message}`, { cause: err });
+    }
+    throw err;
   }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+export function readBuildInputs(request: InputRequest, cwd: string): BuildInputs {
+  const contextDir = resolveContextDir(request.context, cwd);
+  const dockerfilePath = resolveDockerfilePath(request.file, contextDir, cwd);
+  const dockerfileText = readDockerfile(dockerfilePath, contextDir, displayPath(dockerfilePath, cwd));
   return {
     contextDir,
     dockerfilePath,

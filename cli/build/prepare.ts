@@ -5,6 +5,7 @@ import type { DockerfileAstView } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import { InvalidReferenceError, formatImageReference, parseImageReferenceWithDefaultTag, type ImageReferenceParts } from '../../common/index.js';
 import { loadSecrets, parseSecretFlag } from '../secrets.js';
+import { SecretRedactor } from './redact.js';
 import { readBuildInputs } from './inputs.js';
 import type { BuildPhase } from './types.js';
 
@@ -35,6 +36,20 @@ export function normalizeTags(tags: readonly string[]): ImageReferenceParts[] {
   return out;
 }
 
+/** A build arg that carries a secret is redacted in the trace and the provenance, but the
+ * image's history records build args as given (as with docker build): say so. */
+function warnOfSecretBuildArgs(
+  buildArgs: Readonly<Record<string, string>>,
+  secrets: Readonly<Record<string, Uint8Array>>,
+  stderr: { write(text: string): void },
+): void {
+  const redactor = new SecretRedactor(secrets);
+  for (const name of Object.keys(buildArgs).sort()) {
+    if (!redactor.carries(buildArgs[name]!)) continue;
+    stderr.write(`warning: build arg ${name} carries a --secret value: it is redacted from the trace and the provenance, but a RUN step that sees it records it in the image's history; pass it with --secret only\n`);
+  }
+}
+
 export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
   return {
     name: 'prepare',
@@ -43,8 +58,9 @@ export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
       run.buildArgs = parseBuildArgs(run.request.buildArgs, run.io.env);
       run.labels = parseLabels(run.request.labels);
       run.inputs = readBuildInputs(run.request, run.io.cwd);
-      const sources = run.request.secrets.map((value) => parseSecretFlag(value, run.io.cwd));
+      const sources = run.request.secrets.map((value) => parseSecretFlag(value, run.io.cwd, run.io.env));
       run.secrets = loadSecrets(sources, run.io.env);
+      warnOfSecretBuildArgs(run.buildArgs, run.secrets, run.io.stderr);
     },
   };
 }

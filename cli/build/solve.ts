@@ -7,6 +7,7 @@ import { explainSolveFailure } from '../failure.js';
 import { createProgress } from '../progress/index.js';
 import { formatImageReference, type ImageReferenceParts } from '../../common/index.js';
 import { convertInGateway } from './convert.js';
+import { secretMask } from './redact.js';
 import { abortReason, required, throwIfAborted, type BuildPhase } from './types.js';
 
 export function moby(tags: readonly ImageReferenceParts[]): { type: 'moby'; attrs: Record<string, string> } {
@@ -24,6 +25,8 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
         sink: io.stderr,
         clock: io.clock,
         ticker: io.ticker,
+        // a step may print a secret: the progress output masks it
+        redact: secretMask(run.secrets),
       });
       run.progress = progress;
       run.defer(() => progress.finish());

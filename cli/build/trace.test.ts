@@ -12,7 +12,6 @@ import { TracebuildError, type ExitKind } from '../../common/index.js';
 import { runCli } from '../app.js';
 import type { BuildKitClient, BuildStep, ConvertOptions, SolveOptions, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
-import { redactSecrets } from './redact.js';
 
 class SolveError extends TracebuildError<'solve-failed'> {
   override readonly name = 'SolveError';
@@ -470,33 +469,5 @@ describe('tracebuild build: a gap in the monitoring', () => {
     const ok = await cli(['.'], { events: runOf(3) }, { env: { TRACEBUILD_PROBE_STALL_TIMEOUT_MS: '20000' } });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.fake!.record.started[0]?.stallTimeoutMs).toBe(20_000);
-  });
-});
-
-describe('redactSecrets', () => {
-  const trace = (argv: string[]): Trace =>
-    ({
-      monitor: { name: 'x' },
-      buildSteps: [{ instruction: 'RUN x', processes: [{ argv }], warnings: [] as string[] }],
-      unattributedCgroups: [{ firstArgv: argv }],
-    }) as unknown as Trace;
-
-  it('redacts whole values and the long lines of multi-line values, not short ones', () => {
-    const t = trace(['a', 'x-longsecret-y', 'line-of-a-key-1234', 'abc']);
-    const n = redactSecrets(t, {
-      long: new TextEncoder().encode('longsecret\n'),
-      key: new TextEncoder().encode('-----BEGIN-----\nline-of-a-key-1234\n-----END-----\n'),
-      short: new TextEncoder().encode('abc'),
-    });
-    expect(n).toBeGreaterThan(0);
-    expect(t.buildSteps[0]!.processes[0]!.argv).toEqual(['a', 'x-[secret long]-y', '[secret key]', 'abc']);
-    expect((t.unattributedCgroups[0] as { firstArgv: string[] }).firstArgv[1]).toBe('x-[secret long]-y');
-    expect(t.buildSteps[0]!.warnings).toHaveLength(2);
-  });
-
-  it('leaves a trace without secrets alone', () => {
-    const t = trace(['a']);
-    expect(redactSecrets(t, {})).toBe(0);
-    expect(t.buildSteps[0]!.warnings).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import { TtyDisplay, type TtyLayout } from './tty.js';
 
 export { PlainRenderer } from './plain.js';
 export { ProgressState, isCanceledError } from './state.js';
+export type { ProgressStateOptions } from './state.js';
 export type { LogLine, ProgressEvent, StatusView, VertexView } from './state.js';
 export { TtyDisplay, renderTty } from './tty.js';
 export type { TtyLayout } from './tty.js';
@@ -31,6 +32,8 @@ export interface ProgressOutput {
   clock: Clock;
   ticker: Ticker;
   layout?: Partial<TtyLayout>;
+  /** Masks secrets in output lines and errors (see ProgressStateOptions). */
+  redact?: (text: string) => string;
 }
 
 export function resolveProgressMode(mode: ProgressMode, sink: TerminalSink): 'tty' | 'plain' | 'quiet' {
@@ -39,7 +42,7 @@ export function resolveProgressMode(mode: ProgressMode, sink: TerminalSink): 'tt
 }
 
 export function createProgress(mode: ProgressMode, output: ProgressOutput): ProgressSession {
-  const state = new ProgressState(output.clock);
+  const state = new ProgressState(output.clock, output.redact === undefined ? {} : { redact: output.redact });
   const resolved = resolveProgressMode(mode, output.sink);
   let finished = false;
   if (resolved === 'tty') {

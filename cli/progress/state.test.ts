@@ -70,10 +70,24 @@ describe('ProgressState', () => {
   });
 
   it('caps the kept output and counts what it dropped', () => {
-    const s = new ProgressState(clock(), 3);
+    const s = new ProgressState(clock(), { maxLogLines: 3 });
     s.apply(batch({ logs: [{ vertex: 'a', stream: 1, data: bytes('1\n2\n3\n4\n5\n') }] }));
     expect(s.get('a')?.logs.map((l) => l.text)).toEqual(['3', '4', '5']);
     expect(s.get('a')?.droppedLogLines).toBe(2);
+  });
+
+  it('masks output lines and errors with the redaction it was given', () => {
+    const s = new ProgressState(clock(), { redact: (t) => t.replaceAll('hunter2', '[secret pw]') });
+    const events = s.apply(
+      batch({
+        vertexes: [{ digest: 'a', name: 'RUN echo hunter2', inputs: [], cached: false, error: 'exit code 1: hunter2' }],
+        logs: [{ vertex: 'a', stream: 1, data: bytes('pass hun') }, { vertex: 'a', stream: 1, data: bytes('ter2 ok\n') }],
+      }),
+    );
+    expect(s.get('a')?.logs.map((l) => l.text)).toEqual(['pass [secret pw] ok']);
+    expect(s.get('a')?.error).toBe('exit code 1: [secret pw]');
+    expect(s.get('a')?.name).toBe('RUN echo [secret pw]');
+    expect(JSON.stringify(events)).not.toContain('hunter2');
   });
 
   it('reports a status update until it completes, and its completion once', () => {

@@ -79,14 +79,28 @@ function visible(line: string): string {
   return parts[parts.length - 1] ?? '';
 }
 
+export interface ProgressStateOptions {
+  /** Lines kept per vertex (default 1000). */
+  maxLogLines?: number;
+  /** Applied to every vertex name, output line and error message before anyone sees
+   * them: the build's secrets are masked there (a step may print one, a build arg may
+   * carry one into a name). */
+  redact?: (text: string) => string;
+}
+
 export class ProgressState {
   private readonly byDigest = new Map<string, VertexRecord>();
   private readonly order: VertexRecord[] = [];
+  private readonly maxLogLines: number;
+  private readonly redact: (text: string) => string;
 
   constructor(
     private readonly clock: Clock,
-    private readonly maxLogLines = 1000,
-  ) {}
+    options: ProgressStateOptions = {},
+  ) {
+    this.maxLogLines = options.maxLogLines ?? 1000;
+    this.redact = options.redact ?? ((text) => text);
+  }
 
   /** Merges one batch; returns what changed, in display order. A vertex that completes in
    * this batch gets its statuses and output of the batch first, then its completion, so
@@ -169,12 +183,12 @@ export class ProgressState {
 
   private applyVertex(update: VertexUpdate, events: ProgressEvent[]): VertexRecord {
     const v = this.vertex(update.digest);
-    if (update.name !== '') v.name = update.name;
+    if (update.name !== '') v.name = this.redact(update.name);
     v.inputs = [...update.inputs];
     v.cached = v.cached || update.cached;
     if (update.started !== undefined) v.started = ms(update.started);
     if (update.completed !== undefined) v.completed = ms(update.completed);
-    if (update.error !== undefined && update.error !== '') v.error = update.error;
+    if (update.error !== undefined && update.error !== '') v.error = this.redact(update.error);
     if (!v.reportedStart && (v.started !== undefined || v.completed !== undefined)) {
       v.reportedStart = true;
       events.push({ type: 'started', vertex: v });
@@ -230,7 +244,8 @@ export class ProgressState {
     }
   }
 
-  private addLine(v: VertexRecord, line: LogLine, events: ProgressEvent[]): void {
+  private addLine(v: VertexRecord, raw: LogLine, events: ProgressEvent[]): void {
+    const line = { ...raw, text: this.redact(raw.text) };
     v.logs.push(line);
     if (v.logs.length > this.maxLogLines) {
       v.logs.shift();

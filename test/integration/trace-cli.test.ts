@@ -181,7 +181,7 @@ describe.skipIf(gate.skip || noTracing !== undefined)('tracebuild build: the tra
       path.join(dir, 'Dockerfile'),
       [
         'FROM busybox:local',
-        // reads the secret (its content reaches the build log, never the trace) and copies it
+        // reads the secret (the build log shows it masked, the trace never sees it) and copies it
         'RUN --mount=type=secret,id=tbsecret cat /run/secrets/tbsecret && cp /run/secrets/tbsecret /tmp/copy && rm /tmp/copy',
         // puts the secret on a command line at run time: the trace must redact it
         'RUN --mount=type=secret,id=tbsecret /bin/echo "$(cat /run/secrets/tbsecret)" > /tmp/echoed',
