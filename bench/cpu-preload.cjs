@@ -3,7 +3,8 @@
 // thread and of its other threads (V8's compiler and garbage collector, libuv's pool), the
 // CPU of the children it waited for (the probe's loader), and its peak resident set size.
 'use strict';
-const fs = require('node:fs');
+// getBuiltinModule, not require(): the file is CommonJS only to be --require'd before the CLI
+const fs = process.getBuiltinModule('node:fs');
 
 const out = process.env.TRACEBUILD_BENCH_CPU_OUT;
 if (out) {
