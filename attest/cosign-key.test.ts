@@ -36,7 +36,9 @@ function pairs(privatePem: string, publicPem: string, password: string): boolean
   return verify('sha256', data, createPublicKey(publicPem), sign('sha256', data, key));
 }
 
-describe("cosign's encrypted private key", () => {
+// Each decryption runs cosign's scrypt (N = 65536, r = 8: 64 MiB, ~0.3 s on an idle CPU)
+// on purpose; on a loaded 2-CPU machine a test of three of them needs more than 5 s.
+describe("cosign's encrypted private key", { timeout: 60_000 }, () => {
   it('is recognised, and decrypts with COSIGN_PASSWORD to the key of cosign.pub', () => {
     expect(isCosignKeyPem(read('cosign.key'))).toBe(true);
     expect(isCosignKeyPem(read('cosign.pub'))).toBe(false);

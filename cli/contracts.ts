@@ -8,6 +8,7 @@
 import type {
   ContextDirEntry,
   DaemonInfo,
+  NamedContext,
   ConvertOptions as FrontendConvertOptions,
   Conversion as FrontendConversion,
   GatewayApi,
@@ -27,6 +28,7 @@ export type {
   ContextDirEntry,
   DaemonInfo,
   GatewayApi,
+  NamedContext,
   Platform,
   ServedFile,
   SolveResult,
@@ -56,7 +58,7 @@ export type ConvertOptions<Ast> = Omit<FrontendConvertOptions, 'dockerfile'> & {
 
 /** What the cli reads of a conversion, with the LLB definition opaque. */
 export type Conversion<Def> = Pick<FrontendConversion, 'imageConfig' | 'steps' | 'baseImages'> &
-  Partial<Pick<FrontendConversion, 'secrets'>> & { definition: Def };
+  Partial<Pick<FrontendConversion, 'secrets' | 'ssh'>> & { definition: Def };
 
 export interface Exporter {
   type: 'moby';
@@ -80,6 +82,8 @@ export interface BuildKitClient<Def> {
   /** What the client learned about the daemon when it connected (its versions). */
   readonly daemon?: DaemonInfo;
   solve(options: SolveOptions<Def>): Promise<SolveResult>;
+  /** The daemon's workers and the platforms they execute (absent in test fakes). */
+  listWorkers?(): Promise<{ platforms: Platform[] }[]>;
   close(): void | Promise<void>;
 }
 

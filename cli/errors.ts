@@ -35,7 +35,11 @@ export type UsageErrorCode =
   | 'stdin-not-supported'
   | 'remote-context-not-supported'
   | 'invalid-secret'
-  | 'invalid-entitlement';
+  | 'invalid-entitlement'
+  | 'invalid-build-context'
+  | 'invalid-ssh'
+  | 'invalid-platform'
+  | 'multi-platform-not-supported';
 
 /** The command line asks for something impossible: exit 2. */
 export class UsageError extends TracebuildError<UsageErrorCode> {
@@ -57,7 +61,10 @@ export type InputErrorCode =
   | 'dockerfile-unreadable'
   | 'secret-unreadable'
   | 'secret-not-provided'
-  | 'entitlement-not-allowed';
+  | 'entitlement-not-allowed'
+  | 'build-context-unreadable'
+  | 'ssh-agent-unreadable'
+  | 'ssh-not-provided';
 
 /** A build input is missing or unreadable: exit 1, like any failed build. */
 export class BuildInputError extends TracebuildError<InputErrorCode> {

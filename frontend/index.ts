@@ -12,6 +12,7 @@ export type {
   ContextDirEntry,
   ContextDirReader,
   DaemonCapabilities,
+  NamedContext,
 } from './convert/index.js';
 export {
   endpointFromEnv,

@@ -108,7 +108,11 @@ PACKAGES=(
   "git:git"
   "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
   "chromium:chromium"
+  "qemu-user-static:/usr/libexec/qemu-binfmt/aarch64-binfmt-P"
 )
+
+# An arm64 busybox for the --platform linux/arm64 test (run by qemu through binfmt_misc).
+ARM64_BUSYBOX=$STATE_DIR/arm64/busybox
 
 log() { printf 'env: %s\n' "$*" >&2; }
 die() { printf 'env: error: %s\n' "$*" >&2; exit 1; }
@@ -233,6 +237,30 @@ mount_tracefs() {
     log "mounting tracefs on /sys/kernel/tracing"
     mount -t tracefs nodev /sys/kernel/tracing || log "warning: could not mount tracefs (tracing will be unavailable)"
   fi
+}
+
+# arm64 binaries run by qemu-user-static: binfmt_misc mounted and qemu-aarch64 registered
+# (F: the interpreter is opened now, so it also serves containers), and Debian's
+# busybox-static for arm64 kept in $ARM64_BUSYBOX. Without them the arm64 test says why.
+enable_arm64_emulation() {
+  if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || { log "warning: could not mount binfmt_misc (no arm64 emulation)"; return 0; }
+  fi
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    log "registering qemu-aarch64 with binfmt_misc"
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register || log "warning: could not register qemu-aarch64 (no arm64 emulation)"
+  fi
+  [ -x "$ARM64_BUSYBOX" ] && return 0
+  log "fetching Debian's busybox-static for arm64"
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+  local tmp
+  tmp=$(mktemp -d)
+  if apt-get update -qq >"$LOG_DIR/apt-arm64.log" 2>&1 && (cd "$tmp" && apt-get download -qq busybox-static:arm64 >>"$LOG_DIR/apt-arm64.log" 2>&1); then
+    dpkg-deb -x "$tmp"/busybox-static_*_arm64.deb "$tmp/x" && mkdir -p "$(dirname "$ARM64_BUSYBOX")" && cp "$tmp/x/bin/busybox" "$ARM64_BUSYBOX"
+  else
+    log "warning: could not download busybox-static:arm64 (log: $LOG_DIR/apt-arm64.log)"
+  fi
+  rm -rf "$tmp"
 }
 
 docker_answers() {
@@ -535,6 +563,7 @@ setup() {
   if [ -z "$INSTANCE" ]; then
     start_registry
     build_probe
+    enable_arm64_emulation
   fi
 }
 

@@ -6,7 +6,10 @@ import { UsageError } from '../errors.js';
 import { InvalidReferenceError, formatImageReference, parseImageReferenceWithDefaultTag, type ImageReferenceParts } from '../../common/index.js';
 import { loadSecrets, parseSecretFlag } from '../secrets.js';
 import { SecretRedactor } from './redact.js';
+import { parseBuildContexts } from './build-contexts.js';
 import { readBuildInputs } from './inputs.js';
+import { parseSshFlags } from './ssh.js';
+import { DEFAULT_PLATFORM, parsePlatformFlags } from './platforms.js';
 import type { BuildPhase } from './types.js';
 
 /** A `-t` name, as `docker build -t` reads it: `latest` by default, never a digest. */
@@ -58,6 +61,12 @@ export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
       run.buildArgs = parseBuildArgs(run.request.buildArgs, run.io.env);
       run.labels = parseLabels(run.request.labels);
       run.inputs = readBuildInputs(run.request, run.io.cwd);
+      if (run.request.platforms !== undefined) {
+        const platform = parsePlatformFlags(run.request.platforms);
+        if (platform !== undefined) run.platform = platform;
+      }
+      if (run.request.ssh !== undefined) run.sshAgents = parseSshFlags(run.request.ssh, run.io.cwd, run.io.env);
+      if (run.request.buildContexts !== undefined) run.buildContexts = parseBuildContexts(run.request.buildContexts, run.io.cwd, run.platform ?? DEFAULT_PLATFORM);
       const sources = run.request.secrets.map((value) => parseSecretFlag(value, run.io.cwd, run.io.env));
       run.secrets = loadSecrets(sources, run.io.env);
       warnOfSecretBuildArgs(run.buildArgs, run.secrets, run.io.stderr);

@@ -54,6 +54,8 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
             for (const o of run.solveObservers ?? []) o.onFileServed?.(file);
           },
           secrets: run.secrets,
+          ...(run.buildContexts === undefined ? {} : { localDirs: run.buildContexts.localDirs, ociLayouts: run.buildContexts.ociLayouts }),
+          ...(run.sshAgents === undefined ? {} : { sshAgents: run.sshAgents }),
           signal: run.signal,
         });
       } catch (err) {

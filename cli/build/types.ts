@@ -3,13 +3,14 @@
 // each phase is a file of this folder and imports only these types (and what it uses), so
 // no phase imports the pipeline.
 
-import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
+import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, Platform, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
 import { CanceledError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { ProgressMode, ProgressSession } from '../progress/index.js';
 import type { ImageReferenceParts } from '../../common/index.js';
 import type { Trace } from '../../model/index.js';
 import type { SigningSetup } from './attest.js';
+import type { BuildContexts } from './build-contexts.js';
 import type { BuildInputs } from './inputs.js';
 import type { PushedImage } from './push.js';
 import type { TraceSession } from './trace.js';
@@ -31,6 +32,12 @@ export interface BuildRequest {
   secrets: string[];
   /** `--allow` entitlements. */
   allow: string[];
+  /** `--build-context NAME=VALUE` values as given (build-contexts.ts). */
+  buildContexts?: string[];
+  /** `--ssh default|ID[=SOCKET]` values as given (ssh.ts). */
+  ssh?: string[];
+  /** `--platform` values as given (platforms.ts). */
+  platforms?: string[];
   /** `--push`: push every -t name (push.ts). */
   push?: boolean;
   /** `--key FILE`: sign attestations with this private key (ours, or cosign.key) (attest.ts). */
@@ -65,6 +72,12 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   inputs?: BuildInputs;
+  /** `--build-context`: for the converter and the session. */
+  buildContexts?: BuildContexts;
+  /** `--ssh`: agent sockets by id, forwarded by the session. */
+  sshAgents?: Record<string, string>;
+  /** `--platform`: the platform to build for (absent: the daemon's own). */
+  platform?: Platform;
   ast?: Ast;
   entitlements: string[];
   /** Secret values by id; never printed, never put in the LLB or a trace. */

@@ -51,6 +51,9 @@ export interface BuildFlags extends SigningFlags {
   quiet?: boolean;
   secret?: string[];
   allow?: string[];
+  buildContext?: string[];
+  ssh?: string[];
+  platform?: string[];
   /** false: --no-trace. */
   trace?: boolean;
   traceOut?: string;
@@ -76,6 +79,9 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
       }
       return value;
     }),
+    ...(flags.buildContext === undefined ? {} : { buildContexts: flags.buildContext }),
+    ...(flags.ssh === undefined ? {} : { ssh: flags.ssh }),
+    ...(flags.platform === undefined ? {} : { platforms: flags.platform }),
     ...signingRequest(flags),
     trace: flags.trace !== false,
     ...(flags.traceOut === undefined ? {} : { traceOut: flags.traceOut }),
@@ -104,6 +110,9 @@ export const buildCommand: CliCommand = {
       .option('--target <STAGE>', 'set the target build stage to build')
       .option('-q, --quiet', 'suppress the build output and print the image ID on success')
       .option('--secret <id=ID[,src=FILE|env=VAR]>', 'a secret for RUN --mount=type=secret (repeatable; id=ID alone: the variable ID if set, else the file ID); never stored in the image or the trace', collect)
+      .option('--build-context <NAME=VALUE>', 'an additional build context a FROM or COPY --from NAME uses: a directory, docker-image://REF or oci-layout://DIR[:TAG][@DIGEST] (repeatable)', collect)
+      .option('--ssh <default|ID[=SOCKET]>', 'forward an SSH agent to RUN --mount=type=ssh (read-only; default: $SSH_AUTH_SOCK) (repeatable)', collect)
+      .option('--platform <os/arch[/variant]>', "the platform to build for (default: the daemon's own); one per build", collect)
       .option('--allow <ENTITLEMENT>', `allow an extra privilege: ${ENTITLEMENTS.join(' or ')} (repeatable)`, collect)
       .option('--no-trace', 'build without the eBPF trace (tracing needs root)')
       .option('--trace-out <FILE>', 'write the per-instruction trace as JSON to FILE (also for a failed build)')

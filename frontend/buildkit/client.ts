@@ -12,6 +12,7 @@ import { grpcStatus, method, Rpc, type Msg } from './rpc.js';
 import { toStatusBatch } from './status.js';
 import { Gateway, gatewayError } from './gateway.js';
 import { newId, openControlSession, openDockerSession, type Session } from './session.js';
+import { sessionExtras } from './session-extras.js';
 import { describeDaemon, dockerdVersion } from './daemon.js';
 
 const CONTROL = 'moby.buildkit.v1.Control';
@@ -142,6 +143,7 @@ class Client implements BuildKitClient {
       platforms: (Array.isArray(r.platforms) ? (r.platforms as Msg[]) : []).map((p) => ({
         os: typeof p.OS === 'string' ? p.OS : '',
         architecture: typeof p.Architecture === 'string' ? p.Architecture : '',
+        ...(typeof p.Variant === 'string' && p.Variant !== '' ? { variant: p.Variant } : {}),
       })),
     }));
   }
@@ -216,6 +218,7 @@ async function runSolve(
       contextDir: req.contextDir,
       dockerignore: req.dockerignore,
       secrets: req.secrets,
+      ...sessionExtras(req),
       onFileServed: req.onFileServed,
       signal: ctl.signal,
       name: 'tracebuild',

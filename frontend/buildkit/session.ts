@@ -16,19 +16,24 @@ import { dial, upgradeH2c } from './dial.js';
 import type { DialTarget } from './endpoint.js';
 import { resolveRoot } from './walk.js';
 import { sendContext, type Packet, type PacketStream } from './filesync.js';
+import type { SessionService } from './session-service.js';
 
 const HEALTH = 'grpc.health.v1.Health';
 const FILESYNC = 'moby.filesync.v1.FileSync';
 const AUTH = 'moby.filesync.v1.Auth';
 const SECRETS = 'moby.buildkit.secrets.v1.Secrets';
 
-/** The only local directory a build may pull: the `local://context` source. */
+/** The build context's local directory (`local://context`); others come from `localDirs`. */
 export const CONTEXT_DIR_NAME = 'context';
 
 export interface SessionOptions {
   contextDir: string;
   dockerignore: string[];
   secrets?: Record<string, Uint8Array>;
+  /** Other local directories a build may pull by name (`--build-context NAME=DIR`). */
+  localDirs?: Readonly<Record<string, { dir: string; dockerignore: string[] }>>;
+  /** Services served besides the session's own (SSH agents, OCI layouts). */
+  services?: readonly SessionService[];
   onFileServed?: (file: ServedFile) => void;
   /** Called when the daemon's file transfer or another session call fails (for diagnostics). */
   onError?: (err: Error) => void;
@@ -152,7 +157,7 @@ export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLis
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
   });
-  let rootPromise: Promise<string> | undefined;
+  const roots = new Map<string, Promise<string>>();
 
   server.addService(serviceDefinition(HEALTH), {
     Check: (_call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => cb(null, { status: 1 /* SERVING */ }),
@@ -162,14 +167,21 @@ export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLis
     DiffCopy: (call: grpc.ServerDuplexStream<Msg, Msg>) => {
       const md = call.metadata;
       const dirName = metadataList(md, 'dir-name', raw)?.[0] ?? '';
-      if (dirName !== CONTEXT_DIR_NAME) {
+      const local =
+        dirName === CONTEXT_DIR_NAME
+          ? { dir: opts.contextDir, dockerignore: opts.dockerignore }
+          : opts.localDirs !== undefined && Object.hasOwn(opts.localDirs, dirName)
+            ? opts.localDirs[dirName]
+            : undefined;
+      if (local === undefined) {
         call.emit('error', { code: grpc.status.NOT_FOUND, details: `no access allowed to dir "${dirName}"` });
         return;
       }
       const daemonExcludes = metadataList(md, 'exclude-patterns', raw);
       // With `override-excludes: true` the daemon's excludes replace the client's own.
       const override = metadataList(md, 'override-excludes', raw)?.[0] === 'true';
-      rootPromise ??= resolveRoot(opts.contextDir);
+      let rootPromise = roots.get(dirName);
+      if (rootPromise === undefined) roots.set(dirName, (rootPromise = resolveRoot(local.dir)));
       void rootPromise
         .then((root) =>
           sendContext(toPacketStream(call), {
@@ -177,7 +189,7 @@ export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLis
             includePatterns: metadataList(md, 'include-patterns', raw),
             excludePatterns: daemonExcludes,
             followPaths: metadataList(md, 'followpaths', raw),
-            dockerignore: override ? [] : opts.dockerignore,
+            dockerignore: override ? [] : local.dockerignore,
             onFileServed: opts.onFileServed,
             signal: opts.signal,
           }),
@@ -209,17 +221,18 @@ export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLis
   server.addService(serviceDefinition(AUTH), {
     Credentials: (_call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => cb(null, {}),
   });
+  for (const service of opts.services ?? []) server.addService(serviceDefinition(service.name), service.handlers);
   return server;
 }
 
 /** The headers dockerd and buildkitd read to register a session and what it serves. */
-function sessionHeaders(id: string, sharedKey: string, name: string): [string, string][] {
+function sessionHeaders(id: string, sharedKey: string, name: string, extra: readonly SessionService[] = []): [string, string][] {
   const headers: [string, string][] = [
     ['X-Docker-Expose-Session-Uuid', id],
     ['X-Docker-Expose-Session-Name', name],
     ['X-Docker-Expose-Session-Sharedkey', sharedKey],
   ];
-  for (const svc of [HEALTH, FILESYNC, SECRETS, AUTH]) {
+  for (const svc of [HEALTH, FILESYNC, SECRETS, AUTH, ...extra.map((s) => s.name)]) {
     for (const p of methodPaths(svc)) headers.push(['X-Docker-Expose-Session-Grpc-Method', p]);
   }
   return headers;
@@ -237,7 +250,7 @@ export async function openDockerSession(target: DialTarget, opts: SessionOptions
   const server = createSessionServer(opts, raw);
   const socket = await dial(target);
   try {
-    await upgradeH2c(socket, '/session', sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild')));
+    await upgradeH2c(socket, '/session', sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), opts.services));
   } catch (err) {
     server.forceShutdown();
     throw err;
@@ -300,7 +313,7 @@ export function openControlSession(rpc: Rpc, opts: SessionOptions): Session {
   const sharedKey = newId();
   const raw = new RawHeaderLists();
   const server = createSessionServer(opts, raw);
-  const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'));
+  const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), opts.services);
   const md = new grpc.Metadata();
   for (const [k, v] of headers) md.add(k.toLowerCase(), v);
   const m = method('moby.buildkit.v1.Control', 'Session');

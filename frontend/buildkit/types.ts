@@ -21,7 +21,8 @@ export interface Platform {
 
 export interface WorkerInfo {
   id: string;
-  platforms: { os: string; architecture: string }[];
+  /** What it executes: its own platform and those it has an emulator for. */
+  platforms: { os: string; architecture: string; variant?: string }[];
 }
 
 /** What the client learned about the daemon when it connected (daemon.ts): for messages
@@ -81,6 +82,14 @@ export interface GatewaySolveRequest {
   onFileServed?(file: ServedFile): void;
   /** Served by Secrets.GetSecret; an unknown id answers NOT_FOUND. */
   secrets?: Record<string, Uint8Array>;
+  /** Named local directories (`--build-context NAME=DIR`): `local://NAME` sources, with
+   * their own .dockerignore patterns. */
+  localDirs?: Record<string, { dir: string; dockerignore: string[] }>;
+  /** OCI layout directories by store id (`--build-context NAME=oci-layout://DIR`), served
+   * as the session's content stores. */
+  ociLayouts?: Record<string, string>;
+  /** SSH agent sockets by id (`--ssh ID=SOCKET`), forwarded to RUN --mount=type=ssh. */
+  sshAgents?: Record<string, string>;
   /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
   signal?: AbortSignal;
 }

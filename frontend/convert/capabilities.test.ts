@@ -125,3 +125,34 @@ describe('HEALTHCHECK --start-interval', () => {
     expect(history[history.length - 1]?.['created_by']).toBe('HEALTHCHECK &{["CMD-SHELL" "true"] "5s" "0s" "0s" "2s" \'\\x00\'}');
   });
 });
+
+describe('platforms the daemon executes', () => {
+  const onAmd64 = { ...ON_V0_13.capabilities!, platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm', variant: 'v7' }] };
+
+  it('a RUN for a platform the workers do not list fails at its line, naming what they run', async () => {
+    const e = await convertError('FROM scratch\nCOPY x /x\nRUN true', { capabilities: onAmd64, platform: { os: 'linux', architecture: 'arm64' } });
+    expect(e.message).toBe(
+      "Dockerfile:3: RUN for linux/arm64 cannot run on dockerd 26.1.5's BuildKit (v0.13.x): it executes linux/amd64, linux/arm/v7; an emulator for linux/arm64 (qemu-user-static registered with binfmt_misc) would let it",
+    );
+  });
+
+  it('a listed platform, any variant where the build names none, or a build without RUN passes', async () => {
+    await convertText('FROM scratch\nRUN true', { capabilities: onAmd64, platform: { os: 'linux', architecture: 'arm' } });
+    await convertText('FROM --platform=linux/amd64 scratch\nRUN true', { capabilities: onAmd64, platform: { os: 'linux', architecture: 'arm64' } });
+    await convertText('FROM scratch\nCOPY x /x', { capabilities: onAmd64, platform: { os: 'linux', architecture: 'arm64' } });
+  });
+
+  it('BUILDPLATFORM is the daemon\'s, TARGETPLATFORM the build\'s', async () => {
+    const c = await convertText('FROM scratch\nARG BUILDPLATFORM\nARG TARGETPLATFORM\nRUN echo $BUILDPLATFORM $TARGETPLATFORM', {
+      platform: { os: 'linux', architecture: 'arm64' },
+      buildPlatform: { os: 'linux', architecture: 'amd64' },
+    });
+    const exec = decodeDefinition(c.definition).find((o) => o.op['exec'])?.op['exec'] as { meta: { args: string[] } };
+    expect(exec.meta.args[2]).toBe('echo $BUILDPLATFORM $TARGETPLATFORM');
+    expect(c.imageConfig['architecture']).toBe('arm64');
+    const env = (exec.meta as unknown as { env: string[] }).env;
+    expect(env).toContain('BUILDPLATFORM=linux/amd64');
+    expect(env).toContain('TARGETPLATFORM=linux/arm64');
+  });
+});
+

@@ -8,6 +8,9 @@
 // BuildKit v0.8 output (V0_8_LLB_CAPS, what dockerd 20.10's BuildKit announces).
 
 /** The caps the converter looks at (pb caps IDs, moby/buildkit solver/pb/caps.go). */
+import { formatPlatform } from './platform.js';
+import type { Platform } from './types.js';
+
 export const CAP = {
   /** Meta.removeMountStubsRecursive: the mount points an exec made are removed after it,
    * with the parent directories made for them. BuildKit declares this cap but never
@@ -36,6 +39,8 @@ export const CAP = {
   gitSubdir: 'source.git.subdir',
   /** ADD --checksum of a git source (the commit). */
   gitChecksum: 'source.git.checksum',
+  /** `oci-layout://` sources read through the session (--build-context NAME=oci-layout://). */
+  ociLayout: 'source.ocilayout',
 } as const;
 
 export type CapId = (typeof CAP)[keyof typeof CAP];
@@ -58,6 +63,9 @@ export interface DaemonCapabilities {
   engineApiVersion?: string;
   /** How messages name the daemon: "dockerd 20.10.24's BuildKit (v0.8.x)". */
   name: string;
+  /** The platforms its workers execute (Control.ListWorkers: the native one and those it
+   * has an emulator for). Undefined: not known, RUN is not checked. */
+  platforms?: readonly Platform[];
 }
 
 /** LLB caps of BuildKit v0.8.x (dockerd 20.10), as its gateway announces them. */
@@ -106,12 +114,26 @@ export class Capabilities {
   private readonly frontend: ReadonlySet<string>;
   readonly name: string;
   private readonly engineApi: number[] | undefined;
+  private readonly platforms: readonly Platform[] | undefined;
 
   constructor(caps: DaemonCapabilities = NEWEST_CAPABILITIES) {
     this.llb = new Set(caps.llb);
     this.frontend = new Set(caps.frontend ?? []);
     this.name = caps.name;
     this.engineApi = caps.engineApiVersion?.split('.').map((n) => Number(n));
+    this.platforms = caps.platforms;
+  }
+
+  /** Whether the daemon can execute a process for `p` (a RUN): its workers list the
+   * platform (a variant only has to match when both name one). */
+  canRun(p: Platform): boolean {
+    if (this.platforms === undefined || this.platforms.length === 0) return true;
+    return this.platforms.some((w) => w.os === p.os && w.architecture === p.architecture && (w.variant === undefined || p.variant === undefined || w.variant === p.variant));
+  }
+
+  /** The platforms the daemon executes, for messages. */
+  get runnablePlatforms(): string {
+    return (this.platforms ?? []).map(formatPlatform).join(', ');
   }
 
   has(cap: CapId): boolean {

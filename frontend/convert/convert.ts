@@ -23,6 +23,7 @@ import { ConvertError } from './errors.js';
 import { imageToJSON } from './image.js';
 import { frontendArgsFrom, globalScope } from './meta-args.js';
 import { Capabilities } from './capabilities.js';
+import { replaceNamedStages } from './named-contexts.js';
 import { ParentsGlobs } from './parents.js';
 import { DEFAULT_PLATFORM } from './platform.js';
 import { addDependencies, findTarget, reachableFrom, SCRATCH, stageTable } from './stages.js';
@@ -35,13 +36,19 @@ async function prepare(opts: ConvertOptions): Promise<Plan> {
   // `# syntax=` names a frontend image; tracebuild is the frontend, so the CLI notes it
   // and nothing else happens here.
   const targetPlatform = opts.platform ?? DEFAULT_PLATFORM;
-  const buildPlatform = opts.platform ?? DEFAULT_PLATFORM;
+  const buildPlatform = opts.buildPlatform ?? DEFAULT_PLATFORM;
   const scope = globalScope(ast, opts.buildArgs, buildPlatform, targetPlatform);
   const table = stageTable(ast, scope);
+  replaceNamedStages(table, opts.namedContexts, targetPlatform);
   const target = findTarget(table, opts.target);
   addDependencies(table);
   const reachable = reachableFrom(target);
-  await resolveBaseImages(table, reachable, targetPlatform, opts.resolveImageConfig);
+  await resolveBaseImages(table, reachable, targetPlatform, {
+    resolveImageConfig: opts.resolveImageConfig,
+    namedContexts: opts.namedContexts,
+    sessionId: opts.sessionId,
+    caps: new Capabilities(opts.capabilities),
+  });
   return { infos: table.infos, target, reachable, metaArgs: scope.metaArgs, targetPlatform, frontendArgs: frontendArgsFrom(opts.buildArgs) };
 }
 
@@ -83,7 +90,10 @@ export async function convertDockerfile(opts: ConvertOptions): Promise<Conversio
     imageConfig: imageToJSON(targetImage(opts, plan, target)),
     steps: stepsInGraph(ctx, vertexIn),
     baseImages: baseImages(plan),
-    localSources: vertexIn(local) ? [{ name: contextName, excludePatterns: [...opts.excludePatterns] }] : [],
+    localSources: [
+      ...(vertexIn(local) ? [{ name: contextName, excludePatterns: [...opts.excludePatterns] }] : []),
+      ...namedLocalSources(plan, vertexIn),
+    ],
     ...execRequirements(ctx, vertexIn),
   };
 }
@@ -127,12 +137,25 @@ function stepsInGraph(ctx: DispatchContext, vertexIn: (s: LlbState) => string | 
   return steps;
 }
 
-/** The base images the target needs, once each, as references and digests. */
+/** Named local contexts in the graph, as the session must serve them. */
+function namedLocalSources(plan: Plan, vertexIn: (s: LlbState) => string | undefined): Conversion['localSources'] {
+  const out: Conversion['localSources'] = [];
+  for (const info of plan.infos) {
+    const c = info.named?.context;
+    if (c?.type !== 'local' || !info.namedState || !vertexIn(info.namedState.state)) continue;
+    if (!out.some((s) => s.name === c.name)) out.push({ name: c.name, excludePatterns: [...c.excludePatterns] });
+  }
+  return out;
+}
+
+/** The base images the target needs, once each, as references and digests (a named
+ * context counts when it is an image of a registry). */
 function baseImages(plan: Plan): Conversion['baseImages'] {
   const out: Conversion['baseImages'] = [];
   const seenRefs = new Set<string>();
   for (const info of plan.infos) {
     if (!plan.reachable.has(info) || info.base || info.baseName === SCRATCH || info.resolved?.scratch) continue;
+    if (info.named !== undefined && info.named.context.type !== 'docker-image') continue;
     if (seenRefs.has(info.baseName)) continue;
     seenRefs.add(info.baseName);
     const ref = info.resolved?.digest ? info.baseName.slice(0, info.baseName.lastIndexOf('@')) : info.baseName;
@@ -146,11 +169,12 @@ function baseImages(plan: Plan): Conversion['baseImages'] {
 function execRequirements(
   ctx: DispatchContext,
   vertexIn: (s: LlbState) => string | undefined,
-): Pick<Conversion, 'entitlements' | 'secrets' | 'sshIds'> {
+): Pick<Conversion, 'entitlements' | 'secrets' | 'sshIds' | 'ssh'> {
   let hostNet = false;
   let insecure = false;
   const secrets: Conversion['secrets'] = [];
   const sshIds: string[] = [];
+  const ssh: Conversion['ssh'] = [];
   const seenSecret = new Set<string>();
   for (const e of ctx.execs) {
     if (!vertexIn(e.state)) continue;
@@ -162,12 +186,15 @@ function execRequirements(
       seenSecret.add(key);
       secrets.push({ id: sec.id, required: sec.required, line: sec.line });
     }
-    for (const ssh of e.ssh) if (!sshIds.includes(ssh.id)) sshIds.push(ssh.id);
+    for (const use of e.ssh) {
+      if (!sshIds.includes(use.id)) sshIds.push(use.id);
+      if (!ssh.some((s) => s.id === use.id && s.line === use.line)) ssh.push({ id: use.id, required: use.required, line: use.line });
+    }
   }
   const entitlements: Conversion['entitlements'] = [];
   if (hostNet) entitlements.push('network.host');
   if (insecure) entitlements.push('security.insecure');
-  return { entitlements, secrets, sshIds };
+  return { entitlements, secrets, sshIds, ssh };
 }
 
 /** JSON for `tracebuild convert`: each op decoded with its digest and metadata, and the

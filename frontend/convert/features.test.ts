@@ -183,6 +183,10 @@ describe('RUN --mount', () => {
       { id: 'tok', required: false, line: 4 },
     ]);
     expect(c.sshIds).toEqual(['default', 'gh']);
+    expect(c.ssh).toEqual([
+      { id: 'default', required: false, line: 3 },
+      { id: 'gh', required: true, line: 3 },
+    ]);
     expect(JSON.stringify(c.definition.def.map((x) => Buffer.from(x).toString('latin1')))).not.toContain('s3cret');
   });
 

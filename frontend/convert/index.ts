@@ -13,4 +13,5 @@ export type {
   ContextDirEntry,
   ContextDirReader,
   DaemonCapabilities,
+  NamedContext,
 } from './types.js';

@@ -10,7 +10,8 @@ import type { ConvertErrorCode } from './errors.js';
 import type { ImageSpec } from './image.js';
 import type { GlobalScope } from './meta-args.js';
 import { parsePlatform } from './platform.js';
-import type { Platform } from './types.js';
+import type { LlbState } from '../llb/index.js';
+import type { NamedContext, Platform } from './types.js';
 import { normalizeImageRef } from './util.js';
 
 export const SCRATCH = 'scratch';
@@ -39,6 +40,11 @@ export interface StageInfo {
   fromText: string;
   /** Filled when the base is an image: its config, digest and whether it is empty. */
   resolved?: { image: ImageSpec; digest?: string; scratch: boolean };
+  /** A named build context this entry is replaced by (a stage of that name, or a base
+   * or COPY --from naming it): its name as looked up, and what it is. */
+  named?: { key: string; context: NamedContext };
+  /** The state of a named context once resolved, with its progress name. */
+  namedState?: { state: LlbState; name: string };
   /** COPY --from sources per instruction index. */
   copySources: Map<number, StageInfo>;
   /** RUN --mount from= sources per instruction index, one entry per --mount (undefined: none). */

@@ -35,6 +35,19 @@ export interface ContextDirEntry {
  */
 export type ContextDirReader = (dir: string) => Promise<readonly ContextDirEntry[] | undefined>;
 
+/**
+ * A named build context (`--build-context NAME=...`), as BuildKit's Dockerfile frontend
+ * takes them: a FROM or COPY --from naming NAME, or a stage named NAME, uses it instead.
+ * - local: a directory the session serves as `local://<name>`;
+ * - docker-image: an image reference (resolved like a FROM);
+ * - oci-layout: an image in an OCI layout the session serves as content store `storeId`,
+ *   by the digest of its manifest, with its config read from the layout.
+ */
+export type NamedContext =
+  | { type: 'local'; name: string; excludePatterns: string[] }
+  | { type: 'docker-image'; ref: string }
+  | { type: 'oci-layout'; storeId: string; digest: string; config: Record<string, unknown> };
+
 export interface ConvertOptions {
   dockerfile: DockerfileAst;
   buildArgs: Record<string, string>;
@@ -57,8 +70,13 @@ export interface ConvertOptions {
    * out (the convert command, no daemon): the LLB is the same for every run.
    */
   sessionId?: string;
-  /** Default linux/amd64. */
+  /** Named contexts by name as given (`NAME` or `NAME::os/arch`). */
+  namedContexts?: Readonly<Record<string, NamedContext>>;
+  /** The platform to build for (TARGETPLATFORM, the LLB's constraints, the image config).
+   * Default linux/amd64. */
   platform?: Platform;
+  /** The daemon's own platform (BUILDPLATFORM). Default linux/amd64. */
+  buildPlatform?: Platform;
   /** Absent (convert command, no daemon): base config treated as empty. */
   resolveImageConfig?: ImageConfigResolver;
   /** The build context, for what a daemon without copy include patterns (BuildKit v0.8)
@@ -88,4 +106,6 @@ export interface Conversion {
   secrets: { id: string; required: boolean; line: number }[];
   /** SSH agent ids the execs mount (RUN --mount=type=ssh; 'default' when no id=). */
   sshIds: string[];
+  /** The same mounts one entry per id and Dockerfile line, with whether each is required. */
+  ssh: { id: string; required: boolean; line: number }[];
 }

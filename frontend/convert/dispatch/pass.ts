@@ -139,8 +139,9 @@ function initialState(ctx: DispatchContext, info: StageInfo, targetPlatform: Pla
   if (info.resolved) d.image = cloneImage(info.resolved.image);
   else d.image = parseImage({});
   if (info.resolved?.scratch) return d;
-  d.llb = LlbState.image(info.baseName, { platform });
-  const name = prefixCommand(d, `FROM ${info.baseName}`);
+  // A named build context stands for the base (named-contexts.ts), under its own name.
+  d.llb = info.namedState?.state ?? LlbState.image(info.baseName, { platform });
+  const name = info.namedState?.name ?? prefixCommand(d, `FROM ${info.baseName}`);
   const md: VertexMetadata = { description: { 'com.docker.dockerfile.v1.command': info.fromText, 'llb.customname': name } };
   if (ctx.noCache) md.ignore_cache = true;
   ctx.metadata.set(d.llb, md);

@@ -7,6 +7,7 @@ import type { ExecOptions, MountSpec } from '../../llb/index.js';
 import type { EnvList } from '../util.js';
 import { joinPath } from '../../../common/index.js';
 import { CAP } from '../capabilities.js';
+import { formatPlatform } from '../platform.js';
 import { runMounts } from './mounts.js';
 import { commandArgs, commitToHistory, fail, internalMetadata, prefixCommand, recordStep, uppercaseCmd } from './state.js';
 import type { DispatchContext, DispatchState } from './state.js';
@@ -17,6 +18,10 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
   const network = netMode === undefined || netMode === 'default' ? ctx.network : netMode;
   const security = decodeMode(ctx, line, c.security, securityMode) ?? 'sandbox';
   if (network !== 'sandbox' && !ctx.caps.has(CAP.network)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`RUN with network mode ${network} needs network modes on execs (LLB cap ${CAP.network})`));
+  if (!ctx.caps.canRun(d.platform)) {
+    const p = formatPlatform(d.platform);
+    fail(ctx, line, 'unsupported', `RUN for ${p} cannot run on ${ctx.caps.name}: it executes ${ctx.caps.runnablePlatforms}; an emulator for ${p} (qemu-user-static registered with binfmt_misc) would let it`);
+  }
   if (security !== 'sandbox' && !ctx.caps.has(CAP.security)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`RUN --security=${security} needs security modes on execs (LLB cap ${CAP.security})`));
 
   let command: CommandForm = c.command;
