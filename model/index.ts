@@ -19,6 +19,7 @@ export type {
   TraceNetwork,
   TraceProcess,
   TraceRename,
+  TraceUnlistedProcesses,
   TraceResources,
   TraceScript,
   TraceStepStatus,

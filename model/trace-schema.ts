@@ -262,6 +262,22 @@ function step(v: unknown, path: string): TraceBuildStep {
   if (error !== undefined) out.error = error;
   const gaps = optional(o, 'monitorGaps', path, monitorGaps);
   if (gaps !== undefined) out.monitorGaps = gaps;
+  if (o.unlistedProcesses !== undefined) {
+    const p = child(path, 'unlistedProcesses');
+    const u = object(o.unlistedProcesses, p);
+    out.unlistedProcesses = {
+      ...u,
+      count: num(u, 'count', p),
+      listedLimit: num(u, 'listedLimit', p),
+      exitedZero: num(u, 'exitedZero', p),
+      exitedNonZero: num(u, 'exitedNonZero', p),
+      killed: num(u, 'killed', p),
+      firstStartedOn: strOrNull(u, 'firstStartedOn', p),
+      lastFinishedOn: strOrNull(u, 'lastFinishedOn', p),
+      cpuUserMs: num(u, 'cpuUserMs', p),
+      cpuSystemMs: num(u, 'cpuSystemMs', p),
+    };
+  }
   if (o.copy !== undefined) {
     const p = child(path, 'copy');
     const c = object(o.copy, p);

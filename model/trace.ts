@@ -13,7 +13,10 @@
 //   entry with the same pid, and the first one ends with `replacedByExec: true` and
 //   `exitCode: null`. A process forked in the step that never exec'd is an entry with
 //   `execed: false` and its parent's image (argv, exe, exeSha256) at the time of the fork.
-//   pid/ppid are host pid-namespace ids.
+//   A step lists the first 65 536 of those to exit; the ones after them are counted in
+//   `unlistedProcesses` (how many, how they ended, when, their CPU) and said in a warning,
+//   so that a step of millions keeps a trace of bounded size (their CPU and RSS are in
+//   `resources` as every process's). pid/ppid are host pid-namespace ids.
 // - `exeSha256` is null only together with `digestMissing` (the reason), never silently.
 // - File lists are sorted and de-duplicated; each path appears at most once per list.
 //   A path created (open with FMODE_CREATED, creat, mkdir, symlink, link, or the target of
@@ -120,6 +123,23 @@ export interface TraceProcess {
   cpuUserMs?: number;
   cpuSystemMs?: number;
   maxRssKb?: number;
+}
+
+/** Processes a step forked that never exec'd, beyond the ones it lists (see the semantics
+ * above): counted here, not listed in `processes`. */
+export interface TraceUnlistedProcesses {
+  count: number;
+  /** How many such processes the step lists (the first to exit). */
+  listedLimit: number;
+  /** Of the counted ones: exit status 0, another exit status, killed by a signal. */
+  exitedZero: number;
+  exitedNonZero: number;
+  killed: number;
+  /** The first one's fork (or start) and the last one's exit. */
+  firstStartedOn: string | null;
+  lastFinishedOn: string | null;
+  cpuUserMs: number;
+  cpuSystemMs: number;
 }
 
 export interface TraceRename {
@@ -260,6 +280,9 @@ export interface TraceBuildStep {
   /** The cgroup could belong to more than one step: the attribution is a guess, said so. */
   ambiguous?: TraceAmbiguity;
   processes: TraceProcess[];
+  /** Processes that forked and never exec'd beyond the ones listed: counted (present only
+   * when there are some). */
+  unlistedProcesses?: TraceUnlistedProcesses;
   files: TraceFiles;
   network: TraceNetwork[];
   /** COPY/ADD: what the build-context session served for it. */

@@ -5,7 +5,7 @@
 // listed here, that the fields of each struct tile it exactly (so a field added in C and
 // forgotten here fails), and every constant. Bump ABI_VERSION in both places on a change.
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Limits (bytes). */
 export const PATH_MAX = 4096;
@@ -26,6 +26,8 @@ export const EventType = {
   Digest: 101,
   Loss: 102,
   Ack: 103,
+  Proc: 104,
+  Batch: 105,
 } as const;
 export const KERNEL_EVENT_MAX = 8;
 export const LOADER_EVENT_FIRST = 100;
@@ -46,6 +48,8 @@ export const ExecFlag = {
   ExePathUnreachable: 0x100,
   CwdUnreachable: 0x200,
   DigestByPeer: 0x400,
+  DigestKnown: 0x800,
+  Digests: 0x1000,
 } as const;
 
 /** enum tb_file_op */
@@ -115,6 +119,12 @@ export const NetOp = { Connect: 1, Sendto: 2, Sendmsg: 3, Bind: 4, Listen: 5 } a
 /** TB_NET_* */
 export const NetFlag = { Local: 0x1, UnixAbstract: 0x2, UnixPathTrunc: 0x4 } as const;
 
+/** TB_PROC_* (a process record's parts) */
+export const ProcFlag = { Forked: 0x1, Exited: 0x2, Execed: 0x4, Image: 0x8 } as const;
+
+/** TB_BATCH_MAX: the most bytes a batch record holds in all. */
+export const BATCH_MAX = 64 << 10;
+
 /** TB_READY_* */
 export const ReadyFlag = { Digests: 0x1, TraceReads: 0x2 } as const;
 
@@ -158,6 +168,8 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = {
   TB_EV_DIGEST: EventType.Digest,
   TB_EV_LOSS: EventType.Loss,
   TB_EV_ACK: EventType.Ack,
+  TB_EV_PROC: EventType.Proc,
+  TB_EV_BATCH: EventType.Batch,
   TB_CG_AUTO: CgroupFlag.Auto,
   TB_CG_INHERITED: CgroupFlag.Inherited,
   TB_CG_PATH_TRUNC: CgroupFlag.PathTrunc,
@@ -173,6 +185,13 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = {
   TB_EXEC_EXE_PATH_UNREACHABLE: ExecFlag.ExePathUnreachable,
   TB_EXEC_CWD_UNREACHABLE: ExecFlag.CwdUnreachable,
   TB_EXEC_DIGEST_BY_PEER: ExecFlag.DigestByPeer,
+  TB_EXEC_DIGEST_KNOWN: ExecFlag.DigestKnown,
+  TB_EXEC_DIGESTS: ExecFlag.Digests,
+  TB_PROC_FORKED: ProcFlag.Forked,
+  TB_PROC_EXITED: ProcFlag.Exited,
+  TB_PROC_EXECED: ProcFlag.Execed,
+  TB_PROC_IMAGE: ProcFlag.Image,
+  TB_BATCH_MAX: BATCH_MAX,
   TB_FILE_OPEN: FileOp.Open,
   TB_FILE_UNLINK: FileOp.Unlink,
   TB_FILE_RMDIR: FileOp.Rmdir,
@@ -275,7 +294,7 @@ export const CgroupEvent = layout('tb_cgroup_event', 56, [
   ['_pad', 54, 2],
 ] as const);
 
-export const ExecEvent = layout('tb_exec_event', 136, [
+export const ExecEvent = layout('tb_exec_event', 176, [
   ['hdr', 0, 32],
   ['ppid', 32, 4],
   ['old_pid', 36, 4],
@@ -292,13 +311,15 @@ export const ExecEvent = layout('tb_exec_event', 136, [
   ['argv_len', 120, 2],
   ['_pad', 122, 6],
   ['exec_id', 128, 8],
+  ['known', 136, 40],
 ] as const);
 
-export const ForkEvent = layout('tb_fork_event', 48, [
+export const ForkEvent = layout('tb_fork_event', 56, [
   ['hdr', 0, 32],
   ['child_pid', 32, 4],
   ['child_tgid', 36, 4],
   ['child_start_boottime_ns', 40, 8],
+  ['parent_start_boottime_ns', 48, 8],
 ] as const);
 
 export const ExitEvent = layout('tb_exit_event', 80, [
@@ -359,6 +380,17 @@ export const ReadyEvent = layout('tb_ready_event', 64, [
   ['loader_pid', 60, 4],
 ] as const);
 
+/** What an exec record carries per digest (TB_EXEC_DIGESTS), and a digest record after its header. */
+export const DigestPart = layout('tb_digest_part', 104, [
+  ['kind', 0, 4],
+  ['error', 4, 4],
+  ['flags', 8, 4],
+  ['_pad', 12, 4],
+  ['bytes', 16, 8],
+  ['sha256', 24, 32],
+  ['file', 56, 48],
+] as const);
+
 export const DigestEvent = layout('tb_digest_event', 136, [
   ['hdr', 0, 32],
   ['kind', 32, 4],
@@ -368,6 +400,31 @@ export const DigestEvent = layout('tb_digest_event', 136, [
   ['bytes', 48, 8],
   ['sha256', 56, 32],
   ['file', 88, 48],
+] as const);
+
+export const ProcEvent = layout('tb_proc_event', 128, [
+  ['hdr', 0, 32],
+  ['flags', 32, 4],
+  ['ppid', 36, 4],
+  ['start_boottime_ns', 40, 8],
+  ['fork_ts_ns', 48, 8],
+  ['fork_cgroup_id', 56, 8],
+  ['fork_pid', 64, 4],
+  ['child_pid', 68, 4],
+  ['exit_code', 72, 4],
+  ['image_tgid', 76, 4],
+  ['image_start_boottime_ns', 80, 8],
+  ['image_exec_id', 88, 8],
+  ['utime_ns', 96, 8],
+  ['stime_ns', 104, 8],
+  ['runtime_ns', 112, 8],
+  ['maxrss_kib', 120, 8],
+] as const);
+
+export const BatchEvent = layout('tb_batch_event', 40, [
+  ['hdr', 0, 32],
+  ['count', 32, 4],
+  ['_pad', 36, 4],
 ] as const);
 
 export const LossEvent = layout('tb_loss_event', 168, [
@@ -411,7 +468,10 @@ export const STRUCTS: readonly StructLayout[] = [
   FileEvent,
   NetEvent,
   ReadyEvent,
+  DigestPart,
   DigestEvent,
+  ProcEvent,
+  BatchEvent,
   LossEvent,
   AckEvent,
   TracedValue,

@@ -3,6 +3,7 @@
 export * as abi from './abi.js';
 export type {
   AckEventData,
+  BatchEventData,
   CgroupEventData,
   DigestEventData,
   EventHeader,
@@ -14,6 +15,7 @@ export type {
   ForkEventData,
   LossEventData,
   NetEventData,
+  ProcessEventData,
   ReadyEventData,
   SyscallName,
   TraceEvent,

@@ -82,8 +82,9 @@ export interface ProbeOptions {
   /**
    * Called for every record, in stream order, with where it is (at `base` in `buf`, its u32
    * length just before; the probe never writes `buf` again) and its event. While nothing
-   * else needs events (no onEvent, no subscriber), file, fork and exit records come
-   * undecoded (`event` undefined): the consumer reads what it needs from the bytes.
+   * else needs events (no onEvent, no subscriber), file, process and batch records come
+   * undecoded (`event` undefined): the consumer reads what it needs from the bytes. Else a
+   * batch's records come one by one, decoded.
    */
   onRecord?: (buf: Buffer, base: number, len: number, event: TraceEvent | undefined) => void;
   /** Called with the loader's stderr lines. */
@@ -431,7 +432,8 @@ export class Probe {
         this.ownCgroups.delete(ev.id);
         break;
       case 'exec':
-        if (ev.needsDigest) this.awaitingDigest.set(`${ev.header.tgid}:${ev.header.tsNs}`, ev.header.tgid);
+        // stopped for hashing, and its digests not with it (a loader before ABI 3)
+        if (ev.needsDigest && ev.digests === undefined) this.awaitingDigest.set(`${ev.header.tgid}:${ev.header.tsNs}`, ev.header.tgid);
         break;
       case 'digest':
         if (ev.digestKind === 'exe' && this.awaitingDigest.size > 0) this.awaitingDigest.delete(`${ev.header.tgid}:${ev.header.tsNs}`);

@@ -129,43 +129,48 @@ describe.skipIf(gate.skip || noTracing !== undefined)('tracebuild build: the tra
     expect(await imageExists(tag)).toBe(false);
   });
 
-  test('traced builds running at once keep every digest: one probe stops an exec, the others take its hashes', async () => {
+  test('traced builds running at once keep every digest, ten times over: one probe stops an exec, the others take its hashes', async () => {
     // Every running probe traces every build's containers. A #! script is stopped at each
     // exec (its content has no identity the kernel could cache) and this one exits at once:
     // when two probes both stopped it, the first loader's SIGCONT let it exit before the
-    // other loader had opened it, and that build's trace lost the digest.
+    // other loader had opened it, and that build's trace lost the digest. Three builds at
+    // once, ten rounds: not one digest may be missing.
     const script = '#!/bin/sh\nexit 0\n';
     const scriptSha = createHash('sha256').update(script).digest('hex');
     const runs = 12;
+    const rounds = 10;
     // --no-cache builds of a base of their own, so that builds elsewhere on busybox:local keep their cache
     const base = tagFor('concurrent-base');
     const tagged = await run(dockerCli, ['tag', 'busybox:local', base]);
     expect(tagged.exitCode, shown(tagged)).toBe(0);
-    const builds = [0, 1, 2].map((k) => {
-      const dir = path.join(work, `concurrent-${k}`);
-      mkdirSync(dir);
-      const loop = Array.from({ length: runs }, (_, i) => i + 1).join(' ');
-      writeFileSync(
-        path.join(dir, 'Dockerfile'),
-        `FROM ${base}\nRUN printf '${script.replace(/\n/g, '\\n')}' > /quick-${k} && chmod +x /quick-${k} && for i in ${loop}; do /quick-${k}; done\n`,
-      );
-      return { dir, out: path.join(work, `concurrent-${k}.json`), tag: tagFor(`concurrent-${k}`) };
-    });
-    const results = await Promise.all(builds.map((b) => tracebuildBuild(b.dir, { tag: b.tag, noCache: true, extraArgs: ['--trace-out', b.out] })));
-    builds.forEach((b, k) => {
-      const r = results[k] as (typeof results)[number];
-      expect(r.exitCode, shown(r)).toBe(0);
-      const trace = readTrace(b.out);
-      expect({ build: k, lostEvents: trace.lostEvents, losses: trace.losses }).toMatchObject({ build: k, lostEvents: 0 });
-      const step = trace.buildSteps.find((s) => s.keyword === 'RUN');
-      const scripts = step?.processes.filter((p) => p.script !== undefined) ?? [];
-      expect(scripts.map((p) => p.script?.path)).toEqual(Array.from({ length: runs }, () => `/quick-${k}`));
-      for (const p of scripts) expect({ build: k, script: p.script?.sha256 }).toEqual({ build: k, script: scriptSha });
-      for (const p of step?.processes.filter((x) => x.execed) ?? []) {
-        expect({ build: k, argv: p.argv, exeSha256: p.exeSha256 }).toEqual({ build: k, argv: p.argv, exeSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-      }
-    });
-  });
+    for (let round = 1; round <= rounds; round++) {
+      const builds = [0, 1, 2].map((k) => {
+        const dir = path.join(work, `concurrent-${round}-${k}`);
+        mkdirSync(dir);
+        const loop = Array.from({ length: runs }, (_, i) => i + 1).join(' ');
+        writeFileSync(
+          path.join(dir, 'Dockerfile'),
+          `FROM ${base}\nRUN : ${round}; printf '${script.replace(/\n/g, '\\n')}' > /quick-${k} && chmod +x /quick-${k} && for i in ${loop}; do /quick-${k}; done\n`,
+        );
+        return { dir, out: path.join(work, `concurrent-${round}-${k}.json`), tag: tagFor(`concurrent-${round}-${k}`) };
+      });
+      const results = await Promise.all(builds.map((b) => tracebuildBuild(b.dir, { tag: b.tag, noCache: true, extraArgs: ['--trace-out', b.out] })));
+      builds.forEach((b, k) => {
+        const r = results[k] as (typeof results)[number];
+        expect(r.exitCode, shown(r)).toBe(0);
+        const trace = readTrace(b.out);
+        expect({ round, build: k, lostEvents: trace.lostEvents, losses: trace.losses }).toMatchObject({ round, build: k, lostEvents: 0 });
+        const step = trace.buildSteps.find((s) => s.keyword === 'RUN');
+        const scripts = step?.processes.filter((p) => p.script !== undefined) ?? [];
+        expect(scripts.map((p) => p.script?.path)).toEqual(Array.from({ length: runs }, () => `/quick-${k}`));
+        for (const p of scripts) expect({ round, build: k, script: p.script?.sha256 }).toEqual({ round, build: k, script: scriptSha });
+        for (const p of step?.processes.filter((x) => x.execed) ?? []) {
+          expect({ round, build: k, argv: p.argv, exeSha256: p.exeSha256 }).toEqual({ round, build: k, argv: p.argv, exeSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+        }
+      });
+      for (const b of builds) await removeImage(b.tag);
+    }
+  }, 1_200_000);
 
   test('a secret never appears in the trace, not even when a command line carried it', async () => {
     const secret = `tb-secret-${randomBytes(12).toString('hex')}`;

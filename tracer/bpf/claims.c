@@ -187,22 +187,38 @@ static struct peer_wait *peers;
 size_t npeers;
 static size_t peers_cap;
 
-static void emit_peer_result(const struct tb_exec_event *ex, struct shared_result *r)
+/* A peer's results as this probe's: flagged, the exe's digest remembered, a script part
+ * that the peer did not deliver marked missing. */
+static void peer_parts(const struct tb_exec_event *ex, struct shared_result *r)
 {
 	r->exe.flags |= TB_DIGEST_FROM_PEER;
-	write_digest(ex, TB_DIGEST_EXE, &r->exe);
 	if (!r->exe.error && !(r->exe.flags & TB_DIGEST_IDENTITY_MISMATCH))
 		cache_put(&ex->exe, r->exe.sha256, r->exe.bytes);
-	if (ex->flags & TB_EXEC_SCRIPT) {
-		if (r->has_script) {
-			r->script.flags |= TB_DIGEST_FROM_PEER;
-			write_digest(ex, TB_DIGEST_SCRIPT, &r->script);
-		} else {
-			struct digest_part p;
-			part_error(&p, ENOENT, TB_DIGEST_FROM_PEER, NULL);
-			write_digest(ex, TB_DIGEST_SCRIPT, &p);
-		}
-	}
+	if (!(ex->flags & TB_EXEC_SCRIPT))
+		return;
+	if (r->has_script)
+		r->script.flags |= TB_DIGEST_FROM_PEER;
+	else
+		part_error(&r->script, ENOENT, TB_DIGEST_FROM_PEER, NULL);
+	r->has_script = 1;
+}
+
+static void emit_peer_result(const struct tb_exec_event *ex, struct shared_result *r)
+{
+	peer_parts(ex, r);
+	write_result(ex, r);
+}
+
+/* The results of an exec another probe stopped, if its loader has published them already
+ * (the common case: it did before it continued the task): then they go in the exec record. */
+bool peer_result_now(const struct tb_exec_event *ex, struct shared_result *r)
+{
+	struct tb_exec_key k;
+	exec_key(ex, &k);
+	if (results_fd < 0 || bpf_map_lookup_elem(results_fd, &k, r) != 0)
+		return false;
+	peer_parts(ex, r);
+	return true;
 }
 
 static void failed_result(const struct tb_exec_event *ex, int err, struct shared_result *r)

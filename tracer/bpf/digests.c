@@ -210,6 +210,16 @@ static void remember_digest(const struct tb_file_id *id, const uint8_t sha[32], 
 /* sha256 of /proc/<tgid>/exe: the very file the task executes. */
 static void digest_exe(const struct tb_exec_event *ex, uint32_t base_flags, struct digest_part *p)
 {
+	if (ex->flags & TB_EXEC_DIGEST_KNOWN) {
+		/* the kernel let it run on this digest, and says which */
+		memset(p, 0, sizeof(*p));
+		memcpy(p->sha256, ex->known.sha256, 32);
+		p->bytes = ex->known.bytes;
+		p->flags = base_flags | TB_DIGEST_FROM_CACHE;
+		p->file = ex->exe;
+		cache_put(&ex->exe, p->sha256, p->bytes);
+		return;
+	}
 	if (cached_digest(&ex->exe, p, base_flags))
 		return;
 	char path[64];
@@ -303,6 +313,40 @@ void compute_digests(const struct tb_exec_event *ex, size_t size, uint32_t base,
 		digest_script(ex, filename, cwd, base, &r->script);
 		r->has_script = 1;
 	}
+}
+
+/* The exec record with its digests appended (TB_EXEC_DIGESTS): one record instead of two
+ * or three. */
+void write_exec(const struct tb_exec_event *ex, size_t size, const struct shared_result *r)
+{
+	static uint8_t buf[TB_EXEC_RECORD_MAX + 2 * sizeof(struct tb_digest_part)];
+	const struct digest_part *parts[2] = { &r->exe, &r->script };
+	uint32_t kinds[2] = { TB_DIGEST_EXE, TB_DIGEST_SCRIPT };
+	int n = (ex->flags & TB_EXEC_SCRIPT) ? 2 : 1;
+	if (size > TB_EXEC_RECORD_MAX) {
+		/* no kernel record is that long: as it came, and the digests as records */
+		out_record(ex, size);
+		write_result(ex, r);
+		return;
+	}
+	memcpy(buf, ex, size);
+	for (int i = 0; i < n; i++) {
+		struct tb_digest_part d;
+		memset(&d, 0, sizeof(d));
+		d.kind = kinds[i];
+		d.error = parts[i]->error;
+		d.flags = parts[i]->flags;
+		d.bytes = parts[i]->bytes;
+		memcpy(d.sha256, parts[i]->sha256, 32);
+		d.file = parts[i]->file;
+		if (d.error)
+			user_loss[TB_LOSS_DIGEST_FAILED]++;
+		memcpy(buf + size + i * sizeof(d), &d, sizeof(d));
+	}
+	struct tb_exec_event *out = (void *)buf;
+	out->flags |= TB_EXEC_DIGESTS;
+	out->hdr.size = size + n * sizeof(struct tb_digest_part);
+	out_record(buf, out->hdr.size);
 }
 
 void write_result(const struct tb_exec_event *ex, const struct shared_result *r)

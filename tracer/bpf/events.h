@@ -5,9 +5,13 @@
  * Every record the loader writes to stdout is
  *     u32 length (little endian) | record of `length` bytes
  * and every record starts with struct tb_header, whose `size` equals `length`.
- * Records of types < TB_EV_LOADER_FIRST come from the kernel (probe.bpf.c) unchanged;
- * records of types >= TB_EV_LOADER_FIRST are written by the loader (tracebuild-probe:
- * ready in main.c, digest in digests.c, loss and ack in output.c, which writes them all).
+ * Records of types < TB_EV_LOADER_FIRST come from the kernel (probe.bpf.c); the loader
+ * passes cgroup, file and net records on unchanged, exec records with their digests
+ * appended (TB_EXEC_DIGESTS), and folds fork and exit records into one process record per
+ * process (TB_EV_PROC, procs.c). Records of types >= TB_EV_LOADER_FIRST are the loader's
+ * (tracebuild-probe: ready in main.c, digest in digests.c, proc in procs.c, loss, ack and
+ * batch in output.c, which writes them all). Consecutive file, net and proc records of one
+ * cgroup reach stdout packed into one TB_EV_BATCH record.
  *
  * Layout rules: fixed-size structs, natural alignment, explicit padding, sizes a multiple
  * of 8. Variable-length strings follow the fixed struct, packed in the order documented
@@ -25,7 +29,7 @@
 #include <linux/types.h>
 #endif
 
-#define TB_ABI_VERSION 2
+#define TB_ABI_VERSION 3
 
 /* Limits. */
 #define TB_PATH_MAX 4096     /* one path string in an event, bytes (longer: *_TRUNC flag) */
@@ -39,8 +43,8 @@ enum tb_event_type {
 	TB_EV_CGROUP_MKDIR = 1, /* struct tb_cgroup_event */
 	TB_EV_CGROUP_RMDIR = 2, /* struct tb_cgroup_event */
 	TB_EV_EXEC = 3,         /* struct tb_exec_event */
-	TB_EV_FORK = 4,         /* struct tb_fork_event */
-	TB_EV_EXIT = 5,         /* struct tb_exit_event */
+	TB_EV_FORK = 4,         /* struct tb_fork_event (to the loader only, since ABI 3) */
+	TB_EV_EXIT = 5,         /* struct tb_exit_event (to the loader only, since ABI 3) */
 	TB_EV_FILE = 6,         /* struct tb_file_event */
 	TB_EV_NET = 7,          /* struct tb_net_event */
 	TB_EV_KERNEL_MAX = 8,
@@ -50,6 +54,8 @@ enum tb_event_type {
 	TB_EV_DIGEST = 101, /* struct tb_digest_event: sha256 of an exec's file */
 	TB_EV_LOSS = 102,   /* struct tb_loss_event: cumulative loss counters */
 	TB_EV_ACK = 103,    /* struct tb_ack_event: answer to a stdin command */
+	TB_EV_PROC = 104,   /* struct tb_proc_event: a process, from its fork to its exit */
+	TB_EV_BATCH = 105,  /* struct tb_batch_event: file, net and proc records of one cgroup */
 };
 
 /* Common header (32 bytes). */
@@ -107,6 +113,14 @@ struct tb_cgroup_event {
 #define TB_EXEC_EXE_PATH_UNREACHABLE 0x100 /* exe path is not below the task's root */
 #define TB_EXEC_CWD_UNREACHABLE 0x200
 #define TB_EXEC_DIGEST_BY_PEER 0x400 /* another probe stopped it for hashing; see "shared" below */
+#define TB_EXEC_DIGEST_KNOWN 0x800   /* kernel: exe's identity was in TB_SHARED_DIGESTS: `known` */
+#define TB_EXEC_DIGESTS 0x1000       /* loader: digest parts follow the strings (see below) */
+
+/* A digest as the probes share it (the value of TB_SHARED_DIGESTS, below). */
+struct tb_shared_digest {
+	__u8 sha256[32];
+	__u64 bytes;
+};
 
 /* TB_EV_EXEC: sched_process_exec, i.e. a successful execve/execveat, in the new image.
  * Followed by, in order:
@@ -114,7 +128,11 @@ struct tb_cgroup_event {
  *   interp[interp_len]      bprm->interp when it differs (the interpreter of a script)
  *   exe_path[exe_path_len]  path of the file that runs (bprm->file), below the task's root
  *   cwd[cwd_len]            working directory, below the task's root
- *   argv[argv_len]          the arguments, each NUL-terminated, as on the new stack */
+ *   argv[argv_len]          the arguments, each NUL-terminated, as on the new stack
+ *   (TB_EXEC_DIGESTS, written by the loader) struct tb_digest_part exe, and for a script
+ *                           (TB_EXEC_SCRIPT) struct tb_digest_part script; hdr.size counts
+ *                           them. Without the flag, the digests come in TB_EV_DIGEST records
+ *                           (an exec another probe stopped: when that probe shares them). */
 struct tb_exec_event {
 	struct tb_header hdr;
 	__u32 ppid;    /* tgid of the real parent */
@@ -132,6 +150,8 @@ struct tb_exec_event {
 	__u16 argv_len;
 	__u16 _pad[3];
 	__u64 exec_id; /* the task's self_exec_id: with tgid and start_boottime_ns, names the exec */
+	struct tb_shared_digest known; /* TB_EXEC_DIGEST_KNOWN: the exe's digest, as the kernel
+					* found it when it decided not to stop the exec */
 };
 
 /* TB_EV_FORK: a new process (not a thread). Header: the parent. */
@@ -140,6 +160,7 @@ struct tb_fork_event {
 	__u32 child_pid;
 	__u32 child_tgid;
 	__u64 child_start_boottime_ns;
+	__u64 parent_start_boottime_ns; /* the parent process's start (its leader's) */
 };
 
 /* TB_EV_EXIT: the last thread of a process exits. Header: that thread. */
@@ -287,6 +308,49 @@ struct tb_net_event {
 };
 
 /* ---- written by the loader -------------------------------------------------------- */
+/* TB_EV_PROC: one process, from its fork to its exit (procs.c), instead of its fork and exit
+ * records: written at its exit, or when the loader stops while it runs. Header: the exit's
+ * (TB_PROC_EXITED; pid: the thread that ended the process), else the fork's time and
+ * cgroup with the child's pid and tgid. The fork part (TB_PROC_FORKED) is the fork record's
+ * (its header's time, cgroup, thread and process); the exit part the exit record's. A process
+ * whose fork was not traced (forked from outside a traced cgroup) has no fork part. */
+#define TB_PROC_FORKED 0x1 /* fork_* and ppid, child_pid are set */
+#define TB_PROC_EXITED 0x2 /* exit_code and the resources are set */
+#define TB_PROC_EXECED 0x4 /* it exec'd (in a traced cgroup) since the loader knew it */
+#define TB_PROC_IMAGE 0x8  /* image_*: the exec whose image it ran when forked (its
+			    * parent's last exec, or what its parent had inherited) */
+
+struct tb_proc_event {
+	struct tb_header hdr;
+	__u32 flags; /* TB_PROC_* */
+	__u32 ppid;  /* the parent's tgid (fork header tgid) */
+	__u64 start_boottime_ns;
+	__u64 fork_ts_ns;
+	__u64 fork_cgroup_id;
+	__u32 fork_pid;  /* the parent's thread that forked (fork header pid) */
+	__u32 child_pid;
+	__u32 exit_code; /* wait status, as tb_exit_event */
+	__u32 image_tgid;
+	__u64 image_start_boottime_ns;
+	__u64 image_exec_id;
+	__u64 utime_ns;
+	__u64 stime_ns;
+	__u64 runtime_ns;
+	__u64 maxrss_kib;
+};
+
+/* TB_EV_BATCH: records of one cgroup (header cgroup_id; ts_ns the first one's; pid, tgid 0)
+ * that came one after the other, packed: followed by `count` whole records of types
+ * TB_EV_FILE, TB_EV_NET and TB_EV_PROC, each framed by its own hdr.size (no length prefix).
+ * Never empty, never one record alone, never more than TB_BATCH_MAX bytes in all. */
+#define TB_BATCH_MAX (64 << 10)
+
+struct tb_batch_event {
+	struct tb_header hdr;
+	__u32 count;
+	__u32 _pad;
+};
+
 #define TB_READY_DIGESTS 0x1
 #define TB_READY_TRACE_READS 0x2
 
@@ -311,8 +375,21 @@ enum tb_digest_kind {
 #define TB_DIGEST_WAS_STOPPED 0x4       /* the task was stopped while hashing */
 #define TB_DIGEST_FROM_PEER 0x8         /* from the loader of the probe that stopped the exec */
 
+/* The sha256 of one file an exec runs: the part of a digest record after its header, and
+ * what an exec record carries (TB_EXEC_DIGESTS). */
+struct tb_digest_part {
+	__u32 kind;  /* enum tb_digest_kind */
+	__s32 error; /* 0, or the errno that prevented hashing */
+	__u32 flags; /* TB_DIGEST_* */
+	__u32 _pad;
+	__u64 bytes; /* bytes hashed */
+	__u8 sha256[32];
+	struct tb_file_id file; /* identity of what was hashed (exe: the kernel's identity) */
+};
+
 /* TB_EV_DIGEST: sha256 for one exec. Header: copied from the exec event (ts_ns, pid,
- * tgid, cgroup_id), so (tgid, ts_ns) names the exec. Follows its exec in the stream. */
+ * tgid, cgroup_id), so (tgid, ts_ns) names the exec. Follows its exec in the stream (later
+ * when it waited for another probe's results). Its fields are a struct tb_digest_part. */
 struct tb_digest_event {
 	struct tb_header hdr;
 	__u32 kind;  /* enum tb_digest_kind */
@@ -388,11 +465,6 @@ struct tb_exec_key {
 	__u32 _pad;
 	__u64 start_boottime_ns;
 	__u64 exec_id;
-};
-
-struct tb_shared_digest {
-	__u8 sha256[32];
-	__u64 bytes;
 };
 
 #endif /* TRACEBUILD_EVENTS_H */

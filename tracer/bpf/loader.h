@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What the loader's files (main.c, output.c, digests.c, claims.c, control.c, syscalls.c)
- * share: internal to tracebuild-probe. The event ABI is events.h.
+ * What the loader's files (main.c, output.c, procs.c, digests.c, claims.c, control.c,
+ * syscalls.c) share: internal to tracebuild-probe. The event ABI is events.h.
  */
 #ifndef TRACEBUILD_LOADER_H
 #define TRACEBUILD_LOADER_H
@@ -62,8 +62,16 @@ void out_start(void);
 void out_flush(void);
 void out_finish(void);
 void out_record(const void *rec, uint32_t len);
+void out_batched(const void *rec, uint32_t len); /* file, net and proc records */
 void loader_header(struct tb_header *h, uint32_t type, uint32_t size);
 void write_ack(uint32_t seq, int err, uint64_t value);
+/* What went out (for TRACEBUILD_PROBE_STATS, main.c). */
+struct out_stats {
+	uint64_t records, bytes; /* records written (a batch counts one), with their lengths */
+	uint64_t batches;        /* batch records */
+	uint64_t batched;        /* records that went through a batch (alone or packed) */
+};
+extern struct out_stats out_stats;
 void read_losses(__u64 out[TB_LOSS_MAX]);
 void write_losses(bool force);
 
@@ -96,6 +104,9 @@ void write_digest(const struct tb_exec_event *ex, uint32_t kind, const struct di
 void compute_digests(const struct tb_exec_event *ex, size_t size, uint32_t base,
 		     struct shared_result *r);
 void write_result(const struct tb_exec_event *ex, const struct shared_result *r);
+/* The longest exec record the probe writes: the struct and its five strings. */
+#define TB_EXEC_RECORD_MAX (sizeof(struct tb_exec_event) + 4 * TB_PATH_MAX + TB_ARGV_MAX)
+void write_exec(const struct tb_exec_event *ex, size_t size, const struct shared_result *r);
 
 /* ---- claims.c: execs stopped for hashing, shared with concurrent probes ---------------- */
 extern int claims_fd; /* TB_SHARED_CLAIMS */
@@ -104,11 +115,21 @@ extern size_t npeers; /* execs waiting for another probe's digests */
 
 int setup_shared_maps(void);
 void finish_claimed(const struct tb_exec_event *ex, size_t size, struct shared_result *r);
+bool peer_result_now(const struct tb_exec_event *ex, struct shared_result *r);
 void wait_for_peer(const struct tb_exec_event *ex, size_t size);
 void check_peers(bool final);
 void release_own_claims(void);
 unsigned release_claims_of_loader(__u32 owner);
 void claims_close(void);
+
+/* ---- procs.c: the process table (a process record per process) ------------------------- */
+void procs_fork(const struct tb_fork_event *f);
+void procs_exec(const struct tb_exec_event *ex);
+void procs_exit(const struct tb_exit_event *x);
+void procs_flush(void);
+/* Kernel records the table took in (fork, exec, exit), process records it wrote, and
+ * second exits of a process it dropped (kernels without group_dead). */
+extern uint64_t procs_in[3], procs_out, procs_repeated;
 
 /* ---- control.c: commands on stdin ------------------------------------------------------ */
 extern bool stopping;

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <linux/membarrier.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -143,36 +144,69 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 /* ---- records from the probe ---------------------------------------------------------- */
 
-/* Execs this probe did not stop: their digests (from the cache, a peer, or hashed now). */
+/* An exec: into the process table, then out with its digests (hashed now if this probe
+ * stopped it, and continued first; from the kernel's or this loader's cache; or from the
+ * probe that stopped it). Only when another probe stopped it and has not shared its digests
+ * yet does the exec go out alone, its digests as records of their own once they come. */
 static void handle_exec(const struct tb_exec_event *ex, size_t size)
 {
+	struct shared_result r;
+	procs_exec(ex);
+	if (ex->flags & TB_EXEC_NEEDS_DIGEST) {
+		/* stopped by this probe: continued before anything is written */
+		finish_claimed(ex, size, &r);
+		write_exec(ex, size, &r);
+		return;
+	}
+	if (!opt.digests) {
+		out_record(ex, size);
+		return;
+	}
 	if (ex->flags & TB_EXEC_DIGEST_BY_PEER) {
+		if (peer_result_now(ex, &r)) {
+			write_exec(ex, size, &r);
+			return;
+		}
+		out_record(ex, size);
 		wait_for_peer(ex, size);
 		return;
 	}
-	struct shared_result r;
 	compute_digests(ex, size, 0, &r);
-	write_result(ex, &r);
+	write_exec(ex, size, &r);
 }
+
+static uint64_t kernel_records;
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct tb_header *h = data;
-	const struct tb_exec_event *ex = data;
+	kernel_records++;
 	if (size < sizeof(*h))
 		return 0;
-	bool is_exec = h->type == TB_EV_EXEC && size >= sizeof(*ex);
-	if (is_exec && (ex->flags & TB_EXEC_NEEDS_DIGEST)) {
-		/* stopped by this probe: continued before anything is written */
-		struct shared_result r;
-		finish_claimed(ex, size, &r);
-		out_record(data, size);
-		write_result(ex, &r);
+	switch (h->type) {
+	case TB_EV_FORK:
+		if (size < sizeof(struct tb_fork_event))
+			break;
+		procs_fork(data);
 		return 0;
+	case TB_EV_EXIT:
+		if (size < sizeof(struct tb_exit_event))
+			break;
+		procs_exit(data);
+		return 0;
+	case TB_EV_EXEC:
+		if (size < sizeof(struct tb_exec_event))
+			break;
+		handle_exec(data, size);
+		return 0;
+	case TB_EV_FILE:
+	case TB_EV_NET:
+		out_batched(data, size);
+		return 0;
+	default:
+		break;
 	}
 	out_record(data, size);
-	if (is_exec && opt.digests)
-		handle_exec(ex, size);
 	return 0;
 }
 
@@ -230,6 +264,53 @@ static unsigned round_pow2(unsigned long v)
 	while (r < v)
 		r <<= 1;
 	return r;
+}
+
+/* ---- TRACEBUILD_PROBE_STATS ----------------------------------------------------------
+ * For the benchmarks (bench/trace.mjs): when the variable names a file, the loader writes
+ * there at exit, as JSON, what its probe's programs ran in the kernel (run time and count:
+ * kernel.bpf_stats_enabled must be 1 while they run, else 0), its own CPU time and peak
+ * RSS, and what it read and wrote. Written before the programs are unloaded. */
+static void write_stats(uint64_t kernel_records)
+{
+	const char *path = getenv("TRACEBUILD_PROBE_STATS");
+	if (!path || !*path)
+		return;
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		msg("TRACEBUILD_PROBE_STATS: cannot write %s: %s", path, strerror(errno));
+		return;
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(f, "{\"programs\": {");
+	struct bpf_program *prog;
+	bool first = true;
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		fprintf(f, "%s\"%s\": {\"runTimeNs\": %llu, \"runCount\": %llu}", first ? "" : ", ",
+			bpf_program__name(prog), (unsigned long long)info.run_time_ns,
+			(unsigned long long)info.run_cnt);
+		first = false;
+	}
+	fprintf(f,
+		"}, \"loader\": {\"userUs\": %llu, \"systemUs\": %llu, \"maxRssKiB\": %ld}, "
+		"\"in\": {\"kernelRecords\": %llu, \"forks\": %llu, \"execs\": %llu, \"exits\": %llu, "
+		"\"repeatedExits\": %llu}, "
+		"\"out\": {\"records\": %llu, \"bytes\": %llu, \"batches\": %llu, \"batched\": %llu, "
+		"\"processRecords\": %llu}}\n",
+		(unsigned long long)ru.ru_utime.tv_sec * 1000000ULL + ru.ru_utime.tv_usec,
+		(unsigned long long)ru.ru_stime.tv_sec * 1000000ULL + ru.ru_stime.tv_usec, ru.ru_maxrss,
+		(unsigned long long)kernel_records, (unsigned long long)procs_in[0],
+		(unsigned long long)procs_in[1], (unsigned long long)procs_in[2],
+		(unsigned long long)procs_repeated, (unsigned long long)out_stats.records, (unsigned long long)out_stats.bytes,
+		(unsigned long long)out_stats.batches, (unsigned long long)out_stats.batched,
+		(unsigned long long)procs_out);
+	fclose(f);
 }
 
 /* --release-claims-of (claims.c) */
@@ -456,6 +537,8 @@ int main(int argc, char **argv)
 	/* Never leave an exec this probe stopped behind */
 	if (opt.digests)
 		release_own_claims();
+	/* the processes still running: their forks, without exits */
+	procs_flush();
 	write_losses(true);
 	out_finish();
 	__u64 total[TB_LOSS_MAX];
@@ -473,6 +556,7 @@ int main(int argc, char **argv)
 		    (unsigned long long)total[TB_LOSS_DIGEST_FAILED],
 		    (unsigned long long)total[TB_LOSS_OUTPUT]);
 	ring_buffer__free(rb);
+	write_stats(kernel_records);
 	probe__destroy(skel);
 	close(ep);
 	close(sfd);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What the loader writes: messages on stderr; records on stdout, batched and written by a
- * thread of their own; and the loss counters (TB_EV_LOSS records).
+ * What the loader writes: messages on stderr; records on stdout, gathered and written by a
+ * thread of their own, consecutive file, net and proc records of a cgroup packed into one
+ * (TB_EV_BATCH); and the loss counters (TB_EV_LOSS records).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -105,8 +106,10 @@ void out_start(void)
 		msg("cannot start the writer thread: writing stdout from the main thread");
 }
 
+static void batch_flush(void);
+
 /* Hands what is in outbuf to the writer (written here when there is no writer). */
-void out_flush(void)
+static void outbuf_flush(void)
 {
 	if (!outlen)
 		return;
@@ -134,6 +137,13 @@ void out_flush(void)
 	pthread_mutex_unlock(&q_mu);
 }
 
+/* Hands what is in outbuf and the batch being made to the writer. */
+void out_flush(void)
+{
+	batch_flush();
+	outbuf_flush();
+}
+
 /* At exit: writes everything, and ends the writer. */
 void out_finish(void)
 {
@@ -148,14 +158,19 @@ void out_finish(void)
 	writer_running = false;
 }
 
-void out_record(const void *rec, uint32_t len)
+struct out_stats out_stats;
+
+/* One record into outbuf, as it is. */
+static void write_record(const void *rec, uint32_t len)
 {
+	out_stats.records++;
+	out_stats.bytes += 4 + len;
 	if (out_is_broken()) {
 		user_loss[TB_LOSS_OUTPUT]++;
 		return;
 	}
 	if (outlen + 4 + len > sizeof(outbuf))
-		out_flush();
+		outbuf_flush();
 	if (4 + len > sizeof(outbuf)) {
 		user_loss[TB_LOSS_OUTPUT]++;
 		return;
@@ -163,6 +178,63 @@ void out_record(const void *rec, uint32_t len)
 	memcpy(outbuf + outlen, &len, 4); /* little endian hosts only (x86-64, arm64) */
 	memcpy(outbuf + outlen + 4, rec, len);
 	outlen += 4 + len;
+}
+
+/* ---- batches ------------------------------------------------------------------------
+ * Consecutive file, net and proc records of one cgroup go out as one TB_EV_BATCH record:
+ * the CLI handles them in one loop, with its per-record work (the framing, the cgroup, the
+ * step's builder, where the record is kept) done once per batch. A batch ends at a record of
+ * another cgroup or of another type (an exec: the CLI must see it in its place), when it is
+ * full, and at each flush: it never holds a record back longer than a poll. */
+static uint8_t batchbuf[TB_BATCH_MAX];
+static uint32_t batch_len; /* bytes of its records (after the batch header) */
+static uint32_t batch_count;
+
+static void batch_flush(void)
+{
+	struct tb_batch_event *b = (void *)batchbuf;
+	const uint8_t *first = batchbuf + sizeof(*b);
+	out_stats.batched += batch_count;
+	if (batch_count == 1) {
+		write_record(first, batch_len);
+	} else if (batch_count > 1) {
+		out_stats.batches++;
+		uint64_t cg = b->hdr.cgroup_id;
+		memset(b, 0, sizeof(*b));
+		b->hdr.type = TB_EV_BATCH;
+		b->hdr.size = sizeof(*b) + batch_len;
+		b->hdr.ts_ns = ((const struct tb_header *)first)->ts_ns;
+		b->hdr.cgroup_id = cg;
+		b->count = batch_count;
+		write_record(batchbuf, b->hdr.size);
+	}
+	batch_count = 0;
+	batch_len = 0;
+}
+
+void out_batched(const void *rec, uint32_t len)
+{
+	struct tb_batch_event *b = (void *)batchbuf;
+	uint64_t cg = ((const struct tb_header *)rec)->cgroup_id;
+	if (len > TB_BATCH_MAX - sizeof(*b)) {
+		batch_flush();
+		write_record(rec, len);
+		return;
+	}
+	if (batch_count && (cg != b->hdr.cgroup_id || sizeof(*b) + batch_len + len > TB_BATCH_MAX))
+		batch_flush();
+	if (!batch_count)
+		b->hdr.cgroup_id = cg;
+	memcpy(batchbuf + sizeof(*b) + batch_len, rec, len);
+	batch_len += len;
+	batch_count++;
+}
+
+/* A record that is not batched: after the batch before it. */
+void out_record(const void *rec, uint32_t len)
+{
+	batch_flush();
+	write_record(rec, len);
 }
 
 void loader_header(struct tb_header *h, uint32_t type, uint32_t size)

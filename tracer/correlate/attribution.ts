@@ -137,7 +137,7 @@ export function attribute(
     let found: Match | undefined;
     for (const i of c.execs) {
       const ev = records.event(i);
-      if (ev.kind !== 'exec') continue;
+      if (ev?.kind !== 'exec') continue;
       const r = candidatesFor(ev, appearedAt(c));
       if (r) {
         found = { cg: c, startIndex: i, tier: r.tier, list: r.list };
@@ -194,7 +194,7 @@ export function unattributedRecord(
     id: c.id.toString(),
     path: c.path,
     createdOn: c.mkdir ? iso(c.mkdir.header.tsNs) : null,
-    events: c.events.length,
+    events: c.count,
     reason: '',
   };
   const first = execs[0];

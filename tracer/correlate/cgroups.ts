@@ -9,8 +9,12 @@ export interface Cg {
   path: string;
   mkdir?: CgroupEventData;
   rmdir?: CgroupEventData;
-  /** Indices (into input.events) of the events tagged with this cgroup (not mkdir/rmdir). */
-  events: number[];
+  /** Kernel events tagged with this cgroup (not mkdir/rmdir): a process record counts its
+   * fork here when the fork was in this cgroup, and its exit; an exec record its digests. */
+  count: number;
+  /** Of them, those before its top-level cgroup's speculation started (runc's setup, if the
+   * speculation holds; a fork counts by its time). */
+  preSpec: number;
   firstTs?: bigint;
   lastTs?: bigint;
   parent?: Cg;
@@ -20,25 +24,33 @@ export interface Cg {
   feeds?: Cg;
   /** A top-level cgroup's speculative builder, from its first exec on. */
   spec?: Speculation;
-  /** Indices of its exec events (kept decoded: attribution reads them). */
+  /** Indices of its exec records (kept decoded: attribution reads them). */
   execs: number[];
   /** Its events that say something was lost (undecoded, an exec not stopped, a failed digest). */
   lossy: number;
 }
 
-/** What a top-level cgroup's events made while the build ran (see Correlation, correlation.ts). */
-export interface Speculation {
-  startIndex: number;
+/** Where a step's events go as they are read, and what is summed over them: a top-level
+ * cgroup's speculation while the build runs, or a vertex built again at the end. */
+export interface Feed {
   builder: StepBuilder;
+  /** The time of the exec the step starts at: a fork before it was runc's setup, even when
+   * its process record came later (at the exit). */
+  startTs: bigint;
+  /** Over all the step's events (digests too), as the per-step figures are. */
+  firstTs?: bigint;
+  lastTs?: bigint;
+  userNs: number;
+  sysNs: number;
+  maxRssKiB: number;
+}
+
+/** What a top-level cgroup's events made while the build ran (see Correlation, correlation.ts). */
+export interface Speculation extends Feed {
+  startIndex: number;
   /** The cgroups whose events the builder took (the last one: events come in runs). */
   fed: Set<Cg>;
   lastFed?: Cg;
-  /** Over all their events from startIndex on (digests too), as the per-step figures are. */
-  firstTs?: bigint;
-  lastTs?: bigint;
-  userNs: bigint;
-  sysNs: bigint;
-  maxRssKiB: bigint;
 }
 
 export function newCg(id: bigint): Cg {
@@ -50,7 +62,8 @@ export function newCg(id: bigint): Cg {
     path: '',
     mkdir: undefined,
     rmdir: undefined,
-    events: [],
+    count: 0,
+    preSpec: 0,
     firstTs: undefined,
     lastTs: undefined,
     parent: undefined,
@@ -62,18 +75,24 @@ export function newCg(id: bigint): Cg {
   };
 }
 
-/** A top-level cgroup's builder, from its exec at `startIndex` on. */
-export function newSpeculation(startIndex: number, ctx: RecordContext): Speculation {
+/** A step's feed from the exec at `startTs` on. */
+export function newFeed(startTs: bigint, ctx: RecordContext): Feed {
+  return { builder: new StepBuilder(ctx), startTs, firstTs: undefined, lastTs: undefined, userNs: 0, sysNs: 0, maxRssKiB: 0 };
+}
+
+/** A top-level cgroup's builder, from its exec at `startIndex` (time `startTs`) on. */
+export function newSpeculation(startIndex: number, startTs: bigint, ctx: RecordContext): Speculation {
   return {
-    startIndex,
     builder: new StepBuilder(ctx),
-    fed: new Set(),
-    lastFed: undefined,
+    startTs,
     firstTs: undefined,
     lastTs: undefined,
-    userNs: 0n,
-    sysNs: 0n,
-    maxRssKiB: 0n,
+    userNs: 0,
+    sysNs: 0,
+    maxRssKiB: 0,
+    startIndex,
+    fed: new Set(),
+    lastFed: undefined,
   };
 }
 

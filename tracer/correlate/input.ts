@@ -41,6 +41,9 @@ export interface CorrelateInput {
 export interface CorrelateOptions {
   /** Slack around a vertex's started/completed when no vertex was strictly running (default 1000). */
   toleranceMs?: number;
+  /** How many processes that never exec'd a step lists; the others are counted
+   * (default 65 536, processes.ts FORK_ONLY_LISTED_MAX). */
+  forkOnlyListed?: number;
 }
 
 export type CorrelateErrorCode = 'no-clock';

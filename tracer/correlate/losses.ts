@@ -34,7 +34,7 @@ export function attributeLossesByTime(
 ): void {
   let prev = lossCountersFromSlots([]);
   let prevTs: bigint | undefined = since;
-  const known = [...cgs.values()].filter((c) => c.mkdir || c.events.length > 0);
+  const known = [...cgs.values()].filter((c) => c.mkdir || c.count > 0);
   for (const rec of lossRecords) {
     const delta = inferableLoss(rec.counters) - inferableLoss(prev);
     const mkdirLost = rec.counters.ringbuf['cgroup-mkdir'] - prev.ringbuf['cgroup-mkdir'];

@@ -11,6 +11,33 @@ interface Image {
   exec: ExecEventData;
 }
 
+/** What a process record (TB_EV_PROC) brings a step: the process, its fork (when the fork
+ * is this step's), the exec whose image it ran when forked, and its exit (when seen). */
+export interface ProcParts {
+  tgid: number;
+  start: bigint;
+  fork: { ts: bigint; ppid: number } | undefined;
+  image: { tgid: number; start: bigint; execId: bigint } | undefined;
+  exit: ExitInfo | undefined;
+}
+
+/** Processes that forked and never exec'd, beyond the ones listed: counted (see
+ * TraceUnlistedProcesses, model/trace.ts). */
+export interface Unlisted {
+  count: number;
+  exitedZero: number;
+  exitedNonZero: number;
+  killed: number;
+  firstStart: bigint | undefined;
+  lastExit: bigint | undefined;
+  userNs: number;
+  sysNs: number;
+}
+
+/** How many processes that never exec'd a step lists (in exit order); the others are
+ * counted. A step of a million of them keeps a trace of bounded size. */
+export const FORK_ONLY_LISTED_MAX = 65536;
+
 interface Incarnation {
   tgid: number;
   /** The process's start time (boot clock): with tgid, what names it. */
@@ -28,6 +55,8 @@ interface Incarnation {
   exit?: ExitInfo;
   /** Its records are all made (it exited): it keeps no event. */
   finished?: boolean;
+  /** It never exec'd and exited beyond the step's listed ones: counted, not listed. */
+  folded: boolean;
   /** The incarnations of its tgid (pid reused), once there is more than one; else undefined. */
   sameTgid: Incarnation[] | undefined;
 }
@@ -48,6 +77,8 @@ export interface RecordContext {
   digests: DigestInfo;
   /** Boot-clock ns -> ISO wall time, once the clock is known (the READY record). */
   iso: ((ts: bigint) => string) | undefined;
+  /** How many processes that never exec'd a step lists (default FORK_ONLY_LISTED_MAX). */
+  forkOnlyListed?: number;
 }
 
 /**
@@ -64,11 +95,31 @@ export class ProcessBuilder {
   private readonly byTgid = new Map<number, Incarnation>();
   private readonly incs: Incarnation[] = [];
   private readonly records: ProcessRecord[] = [];
+  /** The exec images seen, by tgid: a process record names the one its process inherited. */
+  private readonly images = new Map<number, Image[]>();
+  /** Processes that never exec'd, from process records, whose record is made at finish()
+   * (still running, or their image's digest had not come). */
+  private readonly pending: Incarnation[] = [];
+  private listedForkOnly = 0;
+  /** How many processes that never exec'd it lists. */
+  readonly listedMax: number;
+  readonly unlisted: Unlisted = {
+    count: 0,
+    exitedZero: 0,
+    exitedNonZero: 0,
+    killed: 0,
+    firstStart: undefined,
+    lastExit: undefined,
+    userNs: 0,
+    sysNs: 0,
+  };
   private seq = 0;
   /** An event came for a process whose records were made: finish() cannot be trusted. */
   inexact = false;
 
-  constructor(private readonly ctx?: RecordContext) {}
+  constructor(private readonly ctx?: RecordContext) {
+    this.listedMax = ctx?.forkOnlyListed ?? FORK_ONLY_LISTED_MAX;
+  }
 
   private get(tgid: number, start: bigint): Incarnation {
     const current = this.byTgid.get(tgid);
@@ -90,6 +141,7 @@ export class ProcessBuilder {
         inherited: undefined,
         exit: undefined,
         finished: false,
+        folded: false,
         sameTgid: undefined,
       };
       if (current !== undefined) {
@@ -107,11 +159,91 @@ export class ProcessBuilder {
   add(ev: KernelEvent): void {
     if (ev.kind === 'exec') {
       const inc = this.get(ev.header.tgid, ev.startBoottimeNs);
-      if (inc.images === NO_IMAGES) inc.images = [{ exec: ev }];
-      else inc.images.push({ exec: ev });
+      const img = { exec: ev };
+      if (inc.images === NO_IMAGES) inc.images = [img];
+      else inc.images.push(img);
+      const same = this.images.get(ev.header.tgid);
+      if (same === undefined) this.images.set(ev.header.tgid, [img]);
+      else same.push(img);
       this.makeReplaced(inc);
     } else if (ev.kind === 'fork') this.fork(ev.header.tgid, ev.header.tsNs, ev.childTgid, ev.childStartBoottimeNs);
     else if (ev.kind === 'exit') this.exit(ev.header.tgid, exitInfo(ev));
+  }
+
+  /** The image of exec (tgid, start, execId), if this step saw it. */
+  private imageOf(key: NonNullable<ProcParts['image']>): Image | undefined {
+    const list = this.images.get(key.tgid);
+    if (list === undefined) return undefined;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const img = list[i] as Image;
+      if (img.exec.execId === key.execId && img.exec.startBoottimeNs === key.start) return img;
+    }
+    return undefined;
+  }
+
+  /**
+   * A process record. A process that exec'd in this step has its images here already: the
+   * record brings its exit. One that never did is made now from the record alone: its fork,
+   * the image it inherited (the step's exec the loader named, if the fork is the step's),
+   * its exit; the same record the fork and exit events make (fork, exit).
+   */
+  process(p: ProcParts): void {
+    const current = this.byTgid.get(p.tgid);
+    const inc = current !== undefined && current.start === p.start ? current : sameStart(current?.sameTgid, p.start);
+    if (inc !== undefined) {
+      if (p.fork !== undefined && inc.forkTs === undefined) {
+        inc.forkTs = p.fork.ts;
+        inc.forkPpid = p.fork.ppid;
+      }
+      if (p.exit !== undefined) this.exit(p.tgid, p.exit);
+      return;
+    }
+    const from = p.fork !== undefined && p.image !== undefined ? this.imageOf(p.image) : undefined;
+    const forkTs = p.fork?.ts;
+    const seq = this.seq++;
+    if (p.exit !== undefined) {
+      if (this.foldForkOnly(p.exit, forkTs)) return;
+      const iso = this.ctx?.iso;
+      const r = iso ? forkOnlyRecordOf(p.tgid, seq, forkTs, p.fork?.ppid, from, p.exit, this.ctx?.digests as DigestInfo, iso, true) : undefined;
+      if (r) {
+        this.records.push(r);
+        return;
+      }
+    }
+    // still running at the end (or its exit was lost: listed), or its image's digest is to come
+    this.pending.push({
+      tgid: p.tgid,
+      start: p.start,
+      seq,
+      images: NO_IMAGES,
+      made: 0,
+      forkTs,
+      forkPpid: p.fork?.ppid,
+      inherited: from,
+      exit: p.exit,
+      finished: false,
+      folded: false,
+      sameTgid: undefined,
+    });
+  }
+
+  /** A process that never exec'd has exited: beyond the listed ones it is counted (true). */
+  private foldForkOnly(x: ExitInfo, forkTs: bigint | undefined): boolean {
+    if (this.listedForkOnly < this.listedMax) {
+      this.listedForkOnly++;
+      return false;
+    }
+    const u = this.unlisted;
+    u.count++;
+    if (x.signal !== undefined) u.killed++;
+    else if (x.exitCode === 0) u.exitedZero++;
+    else u.exitedNonZero++;
+    const start = forkTs ?? x.startBoottimeNs;
+    if (u.firstStart === undefined || start < u.firstStart) u.firstStart = start;
+    if (u.lastExit === undefined || x.tsNs > u.lastExit) u.lastExit = x.tsNs;
+    u.userNs += x.utimeNs;
+    u.sysNs += x.stimeNs;
+    return true;
   }
 
   /** `tgid` forked a new process at `ts` (also read straight from fork records). */
@@ -128,7 +260,18 @@ export class ProcessBuilder {
   exit(tgid: number, x: ExitInfo): void {
     const inc = this.get(tgid, x.startBoottimeNs);
     inc.exit = x;
+    if (inc.images.length === 0 && !inc.finished && !inc.folded && this.foldForkOnly(x, inc.forkTs)) {
+      inc.folded = true;
+      this.finishFolded(inc);
+      return;
+    }
     this.makeExited(inc);
+  }
+
+  /** A folded process keeps no event either: what a later child inherits, as makeExited. */
+  private finishFolded(inc: Incarnation): void {
+    inc.exit = undefined;
+    inc.finished = true;
   }
 
   /** The records of images an exec replaced, when they can be made now. */
@@ -171,8 +314,9 @@ export class ProcessBuilder {
 
   finish(digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
     const out = this.records.slice();
+    for (const inc of this.pending) out.push(forkOnlyRecord(inc, digests, iso, false) as ProcessRecord);
     for (const inc of this.incs) {
-      if (inc.finished) continue;
+      if (inc.finished || inc.folded) continue;
       if (inc.images.length === 0) {
         out.push(forkOnlyRecord(inc, digests, iso, false) as ProcessRecord);
         continue;
@@ -204,7 +348,7 @@ function exitFields(p: TraceProcess, exit: ExitInfo | undefined, iso: (ts: bigin
   p.finishedOn = iso(exit.tsNs);
   p.cpuUserMs = ms(exit.utimeNs);
   p.cpuSystemMs = ms(exit.stimeNs);
-  p.maxRssKb = Number(exit.maxRssKiB);
+  p.maxRssKb = exit.maxRssKiB;
 }
 
 /**
@@ -212,14 +356,28 @@ function exitFields(p: TraceProcess, exit: ExitInfo | undefined, iso: (ts: bigin
  * the events, so undefined when its digest has not arrived yet (made again at the end).
  */
 function forkOnlyRecord(inc: Incarnation, digests: DigestInfo, iso: (ts: bigint) => string, early: boolean): ProcessRecord | undefined {
-  const exit = inc.exit;
-  const from = inc.inherited?.exec;
+  return forkOnlyRecordOf(inc.tgid, inc.seq, inc.forkTs, inc.forkPpid, inc.inherited, inc.exit, digests, iso, early);
+}
+
+/** forkOnlyRecord from the fields it reads (a process record's, without an Incarnation). */
+function forkOnlyRecordOf(
+  tgid: number,
+  seq: number,
+  forkTs: bigint | undefined,
+  forkPpid: number | undefined,
+  inherited: Image | undefined,
+  exit: ExitInfo | undefined,
+  digests: DigestInfo,
+  iso: (ts: bigint) => string,
+  early: boolean,
+): ProcessRecord | undefined {
+  const from = inherited?.exec;
   const rec = from ? digestOf(from, digests, 'exe') : undefined;
   if (early && from && !rec?.sha256) return undefined;
-  const ts = inc.forkTs ?? exit?.startBoottimeNs ?? exit?.tsNs ?? 0n;
+  const ts = forkTs ?? exit?.startBoottimeNs ?? exit?.tsNs ?? 0n;
   const p: TraceProcess = {
-    pid: inc.tgid,
-    ppid: inc.forkPpid ?? from?.header.tgid ?? 0,
+    pid: tgid,
+    ppid: forkPpid ?? from?.header.tgid ?? 0,
     argv: from ? from.argv.slice() : [],
     exe: from?.exePath ?? '',
     exeSha256: null,
@@ -231,7 +389,7 @@ function forkOnlyRecord(inc: Incarnation, digests: DigestInfo, iso: (ts: bigint)
   if (from) setExeDigest(p, from, rec, digests);
   else p.digestMissing = 'no exec observed for this process or its parent';
   exitFields(p, exit, iso);
-  return { p, ts, seq: inc.seq, sub: 0 };
+  return { p, ts, seq, sub: 0 };
 }
 
 /** The record of the i-th image of a process (see forkOnlyRecord for `early`). */
@@ -267,10 +425,4 @@ function imageRecord(inc: Incarnation, i: number, digests: DigestInfo, iso: (ts:
     p.finishedOn = iso(next.exec.header.tsNs);
   } else exitFields(p, inc.exit, iso);
   return { p, ts: e.header.tsNs, seq: inc.seq, sub: i };
-}
-
-export function buildProcesses(events: readonly KernelEvent[], digests: DigestInfo, iso: (ts: bigint) => string): TraceProcess[] {
-  const b = new ProcessBuilder();
-  for (const ev of events) b.add(ev);
-  return b.finish(digests, iso);
 }

@@ -9,17 +9,16 @@ import type {
   TraceProcess,
   TraceResources,
   TraceStepStatus,
+  TraceUnlistedProcesses,
 } from '../../model/index.js';
 import { ambiguityReason, type Attribution } from './attribution.js';
-import type { Cg } from './cgroups.js';
+import type { Cg, Feed } from './cgroups.js';
 import { copyRecord } from './copy.js';
 import type { DigestInfo } from './digests.js';
-import { buildFiles, emptyFiles } from './files.js';
+import { emptyFiles } from './files.js';
 import type { CorrelateServedFile, CorrelateStep, CorrelateVertex } from './input.js';
 import type { Gap } from './losses.js';
-import { buildNetwork } from './network.js';
-import { buildProcesses } from './processes.js';
-import type { KernelEvent } from './records.js';
+import type { Unlisted } from './processes.js';
 import { isoWall, ms, vertexTimes } from './time.js';
 import type { VertexData } from './vertices.js';
 
@@ -44,6 +43,7 @@ export interface StepRecords {
 
 interface Built {
   processes: TraceProcess[];
+  unlisted: TraceUnlistedProcesses | undefined;
   files: TraceFiles;
   network: TraceNetwork[];
   warnings: string[];
@@ -154,21 +154,15 @@ function runRecord(step: TraceBuildStep, s: CorrelateStep, start: bigint | undef
     };
     // Built while the build ran when the step's container is the one the speculation
     // followed from its first exec; else (another exec started the step, another
-    // container was attributed to it as well) from its events now. The same builders.
-    const spec = d.spec?.builder;
-    b = spec
-      ? {
-          processes: spec.processes.finish(x.digests, x.iso),
-          files: spec.files.finish(x.traceReads, warn),
-          network: spec.network.finish(),
-          warnings,
-        }
-      : {
-          processes: buildProcesses(d.events, x.digests, x.iso),
-          files: buildFiles(d.events, x.traceReads, warn),
-          network: buildNetwork(d.events),
-          warnings,
-        };
+    // container was attributed to it as well) from its records read again. The same builders.
+    const builder = (d.feed as Feed).builder;
+    b = {
+      processes: builder.processes.finish(x.digests, x.iso),
+      unlisted: unlistedRecord(builder.processes.unlisted, builder.processes.listedMax, x.iso),
+      files: builder.files.finish(x.traceReads, warn),
+      network: builder.network.finish(),
+      warnings,
+    };
     x.built.set(s.vertex, b);
     // the first step of the vertex takes the records; a step sharing it gets copies
     step.processes = b.processes;
@@ -179,12 +173,17 @@ function runRecord(step: TraceBuildStep, s: CorrelateStep, start: bigint | undef
     step.files = structuredClone(b.files);
     step.network = structuredClone(b.network);
   }
+  if (b.unlisted !== undefined) {
+    step.unlistedProcesses = { ...b.unlisted };
+    step.warnings.push(
+      `${b.unlisted.count} process(es) that forked and never exec'd are counted in unlistedProcesses, not listed: the step lists the first ${b.unlisted.listedLimit} to exit`,
+    );
+  }
   step.warnings.push(...b.warnings);
   step.runcSetupEvents = d.setup;
   step.lostEvents += d.lost;
-  step.resources = d.spec
-    ? resourcesOf(d.spec.userNs, d.spec.sysNs, d.spec.maxRssKiB, start, end, d.firstTs, d.lastTs)
-    : resources(d.events, start, end, d.firstTs, d.lastTs);
+  const f = d.feed as Feed;
+  step.resources = resourcesOf(f.userNs, f.sysNs, f.maxRssKiB, start, end, f.firstTs, f.lastTs);
   if (d.lost > 0) step.warnings.push(`${d.lost} event(s) of this step were lost: the record is incomplete`);
   const containers = d.cgroups.filter(({ a }) => a.how !== 'nested').length;
   if (containers > 1) {
@@ -209,29 +208,10 @@ function cgroupRecord(c: Cg, a: Attribution, iso: (ts: bigint) => string): Trace
   };
 }
 
-function resources(
-  events: readonly KernelEvent[],
-  start: bigint | undefined,
-  end: bigint | undefined,
-  firstTs: bigint | undefined,
-  lastTs: bigint | undefined,
-): TraceResources {
-  let user = 0n;
-  let sys = 0n;
-  let rss = 0n;
-  for (const ev of events) {
-    if (ev.kind !== 'exit') continue;
-    user += ev.utimeNs;
-    sys += ev.stimeNs;
-    if (ev.maxRssKiB > rss) rss = ev.maxRssKiB;
-  }
-  return resourcesOf(user, sys, rss, start, end, firstTs, lastTs);
-}
-
 function resourcesOf(
-  user: bigint,
-  sys: bigint,
-  rss: bigint,
+  user: number,
+  sys: number,
+  rss: number,
   start: bigint | undefined,
   end: bigint | undefined,
   firstTs: bigint | undefined,
@@ -239,4 +219,20 @@ function resourcesOf(
 ): TraceResources {
   const wallNs = start !== undefined && end !== undefined ? end - start : firstTs !== undefined && lastTs !== undefined ? lastTs - firstTs : 0n;
   return { wallMs: ms(wallNs), cpuUserMs: ms(user), cpuSystemMs: ms(sys), maxRssKb: Number(rss) };
+}
+
+/** The processes a step counted instead of listing, if any. */
+function unlistedRecord(u: Unlisted, listedLimit: number, iso: (ts: bigint) => string): TraceUnlistedProcesses | undefined {
+  if (u.count === 0) return undefined;
+  return {
+    count: u.count,
+    listedLimit,
+    exitedZero: u.exitedZero,
+    exitedNonZero: u.exitedNonZero,
+    killed: u.killed,
+    firstStartedOn: u.firstStart === undefined ? null : iso(u.firstStart),
+    lastFinishedOn: u.lastExit === undefined ? null : iso(u.lastExit),
+    cpuUserMs: ms(u.userNs),
+    cpuSystemMs: ms(u.sysNs),
+  };
 }

@@ -2,7 +2,7 @@
 import type { CorrelateVertex } from './input.js';
 
 /** ns -> ms with microsecond precision. */
-export function ms(ns: bigint): number {
+export function ms(ns: bigint | number): number {
   return Math.round(Number(ns) / 1e3) / 1e3;
 }
 

@@ -76,6 +76,10 @@ export interface ExecEventData {
   digestByPeer: boolean;
   /** The task's exec counter: (tgid, startBoottimeNs, execId) names this exec on the host. */
   execId: bigint;
+  /** The digests the loader appended to the record (TB_EXEC_DIGESTS): the exe's, then a
+   * script's. Absent when they come as digest records of their own (from a concurrent
+   * probe's loader, later). */
+  digests?: DigestEventData[];
 }
 
 export interface ForkEventData {
@@ -101,6 +105,32 @@ export interface ExitEventData {
   stimeNs: bigint;
   runtimeNs: bigint;
   maxRssKiB: bigint;
+}
+
+/** A process, from its fork to its exit: the loader's one record for both (TB_EV_PROC). */
+export interface ProcessEventData {
+  kind: 'process';
+  /** The exit's header (`exited`), else the fork's time and cgroup with the child's pid. */
+  header: EventHeader;
+  startBoottimeNs: bigint;
+  /** It exec'd in a traced cgroup (its images are exec records of their own). */
+  execed: boolean;
+  /** The fork, when a traced process forked it: the parent's header and the child's pid. */
+  fork: { tsNs: bigint; cgroupId: bigint; ppid: number; parentPid: number; childPid: number } | undefined;
+  /** The exec whose image it ran when forked (for a process that never execs: its argv
+   * and exe), when known: (tgid, startBoottimeNs, execId) of that exec. */
+  image: { tgid: number; startBoottimeNs: bigint; execId: bigint } | undefined;
+  /** How it ended, when seen (else it still ran when the probe stopped, or its exit was lost). */
+  exit: Omit<ExitEventData, 'kind' | 'header' | 'startBoottimeNs'> | undefined;
+}
+
+/** File, net and process records of one cgroup packed by the loader (TB_EV_BATCH).
+ * RecordStream never delivers one: it hands over the records it holds, one by one, or the
+ * batch undecoded. */
+export interface BatchEventData {
+  kind: 'batch';
+  header: EventHeader;
+  events: Array<FileEventData | NetEventData | ProcessEventData>;
 }
 
 export type FileOpName =
@@ -233,6 +263,8 @@ export type TraceEvent =
   | ExecEventData
   | ForkEventData
   | ExitEventData
+  | ProcessEventData
+  | BatchEventData
   | FileEventData
   | NetEventData
   | ReadyEventData

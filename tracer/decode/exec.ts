@@ -1,8 +1,9 @@
 // exec records: what a task ran (the file, its path, the script's interpreter, argv, cwd)
 // and whether the loader hashes it.
-import { ExecEvent, ExecFlag } from '../abi.js';
-import type { EventHeader, TraceEvent } from './events.js';
+import { DigestEvent, DigestPart, EventType, ExecEvent, ExecFlag } from '../abi.js';
+import type { DigestEventData, EventHeader, ExecEventData, TraceEvent } from './events.js';
 import { decodeFileId, str } from './fields.js';
+import { decodeDigestPart } from './loader.js';
 
 const EX = ExecEvent.fields;
 
@@ -27,7 +28,11 @@ export function decodeExec(buf: Buffer, base: number, header: EventHeader): Trac
   const exePathLen = buf.readUInt16LE(base + EX.exe_path_len.offset);
   const cwdLen = buf.readUInt16LE(base + EX.cwd_len.offset);
   const argvLen = buf.readUInt16LE(base + EX.argv_len.offset);
-  if (ExecEvent.size + filenameLen + interpLen + exePathLen + cwdLen + argvLen > header.size) return 'bad-strings';
+  const flags = buf.readUInt32LE(base + EX.flags.offset);
+  const strings = ExecEvent.size + filenameLen + interpLen + exePathLen + cwdLen + argvLen;
+  // the loader's digests (TB_EXEC_DIGESTS): the exe's, and a script's, after the strings
+  const parts = (flags & ExecFlag.Digests) === 0 ? 0 : (flags & ExecFlag.Script) !== 0 ? 2 : 1;
+  if (parts === 0 ? strings > header.size : strings + parts * DigestPart.size !== header.size) return 'bad-strings';
   let at = base + ExecEvent.size;
   const filename = str(buf, at, filenameLen);
   at += filenameLen;
@@ -37,8 +42,7 @@ export function decodeExec(buf: Buffer, base: number, header: EventHeader): Trac
   at += exePathLen;
   const cwd = str(buf, at, cwdLen);
   at += cwdLen;
-  const flags = buf.readUInt32LE(base + EX.flags.offset);
-  return {
+  const ev: ExecEventData = {
     kind: 'exec',
     header,
     ppid: buf.readUInt32LE(base + EX.ppid.offset),
@@ -61,4 +65,12 @@ export function decodeExec(buf: Buffer, base: number, header: EventHeader): Trac
     digestByPeer: (flags & ExecFlag.DigestByPeer) !== 0,
     execId: buf.readBigUInt64LE(base + EX.exec_id.offset),
   };
+  if (parts > 0) {
+    // as the digest records the loader wrote before ABI 3: the exec's header, their type
+    const digestHeader: EventHeader = { ...header, type: EventType.Digest, size: DigestEvent.size };
+    const digests: DigestEventData[] = [];
+    for (let i = 0; i < parts; i++) digests.push(decodeDigestPart(buf, base + strings + i * DigestPart.size, digestHeader));
+    ev.digests = digests;
+  }
+  return ev;
 }

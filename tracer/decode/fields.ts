@@ -40,6 +40,12 @@ export function decodeFileId(buf: Buffer, at: number): FileIdentity {
   };
 }
 
+/** A u64 at `at` as a number, read without making a bigint: exact below 2^53 (a duration
+ * in ns up to 104 days, a size, a count). */
+export function u64At(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 4294967296;
+}
+
 /** The string of `len` bytes at `at`; '' when empty (no decoder call). */
 export function str(buf: Buffer, at: number, len: number): string {
   return len === 0 ? '' : buf.toString('utf8', at, at + len);

@@ -1,7 +1,7 @@
 // The records the loader writes itself (types from TB_EV_LOADER_FIRST on): ready, digest,
-// loss and ack.
-import { AckEvent, DigestEvent, DigestFlag, DigestKind, Loss, LossEvent, ReadyEvent, ReadyFlag } from '../abi.js';
-import type { EventHeader, TraceEvent } from './events.js';
+// loss and ack (process and batch records: proc.ts).
+import { AckEvent, DigestEvent, DigestFlag, DigestKind, DigestPart, Loss, LossEvent, ReadyEvent, ReadyFlag } from '../abi.js';
+import type { DigestEventData, EventHeader, TraceEvent } from './events.js';
 import { decodeFileId } from './fields.js';
 import { lossCountersFromSlots } from './losses.js';
 
@@ -22,26 +22,32 @@ export function decodeReady(buf: Buffer, base: number, header: EventHeader): Tra
   };
 }
 
-const DG = DigestEvent.fields;
+const DP = DigestPart.fields;
+const DIGEST_PART_AT = DigestEvent.fields.kind.offset;
 
-export function decodeDigest(buf: Buffer, base: number, header: EventHeader): TraceEvent {
-  const kind = buf.readUInt32LE(base + DG.kind.offset);
-  const error = buf.readInt32LE(base + DG.error.offset);
-  const flags = buf.readUInt32LE(base + DG.flags.offset);
-  const sha = base + DG.sha256.offset;
+/** A digest (struct tb_digest_part) at `at`: in a digest record, or appended to an exec's. */
+export function decodeDigestPart(buf: Buffer, at: number, header: EventHeader): DigestEventData {
+  const kind = buf.readUInt32LE(at + DP.kind.offset);
+  const error = buf.readInt32LE(at + DP.error.offset);
+  const flags = buf.readUInt32LE(at + DP.flags.offset);
+  const sha = at + DP.sha256.offset;
   return {
     kind: 'digest',
     header,
     digestKind: kind === DigestKind.Exe ? 'exe' : kind === DigestKind.Script ? 'script' : `kind-${kind}`,
     error,
-    sha256: error === 0 ? buf.toString('hex', sha, sha + DG.sha256.size) : undefined,
-    bytes: buf.readBigUInt64LE(base + DG.bytes.offset),
+    sha256: error === 0 ? buf.toString('hex', sha, sha + DP.sha256.size) : undefined,
+    bytes: buf.readBigUInt64LE(at + DP.bytes.offset),
     fromCache: (flags & DigestFlag.FromCache) !== 0,
     identityMismatch: (flags & DigestFlag.IdentityMismatch) !== 0,
     wasStopped: (flags & DigestFlag.WasStopped) !== 0,
     fromPeer: (flags & DigestFlag.FromPeer) !== 0,
-    file: decodeFileId(buf, base + DG.file.offset),
+    file: decodeFileId(buf, at + DP.file.offset),
   };
+}
+
+export function decodeDigest(buf: Buffer, base: number, header: EventHeader): TraceEvent {
+  return decodeDigestPart(buf, base + DIGEST_PART_AT, header);
 }
 
 export function decodeLoss(buf: Buffer, base: number, header: EventHeader): TraceEvent {

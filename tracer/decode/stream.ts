@@ -1,8 +1,8 @@
 // The loader's byte stream -> records, across arbitrary chunk boundaries: the framer on
 // the hot path (RecordStream), and its counts (DecodeStats).
-import { Header } from '../abi.js';
+import { EventType, Header } from '../abi.js';
 import type { TraceEvent } from './events.js';
-import { LAZY_TYPES, decodeAt, recordIsValid } from './record.js';
+import { LAZY_TYPES, decodeAt, forEachInBatch, recordIsValid } from './record.js';
 
 export interface DecodeStats {
   records: number;
@@ -65,7 +65,9 @@ export class RecordStream {
    * The same, one record at a time, with where it is: at `base` in `buf` (the u32 length
    * just before it); `buf` is `chunk`, or a new buffer when a record straddled the previous
    * chunk, and this stream never writes either again. With `lazy`, valid records of
-   * LAZY_TYPES come undecoded (`ev` undefined). Returns the number of records. When `fn`
+   * LAZY_TYPES come undecoded (`ev` undefined), a batch whole; without, the records a batch
+   * holds come one by one, decoded, each where it is inside the batch (framed by its own
+   * header). Returns the number of records (a batch counts one). When `fn`
    * throws, the error propagates and the stream stays framed: the record it was called with
    * and those before it were handed over, the rest come with the next push.
    */
@@ -98,6 +100,11 @@ export class RecordStream {
         if (lazy && LAZY_TYPES.has(rawType) && recordIsValid(buf, base, len, rawType)) {
           stats.byType.set(rawType, (stats.byType.get(rawType) ?? 0) + 1);
           fn(buf, base, len, undefined);
+          continue;
+        }
+        if (rawType === EventType.Batch && forEachInBatch(buf, base, len)) {
+          stats.byType.set(rawType, (stats.byType.get(rawType) ?? 0) + 1);
+          forEachInBatch(buf, base, len, (at, ilen) => fn(buf, at, ilen, decodeAt(buf, at, ilen)));
           continue;
         }
         // Decoded in place: events keep no reference to the record's bytes, except an

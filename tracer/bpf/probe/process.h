@@ -70,7 +70,14 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	 * to that probe's loader, which shares what it hashed (events.h "shared"). */
 	int stopped = 0;
 	if (cfg_flags & TB_CFG_DIGESTS) {
-		if ((flags & TB_EXEC_SCRIPT) || !bpf_map_lookup_elem(&tb2_digests, &e->exe)) {
+		/* A digest the kernel relies on to let the exec run travels with its record: the
+		 * loader need not look it up again (the LRU map may have dropped it meanwhile). */
+		struct tb_shared_digest *known = bpf_map_lookup_elem(&tb2_digests, &e->exe);
+		if (known) {
+			__builtin_memcpy(&e->known, known, sizeof(e->known));
+			flags |= TB_EXEC_DIGEST_KNOWN;
+		}
+		if ((flags & TB_EXEC_SCRIPT) || !known) {
 			/* signed: the loader may write a fresher heartbeat between these two reads */
 			__s64 age = (__s64)(bpf_ktime_get_boot_ns() - heartbeat_ns);
 			if (heartbeat_ns && age < (__s64)cfg_heartbeat_timeout_ns) {
@@ -116,7 +123,8 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 /* Fork and exit records have a fixed size: written straight into the ring buffer, their
  * fields loaded directly through the tracepoint's typed pointers (no helper call, no
- * scratch copy). They are ~60% of a build's records. */
+ * scratch copy). They are ~60% of what the probe writes; the loader folds each process's
+ * two into one record (procs.c), and its fork into nothing until the process exits. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -136,6 +144,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	e->child_pid = child->pid;
 	e->child_tgid = ctgid;
 	e->child_start_boottime_ns = child->start_boottime;
+	e->parent_start_boottime_ns = parent->group_leader->start_boottime;
 	bpf_ringbuf_submit(e, wake_flags(sizeof(*e)));
 	return 0;
 }
