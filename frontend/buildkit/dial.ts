@@ -1,17 +1,32 @@
-// Raw sockets to the daemon and the HTTP/1.1 `Upgrade: h2c` handshake dockerd uses to
-// hand out BuildKit's gRPC API (`POST /grpc`) and to attach sessions (`POST /session`).
+// Raw sockets to the daemon (TLS for a tcp:// target that has it) and the HTTP/1.1
+// `Upgrade: h2c` handshake dockerd uses to hand out BuildKit's gRPC API (`POST /grpc`) and to
+// attach sessions (`POST /session`).
 import net from 'node:net';
+import tls from 'node:tls';
+import { tlsConnectOptions } from '../../common/index.js';
 import type { DialTarget } from './endpoint.js';
 
-export function dial(target: DialTarget, timeoutMs = 10_000): Promise<net.Socket> {
+export interface DialOptions {
+  timeoutMs?: number;
+  /** ALPN protocols offered over TLS (default: HTTP/1.1, what dockerd's Engine API speaks). */
+  alpn?: string[];
+}
+
+export function dial(target: DialTarget, options: DialOptions = {}): Promise<net.Socket> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
+    const secure = target.kind === 'tcp' && target.tls !== undefined;
     const socket =
-      target.kind === 'unix' ? net.createConnection({ path: target.path }) : net.createConnection({ host: target.host, port: target.port });
+      target.kind === 'unix'
+        ? net.createConnection({ path: target.path })
+        : target.tls !== undefined
+          ? tls.connect({ ...tlsConnectOptions(target.tls, target.host), port: target.port, ALPNProtocols: options.alpn ?? ['http/1.1'] })
+          : net.createConnection({ host: target.host, port: target.port });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error(`connect timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, timeoutMs);
-    socket.once('connect', () => {
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       socket.removeListener('error', onError);
       resolve(socket);
