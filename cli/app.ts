@@ -3,6 +3,8 @@
 
 import { Command, CommanderError } from 'commander';
 import type { AnyToolchain } from './contracts.js';
+import { agentCommand } from './commands/agent.js';
+import { agentTraceCommand } from './commands/agent-trace.js';
 import { buildCommand } from './commands/build.js';
 import type { CliApp, CliCommand, CommandContext } from './commands/command.js';
 import { convertCommand } from './commands/convert.js';
@@ -27,6 +29,8 @@ const COMMANDS: readonly CliCommand[] = [
   showCommand,
   diffCommand,
   guardCommand,
+  agentCommand,
+  agentTraceCommand,
 ];
 
 function createProgram(ctx: CommandContext): Command {

@@ -19,7 +19,7 @@ import type {
   VertexUpdate,
 } from '../frontend/index.js';
 import type { BuildStep, ServedFile } from '../model/index.js';
-import type { TracerToolkit } from './trace-contracts.js';
+import type { AgentToolkit, TracerToolkit } from './trace-contracts.js';
 
 export type {
   BuildStep,
@@ -86,6 +86,8 @@ export interface Toolchain<Ast extends DockerfileAstView, Def, Endpoint = unknow
   connectBuildKit(endpoint: Endpoint): Promise<BuildKitClient<Def>>;
   /** The eBPF tracer (trace-contracts.ts); without it a build can only run with --no-trace. */
   tracer?: TracerToolkit;
+  /** A tracebuild agent in front of a remote daemon (trace-contracts.ts); without it, builds on tcp:// daemons use the local probe. */
+  agent?: AgentToolkit<Endpoint>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the cli never looks inside these two

@@ -10,6 +10,7 @@ import {
   endpointFromEnv,
 } from '../frontend/index.js';
 import { Correlation, correlate, formatTraceTable, startProbe } from '../tracer/index.js';
+import { NO_TRACE_METADATA, RemoteProbe, agentInfo, isLoopback, mayBeAgent } from '../agent/index.js';
 import type { Toolchain } from './contracts.js';
 import { tuneV8ForCorrelation } from './v8-tuning.js';
 
@@ -31,5 +32,13 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
       return new Correlation();
     },
     formatTraceTable,
+  },
+  agent: {
+    mayBeAgent,
+    isLoopback,
+    agentInfo,
+    startRemoteProbe: (endpoint, ref, options) =>
+      RemoteProbe.start(endpoint, ref, { onRecord: options.onRecord ?? (() => undefined), ...(options.onGap === undefined ? {} : { onGap: options.onGap }) }),
+    noTraceMetadata: NO_TRACE_METADATA,
   },
 };

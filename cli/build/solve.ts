@@ -55,6 +55,8 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           },
           secrets: run.secrets,
           signal: run.signal,
+          ...(run.solveRef === undefined ? {} : { ref: run.solveRef }),
+          ...(run.solveMetadata === undefined ? {} : { solveMetadata: run.solveMetadata }),
         });
       } catch (err) {
         progress.finish();
