@@ -18,7 +18,8 @@ import {
 } from '../frontend/index.js';
 import type { Trace } from '../model/index.js';
 import { startProbe, type MonitorGap, type Probe, type ProbeOptions, type TraceEvent } from '../tracer/index.js';
-import { signBuild, type BuilderSigner } from './attest.js';
+import { inspectImage } from '../engine/index.js';
+import { repositories, signBuild, type BuilderSigner } from './attest.js';
 import { AgentBuild } from './build.js';
 import { AgentError } from './errors.js';
 import { GrpcStatus } from './grpc-frames.js';
@@ -223,6 +224,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const drop = (b: AgentBuild): void => {
     if (b.retired) return;
     b.retired = true;
+    b.markFinished();
     router.removeBuild(b.ref);
     if (builds.get(b.ref) === b) builds.delete(b.ref);
     for (const [s, refs] of sessions) {
@@ -260,7 +262,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       return;
     }
     b.finishing = finish(b).catch((err: Error) => o.log(`build ${b.ref}: its trace could not be made: ${err.message}`));
-    void b.finishing.then(() => retire(b));
+    void b.finishing.then(() => {
+      b.markFinished();
+      retire(b);
+    });
   };
 
   const finish = async (b: AgentBuild): Promise<void> => {
@@ -281,9 +286,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       monitor: { name: 'tracebuild-agent', kernel: release(), agent: { builderId: o.builderId, version: o.version }, records: b.correlation.records },
     });
     const response = b.exporterResponse ?? {};
-    const pushed = b.pushed() && b.solveEnded?.code === GrpcStatus.OK;
-    const imageId = response['containerimage.config.digest'] ?? (pushed ? undefined : response['containerimage.digest']);
-    const manifestDigest = pushed ? response['containerimage.digest'] : undefined;
+    // The image exporter that pushes reports the manifest digest beside the config digest;
+    // dockerd's moby exporter reports the image id (buildx then pushes it through the Engine
+    // API: `pushed` below).
+    const configDigest = response['containerimage.config.digest'];
+    const reported = response['containerimage.digest'];
+    const imageId = configDigest ?? reported;
+    const pushed = b.pushed() && b.solveEnded?.code === GrpcStatus.OK && reported !== undefined && configDigest !== undefined && reported !== configDigest;
+    const manifestDigest = pushed ? reported : undefined;
     const dockerfile = b.dockerfile();
     const summary: StoredBuildSummary = {
       ref: b.ref,
@@ -297,7 +307,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       names: b.names(),
       pushed,
       ...(imageId === undefined ? {} : { imageId }),
-      ...(manifestDigest === undefined ? {} : { manifestDigest }),
+      ...(manifestDigest === undefined ? {} : { manifestDigest, pushedAs: repositories(b.names()).map((r) => `${r}@${manifestDigest}`) }),
       ...(b.solveEnded?.code === GrpcStatus.OK ? {} : { error: b.solveEnded?.message || 'the build did not finish' }),
       attestations: [],
     };
@@ -316,6 +326,50 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       `build ${b.ref} of ${describeIdentity(b.owner)}: ${summary.error === undefined ? 'done' : 'failed'}, ${steps.length} steps (${located}), trace ${trace.complete ? 'complete' : 'INCOMPLETE'}` +
         `${summary.attestations.length > 0 ? `, signed (${summary.attestations.length})` : ''}${attached.length > 0 ? `, attached as ${attached.join(', ')}` : ''}${failed.length > 0 ? `; not attached: ${failed.join('; ')}` : ''}`,
     );
+  };
+
+  // ---- images pushed through the Engine API ---------------------------------------------
+  /** Recent builds by the image id they produced (a push names the image, not the build). */
+  const recentImages = new Map<string, string>();
+  const rememberImage = (imageId: string, ref: string): void => {
+    recentImages.delete(imageId);
+    recentImages.set(imageId, ref);
+    if (recentImages.size > 2_000) recentImages.delete(recentImages.keys().next().value as string);
+  };
+
+  /**
+   * dockerd pushed an image for a client (buildx's docker driver and tracebuild push that
+   * way, after the build): when a build of that client's produced it, its trace is about
+   * the pushed manifest too, and with --key signed and attached to it. Another client's
+   * push of the same image gets nothing: the trace is its build's owner's to publish.
+   */
+  const pushed = (identity: ClientIdentity, repository: string, tag: string, digest: string): void => {
+    void (async () => {
+      const image = await inspectImage(upstream.target, `${repository}:${tag}`).catch(() => undefined);
+      if (image === undefined) return;
+      const ref = recentImages.get(image.id);
+      // a push right after the build: its trace is being made
+      const b = ref === undefined ? undefined : builds.get(ref);
+      if (b !== undefined) await b.finished;
+      const stored = store.find(image.id, (s) => s.owner.fingerprint === identity.fingerprint && (ref === undefined || s.ref === ref));
+      if (stored === undefined) return;
+      const name = repositories([`${repository}:${tag}`])[0] ?? repository;
+      const pushedAs = `${name}@${digest}`;
+      if ((stored.pushedAs ?? []).includes(pushedAs)) return;
+      stored.pushedAs = [...(stored.pushedAs ?? []), pushedAs];
+      stored.manifestDigest ??= digest;
+      let attached = '';
+      if (signer !== undefined && stored.error === undefined) {
+        const made = await signBuild(signer, { ...stored, names: [name], pushed: true, manifestDigest: digest }, stored.trace).catch((err: Error) => {
+          o.log(`build ${stored.ref}: signing its trace for ${pushedAs} failed: ${err.message}`);
+          return [];
+        });
+        stored.attestations = [...stored.attestations, ...made];
+        attached = made.map((a) => (a.referrer !== undefined ? `, attached as ${a.referrer}` : `, NOT attached: ${a.attachError ?? '?'}`)).join('');
+      }
+      await store.save(stored);
+      o.log(`build ${stored.ref} of ${describeIdentity(identity)}: pushed as ${pushedAs}${attached}`);
+    })().catch((err: Error) => o.log(`a push of ${repository}:${tag}: ${err.message}`));
   };
 
   // ---- the calls the agent reads or serves ---------------------------------------------
@@ -362,7 +416,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       },
       response: (m) => {
         const b = ref === undefined ? undefined : builds.get(ref);
-        if (b !== undefined) b.exporterResponse = decodeControlSolveResponse(m);
+        if (b === undefined) return;
+        b.exporterResponse = decodeControlSolveResponse(m);
+        const imageId = b.exporterResponse['containerimage.config.digest'] ?? b.exporterResponse['containerimage.digest'];
+        if (imageId !== undefined && b.traced) rememberImage(imageId, b.ref);
       },
       end: (status) => {
         const b = ref === undefined ? undefined : builds.get(ref);
@@ -507,31 +564,41 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       return messages.getTraceResponse.encode({ ref: found.ref, traceJson: `${JSON.stringify(trace, null, 2)}\n`, recordJson: JSON.stringify(summary) });
     });
 
-  const server: AgentServer = await startAgentServer({
-    host: o.host,
-    port: o.port,
-    tls,
-    upstream,
-    engineApi: o.engineApi,
-    log: o.log,
-    handlers: {
-      grpc: (identity) => ({
-        local: (ctx) => {
-          if (ctx.path === AGENT_PATHS.info) return infoFor(identity);
-          if (ctx.path === AGENT_PATHS.trace) return traceHandler(identity);
-          if (ctx.path === AGENT_PATHS.getTrace) return getTrace(identity);
-          return undefined;
-        },
-        gate: (ctx) => (ctx.path === BUILDKIT_PATHS.controlSolve ? solveGate(ctx) : undefined),
-        tap: (ctx) => (ctx.path === BUILDKIT_PATHS.controlSolve ? solveTap(ctx) : ctx.path === BUILDKIT_PATHS.bridgeSolve ? bridgeTap(ctx) : undefined),
-        log: (l) => o.log(l),
-      }),
-      session: (_identity, sessionId) => ({
-        tap: (ctx) => (ctx.path === BUILDKIT_PATHS.fileSyncDiffCopy ? fileSyncTap(sessionId, ctx) : undefined),
-        log: (l) => o.log(l),
-      }),
-    },
-  });
+  let server: AgentServer;
+  try {
+    server = await startAgentServer({
+      host: o.host,
+      port: o.port,
+      tls,
+      upstream,
+      engineApi: o.engineApi,
+      log: o.log,
+      handlers: {
+        grpc: (identity) => ({
+          local: (ctx) => {
+            if (ctx.path === AGENT_PATHS.info) return infoFor(identity);
+            if (ctx.path === AGENT_PATHS.trace) return traceHandler(identity);
+            if (ctx.path === AGENT_PATHS.getTrace) return getTrace(identity);
+            return undefined;
+          },
+          gate: (ctx) => (ctx.path === BUILDKIT_PATHS.controlSolve ? solveGate(ctx) : undefined),
+          tap: (ctx) => (ctx.path === BUILDKIT_PATHS.controlSolve ? solveTap(ctx) : ctx.path === BUILDKIT_PATHS.bridgeSolve ? bridgeTap(ctx) : undefined),
+          log: (l) => o.log(l),
+        }),
+        session: (_identity, sessionId) => ({
+          tap: (ctx) => (ctx.path === BUILDKIT_PATHS.fileSyncDiffCopy ? fileSyncTap(sessionId, ctx) : undefined),
+          log: (l) => o.log(l),
+        }),
+        pushed,
+      },
+    });
+  } catch (err) {
+    // nothing is served: the probe must not keep the process alive
+    closing = true;
+    clearInterval(tick);
+    await probe?.stop().catch(() => undefined);
+    throw err;
+  }
   o.log(
     `listening on ${server.host}:${server.port} (mutual TLS), fronting ${upstream.kind === 'docker' ? 'dockerd' : 'buildkitd'} at ${o.upstream}; ` +
       `Engine API: ${o.engineApi}; traces in ${o.stateDir} (${store.size} kept); ${signer === undefined ? 'not signing' : `signing as ${o.builderId} with key ${signer.keyId.slice(0, 12)}`}`,

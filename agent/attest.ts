@@ -45,7 +45,8 @@ export async function signBuild(
   const digest = build.pushed ? build.manifestDigest : build.imageId;
   if (digest === undefined) return [];
   const repos = repositories(build.names);
-  const subjects = repos.length > 0 ? repos : ['image'];
+  // an image only loaded into the daemon is named `image` when it has no name
+  const subjects = repos.length > 0 ? repos : build.pushed ? [] : ['image'];
   const out: StoredBuildSummary['attestations'] = [];
   for (const name of subjects) {
     const statement = buildRuntimeTraceStatement({

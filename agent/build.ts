@@ -32,6 +32,9 @@ export class AgentBuild {
   subscriber: TraceSubscriber | undefined;
   /** Set when the finish has started (at most once). */
   finishing: Promise<void> | undefined;
+  /** Resolves when the build's trace is kept (or the build is dropped without one). */
+  readonly finished: Promise<void>;
+  markFinished: () => void = () => undefined;
   /** The agent's parts of the build that have let go of it (the finish, the Trace stream). */
   retired = false;
 
@@ -40,7 +43,9 @@ export class AgentBuild {
     readonly owner: ClientIdentity,
     /** The probe watched from the start: the build gets a trace. */
     readonly traced: boolean,
-  ) {}
+  ) {
+    this.finished = new Promise<void>((resolve) => (this.markFinished = resolve));
+  }
 
   readonly sink: BuildSink = {
     record: (buf: Buffer, base: number, len: number, ev: TraceEvent | undefined) => {

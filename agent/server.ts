@@ -14,6 +14,7 @@ import type net from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { describeTarget } from '../common/index.js';
+import { JsonMessageSplitter } from '../engine/index.js';
 import { upgradeH2c } from '../frontend/index.js';
 import { AgentError } from './errors.js';
 import { bridgeH2, type BridgeHooks } from './h2bridge.js';
@@ -28,6 +29,8 @@ export interface ConnectionHandlers {
   grpc(identity: ClientIdentity): Omit<BridgeHooks, 'describeClientSide'>;
   /** A session connection (`POST /session`): the daemon is the HTTP/2 client, the tenant serves. */
   session(identity: ClientIdentity, sessionId: string): Omit<BridgeHooks, 'describeClientSide'>;
+  /** dockerd pushed `repository:tag` for this client (`POST /images/{name}/push`): the manifest digest it reported. */
+  pushed?(identity: ClientIdentity, repository: string, tag: string, digest: string): void;
 }
 
 export interface AgentServerOptions {
@@ -152,6 +155,22 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEnd(upRes.rawHeaders));
         res.flushHeaders();
+        const push = method === 'POST' && upRes.statusCode === 200 ? /^\/images\/(.+)\/push$/.exec(unversioned(url).path) : null;
+        if (push !== null && o.handlers.pushed !== undefined) {
+          // The push's message stream ends with the manifest digest (aux.Digest).
+          const repository = decodeURIComponent(push[1] as string);
+          const tag = new URLSearchParams(unversioned(url).query.replace(/^\?/, '')).get('tag') || 'latest';
+          const splitter = new JsonMessageSplitter();
+          let digest: string | undefined;
+          const read = (messages: ReturnType<JsonMessageSplitter['push']>): void => {
+            for (const m of messages) if (typeof m.aux?.Digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.aux.Digest)) digest = m.aux.Digest;
+          };
+          upRes.on('data', (chunk: Buffer) => read(splitter.push(chunk.toString('utf8'))));
+          upRes.on('end', () => {
+            read(splitter.end());
+            if (digest !== undefined) o.handlers.pushed?.(identity, repository, tag, digest);
+          });
+        }
         upRes.pipe(res);
       },
     );

@@ -28,6 +28,8 @@ export interface StoredBuildSummary {
   imageId?: string;
   /** The manifest digest in the registry, when the build pushed. */
   manifestDigest?: string;
+  /** Every `repository@digest` the image was pushed as (by the exporter, or through the agent's Engine API by the build's client). */
+  pushedAs?: string[];
   /** BuildKit's error when the build failed. */
   error?: string;
   /** The builder's signed runtime-trace statements. */
@@ -98,7 +100,9 @@ export class TraceStore {
     const digest = /(sha256:[0-9a-f]{64})$/.exec(q)?.[1];
     const ref = q.includes('/') && digest === undefined ? q.slice(q.lastIndexOf('/') + 1) : q;
     const matches = [...this.index.values()]
-      .filter((b) => (digest !== undefined ? b.imageId === digest || b.manifestDigest === digest : b.ref === ref))
+      .filter((b) =>
+        digest !== undefined ? b.imageId === digest || b.manifestDigest === digest || (b.pushedAs ?? []).some((p) => p.endsWith(`@${digest}`)) : b.ref === ref,
+      )
       .filter(mayRead)
       .sort((a, b) => (a.finishedOn < b.finishedOn ? 1 : a.finishedOn > b.finishedOn ? -1 : 0));
     for (const m of matches) {

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { BuildKitClient, Endpoint, GatewaySolveRequest, SolveResult, StatusBatch, WorkerInfo } from './types.js';
-import { describeTlsError, oneLine } from '../../common/index.js';
+import { describeTarget, describeTlsError, oneLine } from '../../common/index.js';
 import { BuildKitConnectionError, SolveError } from './errors.js';
 import { endpointTarget, type DialTarget } from './endpoint.js';
 import { dial, upgradeH2c, UpgradeRefusedError } from './dial.js';
@@ -185,7 +185,7 @@ function solveError(err: unknown, transport: Transport, cancelled: boolean): Sol
   const st = grpcStatus(err);
   if (st?.code === grpc.status.UNAVAILABLE) {
     const cause = transport.lastError();
-    return new SolveError('connection-lost', `lost the connection to BuildKit: ${cause ? cause.message : st.details}`, { cause: err });
+    return new SolveError('connection-lost', `lost the connection to BuildKit at ${describeTarget(transport.dialTarget)}: ${cause ? cause.message : st.details}`, { cause: err });
   }
   if (st?.code === grpc.status.CANCELLED) return new SolveError('cancelled', st.details || 'build cancelled', { cause: err });
   return new SolveError('solve-failed', st ? st.details : String(err), { cause: err });
