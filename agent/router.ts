@@ -105,6 +105,8 @@ export class Router {
   private readonly cgroups = new Map<bigint, RCgroup>();
   private readonly byPath = new Map<string, RCgroup>();
   private offsetNs = 0n;
+  /** The latest kernel time seen in a record: a cgroup not removed by then was alive. */
+  private lastTs = 0n;
   private latestLoss: bigint[] = new Array<bigint>(LOSS_SLOTS).fill(0n);
   private readonly settleMs: number;
   private readonly toleranceNs: bigint;
@@ -205,6 +207,9 @@ export class Router {
   /** Every record of the probe, in its order. */
   push(buf: Buffer, base: number, len: number, ev: TraceEvent | undefined): void {
     const type = recordType(buf, base);
+    // the loader's own records (acks of the watchdog's pings every second) carry its clock too
+    const ts = recordTs(buf, base);
+    if (ts > this.lastTs) this.lastTs = ts;
     if (type === EventType.Loss) {
       this.loss(buf, base, len);
       return;
@@ -216,7 +221,7 @@ export class Router {
     }
     const id = recordCgroup(buf, base);
     if (id === 0n) return;
-    const c = this.cgroupOf(id, recordTs(buf, base));
+    const c = this.cgroupOf(id, ts);
     const top = c.top ?? c;
     if (ev?.kind === 'exec' && c === top && !top.decided && top.execs.length < MAX_EXECS_CONSIDERED) top.execs.push(ev);
     this.route(top, buf, base, len, ev);
@@ -307,9 +312,14 @@ export class Router {
     return [rec, FRAMED_BASE, len, decodeRecord(rec.subarray(FRAMED_BASE))];
   }
 
-  /** Decides what can be decided now (called periodically). */
+  /** Decides what can be decided now (called periodically). One decision can make another
+   * (a vertex that has its container is no candidate for the next): until nothing changes. */
   tick(): void {
-    for (const c of [...this.cgroups.values()]) if (c.top === undefined && !c.decided) this.decide(c, false);
+    for (let pass = 0; pass < 8; pass++) {
+      const before = this.stats.decided + this.stats.withheld + this.stats.unclaimed;
+      for (const c of [...this.cgroups.values()]) if (c.top === undefined && !c.decided) this.decide(c, false);
+      if (this.stats.decided + this.stats.withheld + this.stats.unclaimed === before) return;
+    }
   }
 
   /** Undecided containers that may be this build's (a command of its that matches). */
@@ -379,13 +389,14 @@ export class Router {
     // Candidates of several builds: an exec op runs one container...
     const free = list.filter((v) => v.cgroups === 0);
     if (free.length > 0 && owners(free).size === 1) return this.assign(c, free, argv);
-    // ...within its own run.
-    if (c.removedTs === undefined && !force) return;
-    const removed = c.removedTs === undefined ? undefined : c.removedTs + this.offsetNs;
-    const within = (free.length > 0 ? free : list).filter(
-      (v) => removed === undefined || v.completedNs === undefined || removed <= v.completedNs + this.toleranceNs,
-    );
+    // ...within its own run: a container that outlived a vertex's run is not its.
+    const alive = (c.removedTs ?? this.lastTs) + this.offsetNs;
+    const within = (free.length > 0 ? free : list).filter((v) => v.completedNs === undefined || alive <= v.completedNs + this.toleranceNs);
     if (within.length > 0 && owners(within).size === 1) return this.assign(c, within, argv);
+    // Nothing more can be learnt once the container is gone and every candidate's run is
+    // over; until then, another decision may still settle it.
+    const settled = c.removedTs !== undefined && list.every((v) => v.completedNs !== undefined);
+    if (!force && !settled) return;
     this.withhold(c, list, owners(list));
   }
 
