@@ -71,7 +71,11 @@ export function nameMatchesExec(parsed: ParsedVertexName, exec: Pick<ExecEventDa
   if (cmd.form === 'exec') {
     if (argv.length === cmd.argv.length && argv.every((a, i) => a === cmd.argv[i])) return 'exact';
     // a #! script run in exec form: [interpreter, (arg,) script, args...]
-    return argv.length > cmd.argv.length && argv.slice(argv.length - cmd.argv.length + 1).every((a, i) => a === cmd.argv[i + 1]) ? 'compatible' : 'no';
+    const at = argv.length - cmd.argv.length;
+    const script = argv[at];
+    const first = cmd.argv[0] ?? '';
+    if (at < 1 || script === undefined || !(script === first || (!first.includes('/') && script.endsWith(`/${first}`)))) return 'no';
+    return argv.slice(at + 1).every((a, i) => a === cmd.argv[i + 1]) ? 'compatible' : 'no';
   }
   const c = argv.indexOf('-c');
   if (c < 0 || c !== argv.length - 2) return 'no';
