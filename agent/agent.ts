@@ -343,8 +343,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
    * the pushed manifest too, and with --key signed and attached to it. Another client's
    * push of the same image gets nothing: the trace is its build's owner's to publish.
    */
-  const pushed = (identity: ClientIdentity, repository: string, tag: string, digest: string): void => {
-    void (async () => {
+  const pushed = (identity: ClientIdentity, repository: string, tag: string, digest: string): Promise<void> =>
+    (async () => {
       const image = await inspectImage(upstream.target, `${repository}:${tag}`).catch(() => undefined);
       if (image === undefined) return;
       const ref = recentImages.get(image.id);
@@ -370,7 +370,6 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await store.save(stored);
       o.log(`build ${stored.ref} of ${describeIdentity(identity)}: pushed as ${pushedAs}${attached}`);
     })().catch((err: Error) => o.log(`a push of ${repository}:${tag}: ${err.message}`));
-  };
 
   // ---- the calls the agent reads or serves ---------------------------------------------
   const solveGate = (ctx: CallContext) => async (first: Buffer): Promise<Refusal | undefined> => {

@@ -29,8 +29,11 @@ export interface ConnectionHandlers {
   grpc(identity: ClientIdentity): Omit<BridgeHooks, 'describeClientSide'>;
   /** A session connection (`POST /session`): the daemon is the HTTP/2 client, the tenant serves. */
   session(identity: ClientIdentity, sessionId: string): Omit<BridgeHooks, 'describeClientSide'>;
-  /** dockerd pushed `repository:tag` for this client (`POST /images/{name}/push`): the manifest digest it reported. */
-  pushed?(identity: ClientIdentity, repository: string, tag: string, digest: string): void;
+  /**
+   * dockerd pushed `repository:tag` for this client (`POST /images/{name}/push`): the manifest
+   * digest it reported. The client's push answer ends when the returned promise settles.
+   */
+  pushed?(identity: ClientIdentity, repository: string, tag: string, digest: string): Promise<void>;
 }
 
 export interface AgentServerOptions {
@@ -166,10 +169,16 @@ export async function startAgentServer(o: AgentServerOptions): Promise<AgentServ
             for (const m of messages) if (typeof m.aux?.Digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.aux.Digest)) digest = m.aux.Digest;
           };
           upRes.on('data', (chunk: Buffer) => read(splitter.push(chunk.toString('utf8'))));
+          // The answer ends only once the builder's trace is attached: a client that attaches
+          // its own attestations next (tracebuild --push --key) then cannot race the agent on
+          // a registry's tag-schema referrers index, where the last writer would win.
           upRes.on('end', () => {
             read(splitter.end());
-            if (digest !== undefined) o.handlers.pushed?.(identity, repository, tag, digest);
+            const attached = digest === undefined ? Promise.resolve() : (o.handlers.pushed?.(identity, repository, tag, digest) ?? Promise.resolve());
+            void attached.finally(() => res.end());
           });
+          upRes.pipe(res, { end: false });
+          return;
         }
         upRes.pipe(res);
       },
