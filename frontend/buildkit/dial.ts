@@ -45,8 +45,17 @@ export class UpgradeRefusedError extends Error {
     readonly statusCode: number | undefined,
     readonly path: string,
     readonly body: string,
+    /** Over TLS, the server closed the connection before answering anything. */
+    closedOverTls = false,
   ) {
-    super(statusCode === undefined ? `no HTTP answer to the upgrade on ${path}` : `HTTP ${statusCode} on ${path}`);
+    super(
+      statusCode !== undefined
+        ? `HTTP ${statusCode} on ${path}`
+        : closedOverTls
+          ? // a TLS 1.3 server checks the client's certificate after the handshake, so its refusal shows as this
+            `the server closed the TLS connection without answering the upgrade on ${path}: it may refuse this client's certificate (DOCKER_CERT_PATH or BUILDKIT_TLS_DIR)`
+          : `no HTTP answer to the upgrade on ${path}`,
+    );
   }
 }
 
@@ -82,7 +91,7 @@ export function upgradeH2c(
     const timer = setTimeout(() => fail(new Error(`no answer to the upgrade on ${path} within ${timeoutMs} ms`)), timeoutMs);
     const onError = (err: Error): void => fail(err);
     const onEnd = (): void => {
-      fail(new UpgradeRefusedError(parseStatus(buffered.toString('latin1')), path, bodyOf(buffered)));
+      fail(new UpgradeRefusedError(parseStatus(buffered.toString('latin1')), path, bodyOf(buffered), buffered.length === 0 && socket instanceof tls.TLSSocket));
     };
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);
