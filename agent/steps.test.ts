@@ -40,6 +40,18 @@ describe('agentSteps: the steps of a build the agent traced', () => {
     expect(steps[4]?.execArgs).toEqual(['/bin/sh', '-c', 'make']);
   });
 
+  it('places a FROM whose total BuildKit counted before its WORKDIRs ([1/3] FROM, [2/4] RUN)', () => {
+    const vertices = [v(1, '[1/3] FROM docker.io/library/busybox:local'), v(2, '[2/4] RUN echo a'), v(3, '[3/4] WORKDIR /w'), v(4, '[4/4] RUN ls')];
+    const text = 'FROM busybox:local\nRUN echo a\nWORKDIR /w\nRUN ls\n';
+    const { steps } = agentSteps({ vertices, ops: new Map(), dockerfile: { name: 'Dockerfile', text }, argvOf: () => undefined });
+    expect(steps.map((s) => [s.keyword, s.line])).toEqual([
+      ['FROM', 1],
+      ['RUN', 2],
+      ['WORKDIR', 3],
+      ['RUN', 4],
+    ]);
+  });
+
   it("prefers the LLB's source map and exec args; without either, the names alone (line 0)", () => {
     const vertices = [v(1, '[2/2] RUN make'), v(2, '[1/2] FROM x')];
     const ops = new Map([[vertices[0]!.digest, { digest: vertices[0]!.digest, execArgs: ['make'], lines: { start: 7, end: 8 } }]]);

@@ -45,7 +45,10 @@ function numberedInstructions(ast: DockerfileAst): Map<string, Located[][]> {
 function locate(parsed: ParsedVertexName, table: Map<string, Located[][]> | undefined): Located | undefined {
   if (table === undefined) return undefined;
   const variants = table.get((parsed.stage ?? '').toLowerCase());
-  const list = variants?.find((v) => v.length === parsed.total) ?? variants?.[0];
+  // BuildKit names a FROM before it knows which WORKDIRs will make a directory, so the FROM's
+  // total (N) can be lower than its stage's others ([1/3] FROM, [2/4] RUN): a numbered FROM
+  // is the first of the reading that numbers it, whatever its total.
+  const list = parsed.keyword === 'FROM' ? variants?.find((v) => v[0]?.keyword === 'FROM') : (variants?.find((v) => v.length === parsed.total) ?? variants?.[0]);
   const hit = list?.[parsed.index - 1];
   return hit !== undefined && hit.keyword === parsed.keyword ? hit : undefined;
 }
