@@ -52,6 +52,16 @@ describe('agentSteps: the steps of a build the agent traced', () => {
     ]);
   });
 
+  it('makes one step of two vertices of one instruction (totals counted apart), the one that ran', () => {
+    const pinned = { ...v(2, '[1/3] FROM docker.io/library/busybox:local'), startedNs: 5n };
+    const vertices = [{ ...v(1, '[1/2] FROM docker.io/library/busybox:local'), cached: true }, pinned, v(3, '[2/2] RUN ls')];
+    const { steps } = agentSteps({ vertices, ops: new Map(), dockerfile: { name: 'Dockerfile', text: 'FROM busybox:local\nRUN ls\n' }, argvOf: () => undefined });
+    expect(steps.map((s) => [s.keyword, s.line, s.vertex])).toEqual([
+      ['FROM', 1, pinned.digest],
+      ['RUN', 2, vertices[2]!.digest],
+    ]);
+  });
+
   it("prefers the LLB's source map and exec args; without either, the names alone (line 0)", () => {
     const vertices = [v(1, '[2/2] RUN make'), v(2, '[1/2] FROM x')];
     const ops = new Map([[vertices[0]!.digest, { digest: vertices[0]!.digest, execArgs: ['make'], lines: { start: 7, end: 8 } }]]);

@@ -53,6 +53,33 @@ function locate(parsed: ParsedVertexName, table: Map<string, Located[][]> | unde
   return hit !== undefined && hit.keyword === parsed.keyword ? hit : undefined;
 }
 
+/**
+ * BuildKit can report two vertices under one instruction (the image of a FROM as resolved
+ * and as pinned, their totals counted at different times: `[1/3] FROM x`, `[1/4] FROM x`):
+ * one step each would show the instruction twice. The one that ran (not cached, started)
+ * stands for it. An instruction is its stage, its number and its text (the platform, when
+ * there are several, is part of the stage).
+ */
+function oneVertexPerInstruction(vertices: readonly Vertex[]): Vertex[] {
+  const keyOf = (v: Vertex): string | undefined => {
+    if (v.name === undefined) return undefined;
+    const p = parseVertexName(v.name);
+    return p === undefined ? v.name : `${p.platform ?? ''}\0${p.stage ?? ''}\0${p.index}\0${p.instruction}`;
+  };
+  const rank = (v: Vertex): number => (v.cached ? 0 : 2) + (v.startedNs === undefined ? 0 : 1);
+  const byKey = new Map<string, Vertex>();
+  for (const v of vertices) {
+    const k = keyOf(v);
+    if (k === undefined) continue;
+    const seen = byKey.get(k);
+    if (seen === undefined || rank(v) > rank(seen)) byKey.set(k, v);
+  }
+  return vertices.filter((v) => {
+    const k = keyOf(v);
+    return k !== undefined && byKey.get(k) === v;
+  });
+}
+
 export interface StepSources {
   vertices: readonly Vertex[];
   /** Ops of the LLB definitions the build sent, by digest. */
@@ -75,7 +102,7 @@ export function agentSteps(src: StepSources): { steps: CorrelateStep[]; located:
   let viaSourceMap = 0;
   let viaDockerfile = 0;
   const out: { step: CorrelateStep; order: [string, number] }[] = [];
-  for (const v of src.vertices) {
+  for (const v of oneVertexPerInstruction(src.vertices)) {
     if (v.name === undefined) continue;
     const parsed = parseVertexName(v.name);
     if (parsed === undefined) continue;
