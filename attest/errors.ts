@@ -17,8 +17,17 @@ import { TracebuildError, type ExitKind } from '../common/index.js';
  *   reported by @sigstore/verify), `payload-type` (envelope is not in-toto JSON),
  *   `malformed-statement` (payload is not a JSON object), `statement-type` (`_type` is not
  *   Statement v1), `subject-mismatch` (no subject has the expected digest),
- *   `unsupported-predicate` (predicateType not in the accepted list).
- * - Signing: `signing-failed`.
+ *   `unsupported-predicate` (predicateType not in the accepted list),
+ *   `untrusted-certificate` (a certificate that leads to no trusted CA),
+ *   `untrusted-identity` (a trusted CA's certificate for someone the policy does not name),
+ *   `certificate-expired` (the certificate was not valid at the signing time, or now when
+ *   nothing trusted says when it signed), `sct-failed` (a Fulcio certificate without a
+ *   valid SCT), `tlog-failed` (a transparency-log entry that does not verify, or none where
+ *   one is required), `timestamp-failed` (an RFC 3161 timestamp that does not verify).
+ * - Trust material: `malformed-trust` (a trusted root, CA or TSA file that cannot be read).
+ * - Signing: `signing-failed`, `signing-service` (Fulcio, Rekor or the TSA refused or
+ *   could not be reached), `certificate-mismatch` (the --cert is not for the --key, or
+ *   not valid now), `identity-token` (no identity token, or one Fulcio refuses).
  */
 export type AttestationErrorCode =
   | 'invalid-argument'
@@ -39,7 +48,17 @@ export type AttestationErrorCode =
   | 'statement-type'
   | 'subject-mismatch'
   | 'unsupported-predicate'
-  | 'signing-failed';
+  | 'untrusted-certificate'
+  | 'untrusted-identity'
+  | 'certificate-expired'
+  | 'sct-failed'
+  | 'tlog-failed'
+  | 'timestamp-failed'
+  | 'malformed-trust'
+  | 'signing-failed'
+  | 'signing-service'
+  | 'certificate-mismatch'
+  | 'identity-token';
 
 /** Key problems are the user's input; a bundle that does not verify is a verification failure. */
 const EXIT: Record<AttestationErrorCode, ExitKind> = {
@@ -61,7 +80,17 @@ const EXIT: Record<AttestationErrorCode, ExitKind> = {
   'statement-type': 'verify',
   'subject-mismatch': 'verify',
   'unsupported-predicate': 'verify',
+  'untrusted-certificate': 'verify',
+  'untrusted-identity': 'verify',
+  'certificate-expired': 'verify',
+  'sct-failed': 'verify',
+  'tlog-failed': 'verify',
+  'timestamp-failed': 'verify',
+  'malformed-trust': 'input',
   'signing-failed': 'internal',
+  'signing-service': 'remote',
+  'certificate-mismatch': 'input',
+  'identity-token': 'input',
 };
 
 export class AttestationError extends TracebuildError<AttestationErrorCode> {

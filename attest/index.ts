@@ -1,7 +1,8 @@
 // Public surface of the attest module (the only import point for other folders).
 //
-// Pure statement builders, local keys, offline DSSE signing into Sigstore v0.3 bundles, and
-// pure offline verification with caller-supplied trusted keys.
+// Pure statement builders, local keys (ours and cosign's), DSSE signing into Sigstore v0.3
+// bundles (a local key, a key with its certificate, or keyless through Fulcio; Rekor and TSA
+// witnesses), and pure verification with caller-supplied trust (keys, CAs, trusted roots).
 
 export { AttestationError, isAttestationError, type AttestationErrorCode } from './errors.js';
 export {
@@ -10,6 +11,8 @@ export {
   RUNTIME_TRACE_PREDICATE_TYPE,
   SLSA_PROVENANCE_PREDICATE_TYPE,
   STATEMENT_TYPE_V1,
+  STATEMENT_TYPE_V01,
+  STATEMENT_TYPES,
   type DigestSet,
   type ImageRef,
   type ResourceDescriptor,
@@ -37,20 +40,52 @@ export {
   type SlsaProvenancePredicate,
   type SlsaProvenanceStatement,
 } from './provenance.js';
-export { keyId } from './keyid.js';
+export { keyId, keyIdOfHint } from './keyid.js';
 export {
   exportPrivateKeyPem,
   exportPublicKeyPem,
   generateKeyPair,
+  isEncryptedKeyPem,
   loadPrivateKey,
+  privateKeyFileIsEncrypted,
   loadPublicKey,
   parsePrivateKeyPem,
   writeKeyPair,
   type KeyPair,
   type WrittenKeyPair,
 } from './keys.js';
-export { createLocalSigner, signPayload, signStatement } from './sign.js';
-export { verifyBundle, type VerifiedAttestation, type VerifyBundleOptions } from './verify.js';
+export { decryptCosignKey, isCosignKeyPem } from './cosign-key.js';
+export {
+  DEFAULT_FULCIO_URL,
+  DEFAULT_REKOR_URL,
+  bundleBuilder,
+  createLocalSigner,
+  signPayload,
+  signStatement,
+  signingCertificate,
+  type SignOptions,
+  type SigningMethod,
+} from './sign.js';
+export {
+  describeSigner,
+  verifyBundle,
+  type VerifiedAttestation,
+  type VerifiedSigner,
+  type VerifiedTime,
+  type VerifyBundleOptions,
+} from './verify.js';
+export {
+  buildBundleTrust,
+  emptyBundleTrust,
+  hasIdentity,
+  identityMismatch,
+  oidcIssuer,
+  parseCertificates,
+  subjectAlternativeNames,
+  type BundleTrust,
+  type BundleTrustInput,
+  type CertificateIdentityPolicy,
+} from './trust.js';
 export { preAuthEncoding } from './dsse.js';
 export { BUNDLE_V03_MEDIA_TYPE, type SerializedBundle } from '@sigstore/bundle';
 export {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -116,6 +117,13 @@ describe('keys', () => {
   it('reports a missing key file', async () => {
     expect(await codeOf(loadPrivateKey(join(dir, 'nope.key')))).toBe('key-not-found');
     expect(await codeOf(loadPublicKey(join(dir, 'nope.pub')))).toBe('key-not-found');
+  });
+
+  it('refuses a key "file" that is a FIFO or a device, without reading it', async () => {
+    const fifo = join(dir, 'fifo.pub');
+    execFileSync('mkfifo', [fifo]);
+    await expect(loadPublicKey(fifo)).rejects.toThrow(`key file ${fifo} is a FIFO, not a regular file: refused`);
+    await expect(loadPrivateKey('/dev/zero')).rejects.toThrow('key file /dev/zero is a character device, not a regular file: refused');
   });
 
   it('rejects keys that are not P-256', async () => {

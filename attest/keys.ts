@@ -3,7 +3,9 @@
 // SPKI PEM. This file does I/O (key files); pure key helpers live in keyid.ts.
 
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../common/index.js';
+import { decryptCosignKey, isCosignKeyPem } from './cosign-key.js';
 import { AttestationError } from './errors.js';
 import { assertP256, keyId, toPublicKey } from './keyid.js';
 
@@ -79,8 +81,23 @@ async function createExclusive(path: string, mode: number): Promise<FileHandle> 
   }
 }
 
-/** Parses a PKCS#8 / SEC1 PEM private key (pure), checking it is ECDSA P-256. */
+/** True when the PEM private key needs a password (PKCS#8 / SEC1 encrypted, or cosign's format). */
+export function isEncryptedKeyPem(pem: string): boolean {
+  return isCosignKeyPem(pem) || pem.includes('-----BEGIN ENCRYPTED PRIVATE KEY-----') || /Proc-Type:\s*4,ENCRYPTED/.test(pem);
+}
+
+/**
+ * Parses a private key (pure), checking it is ECDSA P-256: PKCS#8 or SEC1 PEM (encrypted
+ * with a non-empty password, or not), or cosign's encrypted `cosign.key` (whose password
+ * may be empty, as cosign allows).
+ */
 export function parsePrivateKeyPem(pem: string, password?: string, source = 'private key'): KeyObject {
+  if (isCosignKeyPem(pem)) {
+    if (password === undefined) throw new AttestationError('password-required', `${source} is encrypted; a password is required`);
+    const key = decryptCosignKey(pem, password, source);
+    assertP256(key);
+    return key;
+  }
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
     throw new AttestationError('malformed-key', `${source} is not a PEM private key`);
   }
@@ -104,6 +121,11 @@ export async function loadPrivateKey(path: string, password?: string): Promise<K
   return parsePrivateKeyPem(await readKeyFile(path), password, path);
 }
 
+/** Whether the private key file needs a password (so that the CLI knows to ask for one). */
+export async function privateKeyFileIsEncrypted(path: string): Promise<boolean> {
+  return isEncryptedKeyPem(await readKeyFile(path));
+}
+
 /** Reads a SPKI PEM public key file; checks it is ECDSA P-256. */
 export async function loadPublicKey(path: string): Promise<KeyObject> {
   const key = toPublicKey(await readKeyFile(path));
@@ -111,12 +133,17 @@ export async function loadPublicKey(path: string): Promise<KeyObject> {
   return key;
 }
 
+/** A key, certificate or identity token file: regular, of bounded size (a FIFO or a
+ * device is refused, not read for ever; common/user-file.ts). */
 async function readKeyFile(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return readUserFile(path, { what: `key file ${path}`, maxBytes: USER_FILE_LIMITS.key }).toString('utf8');
   } catch (cause) {
-    if (errno(cause) === 'ENOENT') throw new AttestationError('key-not-found', `key file ${path} does not exist`, { cause });
-    throw new AttestationError('key-io', `cannot read key file ${path}: ${String((cause as Error).message)}`, { cause });
+    if (cause instanceof UserFileError && cause.code === 'not-found') {
+      throw new AttestationError('key-not-found', `key file ${path} does not exist`, { cause });
+    }
+    const why = cause instanceof UserFileError ? cause.message : `cannot read key file ${path}: ${String((cause as Error).message)}`;
+    throw new AttestationError('key-io', why, { cause });
   }
 }
 

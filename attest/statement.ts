@@ -12,6 +12,11 @@ export {
   STATEMENT_TYPE_V1,
 } from '../model/index.js';
 
+/** in-toto Statement v0.1, as cosign still writes it (`cosign attest`); read, never written. */
+export const STATEMENT_TYPE_V01 = 'https://in-toto.io/Statement/v0.1';
+/** The statement types a verifier accepts: v1 (what tracebuild writes) and v0.1 (cosign's). */
+export const STATEMENT_TYPES: readonly string[] = [STATEMENT_TYPE_V1, STATEMENT_TYPE_V01];
+
 /** in-toto DigestSet: algorithm -> lower-case hex. */
 export type DigestSet = Record<string, string>;
 
@@ -32,7 +37,8 @@ export interface Subject {
 }
 
 export interface Statement<P = unknown> {
-  _type: typeof STATEMENT_TYPE_V1;
+  /** STATEMENT_TYPE_V1 in what tracebuild signs; STATEMENT_TYPE_V01 in cosign's. */
+  _type: string;
   subject: Subject[];
   predicateType: string;
   predicate: P;

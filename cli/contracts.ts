@@ -7,6 +7,7 @@
 
 import type {
   ContextDirEntry,
+  DaemonInfo,
   ConvertOptions as FrontendConvertOptions,
   Conversion as FrontendConversion,
   GatewayApi,
@@ -24,6 +25,7 @@ import type { AgentToolkit, TracerToolkit } from './trace-contracts.js';
 export type {
   BuildStep,
   ContextDirEntry,
+  DaemonInfo,
   GatewayApi,
   Platform,
   ServedFile,
@@ -36,6 +38,8 @@ export type {
 
 /** The little of the parsed Dockerfile the cli looks at itself (entitlements). */
 export interface DockerfileAstView {
+  /** The parser directives: `# syntax=` is noted (tracebuild is the frontend). */
+  directives?: { syntax?: string; syntaxLine?: number };
   stages: {
     instructions: {
       keyword: string;
@@ -73,6 +77,8 @@ export interface SolveObserver {
 }
 
 export interface BuildKitClient<Def> {
+  /** What the client learned about the daemon when it connected (its versions). */
+  readonly daemon?: DaemonInfo;
   solve(options: SolveOptions<Def>): Promise<SolveResult>;
   close(): void | Promise<void>;
 }

@@ -22,6 +22,13 @@ function packageVersion(): string {
   return 'unknown';
 }
 
+// A reader that stops early (`tracebuild convert | head`) closes the pipe: stop quietly,
+// as other command-line tools do, instead of crashing on EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+});
+
 const controller = new AbortController();
 const cancel = (): void => controller.abort();
 process.once('SIGINT', cancel);

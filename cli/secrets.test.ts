@@ -16,9 +16,15 @@ describe('--secret', () => {
     expect(parseSecretFlag('type=env,id=TOKEN', '/work')).toEqual({ id: 'TOKEN', kind: 'env', from: 'TOKEN' });
   });
 
+  it('takes id=X alone as buildx does: the variable X when it is set, else the file X', () => {
+    expect(parseSecretFlag('id=TOKEN', '/work', { TOKEN: 'v' })).toEqual({ id: 'TOKEN', kind: 'env', from: 'TOKEN' });
+    expect(parseSecretFlag('id=TOKEN', '/work', {})).toEqual({ id: 'TOKEN', kind: 'file', from: '/work/TOKEN' });
+    expect(parseSecretFlag('id=TOKEN,type=file', '/work', { TOKEN: 'v' })).toEqual({ id: 'TOKEN', kind: 'file', from: '/work/TOKEN' });
+  });
+
   it.each([
     ['src=x', 'id is required'],
-    ['id=x', 'src is required'],
+    ['id=x,src=', 'src is required'],
     ['id=x,src', 'expected KEY=VALUE'],
     ['id=x,color=red', 'unexpected key "color"'],
     ['type=ssh,id=x,src=y', 'unsupported type "ssh"'],

@@ -1,5 +1,6 @@
 // `--secret` as docker buildx takes it: `id=ID,src=FILE` or `id=ID,env=VAR` (also
-// `type=file|env`, `source=` for `src=`). Values are read here, once, and handed to the
+// `type=file|env`, `source=` for `src=`), and `id=ID` alone: the environment variable ID
+// when it is set, else the file ID. Values are read here, once, and handed to the
 // session's Secrets service; they never enter the LLB, the progress output or a trace.
 
 import { resolve } from 'node:path';
@@ -17,7 +18,7 @@ function invalid(value: string, why: string): UsageError {
   return new UsageError('invalid-secret', `invalid argument "${value}" for "--secret" flag: ${why}`);
 }
 
-export function parseSecretFlag(value: string, cwd: string): SecretSource {
+export function parseSecretFlag(value: string, cwd: string, env: NodeJS.ProcessEnv = {}): SecretSource {
   const fields = new Map<string, string>();
   for (const field of value.split(',')) {
     const eq = field.indexOf('=');
@@ -29,12 +30,13 @@ export function parseSecretFlag(value: string, cwd: string): SecretSource {
   const type = fields.get('type');
   if (type !== undefined && type !== 'file' && type !== 'env') throw invalid(value, `unsupported type "${type}"`);
   const src = fields.get('src');
-  const env = fields.get('env');
-  const kind = type ?? (env !== undefined ? 'env' : 'file');
-  const from = kind === 'env' ? (env ?? src ?? fields.get('id')) : src;
-  const id = fields.get('id') ?? (kind === 'env' ? env : undefined);
+  const envName = fields.get('env');
+  const id = fields.get('id') ?? envName;
   if (id === undefined || id === '') throw invalid(value, 'id is required');
-  if (from === undefined || from === '') throw invalid(value, kind === 'env' ? 'env is required' : 'src is required');
+  // `id=X` alone: the variable X when it is set, else the file X (buildx's rule)
+  const kind = type ?? (envName !== undefined ? 'env' : src === undefined && env[id] !== undefined ? 'env' : 'file');
+  const from = kind === 'env' ? (envName ?? src ?? id) : (src ?? id);
+  if (from === '') throw invalid(value, kind === 'env' ? 'env is required' : 'src is required');
   return { id, kind, from: kind === 'file' ? resolve(cwd, from) : from };
 }
 

@@ -106,6 +106,27 @@ describe('loadTraceInput: files', () => {
     expect(err.message).toMatch(new RegExp(`^${path}: not verified with --key: bundle is signed by key [0-9a-f]+, which is not among the trusted keys$`));
   });
 
+  it('--key means signed: a trace, a statement or an envelope with --key is refused (not-signed, exit kind verify)', async () => {
+    const signer = generateKeyPair();
+    const good = write('signer.pub', exportPublicKeyPem(signer.publicKey));
+    const signed = await signStatement(statement(), { privateKey: signer.privateKey });
+    const inputs = {
+      trace: write('plain-trace.json', statement().predicate),
+      statement: write('plain-statement.json', statement()),
+      envelope: write('plain-envelope.json', signed.dsseEnvelope),
+    };
+    for (const path of Object.values(inputs)) {
+      const err = await failure(path, { cwd: dir, keyPaths: [good] });
+      expect(err.code, path).toBe('not-signed');
+      expect(err.exit).toBe('verify');
+      expect(err.message).toContain('not a signed Sigstore bundle: --key asks for a signature');
+      // an identity option means signed too
+      const byIdentity = await failure(path, { cwd: dir, trust: { certificateIdentity: 'spiffe://example.org/ci/builder', caRoots: 'roots.pem' } });
+      expect(byIdentity.code).toBe('not-signed');
+      expect(byIdentity.message).toContain('--certificate-identity asks for a signature');
+    }
+  });
+
   it('reads a bare DSSE envelope', async () => {
     const payload = Buffer.from(JSON.stringify(statement())).toString('base64');
     const path = write('envelope.json', { payloadType: 'application/vnd.in-toto+json', payload, signatures: [] });
@@ -198,7 +219,7 @@ describe('loadTraceInput: images', () => {
     const err = await failure('127.0.0.1:5000/app:latest');
     expect(err.code).toBe('image-needs-key');
     expect(err.message).toBe(`127.0.0.1:5000/app:latest: not a file; ${IMAGE_NEEDS_KEY}`);
-    expect(IMAGE_NEEDS_KEY).toBe('reading traces from images needs --key PUB (the attestation is verified first)');
+    expect(IMAGE_NEEDS_KEY).toBe('reading traces from images needs --key PUB or --certificate-identity (the attestation is verified first)');
   });
 
   it('says so when no attestation fetcher is wired', async () => {
@@ -217,7 +238,7 @@ describe('loadTraceInput: images', () => {
     expect(calls).toEqual([{ ref: '127.0.0.1:5000/app:v1', keys: [join(dir, 'k.pub')] }]);
     expect(source).toMatchObject({ kind: 'image', reference: '127.0.0.1:5000/app:v1', image: `${IMAGE.name}@${IMAGE.digest}`, verified: true, keyId: 'k1' });
     expect(trace.buildSteps).toHaveLength(6);
-    expect(describeSource(source)).toBe(`image ${IMAGE.name}@${IMAGE.digest}, attestation verified with key k1`);
+    expect(describeSource(source)).toBe(`image ${IMAGE.name}@${IMAGE.digest}, attestation verified: signed by key k1`);
   });
 
   it('lets the fetcher errors through', async () => {

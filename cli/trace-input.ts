@@ -3,19 +3,23 @@
 //   - a trace (what `tracebuild build` records; tracer/trace-types.ts),
 //   - an in-toto Statement whose predicate carries `buildSteps` (runtime-trace),
 //   - a Sigstore bundle (or a bare DSSE envelope) holding such a statement.
-// A file is never verified here: a bundle's payload is decoded without checking its
-// signature, and the source says so (`verified: false`). With --key, a bundle's signature
-// is checked against the given keys (its image is still not looked at).
+// Without trust options a file is not verified: a bundle's payload is decoded without
+// checking its signature, and the source says so (`verified: false`). With --key (or a
+// certificate identity), the input must be signed: a bundle's signature is checked against
+// that trust (its image is still not looked at), and a trace, a bare statement or an
+// envelope, which carry no verifiable signature, are refused (`not-signed`, exit 1).
 //
 // Any other argument is an image reference: its trace comes from its attestation in the
 // registry, fetched and verified by the injected `fetchImageTrace` hook (the verify
 // command's code). Without --key, or without the hook wired, that is a clear error.
 
-import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { TracebuildError, parseImageReference, type ExitKind } from '../common/index.js';
+import { TracebuildError, USER_FILE_LIMITS, UserFileError, parseImageReference, readUserFile, type ExitKind } from '../common/index.js';
 import type { Trace } from '../model/index.js';
 import { isObject, normalizeTrace, TraceShapeError } from '../model/index.js';
+import { hasAnyTrust, type TrustOptions } from '../verify/index.js';
 
 export type TraceInputErrorCode =
   /** The argument looks like a file path (or is no valid image reference) and no such file exists. */
@@ -34,7 +38,9 @@ export type TraceInputErrorCode =
   /** An image was named but this build has no way to fetch attestations. */
   | 'image-fetch-unavailable'
   /** --key was given with a bundle file whose signature does not verify with it. */
-  | 'verification-failed';
+  | 'verification-failed'
+  /** --key (or an identity) was given with a file that is not a signed bundle. */
+  | 'not-signed';
 
 /** A trace argument cannot be used; the message names the argument and what is wrong. */
 export class TraceInputError extends TracebuildError<TraceInputErrorCode> {
@@ -48,7 +54,7 @@ export class TraceInputError extends TracebuildError<TraceInputErrorCode> {
     options?: { cause?: unknown },
   ) {
     super(code, message, options);
-    this.exit = code === 'verification-failed' ? 'verify' : 'input';
+    this.exit = code === 'verification-failed' || code === 'not-signed' ? 'verify' : 'input';
   }
 }
 
@@ -70,6 +76,8 @@ export interface TraceFileSource {
   verified: boolean;
   /** The key that verified the bundle's signature. */
   keyId?: string;
+  /** Who signed, in a few words. */
+  signer?: string;
   subjects: TraceSubject[];
   predicateType?: string;
 }
@@ -82,6 +90,7 @@ export interface TraceImageSource {
   image: string;
   verified: true;
   keyId: string;
+  signer?: string;
   subjects: TraceSubject[];
   predicateType?: string;
 }
@@ -98,6 +107,8 @@ export interface TraceInput {
 export interface ImageTraceFetchOptions {
   /** --key values, resolved against the working directory. */
   keyPaths: string[];
+  /** Every trust flag (--key and the certificate ones), as given. */
+  trust?: TrustOptions;
   env: NodeJS.ProcessEnv;
   cwd: string;
   signal?: AbortSignal;
@@ -111,6 +122,8 @@ export interface FetchedImageTrace {
   image: string;
   /** keyId of the trusted key that signed it. */
   keyId: string;
+  /** Who signed, in a few words (a key, or a certificate's identity). */
+  signer?: string;
 }
 
 /**
@@ -125,11 +138,13 @@ export interface LoadTraceInputOptions {
   env?: NodeJS.ProcessEnv;
   /** --key values as given. */
   keyPaths?: readonly string[];
+  /** The certificate trust flags too (verify --trace, show, diff); keyPaths alone when absent. */
+  trust?: TrustOptions;
   fetchImageTrace?: ImageTraceFetcher;
   signal?: AbortSignal;
 }
 
-export const IMAGE_NEEDS_KEY = 'reading traces from images needs --key PUB (the attestation is verified first)';
+export const IMAGE_NEEDS_KEY = 'reading traces from images needs --key PUB or --certificate-identity (the attestation is verified first)';
 
 // ---- documents ----------------------------------------------------------------------------
 
@@ -255,13 +270,17 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function readDocument(arg: string, path: string): Promise<unknown> {
+function readDocument(arg: string, path: string): unknown {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // a regular file of bounded size: not a FIFO that blocks, nor /dev/zero (common/user-file.ts)
+    text = readUserFile(path, { what: arg, maxBytes: USER_FILE_LIMITS.trace }).toString('utf8');
   } catch (cause) {
-    if (errno(cause) === 'EISDIR') throw new TraceInputError('is-directory', arg, `${arg}: is a directory, not a trace file`, { cause });
-    throw new TraceInputError('unreadable', arg, `${arg}: cannot be read: ${(cause as Error).message}`, { cause });
+    if (cause instanceof UserFileError && cause.code === 'not-regular' && statSync(path).isDirectory()) {
+      throw new TraceInputError('is-directory', arg, `${arg}: is a directory, not a trace file`, { cause });
+    }
+    const why = cause instanceof UserFileError ? cause.message : `${arg}: cannot be read: ${(cause as Error).message}`;
+    throw new TraceInputError('unreadable', arg, why, { cause });
   }
   try {
     return JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -270,27 +289,35 @@ async function readDocument(arg: string, path: string): Promise<unknown> {
   }
 }
 
-/** Checks a bundle file's signature with the --key keys (its subject is taken as it is). */
-async function verifyBundleFile(arg: string, bundle: unknown, doc: TraceDocument, keyPaths: string[]): Promise<string> {
-  const { loadPublicKey, verifyBundle } = await import('../attest/index.js');
-  const keys = await Promise.all(keyPaths.map((p) => loadPublicKey(p)));
+/** Checks a bundle file's signature with the trust given (its subject is taken as it is). */
+async function verifyBundleFile(arg: string, bundle: unknown, doc: TraceDocument, trust: TrustOptions, cwd: string): Promise<{ keyId: string; signer: string }> {
+  const [{ verifyBundle, describeSigner }, { loadTrust }] = await Promise.all([import('../attest/index.js'), import('../verify/index.js')]);
+  const loaded = await loadTrust(trust, cwd);
   const digest = doc.subjects.find((s) => s.digest !== undefined)?.digest;
   if (digest === undefined) throw new TraceInputError('verification-failed', arg, `${arg}: the statement has no sha256 subject`);
   try {
-    return verifyBundle(bundle, {
-      publicKeys: keys,
+    const verified = verifyBundle(bundle, {
+      publicKeys: loaded.keys.map((k) => k.key),
+      trust: loaded.bundle,
       expectedSubjectDigest: digest,
       ...(doc.predicateType === undefined ? {} : { predicateTypes: [doc.predicateType] }),
-    }).keyId;
+    });
+    return { keyId: verified.keyId, signer: describeSigner(verified.signer) };
   } catch (cause) {
-    throw new TraceInputError('verification-failed', arg, `${arg}: not verified with --key: ${(cause as Error).message}`, { cause });
+    throw new TraceInputError('verification-failed', arg, `${arg}: not verified with ${describeTrust(trust)}: ${(cause as Error).message}`, { cause });
   }
+}
+
+function describeTrust(trust: TrustOptions): string {
+  return (trust.keyFiles?.length ?? 0) > 0 ? '--key' : '--certificate-identity';
 }
 
 /** Reads a trace from a file (see the top of this file) or from an image's attestation. */
 export async function loadTraceInput(arg: string, options: LoadTraceInputOptions): Promise<TraceInput> {
   const path = resolve(options.cwd, arg);
   const keyPaths = (options.keyPaths ?? []).map((k) => resolve(options.cwd, k));
+  const trust: TrustOptions = options.trust ?? { keyFiles: options.keyPaths ?? [] };
+  const trusted = hasAnyTrust(trust);
   const isFile = await stat(path).then(
     () => true,
     (err: unknown) => {
@@ -300,7 +327,7 @@ export async function loadTraceInput(arg: string, options: LoadTraceInputOptions
   );
 
   if (isFile) {
-    const raw = await readDocument(arg, path);
+    const raw = readDocument(arg, path);
     const doc = parseTraceDocument(raw, arg);
     const source: TraceFileSource = {
       kind: 'file',
@@ -310,15 +337,25 @@ export async function loadTraceInput(arg: string, options: LoadTraceInputOptions
       subjects: doc.subjects,
       ...(doc.predicateType === undefined ? {} : { predicateType: doc.predicateType }),
     };
-    if (doc.format === 'bundle' && keyPaths.length > 0) {
-      source.keyId = await verifyBundleFile(arg, raw, doc, keyPaths);
+    if (trusted) {
+      if (doc.format !== 'bundle') {
+        const what = doc.format === 'trace' ? 'a trace file' : doc.format === 'statement' ? 'a bare in-toto statement' : 'a DSSE envelope without its verification material';
+        throw new TraceInputError(
+          'not-signed',
+          arg,
+          `${arg}: ${what}, not a signed Sigstore bundle: ${describeTrust(trust)} asks for a signature, and this file has none that can be checked`,
+        );
+      }
+      const checked = await verifyBundleFile(arg, raw, doc, trust, options.cwd);
+      source.keyId = checked.keyId;
+      source.signer = checked.signer;
       source.verified = true;
     }
     return { trace: doc.trace, source };
   }
 
   if (looksLikePath(arg)) throw new TraceInputError('file-not-found', arg, `${arg}: no such file`);
-  if (keyPaths.length === 0) throw new TraceInputError('image-needs-key', arg, `${arg}: not a file; ${IMAGE_NEEDS_KEY}`);
+  if (!trusted) throw new TraceInputError('image-needs-key', arg, `${arg}: not a file; ${IMAGE_NEEDS_KEY}`);
   if (options.fetchImageTrace === undefined) {
     throw new TraceInputError(
       'image-fetch-unavailable',
@@ -328,6 +365,7 @@ export async function loadTraceInput(arg: string, options: LoadTraceInputOptions
   }
   const fetched = await options.fetchImageTrace(arg, {
     keyPaths,
+    trust,
     env: options.env ?? {},
     cwd: options.cwd,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -345,6 +383,7 @@ export async function loadTraceInput(arg: string, options: LoadTraceInputOptions
       image: fetched.image,
       verified: true,
       keyId: fetched.keyId,
+      ...(fetched.signer === undefined ? {} : { signer: fetched.signer }),
       subjects: doc.subjects,
       ...(doc.predicateType === undefined ? {} : { predicateType: doc.predicateType }),
     },
@@ -353,7 +392,7 @@ export async function loadTraceInput(arg: string, options: LoadTraceInputOptions
 
 /** One line saying where a trace came from and whether anything was verified. */
 export function describeSource(source: TraceSource): string {
-  if (source.kind === 'image') return `image ${source.image}, attestation verified with key ${source.keyId}`;
+  if (source.kind === 'image') return `image ${source.image}, attestation verified: signed by ${source.signer ?? `key ${source.keyId}`}`;
   switch (source.format) {
     case 'trace':
       return `${source.path} (trace file, unsigned)`;
@@ -362,7 +401,7 @@ export function describeSource(source: TraceSource): string {
     case 'bundle':
     case 'envelope':
       return source.verified
-        ? `${source.path} (Sigstore ${source.format}; signature verified with key ${source.keyId ?? '?'}; its image was not checked: use \`tracebuild verify\`)`
+        ? `${source.path} (Sigstore ${source.format}; signature verified: signed by ${source.signer ?? `key ${source.keyId ?? '?'}`}; its image was not checked: use \`tracebuild verify\`)`
         : `${source.path} (Sigstore ${source.format}; not verified: use \`tracebuild verify\`)`;
   }
 }

@@ -66,8 +66,23 @@ export class Glob {
   private next: Int32Array;
   private readonly seen: Uint32Array;
   private generation = 0;
+  /** How many code points the last prefixEnd read (its cost). */
+  lastRead = 0;
+  // Cheap checks before the automaton runs (most paths fail a pattern at its first or last
+  // characters): the pattern itself when it is all literal, else its literal ends.
+  private readonly literal: string | undefined;
+  private readonly literalPrefix: string;
+  private readonly literalSuffix: string;
 
   constructor(readonly tokens: readonly GlobToken[]) {
+    const charOf = (t: GlobToken | undefined): string | undefined => (t?.kind === 'char' ? String.fromCodePoint(t.cp) : undefined);
+    let head = 0;
+    while (charOf(tokens[head]) !== undefined) head++;
+    this.literalPrefix = tokens.slice(0, head).map(charOf).join('');
+    this.literal = head === tokens.length ? this.literalPrefix : undefined;
+    let tail = tokens.length;
+    while (tail > head && charOf(tokens[tail - 1]) !== undefined) tail--;
+    this.literalSuffix = tokens.slice(tail).map(charOf).join('');
     this.accept = tokens.length;
     const dirs = tokens.filter((t) => t.kind === 'dirs').length;
     this.stateCount = tokens.length + 1 + dirs;
@@ -86,12 +101,47 @@ export class Glob {
 
   /** Whether the whole text matches. */
   matches(text: string): boolean {
-    let live = this.start();
-    for (const ch of text) {
+    if (this.literal !== undefined) return text === this.literal;
+    const prefix = this.literalPrefix;
+    if (text.length < prefix.length + this.literalSuffix.length || !text.startsWith(prefix) || !text.endsWith(this.literalSuffix)) {
+      return false;
+    }
+    // the literal prefix is read: start at the state after it
+    let live = this.start(prefix === '' ? 0 : codePoints(prefix).length);
+    for (let i = prefix.length; i < text.length; ) {
       if (live === 0) return false;
-      live = this.step(live, ch.codePointAt(0)!);
+      const cp = text.codePointAt(i)!;
+      i += cp > 0xffff ? 2 : 1;
+      live = this.step(live, cp);
     }
     return this.hasAccept(live);
+  }
+
+  /**
+   * The end (exclusive) of the shortest or longest match that starts at `from`, or -1 when
+   * none does. Reads only as far as some state is still live.
+   */
+  prefixEnd(text: readonly number[], from: number, longest: boolean): number {
+    let live = this.start();
+    let found = this.hasAccept(live) ? from : -1;
+    this.lastRead = 0;
+    if (found >= 0 && !longest) return found;
+    for (let i = from; i < text.length && live > 0; i++) {
+      this.lastRead++;
+      live = this.step(live, text[i]!);
+      if (this.hasAccept(live)) {
+        found = i + 1;
+        if (!longest) return found;
+      }
+    }
+    return found;
+  }
+
+  /** The glob of the reversed language (suffixes become prefixes). Patterns with a `dirs`
+   * token have no simple reverse and are refused. */
+  reversed(): Glob {
+    if (this.tokens.some((t) => t.kind === 'dirs')) throw new Error('glob: a pattern with **/ cannot be reversed');
+    return new Glob([...this.tokens].reverse());
   }
 
   /** For each n in 0..text.length: whether the first n code points match (one pass). */
@@ -106,9 +156,9 @@ export class Glob {
     return out;
   }
 
-  private start(): number {
+  private start(state = 0): number {
     this.nextGeneration();
-    return this.add(this.current, 0, 0);
+    return this.add(this.current, 0, state);
   }
 
   private hasAccept(live: number): boolean {

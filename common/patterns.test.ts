@@ -85,6 +85,22 @@ describe('PatternMatcher (Docker ignore semantics)', () => {
   it('rejects malformed patterns', () => {
     expect(() => new PatternMatcher(['!'])).toThrow(BadPatternError);
     expect(() => new PatternMatcher(['[abc'])).toThrow(BadPatternError);
+    expect(() => new PatternMatcher(['[z-a]'])).toThrow(BadPatternError);
+  });
+
+  it('matches in linear time a pattern that makes a backtracking matcher exponential', () => {
+    // a hostile repository's .dockerignore against a long file name: a RegExp of
+    // `[^/]*a` groups took hours here; the glob answers at once (or the test times out)
+    const hostile = new PatternMatcher([`${'*a'.repeat(60)}b`, '**/x/**/x/**/x/**/x/**/y']);
+    expect(hostile.matches('a'.repeat(3000))).toBe(false);
+    expect(hostile.matches(`${'a'.repeat(3000)}b`)).toBe(true);
+    expect(hostile.matches(`${'x/'.repeat(1500)}z`)).toBe(false);
+  });
+
+  it('matches code points, multi-byte names and ranges included', () => {
+    expect(m(['é?.txt'], 'éa.txt')).toBe(true);
+    expect(m(['[à-ÿ]'], 'é')).toBe(true);
+    expect(m(['?'], '😀')).toBe(true);
   });
 });
 

@@ -12,6 +12,7 @@
 // patterns, which that package does not offer.
 
 import { cleanPath } from './go-path.js';
+import { Glob, type GlobClassItem, type GlobToken } from './glob.js';
 
 /**
  * Parses .dockerignore text the way Docker does: a UTF-8 BOM is dropped, lines starting
@@ -51,80 +52,84 @@ export class BadPatternError extends Error {
   }
 }
 
-// Characters that must be escaped to stand for themselves in a `u`-flag RegExp.
-const SYNTAX = new Set(['^', '$', '\\', '.', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '/']);
-
-function literal(ch: string, inClass: boolean): string {
-  return SYNTAX.has(ch) || (inClass && ch === '-') ? '\\' + ch : ch;
-}
+const compiledGlobs = new Map<string, Glob>();
 
 /**
- * Compiles a glob to an anchored RegExp source. `doubleStar` selects Docker's `**`
+ * Compiles a glob (common/glob.ts: linear-time matching, since a repository's
+ * .dockerignore is the repository author's to write). `doubleStar` selects Docker's `**`
  * (any number of directories); without it `**` is just two `*` (Go filepath.Match).
  */
-function globToRegExp(pattern: string, doubleStar: boolean): RegExp {
+function compileGlob(pattern: string, doubleStar: boolean): Glob {
+  const key = `${doubleStar ? 'd' : 'g'}${pattern}`;
+  const cached = compiledGlobs.get(key);
+  if (cached !== undefined) return cached;
   const chars = Array.from(pattern); // code points, like Go's scanner
-  let re = '^';
+  const cp = (i: number): number => (chars[i] as string).codePointAt(0)!;
+  const tokens: GlobToken[] = [];
   for (let i = 0; i < chars.length; i++) {
     const ch = chars[i] as string;
     if (ch === '*') {
       if (doubleStar && chars[i + 1] === '*') {
         i++;
         if (chars[i + 1] === '/') i++; // `**/` is `**`
-        re += i + 1 >= chars.length ? '.*' : '(?:.*/)?';
+        tokens.push(i + 1 >= chars.length ? { kind: 'star', slash: true } : { kind: 'dirs' });
       } else {
-        re += '[^/]*';
+        tokens.push({ kind: 'star', slash: false });
       }
     } else if (ch === '?') {
-      re += '[^/]';
+      tokens.push({ kind: 'any', slash: false });
     } else if (ch === '\\') {
-      if (i + 1 < chars.length) re += literal(chars[++i] as string, false);
-      else throw new BadPatternError(pattern); // Go: a trailing `\` is a bad pattern
+      if (i + 1 >= chars.length) throw new BadPatternError(pattern); // Go: a trailing `\` is a bad pattern
+      tokens.push({ kind: 'char', cp: cp(++i) });
     } else if (ch === '[') {
       // Character class, Go syntax: `[^...]` negates, `\` escapes, `a-z` ranges.
       let j = i + 1;
-      let cls = '[';
-      if (chars[j] === '^') {
-        cls += '^';
-        j++;
-      }
-      let n = 0;
+      const negated = chars[j] === '^';
+      if (negated) j++;
+      const items: GlobClassItem[] = [];
+      let rangeFrom: number | undefined;
       let closed = false;
       for (; j < chars.length; j++) {
         const c = chars[j] as string;
-        if (c === ']' && n > 0) {
+        if (c === ']' && items.length > 0) {
           closed = true;
           break;
         }
+        let member: number;
         if (c === '\\') {
           j++;
           if (j >= chars.length) break;
-          cls += literal(chars[j] as string, true);
-        } else if (c === '-' && n > 0 && chars[j + 1] !== ']') {
-          cls += '-';
+          member = cp(j);
+        } else if (c === '-' && items.length > 0 && chars[j + 1] !== ']' && rangeFrom === undefined) {
+          rangeFrom = items.pop()!.from;
           continue;
         } else {
-          cls += literal(c, true);
+          member = cp(j);
         }
-        n++;
+        if (rangeFrom !== undefined) {
+          if (rangeFrom > member) throw new BadPatternError(pattern);
+          items.push({ from: rangeFrom, to: member });
+          rangeFrom = undefined;
+        } else {
+          items.push({ from: member, to: member });
+        }
       }
-      if (!closed) throw new BadPatternError(pattern);
-      re += cls + ']';
+      if (!closed || rangeFrom !== undefined) throw new BadPatternError(pattern);
+      tokens.push({ kind: 'class', negated, items, slash: true });
       i = j;
     } else {
-      re += literal(ch, false);
+      tokens.push({ kind: 'char', cp: cp(i) });
     }
   }
-  try {
-    return new RegExp(re + '$', 'u');
-  } catch {
-    throw new BadPatternError(pattern);
-  }
+  const glob = new Glob(tokens);
+  if (compiledGlobs.size > 10_000) compiledGlobs.clear();
+  compiledGlobs.set(key, glob);
+  return glob;
 }
 
 /** Go filepath.Match(pattern, name) on `/`-separated paths. Throws on a bad pattern. */
 export function goMatch(pattern: string, name: string): boolean {
-  return globToRegExp(pattern, false).test(name);
+  return compileGlob(pattern, false).matches(name);
 }
 
 /** Whether a name contains Go glob metacharacters (fsutil's containsWildcards). */
@@ -142,7 +147,7 @@ interface CompiledPattern {
   text: string;
   exclusion: boolean;
   dirs: number;
-  re: RegExp;
+  glob: Glob;
 }
 
 /** Docker's ignore-pattern matcher (the one fsutil's walker used with BuildKit v0.8). */
@@ -165,7 +170,7 @@ export class PatternMatcher {
         exclusions = true;
         p = p.slice(1);
       }
-      compiled.push({ text: p, exclusion, dirs: p.split('/').length, re: globToRegExp(p, true) });
+      compiled.push({ text: p, exclusion, dirs: p.split('/').length, glob: compileGlob(p, true) });
     }
     this.patterns = compiled;
     this.hasExclusions = exclusions;
@@ -178,10 +183,10 @@ export class PatternMatcher {
     const parentDirs = parentPath.split('/');
     let matched = false;
     for (const pattern of this.patterns) {
-      let match = pattern.re.test(file);
+      let match = pattern.glob.matches(file);
       if (!match && parentPath !== '.' && pattern.dirs <= parentDirs.length) {
         // The pattern may name one of the parent directories.
-        match = pattern.re.test(parentDirs.slice(0, pattern.dirs).join('/'));
+        match = pattern.glob.matches(parentDirs.slice(0, pattern.dirs).join('/'));
       }
       if (match) matched = !pattern.exclusion;
     }

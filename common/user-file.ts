@@ -44,6 +44,8 @@ export const USER_FILE_LIMITS = {
   secret: 500 << 10,
   key: 1 << 20,
   policy: 1 << 20,
+  /** A trace, statement or bundle file: a build of 100,000 processes makes tens of MiB. */
+  trace: 512 << 20,
 } as const;
 
 function kindOf(mode: number): string {

@@ -78,7 +78,12 @@ export type ExpansionErrorCode =
   /** `${x:=y}`, `${x:y}`, `${x^}`: a modifier Docker does not support. */
   | 'unsupported-modifier'
   /** `${x?msg}` / `${x:?msg}` with x unset (or empty). */
-  | 'required-variable';
+  | 'required-variable'
+  /** Substitutions nested deeper than MAX_EXPANSION_DEPTH. */
+  | 'too-deep'
+  /** A value longer than MAX_EXPANDED_LENGTH, or a conversion's expansions past their
+   * total (ExpansionBudget): `ARG A1=${A0}${A0}` doubling itself, say. */
+  | 'too-large';
 
 /** Raised by expandWord/expandWords. It carries no location: the caller knows which
  * instruction it was expanding and can wrap it with `DockerfileError` (see `atLocation`). */

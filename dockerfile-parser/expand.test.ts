@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { expandWord, expandWords, expandWordDetailed, unquoteWord, ExpansionError } from './index.js';
+import { ExpansionBudget, MAX_EXPANDED_LENGTH, MAX_EXPANSION_DEPTH, expandWord, expandWords, expandWordDetailed, unquoteWord, ExpansionError } from './index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const vectors = path.resolve(here, '../testdata/corpus/buildkit-shell-testdata');
@@ -149,5 +149,62 @@ describe('ExpansionError', () => {
     expect(located.message).toBe('Dockerfile:7: unexpected end of statement while looking for matching double-quote');
     expect(located.code).toBe('unterminated-quote');
     expect(located.cause).toBe(err);
+  });
+});
+
+describe('hostile expansions cost bounded time and memory', { timeout: 60_000 }, () => {
+  const catchCode = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof ExpansionError) return e.code;
+      throw e;
+    }
+    return 'ok';
+  };
+
+  it('refuses substitutions nested deeper than the limit, and expands those within it', () => {
+    const nest = (n: number): string => `${'${a:-'.repeat(n)}x${'}'.repeat(n)}`;
+    expect(catchCode(() => expandWord(nest(5000), lookupIn({})))).toBe('too-deep');
+    expect(expandWord(nest(MAX_EXPANSION_DEPTH), lookupIn({}))).toBe('x');
+  });
+
+  it('refuses a value that doubles past the limit (ARG A1=${A0}${A0}...)', () => {
+    const vars: Record<string, string> = { A0: 'ab' };
+    let code = 'ok';
+    for (let i = 1; i <= 39 && code === 'ok'; i++) {
+      code = catchCode(() => (vars[`A${i}`] = expandWord(`\${A${i - 1}}\${A${i - 1}}`, lookupIn(vars))));
+    }
+    expect(code).toBe('too-large');
+    expect(Math.max(...Object.values(vars).map((v) => v.length))).toBeLessThanOrEqual(MAX_EXPANDED_LENGTH);
+  });
+
+  it('stops a conversion whose expansions together pass the budget', () => {
+    const big = 'x'.repeat(1 << 20);
+    const budget = new ExpansionBudget(4 << 20);
+    let code = 'ok';
+    for (let i = 0; i < 10 && code === 'ok'; i++) code = catchCode(() => expandWord(`\${BIG}${i}`, lookupIn({ BIG: big }), '\\', budget));
+    expect(code).toBe('too-large');
+  });
+
+  it('matches ${v#pattern} and ${v/pattern/r} in linear time, however the pattern backtracks', () => {
+    const value = 'a'.repeat(5000);
+    const pattern = '*a'.repeat(40) + 'b';
+    expect(expandWord(`\${V#${pattern}}`, lookupIn({ V: value }))).toBe(value);
+    expect(expandWord(`\${V%${pattern}}`, lookupIn({ V: value }))).toBe(value);
+    expect(expandWord('${V##*a}x', lookupIn({ V: 'baab' }))).toBe('bx');
+    expect(expandWord('${V%%a*}', lookupIn({ V: 'baab' }))).toBe('b');
+    expect(expandWord('${V//[ab]/-}', lookupIn({ V: 'xaby' }))).toBe('x--y');
+    expect(expandWord('${V/[!x]*/-}', lookupIn({ V: 'xaby' }))).toBe('x-');
+    // a pattern that reads to the end of the value from every position is refused past its work limit
+    expect(catchCode(() => expandWord(`\${V//*b/-}`, lookupIn({ V: 'a'.repeat(10_000) })))).toBe('too-large');
+  });
+
+  it('copies a 4 MiB line of plain text in slices (words split the same)', () => {
+    const line = `${'word '.repeat(800_000)}end`;
+    expect(expandWord(line, lookupIn({}))).toBe(line);
+    const words = expandWords(line, lookupIn({}));
+    expect(words).toHaveLength(800_001);
+    expect(words[words.length - 1]).toBe('end');
   });
 });

@@ -19,9 +19,9 @@ export function parseHeredocMarker(word: string): HeredocMarker | undefined {
   if (!m || !m[3]) return undefined;
   const rest = m[3];
   try {
-    const plain = lex(rest, () => undefined, { escape: '\\', skipUnset: true }).words;
+    const plain = lex(rest, () => undefined, { escape: '\\', skipUnset: true, words: true }).words;
     if (plain.length !== 1) return undefined;
-    const raw = lex(rest, () => undefined, { escape: '\\', skipUnset: true, rawQuotes: true }).words;
+    const raw = lex(rest, () => undefined, { escape: '\\', skipUnset: true, rawQuotes: true, words: true }).words;
     const quotes = (s: string | undefined) => (s ?? '').split('').filter((c) => c === '"' || c === "'").length;
     return { name: plain[0] as string, expand: quotes(plain[0]) === quotes(raw[0]), chomp: m[2] === '-' };
   } catch (e) {
@@ -33,7 +33,7 @@ export function parseHeredocMarker(word: string): HeredocMarker | undefined {
 export function heredocMarkersInLine(line: string): HeredocMarker[] {
   let words: string[];
   try {
-    words = lex(line, () => undefined, { escape: '\\', rawQuotes: true, rawEscapes: true, skipUnset: true }).words;
+    words = lex(line, () => undefined, { escape: '\\', rawQuotes: true, rawEscapes: true, skipUnset: true, words: true }).words;
   } catch (e) {
     if (e instanceof ExpansionError) return [];
     throw e;

@@ -1,7 +1,7 @@
 export * from './types.js';
 export { DockerfileError, ExpansionError, OptionError } from './errors.js';
 export type { DockerfileErrorCode, DockerfileErrorOptions, ExpansionErrorCode } from './errors.js';
-export { expandWord, expandWords, expandWordDetailed, expandHeredoc, unquoteWord } from './expand.js';
+export { ExpansionBudget, MAX_EXPANDED_LENGTH, MAX_EXPANSION_DEPTH, expandWord, expandWords, expandWordDetailed, expandHeredoc, unquoteWord } from './expand.js';
 export type { VariableLookup, EscapeChar, ExpansionDetail } from './expand.js';
 export { goQuote } from './gostring.js';
 export { parseHeredocMarker } from './heredoc.js';

@@ -20,7 +20,9 @@ export interface RawParseResult {
 }
 
 const RE_DIRECTIVE = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
-const VALID_DIRECTIVES = new Set(['escape', 'syntax', 'check']);
+// BuildKit v0.13's parser knows these two; a `# check=` line (Dockerfile 1.8's lint
+// settings) is a comment to it, which ends the directives: so it is here, its value kept.
+const VALID_DIRECTIVES = new Set(['escape', 'syntax']);
 
 function isCommentLine(s: string): boolean {
   return trimLeftSpace(trimNewline(s)).startsWith('#');
@@ -30,6 +32,7 @@ class DirectiveState {
   escape: '\\' | '`' = '\\';
   syntax: string | undefined;
   syntaxLine: number | undefined;
+  checkValue: string | undefined;
   private done = false;
   private readonly seen = new Set<string>();
 
@@ -44,6 +47,7 @@ class DirectiveState {
     const key = (m[1] as string).toLowerCase();
     const value = m[2] as string;
     if (!VALID_DIRECTIVES.has(key)) {
+      if (key === 'check') this.checkValue = value;
       this.done = true;
       return;
     }
@@ -166,6 +170,7 @@ export function parseNodes(text: string, fileName: string): RawParseResult {
   const directives: ParserDirectives = { escape: d.escape };
   if (d.syntax !== undefined) directives.syntax = d.syntax;
   if (d.syntaxLine !== undefined) directives.syntaxLine = d.syntaxLine;
+  if (d.checkValue !== undefined) directives.check = d.checkValue;
   return { directives, nodes, lineCount: lineNo };
 }
 

@@ -477,3 +477,14 @@ describe('Go duration parsing', () => {
     expect(parseGoDuration(input)).toEqual({ ok: false, error });
   });
 });
+
+describe('# check= (BuildKit v0.13 does not know it)', () => {
+  it('is kept, and ends the directives as any other comment does', () => {
+    const ast = parseDockerfile('# check=skip=all\n# escape=`\nFROM busybox\nRUN echo a \\\n  b\n', 'Dockerfile');
+    expect(ast.directives).toEqual({ escape: '\\', check: 'skip=all' });
+    const run = ast.stages[0]?.instructions[0];
+    expect(run?.keyword === 'RUN' && run.command).toEqual({ form: 'shell', command: 'echo a   b' });
+    // After a directive it is read the same way.
+    expect(parseDockerfile('# escape=`\n# check=error=true\nFROM busybox\n', 'Dockerfile').directives).toEqual({ escape: '`', check: 'error=true' });
+  });
+});

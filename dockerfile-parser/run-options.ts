@@ -11,8 +11,8 @@
 //   the RUN is dispatched (BuildKit checks network and security modes at parse time).
 // Errors are OptionError, without location: the converter locates them.
 //
-// What the LLB of dockerd 20.10's BuildKit (v0.8) cannot express (`size` on tmpfs, `env`
-// on secrets) is rejected with a message saying so.
+// Whether the daemon can run a decoded option (`size` on tmpfs, `env` on secrets) is the
+// converter's question: it knows the daemon's capabilities.
 import { OptionError } from './errors.js';
 
 export type NetworkMode = 'default' | 'host' | 'none';
@@ -46,6 +46,10 @@ export interface RunMount {
   mode?: number;
   uid?: number;
   gid?: number;
+  /** tmpfs `size=`, in bytes (docker's RAMInBytes: 64m, 1g, 512k, 100). */
+  sizeLimit?: number;
+  /** secret `env=`: the environment variable the secret is given as. */
+  env?: string;
 }
 
 const TYPES: readonly MountKind[] = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'];
@@ -109,6 +113,16 @@ function parseUint(v: string, base: 8 | 10, what: string): number {
   const n = parseInt(v, base);
   if (n > 0xffffffff) throw new OptionError(`invalid value ${v} for ${what}`);
   return n;
+}
+
+const RAM_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/** docker's units.RAMInBytes: a number with an optional binary unit (k, m, g, t, p, with
+ * an optional `b` or `ib`, any case). */
+export function ramInBytes(key: string, v: string): number {
+  const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?(?:i?b)?$/i.exec(v);
+  if (!m) throw new OptionError(`invalid value for ${key}: ${v}`);
+  return Math.floor(Number(m[1]) * (RAM_UNITS[(m[2] ?? '').toLowerCase()] ?? 1));
 }
 
 /**
@@ -204,13 +218,12 @@ export function parseMount(value: string, expand: (word: string) => string = (w)
         break;
       case 'size':
         if (m.type !== 'tmpfs') throw new OptionError(`unexpected key '${key}' for mount type '${m.type}'`);
-        throw new OptionError(
-          "mount option 'size' (tmpfs size limit) needs BuildKit v0.10 or newer; dockerd 20.10's BuildKit (v0.8) cannot limit a tmpfs mount: remove size=",
-        );
+        m.sizeLimit = ramInBytes(key, v);
+        break;
       case 'env':
-        throw new OptionError(
-          "mount option 'env' (secret as an environment variable) needs BuildKit v0.10 or newer; dockerd 20.10's BuildKit (v0.8) can only mount secrets as files: use target= and read the file",
-        );
+        if (m.type !== 'secret') throw new OptionError(`unexpected key '${key}' for mount type '${m.type}'`);
+        m.env = v;
+        break;
       default:
         throw new OptionError(`unexpected key '${key}' in '${field}'`);
     }

@@ -243,6 +243,10 @@ export interface ParserDirectives {
   syntax?: string;
   /** 1-based line of the `# syntax=` directive, when present. */
   syntaxLine?: number;
+  /** `# check=` among the leading comments, as written (e.g. `skip=JSONArgsRecommended`).
+   * BuildKit v0.13 does not know it: it is a comment that ends the directives (a later
+   * `# escape=` is not one), and no lint rule runs. */
+  check?: string;
 }
 
 export interface DockerfileAst {

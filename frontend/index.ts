@@ -1,6 +1,6 @@
 // Public surface of the frontend: Dockerfile -> LLB conversion (pure) and the BuildKit
 // client that solves it. Other modules import only from here (docs/ARCHITECTURE.md).
-export { convertDockerfile, describeConversion, ConvertError } from './convert/index.js';
+export { convertDockerfile, describeConversion, ConvertError, NEWEST_CAPABILITIES, V0_8_LLB_CAPS, V0_13_FRONTEND_CAPS, V0_13_LLB_CAPS } from './convert/index.js';
 export type {
   ConvertErrorCode,
   Platform,
@@ -11,10 +11,12 @@ export type {
   Conversion,
   ContextDirEntry,
   ContextDirReader,
+  DaemonCapabilities,
 } from './convert/index.js';
 export {
   endpointFromEnv,
   connectBuildKit,
+  describeDaemon,
   BuildKitConnectionError,
   SolveError,
   // for a proxy in front of BuildKit (the tracebuild agent) and the clients of its service
@@ -59,4 +61,6 @@ export type {
   DefinitionInfo,
   FileSyncPacket,
   LlbOpInfo,
+  DaemonInfo,
+  BuildKitCapabilities,
 } from './buildkit/index.js';

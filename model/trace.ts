@@ -65,6 +65,12 @@ export type TraceMonitor = {
     /** CLOCK_REALTIME - CLOCK_BOOTTIME used to convert kernel timestamps (ns, decimal). */
     realtimeOffsetNs: string;
   };
+  /** The daemon the build ran on, as the client learned it when connecting: dockerd (its
+   * version and Engine API version, from `GET /version`) or a standalone buildkitd. */
+  daemon?: { engine: 'dockerd' | 'buildkitd'; version?: string; apiVersion?: string };
+  /** The daemon's BuildKit: its version from Control.Info, absent where the daemon has no
+   * Info (BuildKit v0.8) or reports none (`v0.0.0+unknown` builds are kept as reported). */
+  buildkit?: { version?: string };
   [key: string]: unknown;
 };
 

@@ -24,11 +24,11 @@ npx vitest run --project unit --reporter=default --reporter=json --outputFile.js
 PATH=/opt/tracebuild/node22/bin:$PATH npx vitest run --project unit --reporter=dot --reporter=json \
   --outputFile.json=.test-results/unit-node22.json || status=$?
 t_unit=$(seconds)
-# The daemon-independent files (the in-process registry and the guard's own dockerd
-# instance) run once, with Docker 26.
-DAEMON_INDEPENDENT=(test/integration/oci-registry.test.ts test/integration/referrers-api.test.ts test/integration/guard.test.ts)
-# The files that are about Docker 26 alone run once too: the tracebuild agent's fronts
-# Docker 26 and drives buildx 0.13, Docker 26's client.
+# The daemon-independent files (the in-process registry, the guard's own dockerd, and the
+# signature formats other tools read) run once, with Docker 26.
+DAEMON_INDEPENDENT=(test/integration/oci-registry.test.ts test/integration/referrers-api.test.ts test/integration/guard.test.ts test/integration/sigstore-interop.test.ts)
+# The files about Docker 26 alone run once too: the tracebuild agent's tests front
+# Docker 26 and drive buildx 0.13, Docker 26's client.
 DOCKER26_ONLY=(test/integration/agent.test.ts)
 TRACEBUILD_TEST_DAEMON=docker26 npx vitest run --project integration --reporter=default --reporter=json \
   --outputFile.json=.test-results/integration-docker26.json || status=$?

@@ -5,7 +5,11 @@ import { TracebuildError, type ExitKind } from '../common/index.js';
 export type VerifyFailureKind =
   | 'no-attestations'
   | 'no-runtime-trace'
+  | 'no-trusted-attestation'
+  | 'missing-type'
+  | 'not-checked'
   | 'fetch-failed'
+  | 'descriptor-mismatch'
   | 'not-a-bundle-referrer'
   | 'referrer-subject-mismatch'
   | 'annotation-mismatch'
@@ -16,6 +20,10 @@ export type VerifyFailureKind =
   | 'not-a-statement'
   | 'copied-from-another-image'
   | 'subject-mismatch'
+  | 'certificate-expired'
+  | 'tlog-failed'
+  | 'timestamp-failed'
+  | 'not-signed'
   | 'incomplete-trace'
   | 'verification-failed';
 
@@ -42,5 +50,15 @@ export class ImageReferenceError extends TracebuildError<'bad-reference'> {
     options?: { cause?: unknown },
   ) {
     super('bad-reference', message, options);
+  }
+}
+
+/** Trust options that cannot work together, or a trust file that cannot be read. */
+export class TrustOptionError extends TracebuildError<'bad-trust-option'> {
+  override readonly name = 'TrustOptionError';
+  readonly exit: ExitKind;
+  constructor(message: string, exit: ExitKind = 'usage') {
+    super('bad-trust-option', message);
+    this.exit = exit;
   }
 }

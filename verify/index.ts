@@ -1,17 +1,29 @@
-// Verification as a library: what is attached to an image and whether it verifies, offline,
-// with the caller's trusted keys. The verify, show and diff commands, the guard and the
+// Verification as a library: what is attached to an image and whether it verifies, with the
+// caller's trust (keys, certificate identities, trusted roots). The verify, show and diff commands, the guard and the
 // agent call it; it imports attest, oci and the model, never the CLI.
-export { ImageReferenceError, VerificationFailedError, type VerifyFailureKind } from './errors.js';
-export { loadTrustedKeys, type TrustedKey } from './keys.js';
+export { ImageReferenceError, TrustOptionError, VerificationFailedError, type VerifyFailureKind } from './errors.js';
+export {
+  hasAnyTrust,
+  hasCertificateTrust,
+  keysOnly,
+  loadTrust,
+  loadTrustedKeys,
+  type TrustOptions,
+  type TrustedKey,
+  type VerifierTrust,
+} from './keys.js';
 export {
   fetchVerifiedImageTrace,
   newestTraces,
   predicateLabel,
+  predicateTypeOf,
+  signerLabel,
   verificationError,
   verifyImage,
   verifyImageWithKeys,
   type AttestationCheck,
   type CheckStatus,
+  type NotCheckedReason,
   type VerifyOptions,
   type VerifyReport,
 } from './image.js';

@@ -39,8 +39,21 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
     excludePatterns: inputs.dockerignore.patterns,
     sessionId: gateway.sessionId,
     resolveImageConfig: (ref, platform) => gateway.resolveImageConfig(ref, platform),
-    // COPY --parents wildcards are expanded against the context (see frontend/convert).
+    // COPY --parents wildcards are expanded against the context where the daemon cannot
+    // filter copies itself (see frontend/convert).
     readContextDir: contextDirReader(inputs.contextDir),
+    // Features are gated on what the daemon's gateway announced; a fake gateway without
+    // capabilities gets the newest.
+    ...(gateway.capabilities === undefined
+      ? {}
+      : {
+          capabilities: {
+            llb: gateway.capabilities.llb,
+            frontend: gateway.capabilities.frontend,
+            ...(gateway.daemon?.apiVersion === undefined ? {} : { engineApiVersion: gateway.daemon.apiVersion }),
+            name: gateway.daemon?.description ?? "the daemon's BuildKit",
+          },
+        }),
   };
   const conversion = await run.toolchain.convertDockerfile(options);
   run.conversion = conversion;

@@ -2,7 +2,7 @@
 // context directory (default `.`); `-f FILE` is relative to the current directory and
 // defaults to `PATH/Dockerfile`; `-` (stdin) and remote contexts are not supported.
 
-import { lstatSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, statSync, type Stats } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path, { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../../common/index.js';
@@ -66,7 +66,16 @@ export function resolveDockerfilePath(file: string | undefined, contextDir: stri
   if (file === '-') {
     throw new UsageError('stdin-not-supported', 'reading the Dockerfile from stdin ("-f -") is not supported: pass a file');
   }
-  return file === undefined || file === '' ? join(contextDir, 'Dockerfile') : resolve(cwd, file);
+  if (file !== undefined && file !== '') return resolve(cwd, file);
+  // As buildx: `Dockerfile`, else a lower-case `dockerfile`.
+  const upper = join(contextDir, 'Dockerfile');
+  const lower = join(contextDir, 'dockerfile');
+  try {
+    if (!existsSync(upper) && statSync(lower).isFile()) return lower;
+  } catch {
+    // neither: report the usual name
+  }
+  return upper;
 }
 
 /** Whether `path` lies in `dir` (lexically). */

@@ -39,12 +39,22 @@ export function entitlementsFor(
   return out;
 }
 
+/** The one line said about a `# syntax=` directive: tracebuild is the frontend, so the
+ * image it names is not run. Undefined without one. */
+export function syntaxNote(ast: DockerfileAstView, dockerfileName: string): string | undefined {
+  const syntax = ast.directives?.syntax;
+  if (syntax === undefined) return undefined;
+  return `note: ${dockerfileName}:${ast.directives?.syntaxLine ?? 1}: # syntax=${syntax} is ignored: tracebuild is the Dockerfile frontend\n`;
+}
+
 export function parsePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
   return {
     name: 'parse',
     run(run) {
       const inputs = required(run.inputs, 'inputs');
       run.ast = run.toolchain.parseDockerfile(inputs.dockerfileText, inputs.dockerfileName);
+      const note = syntaxNote(run.ast, inputs.dockerfileName);
+      if (note !== undefined && !run.request.quiet) run.io.stderr.write(note);
       run.entitlements = entitlementsFor(run.request.network, run.ast, run.request.allow, inputs.dockerfileName);
     },
   };

@@ -58,7 +58,7 @@ export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
       run.buildArgs = parseBuildArgs(run.request.buildArgs, run.io.env);
       run.labels = parseLabels(run.request.labels);
       run.inputs = readBuildInputs(run.request, run.io.cwd);
-      const sources = run.request.secrets.map((value) => parseSecretFlag(value, run.io.cwd));
+      const sources = run.request.secrets.map((value) => parseSecretFlag(value, run.io.cwd, run.io.env));
       run.secrets = loadSecrets(sources, run.io.env);
       warnOfSecretBuildArgs(run.buildArgs, run.secrets, run.io.stderr);
     },

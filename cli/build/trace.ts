@@ -42,9 +42,9 @@ import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../../common/index.js';
-import { TracerUnavailableError, mergeVertexReports, type Trace } from '../../model/index.js';
+import { TracerUnavailableError, mergeVertexReports, type Trace, type TraceMonitor } from '../../model/index.js';
 import type { CorrelateVertex, MonitorGap, ProbeExit, TraceEvent } from '../../tracer/index.js';
-import type { DockerfileAstView, ServedFile } from '../contracts.js';
+import type { DaemonInfo, DockerfileAstView, ServedFile } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { AgentToolkit, TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
@@ -120,6 +120,19 @@ function stallTimeoutFromEnv(env: NodeJS.ProcessEnv): number | undefined {
     throw new UsageError('bad-flag', `invalid TRACEBUILD_PROBE_STALL_TIMEOUT_MS "${raw}": a whole number of milliseconds, at least 1000`);
   }
   return n;
+}
+
+/** trace.monitor's `daemon` and `buildkit` (model/trace.ts), from what the client learned. */
+export function daemonMonitorFields(daemon: DaemonInfo | undefined): Pick<TraceMonitor, 'daemon' | 'buildkit'> {
+  if (daemon === undefined) return {};
+  return {
+    daemon: {
+      engine: daemon.engine,
+      ...(daemon.version === undefined ? {} : { version: daemon.version }),
+      ...(daemon.apiVersion === undefined ? {} : { apiVersion: daemon.apiVersion }),
+    },
+    buildkit: daemon.buildkitVersion === undefined ? {} : { version: daemon.buildkitVersion },
+  };
 }
 
 // ---- output -----------------------------------------------------------------------------
@@ -326,6 +339,7 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
         records: session.correlation?.records ?? session.events.length,
         // through a tracebuild agent: the probe was the builder's
         ...(session.agent === undefined ? {} : { agent: { address: session.agent.address, ...(session.agent.builderId === undefined ? {} : { builderId: session.agent.builderId }) } }),
+        ...daemonMonitorFields(run.client?.daemon),
       },
     };
     trace = session.correlation ? session.correlation.finish(input) : toolkit.correlate({ events: session.events, ...input });

@@ -33,8 +33,20 @@ export interface BuildRequest {
   allow: string[];
   /** `--push`: push every -t name (push.ts). */
   push?: boolean;
-  /** `--key FILE`: sign attestations with this private key (attest.ts). */
+  /** `--key FILE`: sign attestations with this private key (ours, or cosign.key) (attest.ts). */
   key?: string;
+  /** `--cert FILE`: with --key, the key's certificate chain (PEM, leaf first). */
+  cert?: string;
+  /** `--keyless`: sign with a Fulcio certificate for an OIDC identity. */
+  keyless?: boolean;
+  /** `--identity-token TOKEN|FILE`: the OIDC token for --keyless (else the ambient CI token). */
+  identityToken?: string;
+  /** `--fulcio-url URL` (keyless). */
+  fulcioUrl?: string;
+  /** `--rekor-url URL`: record the signatures in this transparency log (keyless: the default one). */
+  rekorUrl?: string;
+  /** `--tsa-url URL`: timestamp the signatures with this timestamp authority. */
+  tsaUrl?: string;
   /** `--attest-out DIR`: also write the signed bundles there. */
   attestOut?: string;
   /** false: `--no-trace` (default: traced). */

@@ -23,20 +23,20 @@ export function progressMode(flag: string | undefined, env: NodeJS.ProcessEnv): 
   throw new UsageError('bad-flag', `invalid BUILDKIT_PROGRESS "${fromEnv}": allowed are ${PROGRESS_MODES.join(', ')}`);
 }
 
-/** The build flags of the signing side, as commander gives them. */
-export interface SigningFlags {
-  push?: boolean;
-  key?: string;
-  attestOut?: string;
-}
+const SIGNING_FIELDS = ['push', 'key', 'cert', 'keyless', 'identityToken', 'fulcioUrl', 'rekorUrl', 'tsaUrl', 'attestOut'] as const;
+
+/** The build flags of the signing side, as commander gives them (named as BuildRequest names them). */
+export type SigningFlags = Pick<BuildRequest, (typeof SIGNING_FIELDS)[number]>;
 
 /** BuildRequest fields from the flags (only those given). */
-export function signingRequest(flags: SigningFlags): { push?: boolean; key?: string; attestOut?: string } {
-  return {
-    ...(flags.push === true ? { push: true } : {}),
-    ...(flags.key === undefined ? {} : { key: flags.key }),
-    ...(flags.attestOut === undefined ? {} : { attestOut: flags.attestOut }),
-  };
+export function signingRequest(flags: SigningFlags): SigningFlags {
+  const out: SigningFlags = {};
+  for (const name of SIGNING_FIELDS) {
+    const value = flags[name];
+    if (value === undefined || value === false) continue;
+    (out as Record<string, string | boolean>)[name] = value;
+  }
+  return out;
 }
 
 export interface BuildFlags extends SigningFlags {
@@ -103,7 +103,7 @@ export const buildCommand: CliCommand = {
       .option('--label <K=V>', 'set metadata for an image (repeatable)', collect)
       .option('--target <STAGE>', 'set the target build stage to build')
       .option('-q, --quiet', 'suppress the build output and print the image ID on success')
-      .option('--secret <id=ID,src=FILE|env=VAR>', 'a secret for RUN --mount=type=secret (repeatable); never stored in the image or the trace', collect)
+      .option('--secret <id=ID[,src=FILE|env=VAR]>', 'a secret for RUN --mount=type=secret (repeatable; id=ID alone: the variable ID if set, else the file ID); never stored in the image or the trace', collect)
       .option('--allow <ENTITLEMENT>', `allow an extra privilege: ${ENTITLEMENTS.join(' or ')} (repeatable)`, collect)
       .option('--no-trace', 'build without the eBPF trace (tracing needs root)')
       .option('--trace-out <FILE>', 'write the per-instruction trace as JSON to FILE (also for a failed build)')
@@ -112,7 +112,13 @@ export const buildCommand: CliCommand = {
         'finish, push and sign the build even when the probe stops watching part of it (the trace then says so); by default the build fails',
       )
       .option('--push', 'push every -t name to its registry (through dockerd); with --key, attach the signed attestations to it')
-      .option('--key <FILE>', 'sign the runtime trace and SLSA provenance with this private key (password: $TRACEBUILD_KEY_PASSWORD)')
+      .option('--key <FILE>', 'sign the runtime trace and SLSA provenance with this private key, ours or cosign.key (password: $TRACEBUILD_KEY_PASSWORD, $COSIGN_PASSWORD, else asked on a terminal)')
+      .option('--cert <FILE>', "with --key: the key's X.509 certificate (PEM, leaf first; e.g. a SPIFFE identity from your CA): the bundles carry the certificate")
+      .option('--keyless', 'sign with a short-lived Fulcio certificate for your OIDC identity (Sigstore keyless); recorded in Rekor')
+      .option('--identity-token <TOKEN|FILE>', 'with --keyless: the OIDC identity token, or a file holding it (default: the ambient CI token, e.g. $SIGSTORE_ID_TOKEN or GitHub Actions)')
+      .option('--fulcio-url <URL>', 'with --keyless: the Fulcio CA (default https://fulcio.sigstore.dev)')
+      .option('--rekor-url <URL>', 'record the signatures in this Rekor transparency log (--keyless: default https://rekor.sigstore.dev)')
+      .option('--tsa-url <URL>', 'timestamp the signatures with this RFC 3161 timestamp authority (Sigstore TSA API)')
       .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push')
       .action(async (path: string, flags: BuildFlags) => {
         await runBuild(buildRequest(path, flags, io.env), io, await toolchain());

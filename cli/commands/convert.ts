@@ -1,11 +1,14 @@
 // `tracebuild convert`: the Dockerfile as LLB, printed as JSON. No daemon is contacted, so
-// base images contribute no config (the converter treats them as empty).
+// base images contribute no config (the converter treats them as empty), and the LLB is
+// for the newest BuildKit capabilities tracebuild supports (a build converts for the
+// capabilities its daemon announces, so its LLB may differ: see frontend/convert/capabilities.ts).
 
 import { parseBuildArgs, parseLabels } from '../args.js';
 import type { Command } from 'commander';
 import type { ConvertOptions, DockerfileAstView, NetworkMode, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
 import { contextDirReader, readBuildInputs } from '../build/inputs.js';
+import { syntaxNote } from '../build/parse.js';
 import { networkOption } from './build.js';
 import { collect, type CliCommand } from './command.js';
 
@@ -40,6 +43,8 @@ export async function runConvert<Ast extends DockerfileAstView, Def, E>(
   const labels = parseLabels(request.labels);
   const inputs = readBuildInputs(request, io.cwd);
   const ast = toolchain.parseDockerfile(inputs.dockerfileText, inputs.dockerfileName);
+  const note = syntaxNote(ast, inputs.dockerfileName);
+  if (note !== undefined) io.stderr.write(note);
   const options: ConvertOptions<Ast> = {
     dockerfile: ast,
     buildArgs,
@@ -66,7 +71,7 @@ export const convertCommand: CliCommand = {
   register(program: Command, { io, toolchain }) {
     program
       .command('convert')
-      .description('print the LLB a Dockerfile converts to, as JSON (no daemon contacted)')
+      .description('print the LLB a Dockerfile converts to, as JSON (no daemon contacted: for the newest BuildKit capabilities tracebuild supports)')
       .argument('[PATH]', 'build context directory', '.')
       .option('-f, --file <FILE>', "name of the Dockerfile (default: 'PATH/Dockerfile')")
       .option('--build-arg <K=V>', 'set a build-time variable; `K` alone takes it from the environment (repeatable)', collect)

@@ -69,7 +69,14 @@ describe('tracebuild diff', () => {
     expect(bad.err).toBe(`error: ${join(dir, 'bad.json')}: not a trace: the JSON is an array, not an object with buildSteps\n`);
     const image = await diff(['clean.json', 'registry.example/app:1']);
     expect(image.code).toBe(2);
-    expect(image.err).toBe('error: registry.example/app:1: not a file; reading traces from images needs --key PUB (the attestation is verified first)\n');
+    expect(image.err).toBe('error: registry.example/app:1: not a file; reading traces from images needs --key PUB or --certificate-identity (the attestation is verified first)\n');
+  });
+
+  it('--key means signed: an unsigned trace file is an error (exit 2, trouble), not a silent pass', async () => {
+    const r = await diff(['clean.json', 'trojanized.json', '--key', 'pub.pem']);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('error: clean.json: a trace file, not a signed Sigstore bundle: --key asks for a signature, and this file has none that can be checked\n');
   });
 
   it('notes on stderr that a bundle was not verified, keeping stdout the diff', async () => {
@@ -99,10 +106,13 @@ describe('tracebuild diff', () => {
       seen.push(`${ref} ${options.keyPaths.join(',')}`);
       return { statement, image: `app@sha256:${'ef'.repeat(32)}`, keyId: 'k' };
     };
-    const r = await diff(['app:1', 'trojanized.json', '--key', 'pub.pem'], { fetchImageTrace });
-    expect(seen).toEqual([`app:1 ${join(TRACES, 'pub.pem')}`]);
-    expect(r.code).toBe(1);
-    expect(r.out).toBe(TROJAN_DIFF.replace('--- clean.json', `--- app@sha256:${'ef'.repeat(32)}`));
+    const r = await diff(['app:1', 'app:2', '--key', 'pub.pem'], { fetchImageTrace });
+    expect(seen).toEqual([`app:1 ${join(TRACES, 'pub.pem')}`, `app:2 ${join(TRACES, 'pub.pem')}`]);
+    expect(r.code).toBe(0);
+    // With --key, a trace file next to an image is refused: it carries no signature.
+    const mixed = await diff(['app:1', 'trojanized.json', '--key', 'pub.pem'], { fetchImageTrace });
+    expect(mixed.code).toBe(2);
+    expect(mixed.err).toContain('trojanized.json: a trace file, not a signed Sigstore bundle');
   });
 
   it('shows control characters from the traces as escapes', async () => {

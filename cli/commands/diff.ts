@@ -6,7 +6,9 @@
 import type { Command } from 'commander';
 import { describeError, ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { collect, type CliCommand } from './command.js';
+import type { CliCommand } from './command.js';
+import { addTrustOptions, trustOptions, type TrustFlags } from './trust-flags.js';
+import type { TrustOptions } from '../../verify/index.js';
 import { visible } from '../../common/index.js';
 import { loadTraceInput, type TraceInput, type TraceSource } from '../trace-input.js';
 import type { TraceCommandDeps } from './show.js';
@@ -16,6 +18,8 @@ export interface DiffRequest {
   b: string;
   json: boolean;
   keys: string[];
+  /** Every trust flag; `keys` alone when absent. */
+  trust?: TrustOptions;
 }
 
 /** Exit statuses of `diff`, as diff(1) has them. */
@@ -49,6 +53,7 @@ export async function runDiff(request: DiffRequest, io: CliIo, deps: TraceComman
       cwd: io.cwd,
       env: io.env,
       keyPaths: request.keys,
+      ...(request.trust === undefined ? {} : { trust: request.trust }),
       ...(deps.fetchImageTrace === undefined ? {} : { fetchImageTrace: deps.fetchImageTrace }),
       ...(io.signal === undefined ? {} : { signal: io.signal }),
     });
@@ -70,17 +75,17 @@ export async function runDiff(request: DiffRequest, io: CliIo, deps: TraceComman
 export const diffCommand: CliCommand = {
   register(program: Command, { io, app }) {
     const deps: TraceCommandDeps = { version: app.version, ...(app.fetchImageTrace === undefined ? {} : { fetchImageTrace: app.fetchImageTrace }) };
-    program
+    const command = program
       .command('diff')
       .description('compare what two builds did, per instruction; exit 0 same, 1 different, 2 trouble (like diff(1))')
       .argument('<A>', 'trace file, statement or bundle file, or image')
       .argument('<B>', 'trace file, statement or bundle file, or image')
-      .option('--json', 'print the differences as JSON')
-      .option('--key <PUB>', 'public key that must have signed the attestations (images; checks bundle files\' signatures) (repeatable)', collect)
-      .action(async (a: string, b: string, flags: { json?: boolean; key?: string[] }) => {
+      .option('--json', 'print the differences as JSON');
+    addTrustOptions(command, 'public key that must have signed the attestations (repeatable); with it (or --certificate-identity) both inputs must be signed')
+      .action(async (a: string, b: string, flags: TrustFlags & { json?: boolean }) => {
         let status: number;
         try {
-          status = await runDiff({ a, b, json: flags.json === true, keys: flags.key ?? [] }, io, deps);
+          status = await runDiff({ a, b, json: flags.json === true, keys: flags.key ?? [], trust: trustOptions(flags) }, io, deps);
         } catch (err) {
           const report = describeError(err);
           if (report.kind === 'canceled') throw err;

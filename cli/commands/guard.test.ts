@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
 import { guardRequest, parseDuration, pluginSocketPath } from './guard.js';
+import { trustArgs, trustOptions } from './trust-flags.js';
 
 const flags = { key: ['a.pub'], policy: 'p.yaml', name: 'tracebuild-guard', pluginDir: '/run/docker/plugins', dockerPlugin: true, cacheTtl: '10m', cacheSize: '1000', timeout: '20s', supervise: true };
 
@@ -37,5 +38,25 @@ describe('tracebuild guard flags', () => {
       expect(run).toThrow(UsageError);
       expect(run).toThrow(message);
     }
+  });
+
+  it('trusts certificate identities too, and gives its worker the same trust flags', () => {
+    const identity = {
+      ...flags,
+      key: undefined,
+      certificateIdentity: 'spiffe://example.org/ci/builder',
+      caRoots: 'roots.pem',
+      caIntermediates: 'inter.pem',
+      timestampCertificateChain: 'tsa.pem',
+    };
+    const r = guardRequest(identity);
+    expect(r.trust).toEqual(trustOptions(identity));
+    expect(trustArgs(r.trust)).toEqual([
+      '--certificate-identity', 'spiffe://example.org/ci/builder',
+      '--ca-roots', 'roots.pem',
+      '--ca-intermediates', 'inter.pem',
+      '--timestamp-certificate-chain', 'tsa.pem',
+    ]);
+    expect(trustArgs(guardRequest(flags).trust)).toEqual(['--key', 'a.pub']);
   });
 });

@@ -14,11 +14,12 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { collect, type CliCommand } from './command.js';
+import type { CliCommand } from './command.js';
 import type { RunningWebhook } from '../guard/admission.js';
 import type { RunningPlugin } from '../guard/authz-plugin.js';
 import { engineTarget } from '../../engine/index.js';
-import { loadTrustedKeys, registryClient } from '../../verify/index.js';
+import { hasAnyTrust, loadTrust, registryClient, type TrustOptions } from '../../verify/index.js';
+import { addTrustOptions, trustArgs, trustOptions, type TrustFlags } from './trust-flags.js';
 import { loadPolicy } from './verify-policy.js';
 
 export const DEFAULT_PLUGIN_DIR = '/run/docker/plugins';
@@ -26,6 +27,8 @@ export const DEFAULT_GUARD_NAME = 'tracebuild-guard';
 
 export interface GuardRequest {
   keys: string[];
+  /** Every trust flag (--key and the certificate ones). */
+  trust: TrustOptions;
   policy: string;
   name: string;
   pluginDir: string;
@@ -38,8 +41,7 @@ export interface GuardRequest {
   supervise: boolean;
 }
 
-interface GuardFlags {
-  key?: string[];
+interface GuardFlags extends TrustFlags {
   policy?: string;
   name: string;
   pluginDir: string;
@@ -73,7 +75,8 @@ function parseHostPort(text: string): { host: string; port: number } {
 
 export function guardRequest(flags: GuardFlags): GuardRequest {
   const keys = flags.key ?? [];
-  if (keys.length === 0) throw new UsageError('bad-flag', "required option '--key <PUB>' not specified");
+  const trust = trustOptions(flags);
+  if (!hasAnyTrust(trust)) throw new UsageError('bad-flag', "required option '--key <PUB>' (or --certificate-identity with --trusted-root or --ca-roots) not specified");
   if (flags.policy === undefined) throw new UsageError('bad-flag', "required option '--policy <FILE>' not specified");
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(flags.name)) throw new UsageError('bad-flag', `--name: "${flags.name}" is not a plugin name (letters, digits, . _ -)`);
   const cacheSize = Number(flags.cacheSize);
@@ -88,6 +91,7 @@ export function guardRequest(flags: GuardFlags): GuardRequest {
   if (!flags.dockerPlugin && webhook === undefined) throw new UsageError('bad-flag', '--no-docker-plugin leaves nothing to serve: give --webhook HOST:PORT');
   return {
     keys,
+    trust,
     policy: flags.policy,
     name: flags.name,
     pluginDir: flags.pluginDir,
@@ -104,7 +108,7 @@ export function guardRequest(flags: GuardFlags): GuardRequest {
 /** The worker's command line: the same request, served in-process. */
 function workerArgs(r: GuardRequest): string[] {
   const args = ['guard', '--no-supervise', '--policy', r.policy, '--name', r.name, '--plugin-dir', r.pluginDir];
-  for (const k of r.keys) args.push('--key', k);
+  args.push(...trustArgs(r.trust));
   if (!r.dockerPlugin) args.push('--no-docker-plugin');
   if (r.webhook !== undefined) args.push('--webhook', `${r.webhook.host.includes(':') ? `[${r.webhook.host}]` : r.webhook.host}:${r.webhook.port}`, '--tls-cert', r.webhook.certFile, '--tls-key', r.webhook.keyFile);
   if (r.allowUnattested) args.push('--allow-unattested');
@@ -149,12 +153,12 @@ export async function runGuard(request: GuardRequest, io: CliIo): Promise<void> 
   const log = logger(io);
   // Bad keys or a bad policy fail here, before anything is served or supervised.
   const policy = await loadPolicy(request.policy, io.cwd);
-  const trusted = await loadTrustedKeys(request.keys, io.cwd);
+  const trusted = await loadTrust(request.trust, io.cwd);
   const signal = io.signal ?? new AbortController().signal;
 
   if (request.supervise) {
     if (io.self === undefined) throw new UsageError('bad-flag', 'guard: cannot find its own executable to supervise; run with --no-supervise');
-    log(`supervising a worker (policy ${policy.name ?? request.policy}, ${trusted.length} key(s)); stop with SIGTERM`);
+    log(`supervising a worker (policy ${policy.name ?? request.policy}, trusting ${trusted.summary.join('; ')}); stop with SIGTERM`);
     const { superviseWorker } = await import('../guard/supervisor.js');
     await superviseWorker({ command: io.self.command, args: [...io.self.args, ...workerArgs(request)], env: io.env, probe: healthProbe(request), log, signal });
     log('stopped');
@@ -200,10 +204,10 @@ export async function runGuard(request: GuardRequest, io: CliIo): Promise<void> 
 
 export const guardCommand: CliCommand = {
   register(program: Command, { io }) {
-    program
+    const command = program
       .command('guard')
-      .description('refuse to run images whose attestations do not verify or whose trace breaks a policy: a Docker authorization plugin and/or a Kubernetes admission webhook')
-      .option('--key <PUB>', 'trusted public key file (repeatable; at least one)', collect)
+      .description('refuse to run images whose attestations do not verify or whose trace breaks a policy: a Docker authorization plugin and/or a Kubernetes admission webhook');
+    addTrustOptions(command, 'trusted public key file (repeatable; at least one, or --certificate-identity)')
       .option('--policy <FILE>', 'trace policy (YAML, see attest/POLICY.md) every image must pass')
       .option('--name <NAME>', 'plugin name: dockerd runs with --authorization-plugin=NAME', DEFAULT_GUARD_NAME)
       .option('--plugin-dir <DIR>', "where dockerd looks for plugin sockets", DEFAULT_PLUGIN_DIR)

@@ -11,6 +11,9 @@ import type { CliIo } from '../io.js';
 import { NotAttestedError } from '../build/errors.js';
 import { VerificationFailedError } from '../../verify/index.js';
 import { EngineError as PushError } from '../../engine/index.js';
+import { PassThrough } from 'node:stream';
+import type { PasswordTerminal } from '../password.js';
+import { runKeygen } from './keygen.js';
 
 let dir = '';
 beforeAll(() => {
@@ -49,6 +52,49 @@ describe('tracebuild keygen', () => {
     expect(keyId(key)).toBe(r.out.trim());
   });
 
+  it('reads COSIGN_PASSWORD when TRACEBUILD_KEY_PASSWORD is not set (as cosign)', async () => {
+    const r = await cli(['keygen', '--out', 'cosignpw'], { COSIGN_PASSWORD: 'from-cosign' });
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('encrypted with COSIGN_PASSWORD');
+    expect(r.err + r.out).not.toContain('from-cosign');
+    expect(keyId(await loadPrivateKey(join(dir, 'cosignpw.key'), 'from-cosign'))).toBe(r.out.trim());
+  });
+
+  it('asks for the password twice on a terminal, without echo, as cosign does', async () => {
+    const typed = (answers: string[]): { terminal: PasswordTerminal; shown: string[]; raw: boolean[] } => {
+      const input = new PassThrough() as PassThrough & { isTTY: boolean; setRawMode(mode: boolean): void };
+      const shown: string[] = [];
+      const raw: boolean[] = [];
+      input.isTTY = true;
+      input.setRawMode = (mode: boolean) => void raw.push(mode);
+      const output = {
+        write: (text: string) => {
+          shown.push(text);
+          // answer each prompt as a user would: characters, a typo corrected, Enter
+          if (text.startsWith('Enter password')) setImmediate(() => input.write(`${answers.shift() ?? ''}x\u007f\r`));
+        },
+      };
+      return { terminal: { input, output }, shown, raw };
+    };
+    const io = (): CliIo & { err: string[]; out: string[] } => {
+      const out: string[] = [];
+      const err: string[] = [];
+      return { out, err, stdout: { write: (t: string) => void out.push(t) }, stderr: { write: (t: string) => void err.push(t) }, env: {}, cwd: dir, clock: { now: () => 0 }, ticker: () => () => undefined };
+    };
+    const t = typed(['hunter22', 'hunter22']);
+    const sink = io();
+    const result = await runKeygen({ out: 'prompted' }, sink, t.terminal);
+    expect(result.encrypted).toBe(true);
+    expect(t.shown.filter((l) => l.startsWith('Enter'))).toEqual(['Enter password for private key: ', 'Enter password for private key again: ']);
+    expect(t.raw).toEqual([true, false, true, false]);
+    expect([...t.shown, ...sink.err, ...sink.out].join('')).not.toContain('hunter22');
+    expect(keyId(await loadPrivateKey(join(dir, 'prompted.key'), 'hunter22'))).toBe(result.keyId);
+
+    const mismatch = typed(['one', 'two']);
+    await expect(runKeygen({ out: 'mismatch' }, io(), mismatch.terminal)).rejects.toMatchObject({ code: 'password-mismatch', exit: 'input' });
+    expect(() => statSync(join(dir, 'mismatch.key'))).toThrow();
+  });
+
   it('refuses to overwrite (exit 1), leaving the files as they were', async () => {
     writeFileSync(join(dir, 'taken.pub'), 'mine');
     const r = await cli(['keygen', '--out', 'taken']);
@@ -63,7 +109,7 @@ describe('signing commands: usage', () => {
   it('verify needs --key (exit 2)', async () => {
     const r = await cli(['verify', '127.0.0.1:5000/a:b']);
     expect(r.code).toBe(2);
-    expect(r.err).toContain("required option '--key <PUB>' not specified");
+    expect(r.err).toContain('nothing to trust: give --key PUB');
   });
   it('referrers needs IMAGE (exit 2)', async () => {
     expect((await cli(['referrers'])).code).toBe(2);

@@ -3,16 +3,18 @@
 // referrers API, else the sha256-<hex> tag-schema index; each referrer's own referrers are
 // listed below it (a signature on an attestation, say), to MAX_DEPTH levels.
 //
-// For Sigstore bundles it shows the predicate type (the manifest's
-// `dev.sigstore.bundle.predicateType` annotation) and the signing key id, read from the
-// bundle's `verificationMaterial.publicKey.hint`. Nothing here is verified: that is
+// Each referrer's manifest is fetched by digest and decides what it is (the index entry's
+// artifactType and annotations are not trusted). For Sigstore bundles it shows the predicate
+// type the bundle's statement declares (else the manifest's annotation) and the signing key
+// id, read from the bundle's `verificationMaterial.publicKey.hint` (ours in hex, cosign's in
+// base64), or that a certificate signed it. Nothing here is verified: that is
 // `tracebuild verify`.
 
 import type { Descriptor, Reference, RegistryClient } from '../../oci/index.js';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import type { CliCommand } from './command.js';
-import { ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, bundleKeyHint, bundleLayerOf, parseImageArgument, registryClient } from '../../verify/index.js';
+import { ANNOTATION_CREATED, ANNOTATION_PREDICATE_TYPE, bundleKeyHint, bundleLayerOf, envelopeStatement, parseImageArgument, registryClient } from '../../verify/index.js';
 
 export const MAX_DEPTH = 3;
 
@@ -31,6 +33,8 @@ export interface ReferrerNode {
   predicateType?: string;
   /** Sigstore bundles: the key hint of the bundle (not verified). */
   keyId?: string;
+  /** Sigstore bundles signed with a certificate (keyless, or a CA's) rather than a key. */
+  certificate?: boolean;
   /** Why the bundle could not be read (not fatal for the listing). */
   error?: string;
   referrers: ReferrerNode[];
@@ -44,34 +48,52 @@ export interface ReferrersTree {
 }
 
 
-function isBundle(d: Descriptor): boolean {
-  return (d.artifactType ?? '').startsWith('application/vnd.dev.sigstore.bundle');
-}
-
+/**
+ * What a referrer is, from its manifest fetched by digest (the index's artifactType and
+ * annotations are whatever the last writer put there: cosign 2.5 rewrites other tools'
+ * entries): a Sigstore bundle when the manifest has one bundle layer.
+ */
 async function describeReferrer(client: RegistryClient, repo: Reference, d: Descriptor): Promise<ReferrerNode> {
   const node: ReferrerNode = { digest: d.digest, mediaType: d.mediaType, size: d.size, referrers: [] };
   if (d.artifactType !== undefined) node.artifactType = d.artifactType;
   if (d.annotations !== undefined) node.annotations = { ...d.annotations };
-  if (!isBundle(d)) return node;
   try {
     const fetched = await client.getManifest(repo.withDigest(d.digest));
-    const annotations = fetched.manifest.annotations as Record<string, string> | undefined;
-    // The tag-schema index of some tools drops annotations: the manifest has them.
-    if (node.annotations === undefined && annotations !== undefined) node.annotations = { ...annotations };
-    const layer = bundleLayerOf(fetched.manifest);
-    if (layer === undefined) {
-      node.error = 'no Sigstore bundle layer';
-    } else {
-      const hint = bundleKeyHint(await client.fetchBlob(repo, layer.digest));
+    if (fetched.bytes.byteLength !== d.size) node.error = `the index says ${d.size} bytes, the manifest is ${fetched.bytes.byteLength}`;
+    const manifest = fetched.manifest;
+    const declared = typeof manifest.artifactType === 'string' ? manifest.artifactType : (manifest.config as { mediaType?: unknown } | undefined)?.mediaType;
+    if (typeof declared === 'string' && declared !== '') node.artifactType = declared;
+    const annotations = manifest.annotations as Record<string, string> | undefined;
+    if (annotations !== undefined) node.annotations = { ...annotations };
+    const layer = bundleLayerOf(manifest);
+    if (layer !== undefined) {
+      const bytes = await client.fetchBlob(repo, layer.digest);
+      const hint = bundleKeyHint(bytes);
       if (hint !== undefined) node.keyId = hint;
-      else node.error = 'bundle has no key hint (not JSON, or not a public-key bundle)';
+      const statement = envelopeStatement(bytes);
+      if (typeof statement?.predicateType === 'string') node.predicateType = statement.predicateType;
+      if (hint === undefined) {
+        if (hasCertificate(bytes)) node.certificate = true;
+        else node.error = 'bundle has no key hint and no certificate (not JSON, or not a bundle)';
+      }
+    } else if ((typeof declared === 'string' ? declared : '').startsWith('application/vnd.dev.sigstore.bundle')) {
+      node.error = 'no Sigstore bundle layer';
     }
   } catch (err) {
     node.error = err instanceof Error ? err.message : String(err);
   }
-  const predicateType = node.annotations?.[ANNOTATION_PREDICATE_TYPE];
+  const predicateType = node.predicateType ?? node.annotations?.[ANNOTATION_PREDICATE_TYPE];
   if (predicateType !== undefined) node.predicateType = predicateType;
   return node;
+}
+
+function hasCertificate(bytes: Uint8Array): boolean {
+  try {
+    const vm = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { verificationMaterial?: { certificate?: unknown; x509CertificateChain?: unknown } }).verificationMaterial;
+    return vm?.certificate !== undefined || vm?.x509CertificateChain !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 async function walk(client: RegistryClient, repo: Reference, digest: string, depth: number, seen: Set<string>): Promise<ReferrerNode[]> {
@@ -103,6 +125,7 @@ function renderNodes(nodes: readonly ReferrerNode[], prefix: string): string[] {
     const inner = `${prefix}${last ? '    ' : '│   '}`;
     if (n.predicateType !== undefined) lines.push(`${inner}predicate type: ${n.predicateType}`);
     if (n.keyId !== undefined) lines.push(`${inner}signing key:    ${n.keyId}`);
+    if (n.certificate === true) lines.push(`${inner}signed with:    a certificate (see tracebuild verify --certificate-identity)`);
     const created = n.annotations?.[ANNOTATION_CREATED];
     if (created !== undefined) lines.push(`${inner}created:        ${created}`);
     if (n.error !== undefined) lines.push(`${inner}unreadable:     ${n.error}`);

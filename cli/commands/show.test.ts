@@ -227,10 +227,17 @@ describe('tracebuild show (text)', () => {
   it('refuses an image without --key, and without a fetcher', async () => {
     let r = await show(['registry.example/app:1']);
     expect(r.code).toBe(1);
-    expect(r.err).toBe('error: registry.example/app:1: not a file; reading traces from images needs --key PUB (the attestation is verified first)\n');
+    expect(r.err).toBe('error: registry.example/app:1: not a file; reading traces from images needs --key PUB or --certificate-identity (the attestation is verified first)\n');
     r = await show(['registry.example/app:1', '--key', 'k.pub']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/not wired into this build yet/);
+  });
+
+  it('--key means signed: an unsigned trace file is an error (exit 1), and nothing is shown', async () => {
+    const r = await show(['trojanized.json', '--key', 'k.pub']);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('error: trojanized.json: a trace file, not a signed Sigstore bundle: --key asks for a signature, and this file has none that can be checked\n');
   });
 });
 

@@ -5,7 +5,9 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
-import { collect, type CliCommand } from './command.js';
+import type { CliCommand } from './command.js';
+import { addTrustOptions, trustOptions, type TrustFlags } from './trust-flags.js';
+import type { TrustOptions } from '../../verify/index.js';
 import { renderHtmlReport } from '../report/html.js';
 import { formatShowText } from '../report/text.js';
 import { TracebuildError, writeFileAtomic, type ExitKind } from '../../common/index.js';
@@ -25,6 +27,8 @@ export interface ShowRequest {
   html?: string;
   /** --key PUB (repeatable). */
   keys: string[];
+  /** Every trust flag; `keys` alone when absent. */
+  trust?: TrustOptions;
 }
 
 /** Thrown when the report cannot be written; names the file. Exit 1. */
@@ -57,6 +61,7 @@ export async function runShow(request: ShowRequest, io: CliIo, deps: TraceComman
     cwd: io.cwd,
     env: io.env,
     keyPaths: request.keys,
+    ...(request.trust === undefined ? {} : { trust: request.trust }),
     ...(deps.fetchImageTrace === undefined ? {} : { fetchImageTrace: deps.fetchImageTrace }),
     ...(io.signal === undefined ? {} : { signal: io.signal }),
   });
@@ -75,14 +80,14 @@ export async function runShow(request: ShowRequest, io: CliIo, deps: TraceComman
 export const showCommand: CliCommand = {
   register(program: Command, { io, app }) {
     const deps: TraceCommandDeps = { version: app.version, ...(app.fetchImageTrace === undefined ? {} : { fetchImageTrace: app.fetchImageTrace }) };
-    program
+    const command = program
       .command('show')
       .description("print a build's per-instruction trace: table, process trees, files, network")
       .argument('<IMAGE|FILE>', 'a trace file, an in-toto statement or Sigstore bundle holding one, or an image')
-      .option('--html <OUT>', 'also write a self-contained HTML report to OUT')
-      .option('--key <PUB>', 'public key that must have signed the attestation (images; checks a bundle file\'s signature) (repeatable)', collect)
-      .action(async (input: string, flags: { html?: string; key?: string[] }) => {
-        await runShow({ input, ...(flags.html === undefined ? {} : { html: flags.html }), keys: flags.key ?? [] }, io, deps);
+      .option('--html <OUT>', 'also write a self-contained HTML report to OUT');
+    addTrustOptions(command, "public key that must have signed the attestation (repeatable); with it (or --certificate-identity) a FILE must be a signed bundle")
+      .action(async (input: string, flags: TrustFlags & { html?: string }) => {
+        await runShow({ input, ...(flags.html === undefined ? {} : { html: flags.html }), keys: flags.key ?? [], trust: trustOptions(flags) }, io, deps);
       });
   },
 };

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +88,17 @@ describe('verify --trace FILE --policy FILE', () => {
     expect(r.err).toContain(`error: ${bad}:4: rule 'typo': deny: CEL type error at 1:8: undefined field 'exitcode' on process`);
     const missing = await verify(['--trace', 'traces/clean.json', '--policy', join(dir, 'missing.yaml')]);
     expect(missing.code).toBe(1);
-    expect(missing.err).toContain(`error: ${join(dir, 'missing.yaml')}: cannot be read:`);
+    expect(missing.err).toBe(`error: policy ${join(dir, 'missing.yaml')}: no such file\n`);
+  });
+
+  it('reads a policy and a trace as regular files of bounded size: no FIFO, no device', async () => {
+    const fifo = join(dir, 'policy.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const r = await verify(['--trace', 'traces/clean.json', '--policy', fifo]);
+    expect(r).toMatchObject({ code: 1, err: `error: policy ${fifo} is a FIFO, not a regular file: refused\n` });
+    const zero = await verify(['--trace', '/dev/zero', '--policy', 'pinned-compiler.yaml']);
+    expect(zero.code).toBe(1);
+    expect(zero.err).toBe('error: /dev/zero is a character device, not a regular file: refused\n');
   });
 
   it('a missing trace file exits 1', async () => {
@@ -113,16 +124,57 @@ describe('verify --trace FILE --policy FILE', () => {
     expect(unsigned.out).toContain(`Trace ${bundle} (bundle): trace file not signed (the bundle's signature was not checked`);
     const signed = await verify(['--trace', bundle, '--policy', 'pinned-compiler.yaml', '--key', pub]);
     expect(signed.code).toBe(1);
-    expect(signed.out).toMatch(/\(bundle\): signature verified with key [0-9a-f]{64}\n/);
+    expect(signed.out).toMatch(/\(bundle\): signature verified: signed by key [0-9a-f]{64}\n/);
     expect(signed.out).toContain('VIOLATION  compiler-digest-pinned');
+    // --key alone checks the signature
+    const only = await verify(['--trace', bundle, '--key', pub]);
+    expect(only.code).toBe(0);
+    expect(only.out).toMatch(/^Trace \S+ \(bundle\): signature verified: signed by key [0-9a-f]{64}\n$/);
+    // by another key: exit 1
+    const other = join(dir, 'other.pub');
+    writeFileSync(other, exportPublicKeyPem(generateKeyPair().publicKey));
+    const wrong = await verify(['--trace', bundle, '--key', other]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain(`error: ${bundle}: not verified with --key: bundle is signed by key`);
+  });
+
+  it('--key means signed: a trace file, a bare statement or an envelope is an error (exit 1), not a silent pass', async () => {
+    const { privateKey, publicKey } = generateKeyPair();
+    const pub = join(dir, 'unsigned.pub');
+    writeFileSync(pub, exportPublicKeyPem(publicKey));
+    const statement = buildRuntimeTraceStatement({
+      image: { name: 'app', digest: `sha256:${'cd'.repeat(32)}` },
+      trace: normalizeTrace(JSON.parse(readFileSync(join(ROOT, 'traces', 'clean.json'), 'utf8'))),
+      monitoredProcess: { hostID: 'h', event: 'e' },
+      timestamps: { buildStartedOn: '2025-03-01T10:00:00Z', buildFinishedOn: '2025-03-01T10:00:02Z' },
+    });
+    const stmt = join(dir, 'statement.json');
+    writeFileSync(stmt, JSON.stringify(statement));
+    const envelope = join(dir, 'envelope.json');
+    writeFileSync(envelope, JSON.stringify((await signStatement(statement, { privateKey })).dsseEnvelope));
+    for (const [file, what] of [
+      ['traces/clean.json', 'a trace file'],
+      [stmt, 'a bare in-toto statement'],
+      [envelope, 'a DSSE envelope without its verification material'],
+    ] as const) {
+      for (const extra of [[], ['--policy', 'pinned-compiler.yaml']]) {
+        const r = await verify(['--trace', file, '--key', pub, ...extra]);
+        expect(r.code, `${file} ${extra.join(' ')}`).toBe(1);
+        expect(r.out).toBe('');
+        expect(r.err).toBe(`error: ${file}: ${what}, not a signed Sigstore bundle: --key asks for a signature, and this file has none that can be checked\n`);
+      }
+    }
   });
 
   it('usage errors exit 2', async () => {
-    expect((await verify(['--trace', 'traces/clean.json'])).err).toBe('error: --trace FILE needs --policy FILE\n');
+    expect((await verify(['--trace', 'traces/clean.json'])).err).toBe('error: --trace FILE needs --policy FILE, or --key PUB / --certificate-identity to check its signature\n');
     expect((await verify(['img:1', '--trace', 'traces/clean.json', '--policy', 'x.yaml'])).code).toBe(2);
     expect((await verify(['--policy', 'x.yaml'])).code).toBe(2);
     const noKey = await verify(['img:1', '--policy', 'x.yaml']);
     expect(noKey.code).toBe(2);
-    expect(noKey.err).toBe("error: required option '--key <PUB>' not specified\n");
+    expect(noKey.err).toBe('error: nothing to trust: give --key PUB, or --certificate-identity with --trusted-root or --ca-roots\n');
+    const identityAlone = await verify(['img:1', '--certificate-identity', 'spiffe://example.org/ci']);
+    expect(identityAlone.code).toBe(2);
+    expect(identityAlone.err).toContain('--certificate-identity needs the CAs that issue the certificates');
   });
 });

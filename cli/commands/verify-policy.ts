@@ -1,20 +1,23 @@
 // `verify --policy FILE`: a trace policy (attest/POLICY.md) evaluated on a runtime trace,
 // either the verified runtime-trace attestation of an image (`verify IMAGE --key PUB
-// --policy FILE`) or a trace file (`verify --trace FILE --policy FILE`; a file is not
-// verified unless it is a bundle and --key is given, and the output says so).
+// --policy FILE`) or a trace file (`verify --trace FILE --policy FILE`; without --key or a
+// certificate identity a file is not verified, and the output says so; with them it must be
+// a signed bundle that verifies, else exit 1). `verify --trace FILE --key PUB` without
+// --policy checks the signature alone.
 //
 // Exit status: 0 the policy passes; 1 any violation, a policy that does not parse or
 // type-check (PolicyError: bad input, like a bad Dockerfile), a trace that does not verify.
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Policy, Violation } from '../../attest/index.js';
 import type { Trace } from '../../model/index.js';
 import { evidenceLine } from '../../verify/index.js';
 import { ExitStatus } from '../errors.js';
 import type { CliIo } from '../io.js';
-import { visible } from '../../common/index.js';
+import { USER_FILE_LIMITS, UserFileError, readUserFile, visible } from '../../common/index.js';
 import { loadTraceInput, TraceInputError, type TraceFileSource } from '../trace-input.js';
+import type { TrustOptions } from '../../verify/index.js';
 
 export interface PolicyOutcome {
   /** The policy file as given. */
@@ -31,9 +34,11 @@ export async function loadPolicy(file: string, cwd: string): Promise<Policy> {
   let text: string;
   const { parsePolicy, PolicyError } = await import('../../attest/index.js');
   try {
-    text = await readFile(resolve(cwd, file), 'utf8');
+    // a regular file of bounded size (common/user-file.ts)
+    text = readUserFile(resolve(cwd, file), { what: `policy ${file}`, maxBytes: USER_FILE_LIMITS.policy }).toString('utf8');
   } catch (cause) {
-    throw new PolicyError('invalid-policy', `${file}: cannot be read: ${(cause as Error).message}`, { file, cause });
+    const why = cause instanceof UserFileError ? cause.message : `policy ${file}: cannot be read: ${(cause as Error).message}`;
+    throw new PolicyError('invalid-policy', why, { file, cause });
   }
   return parsePolicy(text, file);
 }
@@ -88,34 +93,44 @@ export function policyExit(outcome: PolicyOutcome, subject: string): ExitStatus 
 
 export interface TracePolicyRequest {
   trace: string;
-  policy: string;
+  /** Absent: only the signature is checked (with --key or an identity). */
+  policy?: string;
   keys: string[];
+  /** Every trust flag; `keys` alone when absent. With any, the file must be a signed bundle. */
+  trust?: TrustOptions;
   json: boolean;
 }
 
-/** `verify --trace FILE --policy FILE [--key PUB]`. */
-export async function runTracePolicy(request: TracePolicyRequest, io: CliIo): Promise<PolicyOutcome> {
-  const policy = await loadPolicy(request.policy, io.cwd);
+/** `verify --trace FILE [--policy FILE] [--key PUB | --certificate-identity ID ...]`. */
+export async function runTracePolicy(request: TracePolicyRequest, io: CliIo): Promise<PolicyOutcome | undefined> {
+  const policy = request.policy === undefined ? undefined : await loadPolicy(request.policy, io.cwd);
   const isFile = await stat(resolve(io.cwd, request.trace)).then(
     () => true,
     () => false,
   );
   if (!isFile) throw new TraceInputError('file-not-found', request.trace, `${request.trace}: no such file (--trace takes a trace, statement or bundle file)`);
-  const input = await loadTraceInput(request.trace, { cwd: io.cwd, env: io.env, keyPaths: request.keys });
+  const input = await loadTraceInput(request.trace, { cwd: io.cwd, env: io.env, keyPaths: request.keys, ...(request.trust === undefined ? {} : { trust: request.trust }) });
   const source = input.source as TraceFileSource;
+  const signature = source.verified
+    ? `signature verified: signed by ${source.signer ?? `key ${source.keyId ?? '?'}`}`
+    : `trace file not signed${source.format === 'trace' ? '' : ` (the ${source.format}'s signature was not checked: give --key PUB, or use \`tracebuild verify IMAGE\`)`}`;
+  const traceJson = { path: request.trace, format: source.format, verified: source.verified, ...(source.keyId === undefined ? {} : { keyId: source.keyId }), ...(source.signer === undefined ? {} : { signer: source.signer }) };
+  if (policy === undefined) {
+    // Only the signature was asked for, and loadTraceInput refused anything unsigned.
+    if (request.json) io.stdout.write(`${JSON.stringify({ trace: traceJson, note: signature }, null, 2)}\n`);
+    else io.stdout.write(`Trace ${visible(request.trace)} (${source.format}): ${signature}\n`);
+    return undefined;
+  }
   const subject = source.subjects.find((s) => s.name !== undefined || s.digest !== undefined);
   const outcome = await evaluate(policy, input.trace, {
     name: subject?.name ?? request.trace,
     digest: subject?.digest ?? '',
   });
-  const signature = source.verified
-    ? `signature verified with key ${source.keyId ?? '?'}`
-    : `trace file not signed${source.format === 'trace' ? '' : ` (the ${source.format}'s signature was not checked: give --key PUB, or use \`tracebuild verify IMAGE\`)`}`;
   if (request.json) {
     io.stdout.write(
       `${JSON.stringify(
         {
-          trace: { path: request.trace, format: source.format, verified: source.verified, ...(source.keyId === undefined ? {} : { keyId: source.keyId }) },
+          trace: traceJson,
           note: signature,
           policy: policyJson(outcome),
         },

@@ -18,7 +18,7 @@ import { attachBundleBytes, pushTinyImage, sampleTrace, signAndAttach, statement
 import { OciTestRegistry } from '../../test/helpers/oci-server.js';
 import type { CliIo } from '../io.js';
 import { traceFromPredicate } from '../../attest/index.js';
-import { BUNDLE_MEDIA_TYPE, VerificationFailedError, fetchVerifiedImageTrace, verifyImage } from '../../verify/index.js';
+import { ANNOTATION_PREDICATE_TYPE, BUNDLE_MEDIA_TYPE, VerificationFailedError, fetchVerifiedImageTrace, verifyImage } from '../../verify/index.js';
 import { formatReferrerTree, listReferrerTree, runReferrers } from './referrers.js';
 import { runVerify } from './verify.js';
 
@@ -139,7 +139,7 @@ describe.each([
     const src = await attested('source');
     const [copied] = statementsFor({ name: src.name, digest: src.digest }, sampleTrace());
     await signAndAttach(client, host, img.repo, img.digest, copied as Statement, signer.privateKey);
-    // signed with a trusted key, valid, but another tool's predicate: reported, not a failure
+    // signed with a trusted key, valid, but another tool's predicate: not selected, not a failure
     await signAndAttach(client, host, img.repo, img.digest, { ...(copied as Statement), subject: [{ name: img.name, digest: { sha256: img.digest.slice(7) } }], predicateType: 'https://example.com/other/v1' }, signer.privateKey);
 
     const cli = io(dir);
@@ -147,18 +147,94 @@ describe.each([
     expect(err).toBeInstanceOf(VerificationFailedError);
     const report = await verifyImage(client, parseReference(img.ref), [pub], dir);
     const failures = report.checks.filter((c) => c.status === 'failed').map((c) => c.failure?.kind);
-    expect(failures).toEqual(['unknown-key', 'signature-invalid', 'malformed-bundle', 'annotation-mismatch', 'subject-mismatch', 'copied-from-another-image']);
-    expect(report.checks.filter((c) => c.status === 'other-predicate').map((c) => c.predicateType)).toEqual(['https://example.com/other/v1']);
+    expect(failures).toEqual(['signature-invalid', 'malformed-bundle', 'annotation-mismatch', 'subject-mismatch', 'copied-from-another-image']);
+    // somebody else's attestations are listed, not failed: another signer, another type
+    expect(report.checks.filter((c) => c.status === 'not-checked').map((c) => [c.notChecked?.reason, c.predicateType])).toEqual([
+      ['other-signer', RUNTIME_TRACE_PREDICATE_TYPE],
+      ['other-type', 'https://example.com/other/v1'],
+    ]);
     expect((err as VerificationFailedError).kinds).toEqual(failures);
     const message = (err as Error).message;
-    expect(message).toMatch(new RegExp(`^${img.ref.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: attestation sha256:[0-9a-f]{12}… \\(runtime-trace\\): it is signed by key ${keyId(stranger.publicKey)}, which is not a trusted key`));
-    expect(message).toContain('(and 5 more failed attestation(s), listed above)');
+    expect(message).toMatch(new RegExp(`^${img.ref.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: attestation sha256:[0-9a-f]{12}… \\(runtime-trace\\): its signature does not verify with key ${keyId(signer.publicKey)}: the attestation was altered after it was signed`));
+    expect(message).toContain('(and 4 more failed attestation(s), listed above)');
     const text = cli.out.join('');
+    expect(text).toMatch(new RegExp(`NOT CHECKED  sha256:[0-9a-f]{64}  runtime-trace: \\[unknown-key\\] it is signed by key ${keyId(stranger.publicKey)}, which is not a trusted key`));
+    expect(text).toMatch(/NOT CHECKED {2}sha256:[0-9a-f]{64} {2}https:\/\/example.com\/other\/v1: predicate type https:\/\/example.com\/other\/v1 was not selected \(--type\)/);
     expect(text).toContain('the attestation was altered after it was signed');
     expect(text).toContain('the bundle is not a valid Sigstore bundle (truncated or corrupted)');
     expect(text).toContain(`its manifest annotation says predicate type ${SLSA_PROVENANCE_PREDICATE_TYPE}, but the signed statement is ${RUNTIME_TRACE_PREDICATE_TYPE}`);
     expect(text).toContain(`its statement is about ${img.name}@${other}, not this image's digest ${img.digest}`);
     expect(text).toContain(`it was made for another image (${src.name}@${src.digest}) and copied onto this one (${img.digest})`);
+  });
+
+  it("another signer's and another type's attestations are listed as not checked; --require-all fails on them; --type selects", async () => {
+    const img = await attested('foreign');
+    const [traceStatement] = statementsFor({ name: img.name, digest: img.digest }, sampleTrace());
+    // a cosign / GitHub style provenance by someone else, and another tool's predicate
+    await signAndAttach(client, host, img.repo, img.digest, { ...(traceStatement as Statement), predicateType: SLSA_PROVENANCE_PREDICATE_TYPE, predicate: { by: 'ci' } }, stranger.privateKey);
+    await signAndAttach(client, host, img.repo, img.digest, { ...(traceStatement as Statement), predicateType: 'https://cyclonedx.org/bom', predicate: {} }, stranger.privateKey);
+    const report = await verifyImage(client, parseReference(img.ref), [pub], dir);
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => [c.status, c.notChecked?.reason])).toEqual([
+      ['verified', undefined],
+      ['verified', undefined],
+      ['not-checked', 'other-signer'],
+      ['not-checked', 'other-type'],
+    ]);
+    const cli = io(dir);
+    await runVerify({ image: img.ref, keys: [pub], json: false }, cli, client);
+    expect(cli.out.join('')).toContain(`Verified: ${img.ref}@${img.digest}: 1 runtime-trace, 1 provenance (2 referrer(s) not checked)`);
+
+    const all = await runVerify({ image: img.ref, keys: [pub], json: false, requireAll: true }, io(dir), client).catch((e: unknown) => e);
+    expect(all).toMatchObject({ kinds: ['not-checked'] });
+    expect((all as Error).message).toMatch(/^--require-all: 2 attestation\(s\) on .* were not verified/);
+
+    // --type selects the other type: verified with the stranger's key, required by default
+    const strangerTypes = await verifyImage(client, parseReference(img.ref), [strangerPub], dir, { types: ['https://cyclonedx.org/bom'] });
+    expect(strangerTypes.ok).toBe(true);
+    expect(strangerTypes.checks.filter((c) => c.status === 'verified').map((c) => c.predicateType)).toEqual(['https://cyclonedx.org/bom']);
+    const noSuchType = await verifyImage(client, parseReference(img.ref), [pub], dir, { types: ['https://example.com/absent/v1'] });
+    expect(noSuchType.ok).toBe(false);
+    expect(noSuchType.missing).toEqual(['https://example.com/absent/v1']);
+  });
+
+  it('decides from the referrer manifest, never the index: a rewritten artifactType, a wrong size, a deleted provenance', async () => {
+    if (api) return; // the tag-schema index is what anyone with push access can rewrite
+    const img = await attested('index');
+    const tagRef = parseReference(img.name).withTag(`sha256-${img.digest.slice(7)}`);
+    const index = await client.getManifest(tagRef, { accept: [MediaType.OciIndex] });
+    const entries = index.manifest.manifests as { digest: string; size: number; artifactType?: string; annotations?: Record<string, string> }[];
+    const rewrite = async (change: (e: (typeof entries)[number], i: number) => (typeof entries)[number] | undefined): Promise<void> => {
+      const manifests = entries.map((e, i) => change({ ...e }, i)).filter((e) => e !== undefined);
+      await client.putManifest(tagRef, enc({ ...index.manifest, manifests }), MediaType.OciIndex);
+    };
+
+    // cosign 2.5's attest rewrote the entries' artifactType to the empty config type
+    await rewrite((e) => ({ ...e, artifactType: MediaType.OciEmpty }));
+    const rewritten = await verifyImage(client, parseReference(img.ref), [pub], dir);
+    expect(rewritten.ok).toBe(true);
+    expect(rewritten.checks.map((c) => c.status)).toEqual(['verified', 'verified']);
+
+    // a wrong size in an entry
+    await rewrite((e, i) => (i === 1 ? { ...e, size: e.size + 1 } : e));
+    const sized = await verifyImage(client, parseReference(img.ref), [pub], dir);
+    expect(sized.ok).toBe(false);
+    expect(sized.checks[1]?.failure).toMatchObject({ kind: 'descriptor-mismatch' });
+    expect(sized.checks[1]?.failure?.message).toContain('the referrers index says its manifest is');
+
+    // the provenance entry deleted: verify passes by default, says it is missing, and
+    // --require-type provenance / --require-all fail
+    await rewrite((e) => (e.annotations?.[ANNOTATION_PREDICATE_TYPE] === SLSA_PROVENANCE_PREDICATE_TYPE ? undefined : e));
+    const cli = io(dir);
+    const gone = await runVerify({ image: img.ref, keys: [pub], json: false }, cli, client);
+    expect(gone.ok).toBe(true);
+    expect(gone.missing).toEqual([SLSA_PROVENANCE_PREDICATE_TYPE]);
+    expect(cli.out.join('')).toContain('MISSING      provenance: no verified attestation of this type (not required: --require-type or --require-all to require it)');
+    for (const options of [{ requireTypes: ['provenance'] }, { requireAll: true }]) {
+      const err = await runVerify({ image: img.ref, keys: [pub], json: false, ...options }, io(dir), client).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kinds: ['missing-type'] });
+      expect((err as Error).message).toContain(`has no verified attestation of type provenance (verified: runtime-trace)`);
+    }
   });
 
   it('rejects a referrer whose manifest names another subject', async () => {

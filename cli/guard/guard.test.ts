@@ -218,6 +218,20 @@ describe('ImageGate, against a registry with signed attestations', () => {
     expect(v.reason).toMatch(/^the policy could not be evaluated on its trace: hostile\.yaml: rule 'hostile': deny: evaluation exceeded its cost limit/);
   });
 
+  it("allows an image that also carries somebody else's attestations (another signer, another type)", async () => {
+    const img = await image();
+    const name = img.digestRef.slice(0, img.digestRef.indexOf('@'));
+    const digest = img.digestRef.slice(img.digestRef.indexOf('@') + 1);
+    const repo = name.slice(host.length + 1);
+    const [trace] = statementsFor({ name, digest }, sampleTrace());
+    if (trace === undefined) throw new Error('no statement');
+    await signAndAttach(client, host, repo, digest, { ...trace, predicateType: 'https://slsa.dev/provenance/v1', predicate: { by: 'github' } }, stranger.privateKey);
+    await signAndAttach(client, host, repo, digest, { ...trace, predicateType: 'https://cosign.sigstore.dev/attestation/vuln/v1', predicate: {} }, stranger.privateKey);
+    const v = await gate().checkDigests(img.tagRef, [img.digestRef]);
+    expect(v).toMatchObject({ allowed: true });
+    expect(v.reason).toContain(`signed by key ${keyId(signer.publicKey)}`);
+  });
+
   it('refuses attestations signed by an unknown key, even with --allow-unattested', async () => {
     const img = await image({ attest: 'stranger' });
     const v = await gate({ allowUnattested: true }).checkDigests(img.tagRef, [img.digestRef]);

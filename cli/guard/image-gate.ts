@@ -10,12 +10,14 @@
 //
 // Refusals come in two classes. "Unattested" (no registry digest, nothing attached, the
 // registry unreachable or too slow) is what `--allow-unattested` lets through, loudly.
-// "Untrusted" (a signature that does not verify, an unknown key, a policy violation) is
-// always refused.
+// "Untrusted" (a signature that does not verify, attestations only by unknown signers, a
+// policy violation) is always refused. Which attestations are judged is `verify`'s
+// selection: other tools' attestations (another predicate type, another signer) are not
+// checked and do not refuse an image that also carries a verified runtime trace.
 
 import type { Policy, Violation } from '../../attest/index.js';
 import { isRegistryError, parseReference, parseReferenceWithDefaultTag, type Reference, type RegistryClient } from '../../oci/index.js';
-import { evidenceLine, newestTraces, verificationError, verifyImageWithKeys, type TrustedKey, type VerifyReport } from '../../verify/index.js';
+import { evidenceLine, newestTraces, signerLabel, verificationError, verifyImageWithKeys, type TrustedKey, type VerifierTrust, type VerifyReport } from '../../verify/index.js';
 import { VerdictCache } from './verdict-cache.js';
 import { oneLine } from '../../common/index.js';
 
@@ -40,7 +42,8 @@ export interface Verdict {
 
 export interface ImageGateOptions {
   client: RegistryClient;
-  trusted: readonly TrustedKey[];
+  /** Keys, or everything `verify` can trust (keys, certificate identities). */
+  trusted: readonly TrustedKey[] | VerifierTrust;
   policy: Policy;
   allowUnattested: boolean;
   /** How long a verified digest is trusted without checking again. */
@@ -51,7 +54,7 @@ export interface ImageGateOptions {
   /** The guard's log: one line per decision. */
   log: (line: string) => void;
   /** For tests: verification without a registry. */
-  verify?: (client: RegistryClient, ref: Reference, trusted: readonly TrustedKey[]) => Promise<VerifyReport>;
+  verify?: (client: RegistryClient, ref: Reference, trusted: readonly TrustedKey[] | VerifierTrust) => Promise<VerifyReport>;
   now?: () => number;
 }
 
@@ -176,7 +179,9 @@ export class ImageGate {
       return this.refuse({ ...base, reason: `cannot fetch the attestations of ${digestRef}: ${this.errorText(err)}` }, 'unattested');
     }
     if (!report.ok) {
-      if (report.failure?.kind === 'no-attestations' && report.checks.length === 0) {
+      // Nothing signed is attached (other tools' artifacts aside). Attestations that are all
+      // somebody else's are not "unattested": they are refused as untrusted, as before.
+      if (report.failure?.kind === 'no-attestations' && !report.checks.some((c) => c.status === 'failed')) {
         return this.refuse({ ...base, reason: `${short(digestRef)} has no signed attestations attached` }, 'unattested');
       }
       return this.refuse({ ...base, reason: `its attestations do not verify: ${oneLine(verificationError(report).message)}` }, 'untrusted');
@@ -194,7 +199,7 @@ export class ImageGate {
       return this.refuse({ ...base, reason: `the policy could not be evaluated on its trace: ${this.errorText(err)}` }, 'untrusted');
     }
     if (violations.length > 0) return this.refuseViolations(base, violations);
-    const verdict: Verdict = { ...base, allowed: true, reason: `attestations verified with key ${newest.keyId ?? '?'} and policy ${this.policyName()} passed` };
+    const verdict: Verdict = { ...base, allowed: true, reason: `attestations verified (signed by ${signerLabel(newest)}) and policy ${this.policyName()} passed` };
     this.cache.set(digestRef, verdict);
     this.options.log(`allow ${image} (${digestRef}): ${verdict.reason}`);
     return verdict;

@@ -3,7 +3,7 @@
 // Status stream, the caller's frontend and the export.
 import type { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import type { BuildKitClient, Endpoint, GatewaySolveRequest, SolveResult, StatusBatch, WorkerInfo } from './types.js';
+import type { BuildKitClient, DaemonInfo, Endpoint, GatewaySolveRequest, SolveResult, StatusBatch, WorkerInfo } from './types.js';
 import { describeTarget, describeTlsError, oneLine } from '../../common/index.js';
 import { BuildKitConnectionError, SolveError } from './errors.js';
 import { endpointTarget, type DialTarget } from './endpoint.js';
@@ -13,6 +13,7 @@ import { grpcStatus, method, Rpc, type Msg } from './rpc.js';
 import { toStatusBatch } from './status.js';
 import { Gateway, gatewayError } from './gateway.js';
 import { newId, openControlSession, openDockerSession, type Session } from './session.js';
+import { describeDaemon, dockerdVersion } from './daemon.js';
 
 const CONTROL = 'moby.buildkit.v1.Control';
 
@@ -118,12 +119,29 @@ export async function connectBuildKit(endpoint: Endpoint, options: ConnectOption
       cause: err,
     });
   }
+  impl.daemon = await learnDaemon(endpoint, target, impl);
   return impl;
+}
+
+/** The daemon's versions: dockerd's `GET /version` and BuildKit's Control.Info, each
+ * when the daemon has it (BuildKit v0.8 answers Info with UNIMPLEMENTED). */
+async function learnDaemon(endpoint: Endpoint, target: DialTarget, impl: Client): Promise<DaemonInfo> {
+  const [engine, buildkitVersion] = await Promise.all([
+    endpoint.kind === 'docker' ? dockerdVersion(target) : Promise.resolve({} as { version?: string; apiVersion?: string }),
+    impl.buildkitVersion(),
+  ]);
+  const info: Omit<DaemonInfo, 'description'> = {
+    engine: endpoint.kind === 'docker' ? 'dockerd' : 'buildkitd',
+    ...engine,
+    ...(buildkitVersion === undefined ? {} : { buildkitVersion }),
+  };
+  return { ...info, description: describeDaemon({ ...info, description: '' }) };
 }
 
 class Client implements BuildKitClient {
   private readonly rpc: Rpc;
   private closed = false;
+  daemon: DaemonInfo;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -132,6 +150,19 @@ class Client implements BuildKitClient {
     private readonly sessionTransport: 'docker-upgrade' | 'control-stream',
   ) {
     this.rpc = new Rpc(client);
+    this.daemon = { engine: endpoint.kind === 'docker' ? 'dockerd' : 'buildkitd', description: endpoint.kind === 'docker' ? "dockerd's BuildKit" : 'the buildkitd daemon' };
+  }
+
+  /** Control.Info's BuildKit version; undefined where the daemon has no Info (v0.8) or it fails. */
+  async buildkitVersion(): Promise<string | undefined> {
+    try {
+      const res = await this.rpc.unary(method(CONTROL, 'Info'), {}, { deadlineMs: 5_000 });
+      const v = (res.buildkitVersion as Msg | undefined)?.version;
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    } catch {
+      // UNIMPLEMENTED on BuildKit v0.8; anything else: the version stays unknown.
+      return undefined;
+    }
   }
 
   async listWorkers(): Promise<WorkerInfo[]> {
@@ -148,7 +179,7 @@ class Client implements BuildKitClient {
 
   solve(request: GatewaySolveRequest): Promise<SolveResult> {
     if (this.closed) return Promise.reject(new SolveError('connection-lost', 'BuildKit client is closed'));
-    return runSolve(this.rpc, this.sessionTransport, this.transport, request);
+    return runSolve(this.rpc, this.sessionTransport, this.transport, request, this.daemon);
   }
 
   close(): void {
@@ -196,6 +227,7 @@ async function runSolve(
   sessionTransport: 'docker-upgrade' | 'control-stream',
   transport: Transport,
   req: GatewaySolveRequest,
+  daemon: DaemonInfo,
 ): Promise<SolveResult> {
   // One controller cancels everything: the caller's signal, or our own failure paths.
   const ctl = new AbortController();
@@ -279,7 +311,7 @@ async function runSolve(
       start(0);
     });
 
-    const gateway = new Gateway(rpc, ref, ctl.signal, session.id);
+    const gateway = new Gateway(rpc, ref, ctl.signal, session.id, daemon);
     // A failed Solve (e.g. bad exporter) must not leave us waiting for the gateway.
     const early = solveOutcome.then((o) => {
       if (!o.ok) ctl.abort();

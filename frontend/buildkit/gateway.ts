@@ -3,7 +3,7 @@
 // through the gateway: Control.Solve with an empty Frontend registers a forwarder for the
 // build ref, and every LLBBridge call names that ref in `buildkit-controlapi-buildid`.
 import * as grpc from '@grpc/grpc-js';
-import type { GatewayApi, LlbDefinition, Platform } from './types.js';
+import type { BuildKitCapabilities, DaemonInfo, GatewayApi, LlbDefinition, Platform } from './types.js';
 import { SolveError } from './errors.js';
 import { grpcStatus, method, type Msg, type Rpc } from './rpc.js';
 
@@ -26,14 +26,32 @@ export function definitionMessage(def: LlbDefinition): Msg {
   return { def: def.def, metadata };
 }
 
+/** The enabled caps of a PongResponse list (APICap: ID = 1, Enabled = 2). */
+export function enabledCaps(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const c of list as Msg[]) {
+    if (typeof c.ID === 'string' && c.ID !== '' && c.Enabled === true && !out.includes(c.ID)) out.push(c.ID);
+  }
+  return out.sort();
+}
+
+/** The capabilities a PongResponse announces. */
+export function capabilitiesFromPong(pong: Msg): BuildKitCapabilities {
+  return { llb: enabledCaps(pong.LLBCaps), frontend: enabledCaps(pong.FrontendAPICaps) };
+}
+
 export class Gateway implements GatewayApi {
   private readonly md: Record<string, string>;
+  /** Set by ping(), which the solve calls before the frontend runs. */
+  capabilities: BuildKitCapabilities = { llb: [], frontend: [] };
 
   constructor(
     private readonly rpc: Rpc,
     buildRef: string,
     private readonly signal: AbortSignal,
     readonly sessionId: string,
+    readonly daemon: DaemonInfo,
   ) {
     this.md = { 'buildkit-controlapi-buildid': buildRef };
   }
@@ -50,7 +68,9 @@ export class Gateway implements GatewayApi {
     const deadline = Date.now() + 15_000;
     for (;;) {
       try {
-        return await this.call('Ping', {});
+        const pong = await this.call('Ping', {});
+        this.capabilities = capabilitiesFromPong(pong);
+        return pong;
       } catch (err) {
         const st = grpcStatus(err);
         const retriable = st && /no such job|not found/i.test(st.details) && st.code !== grpc.status.CANCELLED;

@@ -14,7 +14,10 @@ export type {
   ServedFile,
   Platform,
   WorkerInfo,
+  DaemonInfo,
+  BuildKitCapabilities,
 } from './types.js';
+export { describeDaemon } from './daemon.js';
 export { endpointFromEnv } from './endpoint.js';
 export { connectBuildKit } from './client.js';
 export type { ConnectOptions } from './client.js';

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSessionServer, metadataList } from './session.js';
+import { createSessionServer, metadataList, queryUnescape, RawHeaderLists, recordRawHeaders } from './session.js';
+import net from 'node:net';
 import { method, Rpc, type Msg } from './rpc.js';
 import { PacketType, type Packet } from './filesync.js';
 import type { ServedFile } from './types.js';
@@ -44,11 +45,14 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function diffCopy(headers: [string, string][]): { call: grpc.ClientDuplexStream<Msg, Msg>; packets: Packet[]; done: Promise<grpc.StatusObject> } {
+function diffCopy(
+  headers: [string, string][],
+  over: Rpc = rpc,
+): { call: grpc.ClientDuplexStream<Msg, Msg>; packets: Packet[]; done: Promise<grpc.StatusObject> } {
   const md = new grpc.Metadata();
   for (const [k, v] of headers) md.add(k, v);
   const m = method('moby.filesync.v1.FileSync', 'DiffCopy');
-  const call = rpc.client.makeBidiStreamRequest<Msg, Msg>(
+  const call = over.client.makeBidiStreamRequest<Msg, Msg>(
     m.path,
     (v) => Buffer.from(m.requestType.encode(m.requestType.fromObject(v)).finish()),
     (b) => m.responseType.toObject(m.responseType.decode(b), { longs: String, enums: Number }) as Msg,
@@ -135,5 +139,57 @@ describe('metadataList', () => {
     md.add('exclude-patterns', 'c');
     expect(metadataList(md, 'exclude-patterns')).toEqual(['a', 'b', 'c']);
     expect(metadataList(md, 'missing')).toBeUndefined();
+  });
+
+  it('keeps a value holding ", " whole when the raw headers of the request were recorded', () => {
+    const raw = new RawHeaderLists();
+    raw.active = true;
+    raw.record([':path', '/x', 'include-patterns', 'a, b.txt', 'include-patterns', 'c', 'followpaths', 'd, e']);
+    const md = new grpc.Metadata();
+    md.add('include-patterns', 'a, b.txt, c'); // as Node joined the two headers
+    md.add('followpaths', 'd, e'); // one header
+    expect(metadataList(md, 'include-patterns', raw)).toEqual(['a, b.txt', 'c']);
+    expect(metadataList(md, 'followpaths', raw)).toEqual(['d, e']);
+  });
+
+  it('decodes the lists the daemon URL-escaped (<key>-encoded)', () => {
+    const md = new grpc.Metadata();
+    md.add('followpaths', 'dir-%C3%B6, with%2C+comma.txt, %C4%89');
+    md.add('followpaths-encoded', '1');
+    expect(metadataList(md, 'followpaths')).toEqual(['dir-ö', 'with, comma.txt', 'ĉ']);
+    expect(queryUnescape('100%')).toBe('100%');
+  });
+});
+
+describe('a session connection injected as dockerd hands it over', () => {
+  it('sends the paths of repeated headers whole, ", " inside them included', async () => {
+    writeFileSync(path.join(ctx, 'with, comma.txt'), 'comma');
+    const raw = new RawHeaderLists();
+    const injected = createSessionServer({ contextDir: ctx, dockerignore: [] }, raw);
+    const injector = injected.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    recordRawHeaders(injected, raw);
+    expect(raw.active).toBe(true);
+    const sock = path.join(dir, 'inject.sock');
+    const listener = net.createServer((c) => injector.injectConnection(c));
+    await new Promise<void>((r) => listener.listen(sock, r));
+    const client = new Rpc(new grpc.Client(`unix://${sock}`, grpc.credentials.createInsecure()));
+    try {
+      const { packets, done } = diffCopy(
+        [
+          ['dir-name', 'context'],
+          ['include-patterns', 'with, comma.txt'],
+          ['include-patterns', 'a.txt'],
+        ],
+        client,
+      );
+      expect((await done).code).toBe(grpc.status.OK);
+      const paths = packets.filter((p) => p.stat).map((p) => p.stat?.path);
+      expect(paths).toEqual(['a.txt', 'with, comma.txt']);
+    } finally {
+      client.client.close();
+      injector.destroy();
+      injected.forceShutdown();
+      listener.close();
+    }
   });
 });

@@ -7,6 +7,7 @@
 //   raw HTTP/2 bytes of that connection.
 // Either way the connection is handed to grpc-js with a connection injector.
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import type { ServedFile } from './types.js';
@@ -51,13 +52,82 @@ export function newId(): string {
   return s;
 }
 
-/** Splits metadata values that Node's HTTP/2 layer joined with ", " for repeated headers. */
-export function metadataList(md: grpc.Metadata, key: string): string[] | undefined {
+/**
+ * The values of a repeated header as the daemon sent them. Node's HTTP/2 layer joins
+ * repeated headers with ", ", which cannot be split back when a value holds ", " itself;
+ * the session server keeps each request's raw header list (RawHeaderLists), so the joined
+ * string is looked up there, and only split where it is not known.
+ */
+export class RawHeaderLists {
+  private readonly lists = new Map<string, string[]>();
+  /** Set once the raw headers of the server's requests are being recorded. */
+  active = false;
+
+  /** Records the repeated headers of one request (Node's `rawHeaders`: name, value, ...). */
+  record(rawHeaders: readonly string[]): void {
+    const byKey = new Map<string, string[]>();
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const key = String(rawHeaders[i]).toLowerCase();
+      if (key.startsWith(':')) continue;
+      const list = byKey.get(key) ?? [];
+      list.push(String(rawHeaders[i + 1]));
+      byKey.set(key, list);
+    }
+    for (const [key, list] of byKey) if (list.length > 1) this.lists.set(`${key}\0${list.join(', ')}`, list);
+  }
+
+  /** The values a joined header stood for, if recorded. */
+  lookup(key: string, joined: string): string[] | undefined {
+    return this.lists.get(`${key}\0${joined}`);
+  }
+}
+
+/**
+ * A metadata list as the daemon sent it: repeated headers separated again (raw, see
+ * RawHeaderLists), then decoded where the daemon says it URL-escaped them
+ * (`<key>-encoded: 1`, which BuildKit v0.12+ sends for values with non-ASCII characters:
+ * then every value of the key is escaped, so ", " inside one cannot be mistaken).
+ */
+export function metadataList(md: grpc.Metadata, key: string, raw?: RawHeaderLists): string[] | undefined {
   const values = md.get(key);
   if (values.length === 0) return undefined;
+  const encoded = md.get(`${key}-encoded`).some((v) => ['1', 't', 'true', 'TRUE', 'True', 'T'].includes(String(v)));
   const out: string[] = [];
-  for (const v of values) out.push(...String(v).split(', '));
-  return out;
+  for (const v of values) {
+    const joined = String(v);
+    const known = raw?.lookup(key, joined);
+    if (known) out.push(...known);
+    else if (encoded || raw?.active !== true) out.push(...joined.split(', ')); // escaped values hold no ", "
+    else out.push(joined); // recorded requests: not a list, so one header
+  }
+  return encoded ? out.map(queryUnescape) : out;
+}
+
+/**
+ * Records the raw headers of every request the server's injected connections carry
+ * (grpc-js keeps its HTTP/2 servers in a private map; where that is not there, nothing is
+ * recorded and lists are split at ", " as before).
+ */
+export function recordRawHeaders(server: grpc.Server, raw: RawHeaderLists): void {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) return;
+  for (const h2 of servers.keys() as IterableIterator<unknown>) {
+    if (!(h2 instanceof EventEmitter)) continue;
+    h2.prependListener('stream', (_stream: unknown, _headers: unknown, _flags: unknown, rawHeaders: unknown) => {
+      if (Array.isArray(rawHeaders)) raw.record(rawHeaders.map(String));
+    });
+    raw.active = true;
+  }
+}
+
+/** Go's url.QueryUnescape (`+` is a space; a bad escape leaves the value as it is, as the
+ * daemon's own decoder ignores the error). */
+export function queryUnescape(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
 }
 
 function toPacketStream(call: grpc.ServerDuplexStream<Msg, Msg>): PacketStream {
@@ -77,7 +147,7 @@ function toPacketStream(call: grpc.ServerDuplexStream<Msg, Msg>): PacketStream {
 }
 
 /** The session services as a grpc-js server (not yet attached to any connection). */
-export function createSessionServer(opts: SessionOptions): grpc.Server {
+export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLists()): grpc.Server {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
@@ -91,22 +161,22 @@ export function createSessionServer(opts: SessionOptions): grpc.Server {
   server.addService(serviceDefinition(FILESYNC), {
     DiffCopy: (call: grpc.ServerDuplexStream<Msg, Msg>) => {
       const md = call.metadata;
-      const dirName = metadataList(md, 'dir-name')?.[0] ?? '';
+      const dirName = metadataList(md, 'dir-name', raw)?.[0] ?? '';
       if (dirName !== CONTEXT_DIR_NAME) {
         call.emit('error', { code: grpc.status.NOT_FOUND, details: `no access allowed to dir "${dirName}"` });
         return;
       }
-      const daemonExcludes = metadataList(md, 'exclude-patterns');
+      const daemonExcludes = metadataList(md, 'exclude-patterns', raw);
       // With `override-excludes: true` the daemon's excludes replace the client's own.
-      const override = metadataList(md, 'override-excludes')?.[0] === 'true';
+      const override = metadataList(md, 'override-excludes', raw)?.[0] === 'true';
       rootPromise ??= resolveRoot(opts.contextDir);
       void rootPromise
         .then((root) =>
           sendContext(toPacketStream(call), {
             root,
-            includePatterns: metadataList(md, 'include-patterns'),
+            includePatterns: metadataList(md, 'include-patterns', raw),
             excludePatterns: daemonExcludes,
-            followPaths: metadataList(md, 'followpaths'),
+            followPaths: metadataList(md, 'followpaths', raw),
             dockerignore: override ? [] : opts.dockerignore,
             onFileServed: opts.onFileServed,
             signal: opts.signal,
@@ -163,7 +233,8 @@ function sanitizeHeader(v: string): string {
 export async function openDockerSession(target: DialTarget, opts: SessionOptions): Promise<Session> {
   const id = newId();
   const sharedKey = newId();
-  const server = createSessionServer(opts);
+  const raw = new RawHeaderLists();
+  const server = createSessionServer(opts, raw);
   const socket = await dial(target);
   try {
     await upgradeH2c(socket, '/session', sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild')));
@@ -175,6 +246,7 @@ export async function openDockerSession(target: DialTarget, opts: SessionOptions
   // connection HTTP/2, and node's HTTP/2 server refuses a TLS socket that does not say so.
   if ('alpnProtocol' in socket) Object.defineProperty(socket, 'alpnProtocol', { value: 'h2', configurable: true, writable: true });
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  recordRawHeaders(server, raw);
   injector.injectConnection(socket);
   socket.resume();
   let closed = false;
@@ -229,7 +301,8 @@ class BytesMessageDuplex extends Duplex {
 export function openControlSession(rpc: Rpc, opts: SessionOptions): Session {
   const id = newId();
   const sharedKey = newId();
-  const server = createSessionServer(opts);
+  const raw = new RawHeaderLists();
+  const server = createSessionServer(opts, raw);
   const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'));
   const md = new grpc.Metadata();
   for (const [k, v] of headers) md.add(k.toLowerCase(), v);
@@ -247,6 +320,7 @@ export function openControlSession(rpc: Rpc, opts: SessionOptions): Session {
   });
   const duplex = new BytesMessageDuplex(call);
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  recordRawHeaders(server, raw);
   injector.injectConnection(duplex);
   let closed = false;
   return {

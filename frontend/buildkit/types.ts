@@ -27,8 +27,33 @@ export interface WorkerInfo {
   platforms: { os: string; architecture: string }[];
 }
 
+/** What the client learned about the daemon when it connected (daemon.ts): for messages
+ * and the trace, never for gating features (that is what BuildKitCapabilities is for). */
+export interface DaemonInfo {
+  /** dockerd's embedded BuildKit, or a standalone buildkitd. */
+  engine: 'dockerd' | 'buildkitd';
+  /** dockerd's version (Engine API `GET /version`), when the endpoint is dockerd. */
+  version?: string;
+  /** dockerd's Engine API version, e.g. "1.45". */
+  apiVersion?: string;
+  /** BuildKit's version from Control.Info (v0.11+), as reported (may be "v0.0.0+unknown"). */
+  buildkitVersion?: string;
+  /** How messages name the daemon, e.g. "dockerd 20.10.24's BuildKit (v0.8.x)". */
+  description: string;
+}
+
+/** What the daemon's BuildKit supports, from the gateway's Ping (enabled caps only). */
+export interface BuildKitCapabilities {
+  /** LLB caps (pb caps, e.g. "exec.secretenv", "file.copy.includeexcludepatterns"). */
+  llb: string[];
+  /** Frontend API caps (e.g. "solve.base", "frontend.inputs"). */
+  frontend: string[];
+}
+
 export interface BuildKitClient {
   readonly endpoint: Endpoint;
+  /** Learned at connect time. */
+  readonly daemon: DaemonInfo;
   listWorkers(): Promise<WorkerInfo[]>;
   solve(request: GatewaySolveRequest): Promise<SolveResult>;
   /** Releases every handle (gRPC channel, local proxy); the process can then exit. */
@@ -82,6 +107,11 @@ export interface GatewayApi {
    * daemon, and the files come from whichever session answers first.
    */
   readonly sessionId: string;
+  /** The daemon's capabilities, from the gateway's Ping (answered before the frontend runs).
+   * Absent (a test's fake gateway): the converter assumes the newest it supports. */
+  readonly capabilities?: BuildKitCapabilities;
+  /** The daemon as connect learned it (versions, for messages). */
+  readonly daemon?: DaemonInfo;
   resolveImageConfig(ref: string, platform: Platform): Promise<{ digest?: string; config: Record<string, unknown> }>;
 }
 

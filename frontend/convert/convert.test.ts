@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convertOptions } from '../../test/helpers/convert.js';
+import { convertOptions, ON_V0_8 } from '../../test/helpers/convert.js';
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import { decodeDefinition } from '../llb/index.js';
 import type { DecodedOp } from '../llb/index.js';
@@ -17,9 +17,10 @@ const busyboxConfig: ResolvedImage = {
   },
 };
 
-/** As `tracebuild build` would convert: every base image resolves to busybox's config. */
+/** As `tracebuild build` would convert on dockerd 20.10 (BuildKit v0.8): every base image
+ * resolves to busybox's config. */
 function opts(text: string, extra: Partial<ConvertOptions> = {}): ConvertOptions {
-  return convertOptions(text, { resolveImageConfig: async () => busyboxConfig, ...extra });
+  return convertOptions(text, { resolveImageConfig: async () => busyboxConfig, ...ON_V0_8, ...extra });
 }
 
 async function convert(text: string, extra: Partial<ConvertOptions> = {}): Promise<Conversion> {

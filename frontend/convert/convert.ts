@@ -12,7 +12,7 @@
 // Wildcards of COPY --parents need a listing of the context, which is asynchronous while
 // dispatch is not: a first pass that meets one is dispatched again once it is listed.
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
-import { LlbState, marshal, digestOf, decodeDefinition } from '../llb/index.js';
+import { LlbState, marshal, vertexDigests, decodeDefinition } from '../llb/index.js';
 import type { LlbDefinition, MarshalOptions } from '../llb/index.js';
 import { resolveBaseImages } from './base-images.js';
 import { dispatchPass } from './dispatch/pass.js';
@@ -21,7 +21,8 @@ import { internalMetadata } from './dispatch/state.js';
 import type { DispatchContext, DispatchState } from './dispatch/state.js';
 import { ConvertError } from './errors.js';
 import { imageToJSON } from './image.js';
-import { globalScope } from './meta-args.js';
+import { frontendArgsFrom, globalScope } from './meta-args.js';
+import { Capabilities } from './capabilities.js';
 import { ParentsGlobs } from './parents.js';
 import { DEFAULT_PLATFORM } from './platform.js';
 import { addDependencies, findTarget, reachableFrom, SCRATCH, stageTable } from './stages.js';
@@ -31,7 +32,8 @@ import type { Conversion, ConvertOptions, BuildStep } from './types.js';
 async function prepare(opts: ConvertOptions): Promise<Plan> {
   const ast: DockerfileAst = opts.dockerfile;
   if (ast.stages.length === 0) throw new ConvertError('empty-dockerfile', ast.fileName, 0, 'the Dockerfile has no build stage');
-  checkSyntaxDirective(ast);
+  // `# syntax=` names a frontend image; tracebuild is the frontend, so the CLI notes it
+  // and nothing else happens here.
   const targetPlatform = opts.platform ?? DEFAULT_PLATFORM;
   const buildPlatform = opts.platform ?? DEFAULT_PLATFORM;
   const scope = globalScope(ast, opts.buildArgs, buildPlatform, targetPlatform);
@@ -40,56 +42,39 @@ async function prepare(opts: ConvertOptions): Promise<Plan> {
   addDependencies(table);
   const reachable = reachableFrom(target);
   await resolveBaseImages(table, reachable, targetPlatform, opts.resolveImageConfig);
-  return { infos: table.infos, target, reachable, metaArgs: scope.metaArgs, targetPlatform };
-}
-
-/** `# syntax=`: only BuildKit's own Dockerfile frontend (which tracebuild reimplements). */
-const STANDARD_FRONTEND =
-  /^(?:docker\.io\/)?docker\/dockerfile(?:-upstream)?(?::(?:1(?:\.\d+){0,2}(?:-(?:labs|experimental))?|latest|labs|experimental|master|master-labs|master-experimental))?(?:@sha256:[0-9a-f]{64})?$/;
-
-export function isStandardFrontend(ref: string): boolean {
-  return STANDARD_FRONTEND.test(ref.trim());
-}
-
-function checkSyntaxDirective(ast: DockerfileAst): void {
-  const ref = ast.directives.syntax;
-  if (ref === undefined || isStandardFrontend(ref)) return;
-  throw new ConvertError(
-    'unsupported',
-    ast.fileName,
-    ast.directives.syntaxLine ?? 1,
-    `unsupported frontend image ${ref}: tracebuild builds with its own Dockerfile frontend`,
-  );
+  return { infos: table.infos, target, reachable, metaArgs: scope.metaArgs, targetPlatform, frontendArgs: frontendArgsFrom(opts.buildArgs) };
 }
 
 /** Converts a parsed Dockerfile into an LLB definition, the image config and the source map. */
 export async function convertDockerfile(opts: ConvertOptions): Promise<Conversion> {
   const plan = await prepare(opts);
+  const caps = new Capabilities(opts.capabilities);
   const contextName = opts.contextName || 'context';
   const localOpts = { sessionId: opts.sessionId, sharedKeyHint: contextName, excludePatterns: opts.excludePatterns };
 
   const globs = new ParentsGlobs(opts.readContextDir, opts.excludePatterns, opts.dockerfile.fileName);
   const firstLocal = LlbState.local(contextName, localOpts);
-  let first = dispatchPass(opts, plan, firstLocal, globs);
+  let first = dispatchPass(opts, plan, firstLocal, globs, caps);
   // resolve() answers every source the pass asked for, and the next pass asks for the same
   // ones, so this runs at most once.
   while (globs.hasPending) {
     await globs.resolve();
-    first = dispatchPass(opts, plan, firstLocal, globs);
+    first = dispatchPass(opts, plan, firstLocal, globs, caps);
   }
   let followPaths: string[] = [];
   if (!first.ctx.ctxPaths.has('/')) {
     followPaths = [...first.ctx.ctxPaths].map((p) => p.replace(/^\/+/, '')).sort();
   }
   const local = LlbState.local(contextName, { ...localOpts, followPaths });
-  const { ctx, target } = dispatchPass(opts, plan, local, globs);
+  const { ctx, target } = dispatchPass(opts, plan, local, globs, caps);
   ctx.metadata.set(local, internalMetadata(ctx, '[internal] load build context'));
 
   const mopts: MarshalOptions = { defaultPlatform: plan.targetPlatform };
   const definition: LlbDefinition = marshal(target.llb, ctx.metadata, mopts);
   const inGraph = new Set(decodeDefinition(definition).map((o) => o.digest));
+  const digestOf = vertexDigests(mopts);
   const vertexIn = (state: LlbState): string | undefined => {
-    const vertex = digestOf(state, mopts);
+    const vertex = digestOf(state);
     return vertex && inGraph.has(vertex) ? vertex : undefined;
   };
 

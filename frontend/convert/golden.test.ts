@@ -1,8 +1,11 @@
-// Golden tests: every testdata/<case>/Dockerfile (and testdata/errors/<case>/Dockerfile) is converted (no daemon: base configs
-// empty, as `tracebuild convert` does; the case folder is the context listed for COPY
-// --parents wildcards) and describeConversion's JSON is compared with
-// testdata/<case>/convert.golden.json. A case that fails to parse or convert records
-// {"error": message} instead. Regenerate with UPDATE_GOLDEN=1.
+// Golden tests: every testdata/<case>/Dockerfile (and testdata/errors/<case>/Dockerfile) is
+// converted (no daemon: base configs empty, as `tracebuild convert` does; the case folder
+// is the context listed for COPY --parents wildcards) for two daemons' capabilities, and
+// describeConversion's JSON is compared with a golden file:
+//   convert.golden.json        dockerd 20.10's BuildKit v0.8 (its LLB caps, Engine API 1.41)
+//   convert.v0.13.golden.json  dockerd 26's BuildKit v0.13 (its LLB caps, Engine API 1.45)
+// A case that fails to parse or convert records {"error": message} instead. Regenerate
+// with UPDATE_GOLDEN=1.
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -11,10 +14,20 @@ import { describe, expect, it } from 'vitest';
 import { parseDockerfile } from '../../dockerfile-parser/index.js';
 import { cleanPath } from '../../common/index.js';
 import { convertDockerfile, describeConversion } from './index.js';
-import type { ContextDirReader } from './index.js';
+import type { ContextDirReader, DaemonCapabilities } from './index.js';
+import { V0_13_FRONTEND_CAPS, V0_13_LLB_CAPS, V0_8_LLB_CAPS } from './index.js';
 
 const testdata = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'testdata');
 const update = process.env['UPDATE_GOLDEN'] === '1';
+
+/** The case's Dockerfile: `Dockerfile`, else a lower-case `dockerfile` (as buildx finds it). */
+function caseDockerfile(dir: string): string | undefined {
+  for (const name of ['Dockerfile', 'dockerfile']) {
+    const p = join(dir, name);
+    if (existsSync(p) && statSync(p).isFile()) return p;
+  }
+  return undefined;
+}
 
 /** Case folders (relative to testdata) holding a regular-file Dockerfile: testdata/<case>
  * and the failing cases under testdata/errors/<case>. */
@@ -27,8 +40,7 @@ function findCases(): string[] {
       const caseRel = rel ? `${rel}/${name}` : name;
       const dir = join(testdata, caseRel);
       if (!statSync(dir).isDirectory()) continue;
-      const df = join(dir, 'Dockerfile');
-      if (existsSync(df) && statSync(df).isFile()) out.push(caseRel);
+      if (caseDockerfile(dir) !== undefined) out.push(caseRel);
     }
   };
   scan('');
@@ -86,11 +98,17 @@ function targetOf(dir: string): string | undefined {
   return undefined;
 }
 
-async function describeCase(name: string): Promise<unknown> {
+/** The daemons the golden files are for: file name, capabilities. */
+const DAEMONS: ReadonlyArray<[string, DaemonCapabilities]> = [
+  ['convert.golden.json', { llb: V0_8_LLB_CAPS, engineApiVersion: '1.41', name: "dockerd 20.10.24's BuildKit (v0.8.x)" }],
+  ['convert.v0.13.golden.json', { llb: V0_13_LLB_CAPS, frontend: V0_13_FRONTEND_CAPS, engineApiVersion: '1.45', name: "dockerd 26.1.5's BuildKit (v0.13.x)" }],
+];
+
+async function describeCase(name: string, capabilities: DaemonCapabilities): Promise<unknown> {
   const dir = join(testdata, name);
   const target = targetOf(dir);
   try {
-    const ast = parseDockerfile(readFileSync(join(dir, 'Dockerfile'), 'utf8'), 'Dockerfile');
+    const ast = parseDockerfile(readFileSync(caseDockerfile(dir) ?? join(dir, 'Dockerfile'), 'utf8'), 'Dockerfile');
     const conv = await convertDockerfile({
       dockerfile: ast,
       buildArgs: {},
@@ -99,6 +117,7 @@ async function describeCase(name: string): Promise<unknown> {
       noCache: false,
       excludePatterns: readDockerignore(dir),
       readContextDir: contextReader(dir),
+      capabilities,
       ...(target !== undefined ? { target } : {}),
     });
     return describeConversion(conv);
@@ -113,14 +132,16 @@ describe('convert golden files', () => {
   });
 
   for (const name of cases) {
-    it(name, async () => {
-      const got = JSON.stringify(await describeCase(name), null, 2) + '\n';
-      const golden = join(testdata, name, 'convert.golden.json');
+    for (const [file, capabilities] of DAEMONS) {
+    it(`${name} (${file})`, async () => {
+      const got = JSON.stringify(await describeCase(name, capabilities), null, 2) + '\n';
+      const golden = join(testdata, name, file);
       if (update || !existsSync(golden)) {
         writeFileSync(golden, got);
         if (!update) console.warn(`created ${golden}`);
       }
       expect(got).toBe(readFileSync(golden, 'utf8'));
     });
+    }
   }
 });

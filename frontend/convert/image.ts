@@ -9,6 +9,8 @@ export interface HealthConfig {
   Interval?: number;
   Timeout?: number;
   StartPeriod?: number;
+  /** Docker 25+ (Engine API 1.44). */
+  StartInterval?: number;
   Retries?: number;
 }
 
@@ -128,6 +130,8 @@ export function parseImage(raw: Record<string, unknown>): ImageSpec {
     if (to !== undefined) h.Timeout = to;
     const sp = num(hc['StartPeriod']);
     if (sp !== undefined) h.StartPeriod = sp;
+    const si = num(hc['StartInterval']);
+    if (si !== undefined) h.StartInterval = si;
     const r = num(hc['Retries']);
     if (r !== undefined) h.Retries = r;
     config.Healthcheck = h;
@@ -213,6 +217,7 @@ export function imageToJSON(img: ImageSpec): Record<string, unknown> {
     if (c.Healthcheck.Interval) h['Interval'] = c.Healthcheck.Interval;
     if (c.Healthcheck.Timeout) h['Timeout'] = c.Healthcheck.Timeout;
     if (c.Healthcheck.StartPeriod) h['StartPeriod'] = c.Healthcheck.StartPeriod;
+    if (c.Healthcheck.StartInterval) h['StartInterval'] = c.Healthcheck.StartInterval;
     if (c.Healthcheck.Retries) h['Retries'] = c.Healthcheck.Retries;
     cfg['Healthcheck'] = h;
   }

@@ -2,6 +2,7 @@
 export { convertDockerfile, describeConversion } from './convert.js';
 export { ConvertError } from './errors.js';
 export type { ConvertErrorCode } from './errors.js';
+export { NEWEST_CAPABILITIES, V0_8_LLB_CAPS, V0_13_FRONTEND_CAPS, V0_13_LLB_CAPS } from './capabilities.js';
 export type {
   Platform,
   ResolvedImage,
@@ -11,4 +12,5 @@ export type {
   Conversion,
   ContextDirEntry,
   ContextDirReader,
+  DaemonCapabilities,
 } from './types.js';

@@ -2,7 +2,7 @@
 // platform ARGs, then the ARGs before the first FROM, each overridden by a --build-arg of
 // its name. FROM lines (image, --platform) expand in it; a stage's ARG without a default
 // takes its value from it; the proxy variables among the build args go to every RUN.
-import { expandWord, ExpansionError } from '../../dockerfile-parser/index.js';
+import { ExpansionBudget, expandWord, ExpansionError } from '../../dockerfile-parser/index.js';
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import type { ProxyEnv } from '../llb/index.js';
 import { ConvertError } from './errors.js';
@@ -40,9 +40,10 @@ export function globalScope(ast: DockerfileAst, buildArgs: Record<string, string
     for (const m of metaArgs) if (m.key === name) v = m.value ?? '';
     return v;
   };
+  const budget = new ExpansionBudget();
   const expand = (word: string, line: number): string => {
     try {
-      return expandWord(word, lookup, ast.directives.escape);
+      return expandWord(word, lookup, ast.directives.escape, budget);
     } catch (e) {
       if (e instanceof ExpansionError) throw new ConvertError('expansion-failed', file, line, e.message, { cause: e });
       throw e;
@@ -72,4 +73,17 @@ export function proxyEnvFrom(args: Record<string, string>): ProxyEnv | undefined
     found = true;
   }
   return found ? pe : undefined;
+}
+
+/**
+ * The build arguments BuildKit's own Dockerfile frontend reads as its options (they are
+ * not ARGs of the Dockerfile): BUILDKIT_SANDBOX_HOSTNAME (the hostname of every RUN) and
+ * BUILDKIT_CACHE_MOUNT_NS (prefixed to cache mount ids). BUILDKIT_CONTEXT_KEEP_GIT_DIR
+ * only applies to a git build context and BUILDKIT_MULTI_PLATFORM to the exporter and
+ * vertex names; tracebuild has neither remote contexts nor multi-platform exports, so
+ * they change nothing here.
+ */
+export function frontendArgsFrom(args: Record<string, string>): { hostname?: string; cacheMountNs: string } {
+  const hostname = args['BUILDKIT_SANDBOX_HOSTNAME'];
+  return { ...(hostname ? { hostname } : {}), cacheMountNs: args['BUILDKIT_CACHE_MOUNT_NS'] ?? '' };
 }

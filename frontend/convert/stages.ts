@@ -211,18 +211,31 @@ export function addDependencies(table: StageTable): void {
     });
   }
 
-  // Circular dependencies.
+  // Circular dependencies: a depth-first walk kept on a stack of its own (10,000
+  // chained stages are 10,000 deep).
   const visiting = new Set<StageInfo>();
   const done = new Set<StageInfo>();
-  const visit = (s: StageInfo): void => {
-    if (done.has(s)) return;
-    if (visiting.has(s)) failAt(file, s.fromLine, 'circular-dependency', `circular dependency detected on stage: ${s.displayName}`);
-    visiting.add(s);
-    for (const dep of s.deps) visit(dep);
-    visiting.delete(s);
-    done.add(s);
-  };
-  for (const s of infos) visit(s);
+  for (const root of infos) {
+    if (done.has(root)) continue;
+    const stack: { stage: StageInfo; deps: Iterator<StageInfo> }[] = [];
+    const enter = (stage: StageInfo): void => {
+      if (visiting.has(stage)) failAt(file, stage.fromLine, 'circular-dependency', `circular dependency detected on stage: ${stage.displayName}`);
+      visiting.add(stage);
+      stack.push({ stage, deps: stage.deps.values() });
+    };
+    enter(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const next = top.deps.next();
+      if (next.done === true) {
+        stack.pop();
+        visiting.delete(top.stage);
+        done.add(top.stage);
+      } else if (!done.has(next.value)) {
+        enter(next.value);
+      }
+    }
+  }
 
   // A table of one entry (no image either) gives progress names without a stage name.
   if (infos.length === 1) (infos[0] as StageInfo).displayName = '';
@@ -230,13 +243,15 @@ export function addDependencies(table: StageTable): void {
 
 /** The target and every stage or image it needs, through bases and dependencies. */
 export function reachableFrom(target: StageInfo): Set<StageInfo> {
-  const out = new Set<StageInfo>();
-  const walk = (s: StageInfo): void => {
-    if (out.has(s)) return;
-    out.add(s);
-    if (s.base) walk(s.base);
-    for (const d of s.deps) walk(d);
-  };
-  walk(target);
+  const out = new Set<StageInfo>([target]);
+  const pending = [target];
+  while (pending.length > 0) {
+    const s = pending.pop()!;
+    for (const next of s.base === undefined ? s.deps : [s.base, ...s.deps]) {
+      if (out.has(next)) continue;
+      out.add(next);
+      pending.push(next);
+    }
+  }
   return out;
 }

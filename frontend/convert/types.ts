@@ -2,8 +2,9 @@
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import type { LlbDefinition } from '../llb/index.js';
 import type { BuildStep } from '../../model/index.js';
+import type { DaemonCapabilities } from './capabilities.js';
 
-export type { BuildStep };
+export type { BuildStep, DaemonCapabilities };
 
 export interface Platform {
   os: string;
@@ -60,10 +61,13 @@ export interface ConvertOptions {
   platform?: Platform;
   /** Absent (convert command, no daemon): base config treated as empty. */
   resolveImageConfig?: ImageConfigResolver;
-  /** The build context, for what BuildKit v0.8's LLB cannot leave to the daemon: the
-   * wildcards of COPY --parents (expanded here, one copy per match). Only read when such a
-   * wildcard is used; without it, one is an error. */
+  /** The build context, for what a daemon without copy include patterns (BuildKit v0.8)
+   * cannot do itself: the wildcards of COPY --parents (expanded here, one copy per match).
+   * Only read when such a wildcard is used; without it, one is an error. */
   readContextDir?: ContextDirReader;
+  /** What the daemon's BuildKit supports (its gateway's caps) and how to name it. Absent
+   * (`tracebuild convert`, no daemon): the newest capabilities tracebuild supports. */
+  capabilities?: DaemonCapabilities;
 }
 
 export interface Conversion {

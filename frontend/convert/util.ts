@@ -13,6 +13,9 @@ export { goQuote };
 /** An ordered env list as BuildKit's LLB state keeps it: adding a key that exists
  * removes the old entry and appends the new one at the end. */
 export class EnvList {
+  /** Built on the first lookup: a stage with thousands of ENVs looks each up in O(1). */
+  private index: Map<string, string> | undefined;
+
   private constructor(private readonly entries: readonly (readonly [string, string])[]) {}
 
   static empty(): EnvList {
@@ -24,11 +27,12 @@ export class EnvList {
   }
 
   get(key: string): string | undefined {
-    return this.entries.find(([k]) => k === key)?.[1];
+    this.index ??= new Map(this.entries);
+    return this.index.get(key);
   }
 
   has(key: string): boolean {
-    return this.entries.some(([k]) => k === key);
+    return this.get(key) !== undefined;
   }
 
   toArray(): string[] {

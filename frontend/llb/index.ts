@@ -12,6 +12,7 @@ export type {
   Vertex,
   ExecOptions,
   MountSpec,
+  SecretEnvSpec,
   MountType,
   CacheSharing,
   CopyOptions,
@@ -22,5 +23,5 @@ export type {
   LocalOptions,
   FileActionSpec,
 } from './state.js';
-export { marshal, digestOf, decodeDefinition, sha256Digest, cleanAbs } from './marshal.js';
+export { marshal, digestOf, vertexDigests, decodeDefinition, sha256Digest, cleanAbs } from './marshal.js';
 export type { MarshalOptions, MetadataByState, DecodedOp } from './marshal.js';

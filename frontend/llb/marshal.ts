@@ -38,6 +38,13 @@ function put(obj: Obj, key: string, value: unknown): void {
   obj[key] = value;
 }
 
+/** A message of the given fields, zero values left out (see put). */
+function message(fields: Record<string, unknown>): Obj {
+  const o: Obj = {};
+  for (const [k, v] of Object.entries(fields)) put(o, k, v);
+  return o;
+}
+
 const arrayIndexLike = /^(0|[1-9][0-9]*)$/;
 
 /** A map as a plain object whose key order is sorted bytewise (JS keeps string-key
@@ -85,11 +92,36 @@ class Marshaler {
     this.platform = options.defaultPlatform ?? DEFAULT_PLATFORM;
   }
 
-  /** Encodes v after its inputs; appends each new digest to `order` (dependencies first). */
-  visit(v: Vertex): Encoded {
-    const hit = this.cache.get(v);
+  /** Encodes v after its inputs; appends each new digest to `order` (dependencies first).
+   * Iterative, not recursive: a chain of 100,000 RUNs is 100,000 vertices deep. */
+  visit(root: Vertex): Encoded {
+    const hit = this.cache.get(root);
     if (hit) return hit;
-    for (const input of v.inputs()) this.visit(input.vertex);
+    const stack: { vertex: Vertex; inputsPushed: boolean }[] = [{ vertex: root, inputsPushed: false }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (this.cache.has(top.vertex)) {
+        stack.pop();
+        continue;
+      }
+      if (!top.inputsPushed) {
+        // inputs in order: the first is encoded (with its own inputs) before the second
+        top.inputsPushed = true;
+        const inputs = top.vertex.inputs();
+        for (let i = inputs.length - 1; i >= 0; i--) {
+          const input = inputs[i]!.vertex;
+          if (!this.cache.has(input)) stack.push({ vertex: input, inputsPushed: false });
+        }
+        continue;
+      }
+      stack.pop();
+      this.encode(top.vertex);
+    }
+    return this.cache.get(root)!;
+  }
+
+  /** Encodes a vertex whose inputs are encoded. */
+  private encode(v: Vertex): void {
     const op = this.opObject(v);
     const bytes = getOpType().encode(op).finish();
     const enc = { digest: sha256Digest(bytes), bytes };
@@ -98,7 +130,6 @@ class Marshaler {
       this.emitted.add(enc.digest);
       this.order.push(enc);
     }
-    return enc;
   }
 
   inputOf(o: Output): { digest: string; index: number } {
@@ -158,14 +189,10 @@ class Marshaler {
     put(
       meta,
       'extraHosts',
-      v.extraHosts.map((h) => {
-        const o: Obj = {};
-        put(o, 'Host', h.host);
-        put(o, 'IP', h.ip);
-        return o;
-      }),
+      v.extraHosts.map((h) => message({ Host: h.host, IP: h.ip })),
     );
     put(meta, 'hostname', v.hostname);
+    put(meta, 'removeMountStubsRecursive', v.removeMountStubs);
 
     const mounts = v.mounts.map((m) => {
       const pm: Obj = {};
@@ -176,6 +203,7 @@ class Marshaler {
       put(pm, 'output', m.output);
       put(pm, 'readonly', m.readonly);
       put(pm, 'mountType', { bind: 0, secret: 1, ssh: 2, cache: 3, tmpfs: 4 }[m.type]);
+      if (m.tmpfsSize !== undefined) pm['TmpfsOpt'] = { size: m.tmpfsSize };
       if (m.type === 'cache') {
         const co: Obj = {};
         put(co, 'ID', m.cacheId);
@@ -198,6 +226,11 @@ class Marshaler {
     put(exec, 'mounts', mounts);
     put(exec, 'network', { sandbox: 0, host: 1, none: 2 }[v.network]);
     put(exec, 'security', { sandbox: 0, insecure: 1 }[v.security]);
+    put(
+      exec,
+      'secretenv',
+      v.secretEnv.map((e) => message({ ID: e.id, name: e.name, optional: e.optional })),
+    );
     const op: Obj = {};
     put(op, 'inputs', inputs.map(inputObj));
     op['exec'] = exec;
@@ -235,6 +268,9 @@ class Marshaler {
           put(c, 'allowWildcard', s.opts.allowWildcard);
           put(c, 'allowEmptyWildcard', s.opts.allowEmptyWildcard);
           put(c, 'timestamp', s.opts.timestampNs ?? -1);
+          put(c, 'include_patterns', s.opts.includePatterns);
+          put(c, 'exclude_patterns', s.opts.excludePatterns);
+          put(c, 'modeStr', s.opts.modeStr);
           a['copy'] = c;
           break;
         }
@@ -357,8 +393,15 @@ function sortedMapAllowAny<V>(m: Record<string, V>): Record<string, V> {
 
 /** The digest of the vertex that produces `state` (undefined for scratch). */
 export function digestOf(state: LlbState, options: MarshalOptions = {}): string | undefined {
-  if (!state.output) return undefined;
-  return new Marshaler(options).visit(state.output.vertex).digest;
+  return vertexDigests(options)(state);
+}
+
+/** A function giving the digest of the vertex that produces a state (undefined for
+ * scratch), with one memo for all its calls: the digests of every step of a chain cost
+ * one marshal of the chain, not one each. */
+export function vertexDigests(options: MarshalOptions = {}): (state: LlbState) => string | undefined {
+  const m = new Marshaler(options);
+  return (state) => (state.output ? m.visit(state.output.vertex).digest : undefined);
 }
 
 /** One op of a definition decoded to plain JSON. */

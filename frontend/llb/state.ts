@@ -52,6 +52,15 @@ export interface MountSpec {
   optional?: boolean;
   /** Writable mount whose result is not needed. */
   noOutput?: boolean;
+  /** tmpfs size limit in bytes (TmpfsOpt, cap exec.mount.tmpfs.size). */
+  tmpfsSize?: number;
+}
+
+/** A secret given to the process as an environment variable (cap exec.secretenv). */
+export interface SecretEnvSpec {
+  id: string;
+  name: string;
+  optional: boolean;
 }
 
 export interface ExecOptions {
@@ -67,6 +76,9 @@ export interface ExecOptions {
   readonlyRootfs?: boolean;
   mounts?: MountSpec[];
   platform?: LlbPlatform;
+  /** Meta.removeMountStubsRecursive (cap exec.meta.removemountstubs.recursive). */
+  removeMountStubs?: boolean;
+  secretEnv?: SecretEnvSpec[];
 }
 
 /** A mount as the exec op records it, after sorting and output numbering. */
@@ -85,6 +97,7 @@ export interface ExecMount {
   optional: boolean;
   /** -1 when the mount produces no output. */
   output: number;
+  tmpfsSize: number | undefined;
 }
 
 export class ExecVertex {
@@ -99,6 +112,8 @@ export class ExecVertex {
   readonly network: NetworkMode;
   readonly security: SecurityMode;
   readonly platform: LlbPlatform | undefined;
+  readonly removeMountStubs: boolean;
+  readonly secretEnv: readonly SecretEnvSpec[];
   /** Bind/cache/tmpfs mounts sorted by dest, then secret and ssh mounts, as BuildKit's client orders them. */
   readonly mounts: readonly ExecMount[];
 
@@ -115,6 +130,8 @@ export class ExecVertex {
     this.network = o.network ?? 'sandbox';
     this.security = o.security ?? 'sandbox';
     this.platform = o.platform;
+    this.removeMountStubs = o.removeMountStubs ?? false;
+    this.secretEnv = Object.freeze((o.secretEnv ?? []).map((e) => Object.freeze({ ...e })));
 
     type Spec = MountSpec & { isRoot?: boolean };
     const specs: Spec[] = [{ dest: '/', readonly: o.readonlyRootfs ?? false, isRoot: true }, ...(o.mounts ?? [])];
@@ -145,6 +162,7 @@ export class ExecVertex {
         mode: m.mode,
         optional: m.optional ?? false,
         output: producesOutput ? next++ : -1,
+        tmpfsSize: type === 'tmpfs' && m.tmpfsSize ? m.tmpfsSize : undefined,
       };
     });
     this.mounts = Object.freeze(mounts.map((m) => Object.freeze(m)));
@@ -178,6 +196,12 @@ export interface CopyOptions {
   allowEmptyWildcard?: boolean;
   /** Unix nanoseconds; undefined = keep (-1 on the wire). */
   timestampNs?: number;
+  /** Only what matches one of these (below src) is copied (cap file.copy.includeexcludepatterns). */
+  includePatterns?: string[];
+  /** What matches one of these is left out. */
+  excludePatterns?: string[];
+  /** A symbolic mode (`u+x,go-w`), instead of `mode` (cap file.copy.modestring). */
+  modeStr?: string;
 }
 
 export interface MkdirOptions {

@@ -2,10 +2,15 @@
 // context and a few optional files that tell the tests how to build it.
 //
 //   testdata/<case>/                 a case that must build, the same with docker and tracebuild
-//     Dockerfile, context files
+//     Dockerfile (or a lower-case `dockerfile`), context files
 //     build-args        optional: KEY=VALUE lines passed as --build-arg (# comments allowed)
 //     parity-skip       optional: the reason this case is left out of the parity test
-//     docker-skip       optional: the reason docker 20.10 cannot build it (parity skips it too)
+//     docker-skip       optional: the reason BuildKit's own frontend (the oracle) cannot build
+//                       it: tracebuild's image is checked against expect.json instead. A line
+//                       `DAEMON: reason` (DAEMON a TRACEBUILD_TEST_DAEMON id) is about that
+//                       daemon only; a line without one is about every daemon
+//     daemon-skip       optional: `DAEMON: reason` lines: the case is not built on that daemon
+//                       at all (neither builder can build it there; the reason says why)
 //     expect-links      optional: `PATH -> TARGET` lines, symlinks both images must have
 //     context-path      optional: the build context, relative to the case folder (default .)
 //     cli-args          optional: more build arguments, one per line (e.g. `-f` and a path)
@@ -20,6 +25,7 @@
 //     expected-exit       the exit code (1 for build errors, 2 for usage errors)
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { currentDaemon } from './daemons.js';
 import { testdataDir } from './environment.js';
 
 export interface BuildCase {
@@ -34,7 +40,10 @@ export interface BuildCase {
   /** -f value when cli-args names one (absolute), for convert. */
   file?: string;
   paritySkip?: string;
+  /** Why the oracle cannot build it on this run's daemon (docker-skip). */
   dockerSkip?: string;
+  /** Why the case is not built on this run's daemon at all (daemon-skip). */
+  daemonSkip?: string;
   expectLinks: Array<{ path: string; linkname: string }>;
   /** From expect.json: files the image built by tracebuild must hold. */
   expectFiles?: ExpectedFile[];
@@ -121,9 +130,46 @@ function loadCase(dir: string): BuildCase {
   if (expectText !== undefined) c.expectFiles = JSON.parse(expectText) as ExpectedFile[];
   const parity = reason('parity-skip');
   if (parity !== undefined) c.paritySkip = parity;
-  const docker = reason('docker-skip');
+  const daemon = currentDaemon().id;
+  const docker = daemonReason(readOptional(dir, 'docker-skip'), daemon, true, 'docker-skip');
   if (docker !== undefined) c.dockerSkip = docker;
+  const skip = daemonReason(readOptional(dir, 'daemon-skip'), daemon, false, 'daemon-skip');
+  if (skip !== undefined) c.daemonSkip = skip;
   return c;
+}
+
+const DAEMON_LINE = /^(docker\d+):\s*(.*)$/;
+
+/**
+ * The reason a per-daemon file gives for `daemon`: its `DAEMON: reason` lines for that
+ * daemon, and (when `unprefixedForAll`) its lines without a daemon, which are about every
+ * daemon. Undefined when no line is about it.
+ */
+export function daemonReason(text: string | undefined, daemon: string, unprefixedForAll: boolean, file: string): string | undefined {
+  if (text === undefined) return undefined;
+  const reasons: string[] = [];
+  const all = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  for (const l of all) {
+    const m = DAEMON_LINE.exec(l);
+    if (m) {
+      if (m[1] === daemon) reasons.push(m[2] || `(${file} gives no reason)`);
+    } else if (unprefixedForAll) {
+      reasons.push(l);
+    } else {
+      throw new Error(`${file}: expected "DAEMON: reason", got ${JSON.stringify(l)}`);
+    }
+  }
+  if (all.length === 0 && unprefixedForAll) return `(${file} gives no reason)`;
+  return reasons.length > 0 ? reasons.join(' ') : undefined;
+}
+
+/** The case's Dockerfile: `Dockerfile`, else a lower-case `dockerfile` (as buildx finds it). */
+export function caseDockerfile(dir: string): string | undefined {
+  for (const name of ['Dockerfile', 'dockerfile']) {
+    const p = path.join(dir, name);
+    if (existsSync(p) && statSync(p).isFile()) return p;
+  }
+  return undefined;
 }
 
 function subdirs(dir: string): string[] {
@@ -137,12 +183,20 @@ function subdirs(dir: string): string[] {
 /** Every testdata/<case>/ that must build (all but testdata/errors), sorted by name. */
 export function listCases(): BuildCase[] {
   return subdirs(testdataDir)
-    .filter((d) => path.basename(d) !== 'errors' && existsSync(path.join(d, 'Dockerfile')))
+    .filter((d) => path.basename(d) !== 'errors' && caseDockerfile(d) !== undefined)
     .map(loadCase);
 }
 
-/** Every testdata/errors/<case>/, sorted by name. */
+/** Every testdata/errors/<case>/ of this run's daemon, sorted by name: a case whose
+ * daemon-skip names the daemon (the feature it fails for is there) is left out, saying so. */
 export function listErrorCases(): ErrorCase[] {
+  return allErrorCases().filter((c) => {
+    if (c.daemonSkip !== undefined) console.log(`errors: ${c.name} not run on ${currentDaemon().name}: ${c.daemonSkip}`);
+    return c.daemonSkip === undefined;
+  });
+}
+
+function allErrorCases(): ErrorCase[] {
   return subdirs(errorsDir).map((dir) => {
     const c = loadCase(dir);
     const expectedError = lines(readOptional(dir, 'expected-error.txt'));

@@ -5,7 +5,9 @@
 // TRACEBUILD_PARITY_SELF_CHECK=1 compares docker with docker (the second build with
 // --no-cache) instead: it checks the harness and the cases without tracebuild.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   diffImages,
@@ -21,16 +23,23 @@ import {
   tracebuildBuild,
   tracebuildConvert,
   uniqueTag,
+  currentDaemon,
   type BuildCase,
   type ExpectedFile,
   type BuildOptions,
   type ImageInfo,
 } from '../helpers/index.js';
+import { tracingUnavailable } from '../helpers/trace-actions.js';
+import type { Trace } from '../../model/index.js';
 
 const gate = await integrationGate();
 const selfCheck = process.env.TRACEBUILD_PARITY_SELF_CHECK === '1';
 const otherName = selfCheck ? 'docker-again' : 'tracebuild';
-const cases = listCases();
+const daemon = currentDaemon();
+const allCases = listCases();
+for (const c of allCases.filter((k) => k.daemonSkip !== undefined)) console.log(`parity: ${c.name} not built on ${daemon.name}: ${c.daemonSkip}`);
+/** The cases of this run's daemon (daemon-skip leaves some out on one daemon). */
+const cases = allCases.filter((k) => k.daemonSkip === undefined);
 
 /** Digests of host files that must never appear in an image (symlinks pointing at them). */
 const hostSecrets = new Map(
@@ -76,7 +85,7 @@ function unmetExpectations(image: ImageInfo, expected: readonly ExpectedFile[]):
   return problems;
 }
 
-describe.skipIf(gate.skip || selfCheck)('cases docker 20.10 cannot build: tracebuild against expect.json', () => {
+describe.skipIf(gate.skip || selfCheck)(`cases BuildKit's own frontend on ${daemon.name} cannot build: tracebuild against expect.json`, () => {
   for (const c of cases.filter((k) => k.dockerSkip !== undefined)) {
     test(c.name, async () => {
       expect(c.expectFiles, `${c.name} has docker-skip, so it needs an expect.json`).toBeDefined();
@@ -108,7 +117,7 @@ describe.skipIf(gate.skip)(`parity: docker build vs ${otherName}`, () => {
   });
 
   test('there are cases', () => {
-    expect(cases.length).toBeGreaterThan(10);
+    expect(cases.length).toBeGreaterThan(80);
   });
 
   // Cases docker cannot build are checked against their expect.json above.
@@ -149,7 +158,8 @@ describe.skipIf(gate.skip)(`parity: docker build vs ${otherName}`, () => {
   }
 
   describe.skipIf(selfCheck)('convert is deterministic', () => {
-    for (const c of cases) {
+    // Every case: convert needs no daemon.
+    for (const c of allCases) {
       test(c.name, async () => {
         const options = { buildArgs: c.buildArgs, ...(c.file !== undefined ? { file: c.file } : {}) };
         const first = await tracebuildConvert(c.context, options);
@@ -159,6 +169,34 @@ describe.skipIf(gate.skip)(`parity: docker build vs ${otherName}`, () => {
         expect(second.exitCode, `${second.command}\n${lastLines(second.stderr, 20)}`).toBe(0);
         expect(second.stdout === first.stdout, `${c.name}: two runs of convert differ`).toBe(true);
       });
+    }
+  });
+});
+
+// The trace of a build names the daemon it ran on, as the client learned it when it
+// connected (dockerd's GET /version; BuildKit's Control.Info, which v0.8 does not have).
+describe.skipIf(gate.skip || selfCheck)(`the trace records the daemon: ${daemon.name}`, () => {
+  test('monitor.daemon and monitor.buildkit', async (ctx) => {
+    const why = tracingUnavailable();
+    if (why !== undefined) ctx.skip(why);
+    await ensureCliBuilt();
+    const hello = allCases.find((c) => c.name === 'hello');
+    expect(hello).toBeDefined();
+    const work = mkdtempSync(path.join(tmpdir(), 'tb-parity-trace-'));
+    const tag = uniqueTag('hello', 'trace-daemon');
+    try {
+      const out = path.join(work, 'trace.json');
+      const built = await tracebuildBuild(hello?.context ?? '', { tag, extraArgs: ['--trace-out', out] });
+      expect(built.exitCode, `${built.command}\n${lastLines(built.stdout + built.stderr, 30)}`).toBe(0);
+      const monitor = (JSON.parse(readFileSync(out, 'utf8')) as Trace).monitor;
+      expect(monitor.daemon).toMatchObject({ engine: 'dockerd', version: expect.stringMatching(daemon.id === 'docker26' ? /^26\./ : /^20\.10\./) });
+      expect(monitor.daemon?.apiVersion).toBe(daemon.id === 'docker26' ? '1.45' : '1.41');
+      // BuildKit v0.8 has no Control.Info; Docker 26's answers (its Debian build says v0.0.0+unknown).
+      if (daemon.id === 'docker20') expect(monitor.buildkit).toEqual({});
+      else expect(monitor.buildkit?.version).toMatch(/^v\d+\.\d+\.\d+/);
+    } finally {
+      await removeImage(tag);
+      rmSync(work, { recursive: true, force: true });
     }
   });
 });

@@ -94,22 +94,27 @@ export function dispatchShell(d: DispatchState, c: ShellInstruction): void {
 
 export function dispatchHealthcheck(ctx: DispatchContext, d: DispatchState, c: HealthcheckInstruction): void {
   const check = c.check;
-  let hc: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  let hc: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number };
+  // Where the image goes to a dockerd that keeps StartInterval (Engine API 1.44+), the
+  // config and its history line carry it, as BuildKit's newer frontend writes them.
+  const withStartInterval = ctx.caps.healthcheckStartInterval;
   if (check.kind === 'none') {
     hc = { Test: ['NONE'] };
   } else {
-    if (check.startIntervalNs !== undefined) fail(ctx, c.range.startLine, 'invalid-flag', 'unknown flag: start-interval');
+    if (check.startIntervalNs !== undefined && !withStartInterval) {
+      fail(ctx, c.range.startLine, 'unsupported', ctx.caps.lacks('HEALTHCHECK --start-interval needs a dockerd whose images keep it (Engine API 1.44, Docker 25)'));
+    }
     const test = check.command.form === 'exec' ? ['CMD', ...check.command.args] : ['CMD-SHELL', check.command.command];
     hc = { Test: test };
     if (check.intervalNs) hc.Interval = check.intervalNs;
     if (check.timeoutNs) hc.Timeout = check.timeoutNs;
     if (check.startPeriodNs) hc.StartPeriod = check.startPeriodNs;
+    if (check.startIntervalNs) hc.StartInterval = check.startIntervalNs;
     if (check.retries) hc.Retries = check.retries;
   }
   d.image.config.Healthcheck = hc;
-  const text =
-    `&{${goQuoteList(hc.Test)} ${goQuote(goDuration(hc.Interval ?? 0))} ${goQuote(goDuration(hc.Timeout ?? 0))} ` +
-    `${goQuote(goDuration(hc.StartPeriod ?? 0))} ${goQuoteRune(hc.Retries ?? 0)}}`;
+  const durations = [hc.Interval, hc.Timeout, hc.StartPeriod, ...(withStartInterval ? [hc.StartInterval] : [])];
+  const text = `&{${goQuoteList(hc.Test)} ${durations.map((n) => goQuote(goDuration(n ?? 0))).join(' ')} ${goQuoteRune(hc.Retries ?? 0)}}`;
   commitToHistory(d, `HEALTHCHECK ${text}`, false, false);
 }
 

@@ -1,7 +1,8 @@
 // COPY and ADD: one file op of copies onto the stage, from the build context, a stage
-// or image (--from), a URL or git repository (ADD), or heredocs; COPY --parents as
-// exact-path copies (see ../parents.ts). What BuildKit v0.8's file op cannot express is
-// refused with a message saying so.
+// or image (--from), a URL or git repository (ADD), or heredocs. COPY --parents and
+// --exclude are left to the daemon (copy include/exclude patterns) where it has them;
+// without them (BuildKit v0.8) --parents becomes exact-path copies (see ../parents.ts).
+// What the daemon's file op cannot express is refused with a message naming the daemon.
 import { expandHeredoc, ExpansionError } from '../../../dockerfile-parser/index.js';
 import type { CopyInstruction, Heredoc } from '../../../dockerfile-parser/index.js';
 import { FileAction, LlbState } from '../../llb/index.js';
@@ -9,6 +10,7 @@ import type { ChownSpec, CopyOptions } from '../../llb/index.js';
 import { belowPivot, checkPattern, hasWildcards, splitParentsSource } from '../parents.js';
 import type { StageInfo } from '../stages.js';
 import { joinPath } from '../../../common/index.js';
+import { CAP } from '../capabilities.js';
 import { isAbsPath, parseChown } from '../util.js';
 import { isGitSource, parseGitSource } from './git.js';
 import { commitToHistory, displayText, expand, fail, internalMetadata, lookupIn, prefixCommand, recordStep, uppercaseCmd } from './state.js';
@@ -25,7 +27,11 @@ interface CopyJob {
   /** The destination directory of --parents copies. */
   destDir: string;
   mode?: number;
+  /** --chmod in symbolic form (daemons with copy mode strings). */
+  modeStr?: string;
   owner?: ChownSpec;
+  /** --exclude patterns, expanded (daemons with copy patterns). */
+  exclude?: string[];
   /** --from's stage or image, else undefined (the build context). */
   fromStage?: StageInfo;
   sourceState: LlbState;
@@ -35,13 +41,12 @@ interface CopyJob {
 export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInstruction, index: number | undefined): void {
   const isAdd = c.keyword === 'ADD';
   const line = c.range.startLine;
-  // Newer flags that the FileOp of BuildKit v0.8 cannot express.
-  if (c.exclude.length > 0) {
-    fail(ctx, line, 'unsupported', `${c.keyword} --exclude needs BuildKit v0.9 or newer (exclude patterns on copies); dockerd 20.10's BuildKit (v0.8) cannot run it`);
+  if (c.exclude.length > 0 && !ctx.caps.has(CAP.copyPatterns)) {
+    fail(ctx, line, 'unsupported', ctx.caps.lacks(`${c.keyword} --exclude needs exclude patterns on copies (LLB cap ${CAP.copyPatterns})`));
   }
   // The parser gives each keyword only its own flags (no --parents on ADD, no --checksum
-  // on COPY...). --link is accepted: v0.8 LLB has no merge op, so it is an ordinary copy
-  // onto the stage.
+  // on COPY...). --link is accepted and made an ordinary copy onto the stage: the files
+  // are the same; only the layer's reuse differs.
   const parents = c.parents ?? false;
 
   const chown = expand(ctx, d, c, c.chown ?? '');
@@ -63,16 +68,25 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   if (rawDest === '.' || rawDest === '' || rawDest.endsWith('/')) dest += '/';
   const job: CopyJob = { ctx, d, c, line, dest, destDir: joinPath('/', pp), sourceState };
   const mode = fileMode(ctx, line, chmod);
-  if (mode !== undefined) job.mode = mode;
+  if (typeof mode === 'number') job.mode = mode;
+  else if (typeof mode === 'string') job.modeStr = mode;
+  if (c.exclude.length > 0) job.exclude = c.exclude.map((e) => expand(ctx, d, c, e));
   if (chown !== '') job.owner = parseChown(chown);
   if (fromStage) job.fromStage = fromStage;
   if (checksum !== '') checkChecksum(ctx, line, checksum, sources, c.heredocs.length);
 
   let msg = isAdd ? 'ADD' : 'COPY';
+  if (ctx.caps.copyHistoryFlags) {
+    // As that frontend writes them: --chown expanded, --chmod as written.
+    if (parents) msg += ' --parents';
+    if (chown !== '') msg += ` --chown=${chown}`;
+    if (c.chmod) msg += ` --chmod=${c.chmod}`;
+  }
   for (const src of sources) {
     msg += ' ' + src;
     if (isAdd && isGitSource(src)) copyGit(job, src);
     else if (src.startsWith('http://') || src.startsWith('https://')) copyUrl(job, src, checksum);
+    else if (parents && ctx.caps.has(CAP.copyPatterns)) copyParentsNative(job, src);
     else if (parents) copyParents(job, src);
     else copyPath(job, src);
   }
@@ -96,28 +110,34 @@ export function dispatchCopy(ctx: DispatchContext, d: DispatchState, c: CopyInst
   commitToHistory(d, msg, true, true);
 }
 
-/** --chmod, expanded: octal up to 07777 (v0.8 has no symbolic modes). */
-function fileMode(ctx: DispatchContext, line: number, chmod: string): number | undefined {
+/** A symbolic mode as chmod(1) writes it: `u+x`, `go-w,a+r`, `u=rwx,g=rx,o=`. */
+const SYMBOLIC_MODE = /^[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+(?:,[ugoa]*(?:[-+=](?:[rwxXst]*|[ugo]))+)*$/;
+
+/** --chmod, expanded: octal up to 07777 (a number), or a symbolic mode (a string) where
+ * the daemon's copies take mode strings. */
+function fileMode(ctx: DispatchContext, line: number, chmod: string): number | string | undefined {
   if (chmod === '') return undefined;
-  if (!/^[0-7]+$/.test(chmod) || parseInt(chmod, 8) > 0o7777) {
-    fail(
-      ctx,
-      line,
-      'invalid-flag',
-      /^[0-9]+$/.test(chmod)
-        ? `invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777`
-        : `invalid chmod parameter: '${chmod}': dockerd 20.10's BuildKit (v0.8) only takes octal modes (symbolic modes need BuildKit v0.17 or newer)`,
-    );
+  if (/^[0-7]+$/.test(chmod) && parseInt(chmod, 8) <= 0o7777) return parseInt(chmod, 8);
+  if (/^[0-9]+$/.test(chmod)) fail(ctx, line, 'invalid-flag', `invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777`);
+  if (!SYMBOLIC_MODE.test(chmod)) fail(ctx, line, 'invalid-flag', `invalid chmod parameter: '${chmod}': neither an octal mode nor a symbolic one (such as u+x,go-w)`);
+  if (!ctx.caps.has(CAP.copyModeString)) {
+    fail(ctx, line, 'invalid-flag', ctx.caps.lacks(`invalid chmod parameter: '${chmod}': a symbolic mode needs mode strings on copies (LLB cap ${CAP.copyModeString}); use an octal mode`));
   }
-  return parseInt(chmod, 8);
+  return chmod;
 }
 
-/** ADD --checksum, expanded: one HTTP(S) source and a valid digest. */
+/** ADD --checksum, expanded: one HTTP(S) source and a valid digest, or one git source and
+ * a commit where the daemon checks git commits. */
 function checkChecksum(ctx: DispatchContext, line: number, checksum: string, sources: string[], heredocCount: number): void {
   if (sources.length !== 1 || heredocCount > 0) fail(ctx, line, 'invalid-flag', "checksum can't be specified for multiple sources");
   const only = sources[0] as string;
-  if (isGitSource(only)) fail(ctx, line, 'unsupported', "--checksum on a git source needs a newer BuildKit; dockerd 20.10's BuildKit (v0.8) cannot verify git commits");
+  if (isGitSource(only)) {
+    if (!ctx.caps.has(CAP.gitChecksum)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`--checksum on a git source needs git commit checks (LLB cap ${CAP.gitChecksum})`));
+    if (!/^[0-9a-f]{4,64}$/.test(checksum)) fail(ctx, line, 'invalid-flag', `--checksum=${checksum}: a git checksum is a commit id (hex)`);
+    return;
+  }
   if (!/^https?:\/\//.test(only)) fail(ctx, line, 'invalid-flag', 'checksum requires HTTP(S) or Git sources');
+  if (!ctx.caps.has(CAP.httpChecksum)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`ADD --checksum needs checksums on http sources (LLB cap ${CAP.httpChecksum})`));
   const bad = checkDigest(checksum);
   if (bad) fail(ctx, line, 'invalid-flag', `--checksum=${checksum}: ${bad}`);
 }
@@ -139,9 +159,16 @@ function addCopy(job: CopyJob, to: string, from: LlbState, src: string, opts: Co
   job.action = job.action ? job.action.copy(from, src, to, opts) : FileAction.copy(from, src, to, opts);
 }
 
-/** The job's mode, then `opts`, then its owner: the options every copy of it carries. */
+/** The job's mode, then `opts`, then its owner and exclude patterns: the options every
+ * copy of it carries. */
 function copyOptions(job: CopyJob, opts: CopyOptions): CopyOptions {
-  return { ...(job.mode !== undefined ? { mode: job.mode } : {}), ...opts, ...(job.owner ? { owner: job.owner } : {}) };
+  return {
+    ...(job.mode !== undefined ? { mode: job.mode } : {}),
+    ...(job.modeStr !== undefined ? { modeStr: job.modeStr } : {}),
+    ...opts,
+    ...(job.owner ? { owner: job.owner } : {}),
+    ...(job.exclude ? { excludePatterns: [...job.exclude] } : {}),
+  };
 }
 
 /** A path (or wildcard) of the build context, or of --from's stage or image. */
@@ -174,16 +201,28 @@ function copyGit(job: CopyJob, src: string): void {
     fail(ctx, line, 'invalid-flag', 'inconsistent keep-git-dir configuration');
   }
   const attrs: Record<string, string> = { 'git.fullurl': git.remote };
-  if (keepGitDirFlag ?? git.keepGitDir) attrs['git.keepgitdir'] = 'true';
-  const id = 'git://' + git.remote.replace(/^(https?|git):\/\//, '') + (git.ref ? '#' + git.ref : '');
+  if (keepGitDirFlag ?? git.keepGitDir) {
+    if (!ctx.caps.has(CAP.gitKeepDir)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`keeping the .git directory needs LLB cap ${CAP.gitKeepDir}`));
+    attrs['git.keepgitdir'] = 'true';
+  }
+  const checksum = expand(ctx, job.d, job.c, job.c.checksum ?? '') || git.checksum || '';
+  if (checksum !== '') {
+    if (!ctx.caps.has(CAP.gitChecksum)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`a git commit checksum needs git commit checks (LLB cap ${CAP.gitChecksum})`));
+    attrs['git.checksum'] = checksum;
+  }
+  // The daemon checks out the subdirectory itself where it can (`#ref:subdir`); else
+  // (BuildKit v0.8) the subdirectory is copied out of the whole checkout.
+  const nativeSubdir = git.subdir !== undefined && ctx.caps.has(CAP.gitSubdir);
+  const fragment = nativeSubdir ? `${git.ref ?? ''}:${git.subdir ?? ''}` : git.ref ?? '';
+  const id = 'git://' + git.remote.replace(/^(https?|git):\/\//, '') + (fragment ? '#' + fragment : '');
   const st = LlbState.source(id, attrs);
-  // BuildKit v0.8's git source has no subdir: copy the subdirectory out of the checkout.
+  const fromSubdir = git.subdir !== undefined && !nativeSubdir;
   addCopy(
     job,
     job.dest,
     st,
-    git.subdir ? joinPath('/', git.subdir) : '/',
-    copyOptions(job, { ...(git.subdir ? { dirCopyContents: true } : {}), createDestPath: true }),
+    fromSubdir ? joinPath('/', git.subdir ?? '') : '/',
+    copyOptions(job, { ...(fromSubdir ? { dirCopyContents: true } : {}), createDestPath: true }),
   );
 }
 
@@ -203,8 +242,43 @@ function copyUrl(job: CopyJob, src: string, checksum: string): void {
   addCopy(job, job.dest, http, f, copyOptions(job, { ...(job.c.unpack ? { attemptUnpackDockerCompatibility: true } : {}), createDestPath: true }));
 }
 
-/** COPY --parents (see parents.ts): each source is copied to <dest dir>/<its path below the
- * pivot>, as exact paths, because v0.8's copy has no include patterns. */
+/** COPY --parents where the daemon filters copies (BuildKit's own way): the source is the
+ * pivot (`a/./b`: `a`; no pivot: the root), and what follows it an include pattern, so the
+ * matches keep their paths below the pivot, wildcards resolved by the daemon. */
+function copyParentsNative(job: CopyJob, src: string): void {
+  const { ctx, fromStage, sourceState } = job;
+  const cut = src.indexOf('/./');
+  const pivot = cut < 0 ? '/' : src.slice(0, cut);
+  const pattern = joinPath('/', cut < 0 ? src : src.slice(cut + 3)).replace(/^\/+/, '');
+  const from = joinPath('/', pivot);
+  addCopy(
+    job,
+    job.dest,
+    sourceState,
+    from,
+    copyOptions(job, {
+      followSymlink: true,
+      dirCopyContents: true,
+      includePatterns: [pattern],
+      createDestPath: true,
+      allowWildcard: true,
+      allowEmptyWildcard: true,
+    }),
+  );
+  // The context sends what the pattern can match: everything below its last directory
+  // without wildcards (the daemon filters the rest).
+  if (!fromStage) {
+    const fixed: string[] = [];
+    for (const part of joinPath('/', src).split('/').filter((p) => p !== '')) {
+      if (/[*?[\\]/.test(part)) break;
+      fixed.push(part);
+    }
+    ctx.ctxPaths.add('/' + fixed.join('/'));
+  }
+}
+
+/** COPY --parents where the daemon's copies take no include patterns (BuildKit v0.8; see
+ * parents.ts): each source is copied to <dest dir>/<its path below the pivot>, as exact paths. */
 function copyParents(job: CopyJob, src: string): void {
   const { ctx, line, destDir, fromStage, sourceState } = job;
   const ps = splitParentsSource(src);
@@ -229,8 +303,10 @@ function copyParents(job: CopyJob, src: string): void {
       ctx,
       line,
       'unsupported',
-      `COPY --from=${job.c.from ?? fromStage.stepStage} --parents ${src}: a wildcard with --parents needs BuildKit v0.9 or newer when copying from a stage or image ` +
-        "(include patterns on copies): the source tree is not known before the build and dockerd 20.10's BuildKit (v0.8) cannot filter a copy; name the paths without wildcards",
+      ctx.caps.lacks(
+        `COPY --from=${job.c.from ?? fromStage.stepStage} --parents ${src}: a wildcard with --parents from a stage or image needs include patterns on copies ` +
+          `(LLB cap ${CAP.copyPatterns}): the source tree is not known before the build; name the paths without wildcards`,
+      ),
     );
   }
   const bad = checkPattern(ps);
@@ -260,7 +336,7 @@ function copyHeredoc(job: CopyJob, h: Heredoc): void {
   let data = h.content;
   if (h.expand) {
     try {
-      data = expandHeredoc(data, lookupIn(d.env));
+      data = expandHeredoc(data, lookupIn(d.env), ctx.expansionBudget);
     } catch (e) {
       if (e instanceof ExpansionError) fail(ctx, line, 'expansion-failed', e.message, e);
       throw e;

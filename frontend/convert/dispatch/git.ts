@@ -1,6 +1,6 @@
 // Git sources of ADD: which sources are git repositories, and their URL forms
 // (`https://host/repo.git#ref:subdir`, `git://...`, the newer query form) as the git
-// source of BuildKit v0.8 can fetch them.
+// source can fetch them; what the daemon must support for them is checked by copy.ts.
 
 /** A git source as BuildKit's newer frontends recognise one in ADD. */
 export function isGitSource(src: string): boolean {
@@ -22,6 +22,8 @@ interface GitSource {
   ref?: string;
   subdir?: string;
   keepGitDir?: boolean;
+  /** `?checksum=` / `?commit=`: the commit the checkout must be. */
+  checksum?: string;
 }
 
 /** A git URL of ADD (`https://host/repo.git#ref:subdir`, `git://...`, the newer
@@ -65,9 +67,10 @@ export function parseGitSource(src: string): GitSource | string {
         break;
       case 'checksum':
       case 'commit':
-        return "a git commit checksum needs a newer BuildKit; dockerd 20.10's BuildKit (v0.8) cannot verify it";
+        out.checksum = v;
+        break;
       case 'submodules':
-        if (v === 'false' || v === '0') return "submodules=false needs a newer BuildKit; dockerd 20.10's BuildKit (v0.8) always fetches submodules";
+        if (v === 'false' || v === '0') return 'submodules=false is not supported by tracebuild: submodules are always fetched';
         break;
       default:
         return `unknown git query parameter ${JSON.stringify(k)}`;

@@ -1,24 +1,28 @@
-// The LLB mounts of RUN --mount flags (BuildKit's dispatchRunMounts, v0.8 LLB). Each
-// value is decoded by the parser's parseMount, with variables of the stage expanded;
-// what it mounts (a stage, an image, the context, a cache, a secret...) is decided here.
+// The LLB mounts of RUN --mount flags (BuildKit's dispatchRunMounts). Each value is
+// decoded by the parser's parseMount, with variables of the stage expanded; what it mounts
+// (a stage, an image, the context, a cache, a secret...) is decided here, and what the
+// daemon cannot run (a tmpfs size, a secret as an environment variable) is refused.
 import { OptionError, parseMount } from '../../../dockerfile-parser/index.js';
 import type { RunInstruction, RunMount } from '../../../dockerfile-parser/index.js';
 import { FileAction, LlbState } from '../../llb/index.js';
-import type { MountSpec } from '../../llb/index.js';
+import type { MountSpec, SecretEnvSpec } from '../../llb/index.js';
+import { CAP } from '../capabilities.js';
 import { cleanPath, joinPath } from '../../../common/index.js';
 import { isAbsPath } from '../util.js';
 import { expand, fail, internalMetadata } from './state.js';
 import type { DispatchContext, DispatchState, SecretUse } from './state.js';
 
-/** The LLB mounts of RUN --mount flags (BuildKit's dispatchRunMounts, v0.8 LLB). */
+/** The LLB mounts of RUN --mount flags (BuildKit's dispatchRunMounts), and the secrets
+ * given as environment variables. */
 export function runMounts(
   ctx: DispatchContext,
   d: DispatchState,
   c: RunInstruction,
   index: number | undefined,
-): { mounts: MountSpec[]; secrets: SecretUse[]; ssh: SecretUse[] } {
+): { mounts: MountSpec[]; secrets: SecretUse[]; ssh: SecretUse[]; secretEnv: SecretEnvSpec[] } {
   const line = c.range.startLine;
   const mounts: MountSpec[] = [];
+  const secretEnv: SecretEnvSpec[] = [];
   const secrets: SecretUse[] = [];
   const ssh: SecretUse[] = [];
   const sources = index === undefined ? undefined : d.info.mountSources.get(index);
@@ -34,16 +38,24 @@ export function runMounts(
     if (m.type === 'secret') {
       const id = m.source || m.id || (m.target ? basename(m.target) : '');
       if (!id) bad('one of source, target required');
-      const dest = m.target || '/run/secrets/' + basename(id);
-      mounts.push({
-        dest,
-        type: 'secret',
-        id,
-        uid: m.uid ?? 0,
-        gid: m.gid ?? 0,
-        mode: m.mode ?? 0o400,
-        optional: !m.required,
-      });
+      if (m.env !== undefined) {
+        if (!ctx.caps.has(CAP.secretEnv)) {
+          fail(ctx, line, 'unsupported', ctx.caps.lacks(`invalid --mount=${value}: a secret as an environment variable (env=) needs secret environment variables on execs (LLB cap ${CAP.secretEnv})`));
+        }
+        secretEnv.push({ id, name: m.env, optional: !m.required });
+      }
+      // With env= the secret is a file only where target= says so.
+      if (m.env === undefined || m.target) {
+        mounts.push({
+          dest: m.target || '/run/secrets/' + basename(id),
+          type: 'secret',
+          id,
+          uid: m.uid ?? 0,
+          gid: m.gid ?? 0,
+          mode: m.mode ?? 0o400,
+          optional: !m.required,
+        });
+      }
       secrets.push({ id, required: m.required, line });
       continue;
     }
@@ -97,13 +109,19 @@ export function runMounts(
     if (m.readonly) spec.readonly = true;
     else if (m.type === 'bind') spec.noOutput = true;
     if (m.type === 'cache') {
-      spec.cacheId = '/' + (m.id || cleanPath(rawTarget));
+      spec.cacheId = ctx.frontendArgs.cacheMountNs + '/' + (m.id || cleanPath(rawTarget));
       spec.cacheSharing = m.sharing ?? 'shared';
+    }
+    if (m.type === 'tmpfs' && m.sizeLimit) {
+      if (!ctx.caps.has(CAP.tmpfsSize)) {
+        fail(ctx, line, 'unsupported', ctx.caps.lacks(`invalid --mount=${value}: size= needs tmpfs size limits (LLB cap ${CAP.tmpfsSize})`));
+      }
+      spec.tmpfsSize = m.sizeLimit;
     }
     mounts.push(spec);
     if (m.type === 'bind' && !m.from) ctx.ctxPaths.add(src);
   }
-  return { mounts, secrets, ssh };
+  return { mounts, secrets, ssh, secretEnv };
 }
 
 function basename(p: string): string {

@@ -2,7 +2,7 @@
 // its states: every stage gets its initial state (its base image, scratch, or the state
 // of the stage it is based on), then its base image's ONBUILD triggers and its own
 // instructions are dispatched in order, each by its instruction's function.
-import { parseDockerfile } from '../../../dockerfile-parser/index.js';
+import { ExpansionBudget, parseDockerfile } from '../../../dockerfile-parser/index.js';
 import type { DockerfileAst, Instruction } from '../../../dockerfile-parser/index.js';
 import { LlbState } from '../../llb/index.js';
 import type { VertexMetadata } from '../../llb/index.js';
@@ -10,6 +10,7 @@ import { ConvertError } from '../errors.js';
 import { cloneImage, defaultPathEnv, emptyImage, parseImage } from '../image.js';
 import type { MetaArgs } from '../meta-args.js';
 import { proxyEnvFrom } from '../meta-args.js';
+import type { Capabilities } from '../capabilities.js';
 import type { ParentsGlobs } from '../parents.js';
 import { SCRATCH } from '../stages.js';
 import type { StageInfo } from '../stages.js';
@@ -35,7 +36,7 @@ import {
 import { dispatchCopy } from './copy.js';
 import { dispatchRun } from './run.js';
 import { fail, prefixCommand } from './state.js';
-import type { DispatchContext, DispatchState } from './state.js';
+import type { DispatchContext, DispatchState, FrontendArgs } from './state.js';
 
 /** What every pass dispatches from, fixed once the conversion is prepared. */
 export interface Plan {
@@ -46,6 +47,7 @@ export interface Plan {
   reachable: Set<StageInfo>;
   metaArgs: MetaArgs;
   targetPlatform: Platform;
+  frontendArgs: FrontendArgs;
 }
 
 export interface PassResult {
@@ -54,12 +56,13 @@ export interface PassResult {
 }
 
 /** Dispatches every reachable stage with the given build-context source. */
-export function dispatchPass(opts: ConvertOptions, plan: Plan, buildContext: LlbState, parentsGlobs: ParentsGlobs): PassResult {
+export function dispatchPass(opts: ConvertOptions, plan: Plan, buildContext: LlbState, parentsGlobs: ParentsGlobs, caps: Capabilities): PassResult {
   const ast = opts.dockerfile;
   const file = ast.fileName;
   const ctx: DispatchContext = {
     file,
     escape: ast.directives.escape,
+    expansionBudget: new ExpansionBudget(),
     metaArgs: plan.metaArgs,
     buildArgs: opts.buildArgs,
     network: opts.network === 'default' ? 'sandbox' : opts.network,
@@ -72,6 +75,8 @@ export function dispatchPass(opts: ConvertOptions, plan: Plan, buildContext: Llb
     ctxPaths: new Set(),
     execs: [],
     parentsGlobs,
+    caps,
+    frontendArgs: plan.frontendArgs,
   };
   const pe = proxyEnvFrom(opts.buildArgs);
   if (pe) ctx.proxyEnv = pe;

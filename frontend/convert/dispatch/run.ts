@@ -1,11 +1,12 @@
 // RUN: an exec on the stage's state, with its mounts (mounts.ts), heredocs (Dockerfile
 // 1.4, as dockerfile2llb runs them), network and security modes, and the history line.
-import { networkMode, OptionError, parseHeredocMarker, securityMode } from '../../../dockerfile-parser/index.js';
+import { networkMode, OptionError, parseHeredocMarker, securityMode, MAX_EXPANDED_LENGTH } from '../../../dockerfile-parser/index.js';
 import type { CommandForm, RunInstruction } from '../../../dockerfile-parser/index.js';
 import { FileAction, LlbState } from '../../llb/index.js';
 import type { ExecOptions, MountSpec } from '../../llb/index.js';
 import type { EnvList } from '../util.js';
 import { joinPath } from '../../../common/index.js';
+import { CAP } from '../capabilities.js';
 import { runMounts } from './mounts.js';
 import { commandArgs, commitToHistory, fail, internalMetadata, prefixCommand, recordStep, uppercaseCmd } from './state.js';
 import type { DispatchContext, DispatchState } from './state.js';
@@ -15,6 +16,8 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
   const netMode = decodeMode(ctx, line, c.network, networkMode);
   const network = netMode === undefined || netMode === 'default' ? ctx.network : netMode;
   const security = decodeMode(ctx, line, c.security, securityMode) ?? 'sandbox';
+  if (network !== 'sandbox' && !ctx.caps.has(CAP.network)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`RUN with network mode ${network} needs network modes on execs (LLB cap ${CAP.network})`));
+  if (security !== 'sandbox' && !ctx.caps.has(CAP.security)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`RUN --security=${security} needs security modes on execs (LLB cap ${CAP.security})`));
 
   let command: CommandForm = c.command;
   let customName = c.text;
@@ -45,6 +48,11 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
     security,
     platform: d.platform,
     mounts,
+    ...(ctx.frontendArgs.hostname ? { hostname: ctx.frontendArgs.hostname } : {}),
+    // What BuildKit's own frontend sets where the daemon can do it: the mount points the
+    // exec needed (/run/secrets, a bind target...) are not left behind in the image.
+    ...(ctx.caps.removeMountStubs ? { removeMountStubs: true } : {}),
+    ...(rm.secretEnv.length > 0 ? { secretEnv: rm.secretEnv } : {}),
   };
   try {
     d.llb = d.llb.run(exec);
@@ -103,8 +111,11 @@ export function summarizeHeredoc(doc: string): string {
   return (lines[0] ?? '') + (lines.length > 1 ? '...' : '');
 }
 
+const RUN_NAME_VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/y;
+
 /** RUN names: `$VAR`/`${VAR}` of set variables replaced, quotes and everything else kept
- * (BuildKit expands with RawQuotes and SkipUnsetEnv for RUN). */
+ * (BuildKit expands with RawQuotes and SkipUnsetEnv for RUN). A name that would grow past
+ * MAX_EXPANDED_LENGTH (`RUN $A$A$A...` with a large A) keeps its variables as written. */
 export function displayRunText(text: string, env: EnvList, escape: string): string {
   let out = '';
   let inSingle = false;
@@ -117,13 +128,13 @@ export function displayRunText(text: string, env: EnvList, escape: string): stri
     }
     if (ch === "'") inSingle = !inSingle;
     if (ch === '$' && !inSingle) {
-      const braced = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(text.slice(i));
-      const plain = /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(text.slice(i));
-      const m = braced ?? plain;
+      RUN_NAME_VARIABLE.lastIndex = i;
+      const m = RUN_NAME_VARIABLE.exec(text);
       if (m) {
-        const v = env.get(m[1] as string);
+        const v = env.get((m[1] ?? m[2]) as string);
         if (v !== undefined) {
           out += v;
+          if (out.length > MAX_EXPANDED_LENGTH) return text;
           i += m[0].length - 1;
           continue;
         }

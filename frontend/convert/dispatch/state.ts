@@ -1,9 +1,10 @@
 // What every instruction's dispatch function works on: the stage being built (its LLB
 // state, image config and LLB-side env/dir/user), the pass's context, and the helpers
 // they share (expansion in the stage's scope, progress names, history, step records).
-import { expandWord, expandWords, ExpansionError } from '../../../dockerfile-parser/index.js';
+import { expandWord, expandWords, ExpansionError, type ExpansionBudget } from '../../../dockerfile-parser/index.js';
 import type { CommandForm, EscapeChar, Instruction } from '../../../dockerfile-parser/index.js';
 import type { LlbState, ProxyEnv, VertexMetadata } from '../../llb/index.js';
+import type { Capabilities } from '../capabilities.js';
 import { ConvertError } from '../errors.js';
 import type { ConvertErrorCode } from '../errors.js';
 import type { ImageSpec } from '../image.js';
@@ -60,6 +61,9 @@ export interface PendingStep extends Omit<BuildStep, 'vertex' | keyof StepTraceI
 export interface DispatchContext {
   file: string;
   escape: EscapeChar;
+  /** What every expansion of this pass may make together (a hostile Dockerfile's
+   * variables cannot fill the heap). */
+  expansionBudget: ExpansionBudget;
   /** Global ARGs (platform args first), build-arg overrides applied. */
   metaArgs: MetaArgs;
   buildArgs: Record<string, string>;
@@ -77,6 +81,18 @@ export interface DispatchContext {
   execs: ExecRecord[];
   /** Wildcard matches of COPY --parents in the build context (shared by the passes). */
   parentsGlobs: ParentsGlobs;
+  /** What the daemon can run (capabilities.ts). */
+  caps: Capabilities;
+  /** Build arguments BuildKit's frontend reads itself (meta-args.ts). */
+  frontendArgs: FrontendArgs;
+}
+
+/** The build arguments BuildKit's own Dockerfile frontend reads as options. */
+export interface FrontendArgs {
+  /** BUILDKIT_SANDBOX_HOSTNAME: the hostname of every RUN. */
+  hostname?: string;
+  /** BUILDKIT_CACHE_MOUNT_NS: prefixed to every cache mount id. */
+  cacheMountNs: string;
 }
 
 export function fail(ctx: DispatchContext, line: number, code: ConvertErrorCode, what: string, cause?: unknown): never {
@@ -90,7 +106,7 @@ export function lookupIn(env: EnvList): (name: string) => string | undefined {
 /** ProcessWord against the stage's env. */
 export function expand(ctx: DispatchContext, d: DispatchState, inst: Instruction, word: string): string {
   try {
-    return expandWord(word, lookupIn(d.env), ctx.escape);
+    return expandWord(word, lookupIn(d.env), ctx.escape, ctx.expansionBudget);
   } catch (e) {
     if (e instanceof ExpansionError) fail(ctx, inst.range.startLine, 'expansion-failed', e.message, e);
     throw e;
@@ -100,7 +116,7 @@ export function expand(ctx: DispatchContext, d: DispatchState, inst: Instruction
 /** ProcessWords (splits at unquoted whitespace) against the stage's env. */
 export function expandSplit(ctx: DispatchContext, d: DispatchState, inst: Instruction, word: string): string[] {
   try {
-    return expandWords(word, lookupIn(d.env), ctx.escape);
+    return expandWords(word, lookupIn(d.env), ctx.escape, ctx.expansionBudget);
   } catch (e) {
     if (e instanceof ExpansionError) fail(ctx, inst.range.startLine, 'expansion-failed', e.message, e);
     throw e;
@@ -110,7 +126,7 @@ export function expandSplit(ctx: DispatchContext, d: DispatchState, inst: Instru
 /** The instruction text with variables expanded, for vertex names (falls back to the text). */
 export function displayText(ctx: DispatchContext, d: DispatchState, text: string): string {
   try {
-    return expandWord(text, lookupIn(d.env), ctx.escape);
+    return expandWord(text, lookupIn(d.env), ctx.escape, ctx.expansionBudget);
   } catch {
     return text;
   }

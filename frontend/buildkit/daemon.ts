@@ -1,0 +1,133 @@
+// What the daemon is, learned when connecting, for messages and the trace: dockerd's
+// version (Engine API `GET /version` on its socket) when the endpoint is dockerd, and
+// BuildKit's own version (Control.Info, BuildKit v0.11+; older daemons answer
+// UNIMPLEMENTED). Features are gated on the gateway's capabilities (gateway.ts), never on
+// these versions: they only name the daemon.
+import type net from 'node:net';
+import { dial } from './dial.js';
+import type { DialTarget } from './endpoint.js';
+import type { DaemonInfo } from './types.js';
+
+const MAX_RESPONSE_BYTES = 256 * 1024;
+
+/** One `GET path` over a fresh connection to dockerd; the parsed JSON body, or undefined. */
+export async function engineGet(target: DialTarget, path: string, timeoutMs = 5_000): Promise<unknown> {
+  let socket: net.Socket;
+  try {
+    socket = await dial(target, { timeoutMs });
+  } catch {
+    return undefined;
+  }
+  return new Promise((resolve) => {
+    let buffered = Buffer.alloc(0);
+    const done = (value: unknown): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    const tryParse = (final: boolean): void => {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (final) done(undefined);
+        return;
+      }
+      const head = buffered.subarray(0, end).toString('latin1');
+      if (!/^HTTP\/1\.[01] 200/.test(head)) return done(undefined);
+      let body: Buffer = buffered.subarray(end + 4);
+      if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+        const decoded = dechunk(body);
+        if (decoded === undefined) {
+          if (final) done(undefined);
+          return;
+        }
+        body = decoded;
+      } else {
+        const len = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+        if (len && body.length < Number(len[1]) && !final) return;
+      }
+      try {
+        done(JSON.parse(body.toString('utf8')));
+      } catch {
+        if (final) done(undefined);
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      if (buffered.length > MAX_RESPONSE_BYTES) return done(undefined);
+      tryParse(false);
+    });
+    socket.once('end', () => tryParse(true));
+    socket.once('error', () => done(undefined));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+/** A chunked body, once complete (the 0-size chunk seen); undefined before that. */
+function dechunk(body: Buffer): Buffer | undefined {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = body.indexOf('\r\n', at);
+    if (eol < 0) return undefined;
+    const size = parseInt(body.subarray(at, eol).toString('latin1'), 16);
+    if (!Number.isFinite(size)) return undefined;
+    if (size === 0) return Buffer.concat(parts);
+    if (body.length < eol + 2 + size) return undefined;
+    parts.push(body.subarray(eol + 2, eol + 2 + size));
+    at = eol + 2 + size + 2;
+  }
+}
+
+/** dockerd's version and Engine API version, from `GET /version`. */
+export async function dockerdVersion(target: DialTarget): Promise<{ version?: string; apiVersion?: string }> {
+  const v = (await engineGet(target, '/version')) as { Version?: unknown; ApiVersion?: unknown } | undefined;
+  const out: { version?: string; apiVersion?: string } = {};
+  if (typeof v?.Version === 'string' && v.Version !== '') out.version = v.Version;
+  if (typeof v?.ApiVersion === 'string' && v.ApiVersion !== '') out.apiVersion = v.ApiVersion;
+  return out;
+}
+
+/** A BuildKit version string worth showing: builds without version stamping report
+ * `v0.0.0+unknown`, which says nothing. */
+export function meaningfulBuildKitVersion(v: string | undefined): string | undefined {
+  if (v === undefined || v === '' || /^v?0\.0\.0(\+|$)/.test(v)) return undefined;
+  return v;
+}
+
+// The BuildKit line each dockerd release embeds (moby's vendored BuildKit). Only used to
+// name the daemon in messages when BuildKit itself does not say (v0.8 has no Control.Info;
+// distribution builds report v0.0.0+unknown); nothing is gated on it.
+const EMBEDDED_BUILDKIT: ReadonlyArray<[string, string]> = [
+  ['19.03', 'v0.6.x'],
+  ['20.10', 'v0.8.x'],
+  ['23.0', 'v0.10.x'],
+  ['24.0', 'v0.11.x'],
+  ['25.0', 'v0.12.x'],
+  ['26.0', 'v0.13.x'],
+  ['26.1', 'v0.13.x'],
+  ['27.0', 'v0.14.x'],
+  ['27.1', 'v0.15.x'],
+  ['27.2', 'v0.15.x'],
+  ['27.3', 'v0.16.x'],
+  ['27.4', 'v0.17.x'],
+  ['27.5', 'v0.18.x'],
+  ['28.0', 'v0.20.x'],
+];
+
+/** How messages name the daemon's BuildKit: "dockerd 20.10.24's BuildKit (v0.8.x)",
+ * "BuildKit v0.13.2 (buildkitd)", "dockerd 26.1.5's BuildKit". */
+export function describeDaemon(info: DaemonInfo): string {
+  const bk = meaningfulBuildKitVersion(info.buildkitVersion);
+  if (info.engine === 'dockerd') {
+    const who = info.version ? `dockerd ${info.version}` : 'dockerd';
+    let line = bk;
+    if (line === undefined && info.version) {
+      const mm = /^(\d+)\.(\d+)/.exec(info.version);
+      const key = mm ? `${Number(mm[1])}.${Number(mm[2])}` : '';
+      line = EMBEDDED_BUILDKIT.find(([k]) => k === key)?.[1];
+    }
+    return line ? `${who}'s BuildKit (${line})` : `${who}'s BuildKit`;
+  }
+  return bk ? `BuildKit ${bk} (buildkitd)` : 'the buildkitd daemon';
+}
