@@ -7,6 +7,7 @@
 //   - two clients building at once each get only their own build's steps; neither may
 //     read the other's kept trace
 //   - a client whose certificate another CA signed is refused
+//   - an agent without its probe: a client's build fails before it starts, unless --no-trace
 //   - the agent killed mid-build: the client fails, saying so, and pushes no image and no
 //     attestation; the trace it writes says it is incomplete
 //   - a plain `docker buildx build` (buildx 0.13) through the agent is traced per
@@ -237,6 +238,35 @@ describe.skipIf(gate.skip || noTracing !== undefined)('the tracebuild agent in f
     expect(trace.monitorGaps.map((g) => g.kind)).toContain('agent-lost');
     // nothing was pushed, so nothing could be attested
     expect(await fetchManifest(REGISTRY, `tracebuild-test/agent-killed-${runId}`, '1')).toBeUndefined();
+  });
+
+  test('an agent that cannot trace: a tracebuild build fails before it starts, unless --no-trace', async () => {
+    // --allow-untraced-builds keeps it serving without its probe (here: a missing loader)
+    const untraced = await startAgent({
+      certFile: pki.serverCert,
+      keyFile: pki.serverKey,
+      clientCaFile: pki.caCert,
+      upstream: DOCKER26.dockerHost,
+      stateDir: path.join(work, 'state-untraced'),
+      extraArgs: ['--allow-untraced-builds'],
+      env: { TRACEBUILD_PROBE: '/nonexistent/tracebuild-probe' },
+    });
+    try {
+      const ctx = path.join(work, 'untraced');
+      writeFiles(ctx, { Dockerfile: dockerfileFor('untraced') });
+      const t = tag('untraced');
+      const refused = await buildThrough(untraced, pki.client('alice'), ['-t', t, ctx]);
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toContain('tracebuild agent: this builder cannot trace builds now: the probe cannot start');
+      expect(refused.stderr).toContain('--no-trace');
+      expect(refused.stdout + refused.stderr).not.toMatch(/RUN echo untraced/);
+      expect((await docker('image', 'inspect', t)).exitCode).not.toBe(0);
+      const r = await buildThrough(untraced, pki.client('alice'), ['--no-trace', '-t', t, ctx]);
+      expect(r.exitCode, lastLines(r.stderr, 30)).toBe(0);
+      expect(untraced.log()).toMatch(/build \S+ from CN=alice .*, untraced/);
+    } finally {
+      await untraced.stop();
+    }
   });
 
   test('a plain docker buildx build through the agent is traced per instruction, kept, signed and attached to what it pushes', async () => {
