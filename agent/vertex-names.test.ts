@@ -28,6 +28,13 @@ describe('a RUN name against a container first exec', () => {
     expect(nameMatchesExec(run('[2/2] RUN ["/build.sh", "x"]'), { argv: ['/bin/sh', '/build.sh', 'x'] })).toBe('compatible');
     expect(nameMatchesExec(run('[2/2] RUN <<EOF (echo a...)'), { argv: ['/bin/sh', '-c', 'echo a\necho b\n'] })).toBe('compatible');
   });
+  it('no: a command with a variable is not every name (only one its variables can expand to)', () => {
+    expect(nameMatchesExec(run('[2/4] RUN echo tok > /tok.txt'), { argv: ['/bin/sh', '-c', 'echo "shell form $APP_VERSION" > shell.txt'] })).toBe('no');
+    expect(nameMatchesExec(run('[2/2] RUN echo "shell form 1.2" > shell.txt'), { argv: ['/bin/sh', '-c', 'echo "shell form $APP_VERSION" > shell.txt'] })).toBe('compatible');
+    expect(nameMatchesExec(run('[2/2] RUN cp a /opt/x'), { argv: ['/bin/sh', '-c', 'cp a ${DEST:-/opt}/x'] })).toBe('compatible');
+    expect(nameMatchesExec(run('[2/2] RUN <<EOF (make all...)'), { argv: ['/bin/sh', '-c', 'echo a\n'] })).toBe('no');
+  });
+
   it('no: another command, or not a RUN', () => {
     expect(nameMatchesExec(run('[2/2] RUN make a'), { argv: ['/bin/sh', '-c', 'make b'] })).toBe('no');
     expect(nameMatchesExec(run('[2/2] RUN ["make"]'), { argv: ['/bin/sh', '-c', 'make all'] })).toBe('no');

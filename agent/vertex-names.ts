@@ -81,7 +81,34 @@ export function nameMatchesExec(parsed: ParsedVertexName, exec: Pick<ExecEventDa
   if (c < 0 || c !== argv.length - 2) return 'no';
   const script = squash(argv[argv.length - 1] as string);
   if (script === squash(cmd.text)) return 'exact';
-  // What the name cannot show exactly: variables expanded in it, heredocs (summarised).
-  if (/[$<]/.test(script) || /[$<]/.test(cmd.text)) return 'compatible';
-  return 'no';
+  // What the name cannot show exactly: a heredoc, summarised by its first line...
+  const heredoc = /^<<-?["']?[A-Za-z_]\w*["']?\s*\((.*?)(?:\.\.\.)?\)$/.exec(squash(cmd.text));
+  if (heredoc !== null) return script.startsWith(squash(heredoc[1] ?? '')) ? 'compatible' : 'no';
+  // ...and variables BuildKit expanded in the name: each may stand for any text there, the
+  // rest of the command must be the name's (another command with a variable is not this).
+  if (!VARIABLE.test(script)) return 'no';
+  return literalsInOrder(script.split(VARIABLES).filter((_, i) => i % 2 === 0), squash(cmd.text)) ? 'compatible' : 'no';
 }
+
+/**
+ * Whether `text` is literals[0], anything, literals[1], ..., anything, literals[last]: each
+ * middle literal taken at its first place (that leaves the most room for the rest), so the
+ * check is one pass whatever the name, never a backtracking pattern.
+ */
+function literalsInOrder(literals: readonly string[], text: string): boolean {
+  const first = literals[0] ?? '';
+  const last = literals[literals.length - 1] ?? '';
+  if (literals.length < 2 || !text.startsWith(first) || text.length < first.length + last.length || !text.endsWith(last)) return false;
+  let at = first.length;
+  const end = text.length - last.length;
+  for (const lit of literals.slice(1, -1)) {
+    const found = text.indexOf(lit, at);
+    if (found < 0 || found + lit.length > end) return false;
+    at = found + lit.length;
+  }
+  return true;
+}
+
+/** A shell variable reference: $NAME or ${...} (one level of braces). */
+const VARIABLE = /\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)/;
+const VARIABLES = /(\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*))/;
