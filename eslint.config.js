@@ -15,7 +15,8 @@ const LAYERS = {
   frontend: ['common', 'model', 'dockerfile-parser'],
   attest: ['common', 'model'],
   verify: ['common', 'model', 'attest', 'oci'],
-  cli: ['common', 'model', 'engine', 'dockerfile-parser', 'oci', 'tracer', 'frontend', 'attest', 'verify'],
+  agent: ['common', 'model', 'engine', 'dockerfile-parser', 'oci', 'tracer', 'frontend', 'attest', 'verify'],
+  cli: ['common', 'model', 'engine', 'dockerfile-parser', 'oci', 'tracer', 'frontend', 'attest', 'verify', 'agent'],
 };
 const MODULES = Object.keys(LAYERS);
 

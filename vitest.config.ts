@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{common,model,engine,dockerfile-parser,frontend,tracer,attest,oci,verify,cli}/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['{common,model,engine,dockerfile-parser,frontend,tracer,attest,oci,verify,agent,cli,deploy}/**/*.test.ts', 'test/unit/**/*.test.ts'],
         },
       },
       {

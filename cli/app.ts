@@ -29,6 +29,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'show', load: async () => (await import('./commands/show.js')).showCommand },
   { name: 'diff', load: async () => (await import('./commands/diff.js')).diffCommand },
   { name: 'guard', load: async () => (await import('./commands/guard.js')).guardCommand },
+  { name: 'agent', load: async () => (await import('./commands/agent.js')).agentCommand },
+  { name: 'agent-trace', load: async () => (await import('./commands/agent-trace.js')).agentTraceCommand },
 ];
 
 /**

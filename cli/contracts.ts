@@ -21,7 +21,7 @@ import type {
   VertexUpdate,
 } from '../frontend/index.js';
 import type { BuildStep, ServedFile } from '../model/index.js';
-import type { TracerToolkit } from './trace-contracts.js';
+import type { AgentToolkit, TracerToolkit } from './trace-contracts.js';
 
 export type {
   BuildStep,
@@ -99,6 +99,9 @@ export interface Toolchain<Ast extends DockerfileAstView, Def, Endpoint = unknow
   /** The eBPF tracer (trace-contracts.ts), or how to load it when a build is traced; without
    * it a build can only run with --no-trace. */
   tracer?: TracerToolkit | (() => Promise<TracerToolkit>);
+  /** A tracebuild agent in front of a remote daemon (trace-contracts.ts), or how to load its
+   * client when a build is traced; without it, builds on tcp:// daemons use the local probe. */
+  agent?: AgentToolkit<Endpoint> | (() => Promise<AgentToolkit<Endpoint>>);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the cli never looks inside these two

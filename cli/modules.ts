@@ -10,7 +10,7 @@ import {
   endpointFromEnv,
 } from '../frontend/index.js';
 import type { Toolchain } from './contracts.js';
-import type { TracerToolkit } from './trace-contracts.js';
+import type { AgentToolkit, TracerToolkit } from './trace-contracts.js';
 import { tuneV8ForCorrelation } from './v8-tuning.js';
 
 type Ast = ReturnType<typeof parseDockerfile>;
@@ -31,6 +31,19 @@ async function loadTracer(): Promise<TracerToolkit> {
   };
 }
 
+/** The agent's client (gRPC to the agent) is imported only when a build is traced. */
+async function loadAgent(): Promise<AgentToolkit<Endpoint>> {
+  const { NO_TRACE_METADATA, RemoteProbe, agentInfo, isLoopback, mayBeAgent } = await import('../agent/index.js');
+  return {
+    mayBeAgent,
+    isLoopback,
+    agentInfo,
+    startRemoteProbe: (endpoint, ref, options) =>
+      RemoteProbe.start(endpoint, ref, { onRecord: options.onRecord ?? (() => undefined), ...(options.onGap === undefined ? {} : { onGap: options.onGap }) }),
+    noTraceMetadata: NO_TRACE_METADATA,
+  };
+}
+
 export const toolchain: Toolchain<Ast, Def, Endpoint> = {
   parseDockerfile,
   convertDockerfile,
@@ -38,4 +51,5 @@ export const toolchain: Toolchain<Ast, Def, Endpoint> = {
   endpointFromEnv,
   connectBuildKit,
   tracer: loadTracer,
+  agent: loadAgent,
 };

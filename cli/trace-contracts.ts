@@ -28,6 +28,23 @@ export interface TraceCorrelation {
   finish(input: Omit<CorrelateInput, 'events'>): Trace;
 }
 
+/**
+ * A tracebuild agent in front of a remote daemon (agent/): where the build's events come
+ * from instead of a local probe. Its RemoteProbe satisfies TraceProbe.
+ */
+export interface AgentToolkit<Endpoint> {
+  /** tcp:// addresses may have an agent in front of them. */
+  mayBeAgent(endpoint: Endpoint): boolean;
+  /** A daemon on this host (a local probe can trace it). */
+  isLoopback(endpoint: Endpoint): boolean;
+  /** The agent's Info; undefined when the address is a plain daemon. */
+  agentInfo(endpoint: Endpoint): Promise<{ tracing?: boolean; reason?: string; builderId?: string; kernel?: string } | undefined>;
+  /** The build's events from the agent, from its READY record on (before the Solve of `ref`). */
+  startRemoteProbe(endpoint: Endpoint, ref: string, options: Pick<ProbeOptions, 'onRecord' | 'onGap'>): Promise<TraceProbe>;
+  /** gRPC metadata a build without a trace sends with its Solve (`--no-trace` through an agent that cannot trace). */
+  readonly noTraceMetadata: string;
+}
+
 export interface TracerToolkit {
   /** Resolves once attached; rejects with model's TracerUnavailableError when it cannot run here. */
   startProbe(options: ProbeOptions): Promise<TraceProbe>;

@@ -1,12 +1,14 @@
 // Where a Docker daemon (or a standalone buildkitd) listens, from the address forms the
-// docker client accepts: `unix:///path` (or `unix:/path`) and `tcp://host[:port]`.
+// docker client accepts: `unix:///path` (or `unix:/path`) and `tcp://host[:port]`, the
+// latter with TLS when the environment asks for it (tls.ts).
+import { DEFAULT_DOCKER_TLS_PORT, dockerTlsFromEnv, loadTlsClientMaterial, type TlsClientMaterial } from './tls.js';
 
 export const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 /** The docker client's default port for tcp:// without one (2376 when TLS is used). */
 export const DEFAULT_DOCKER_TCP_PORT = 2375;
 
-/** What node:net and node:http can dial. */
-export type DialTarget = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+/** What node:net and node:http can dial; a tcp target with `tls` is dialed with node:tls. */
+export type DialTarget = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number; tls?: TlsClientMaterial };
 
 /** The address is not one we can dial; `reason` says why, in a few words. */
 export class UnsupportedAddressError extends Error {
@@ -52,6 +54,19 @@ export function parseDaemonAddress(address: string, options: { defaultTcpPort?: 
     return { kind: 'tcp', host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port };
   }
   throw new UnsupportedAddressError(address, 'use unix:///path or tcp://host:port');
+}
+
+/**
+ * DOCKER_HOST as the docker client dials it: the address (default port 2375, 2376 with
+ * TLS) and, for tcp://, the TLS settings of DOCKER_TLS_VERIFY / DOCKER_TLS /
+ * DOCKER_CERT_PATH, read. Throws UnsupportedAddressError or common's TlsConfigError.
+ */
+export function dockerHostTarget(env: NodeJS.ProcessEnv): DialTarget {
+  const address = dockerHostFromEnv(env);
+  const tls = dockerTlsFromEnv(env);
+  const target = parseDaemonAddress(address, { defaultTcpPort: tls === undefined ? DEFAULT_DOCKER_TCP_PORT : DEFAULT_DOCKER_TLS_PORT });
+  if (target.kind === 'tcp' && tls !== undefined) target.tls = loadTlsClientMaterial(tls);
+  return target;
 }
 
 /** The address as a user would write it, for messages. */

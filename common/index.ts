@@ -16,9 +16,22 @@ export {
   UnsupportedAddressError,
   describeTarget,
   dockerHostFromEnv,
+  dockerHostTarget,
   parseDaemonAddress,
   type DialTarget,
 } from './docker-host.js';
+export {
+  DEFAULT_DOCKER_TLS_PORT,
+  TlsConfigError,
+  buildkitTlsFromEnv,
+  describeTlsError,
+  dockerTlsFromEnv,
+  loadTlsClientMaterial,
+  tlsConnectOptions,
+  type TlsClientFiles,
+  type TlsClientMaterial,
+  type TlsConfigErrorCode,
+} from './tls.js';
 export { Glob, codePoints, type GlobClassItem, type GlobToken } from './glob.js';
 export { oneLine, visible } from './text.js';
 export { writeFileAtomic } from './atomic-write.js';

@@ -3,17 +3,16 @@
 // guard asks while it decides: these GETs pass through the authorization plugin too (the
 // guard lets GETs through without a lookup), so they never wait on the decision that asked.
 
-import { request as httpRequest } from 'node:http';
 import { describeTarget } from '../common/index.js';
 import { EngineError } from './errors.js';
-import { connectOptions, readAll, type EngineTarget } from './target.js';
+import { engineRequest, readAll, type EngineTarget } from './target.js';
 
 const QUERY_TIMEOUT_MS = 10_000;
 
 /** GET a JSON document from dockerd; undefined on 404. */
 function getJson(target: EngineTarget, path: string, subject: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ ...connectOptions(target), method: 'GET', path, timeout: QUERY_TIMEOUT_MS, ...(signal === undefined ? {} : { signal }) }, (res) => {
+    const req = engineRequest(target, { method: 'GET', path, timeout: QUERY_TIMEOUT_MS, ...(signal === undefined ? {} : { signal }) }, (res) => {
       readAll(res).then((text) => {
         if (res.statusCode === 404) return resolve(undefined);
         if (res.statusCode !== 200) {

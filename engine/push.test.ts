@@ -69,7 +69,13 @@ describe('engineTarget', () => {
   });
   it('refuses what it cannot speak', () => {
     expect(() => engineTarget({ DOCKER_HOST: 'ssh://me@host' })).toThrow(PushError);
-    expect(() => engineTarget({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1' })).toThrow(/TLS/);
+  });
+  it('dials tcp:// with TLS as the docker client does (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), naming a missing file', () => {
+    expect(() => engineTarget({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs' })).toThrow(
+      /TLS CA certificate \/nonexistent\/certs\/ca\.pem \(DOCKER_CERT_PATH=\/nonexistent\/certs\): no such file/,
+    );
+    // TLS applies to tcp:// only; the port defaults to 2376 with it
+    expect(engineTarget({ DOCKER_HOST: 'unix:///run/d.sock', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent' })).toEqual({ kind: 'unix', path: '/run/d.sock' });
   });
 });
 

@@ -7,11 +7,10 @@
 // docker's AuthConfig ({} when there are none). dockerd treats registries on 127.0.0.0/8
 // as insecure by default, so `127.0.0.1:PORT/...` pushes over plain http.
 
-import { request as httpRequest } from 'node:http';
 import { describeTarget } from '../common/index.js';
 import type { Credential } from '../oci/index.js';
 import { EngineError } from './errors.js';
-import { connectOptions, readAll, type EngineTarget } from './target.js';
+import { engineRequest, readAll, type EngineTarget } from './target.js';
 
 /** docker's AuthConfig JSON for a registry, base64url-encoded (docker uses URL-safe base64 with padding). */
 export function registryAuthHeader(credential: Credential | undefined, serverAddress: string): string {
@@ -107,9 +106,9 @@ export function enginePush(options: EnginePushOptions): Promise<EnginePushResult
       settled = true;
       reject(err);
     };
-    const req = httpRequest(
+    const req = engineRequest(
+      target,
       {
-        ...connectOptions(target),
         method: 'POST',
         path,
         headers: { 'X-Registry-Auth': options.registryAuth, 'Content-Type': 'application/json', 'Content-Length': '0' },

@@ -208,7 +208,7 @@ function timeMs(s: string | null): number | null {
   return Number.isNaN(t) ? null : t;
 }
 
-const GAP_KINDS: readonly TraceMonitorGap['kind'][] = ['loader-exited', 'loader-stalled'];
+const GAP_KINDS: readonly TraceMonitorGap['kind'][] = ['loader-exited', 'loader-stalled', 'agent-lost', 'agent-withheld'];
 
 function monitorGaps(o: Json, key: string, path: string): TraceMonitorGap[] {
   return objects(o, key, path).map((g, i) => {

@@ -245,8 +245,14 @@ export interface TraceCopy {
 /** A time from which the probe did not watch (see the semantics above). It has no end: the
  * probe is not restarted within a build. */
 export interface TraceMonitorGap {
-  /** 'loader-exited': the loader died; 'loader-stalled': it stopped answering and was killed. */
-  kind: 'loader-exited' | 'loader-stalled';
+  /**
+   * 'loader-exited': the loader died; 'loader-stalled': it stopped answering and was killed.
+   * Through a tracebuild agent (the probe runs on the builder): 'agent-lost': the stream of
+   * events from the agent ended before the build did (the agent died or the connection was
+   * lost); 'agent-withheld': the agent could not tell which of the builds running at once a
+   * container belonged to, and gave its events to none of them.
+   */
+  kind: 'loader-exited' | 'loader-stalled' | 'agent-lost' | 'agent-withheld';
   /** The last time the probe's output was read: events after it may be missing. */
   startedOn: string;
   reason: string;

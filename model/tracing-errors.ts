@@ -3,7 +3,16 @@
 // every reader (the exit code table, the build's message) knows it by one class.
 import { TracebuildError, type ExitKind } from '../common/index.js';
 
-export type TracerUnavailableCode = 'not-root' | 'bpf-unavailable' | 'probe-not-built' | 'no-tracer' | 'start-failed';
+export type TracerUnavailableCode =
+  | 'not-root'
+  | 'bpf-unavailable'
+  | 'probe-not-built'
+  | 'no-tracer'
+  | 'start-failed'
+  /** The daemon runs on another host with no tracebuild agent in front of it. */
+  | 'remote-daemon'
+  /** The tracebuild agent in front of the daemon cannot trace now. */
+  | 'agent-cannot-trace';
 
 /** The tracer cannot run here; the message says why and what to do. */
 export class TracerUnavailableError extends TracebuildError<TracerUnavailableCode> {

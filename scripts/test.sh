@@ -27,11 +27,14 @@ t_unit=$(seconds)
 # The daemon-independent files (the in-process registry, the guard's own dockerd, and the
 # signature formats other tools read) run once, with Docker 26.
 DAEMON_INDEPENDENT=(test/integration/oci-registry.test.ts test/integration/referrers-api.test.ts test/integration/guard.test.ts test/integration/sigstore-interop.test.ts)
+# The files about Docker 26 alone run once too: the tracebuild agent's tests front
+# Docker 26 and drive buildx 0.13, Docker 26's client.
+DOCKER26_ONLY=(test/integration/agent.test.ts)
 TRACEBUILD_TEST_DAEMON=docker26 npx vitest run --project integration --reporter=default --reporter=json \
   --outputFile.json=.test-results/integration-docker26.json || status=$?
 t_d26=$(seconds)
 exclude=()
-for f in "${DAEMON_INDEPENDENT[@]}"; do exclude+=(--exclude "$f"); done
+for f in "${DAEMON_INDEPENDENT[@]}" "${DOCKER26_ONLY[@]}"; do exclude+=(--exclude "$f"); done
 TRACEBUILD_TEST_DAEMON=docker20 npx vitest run --project integration "${exclude[@]}" --reporter=default --reporter=json \
   --outputFile.json=.test-results/integration-docker20.json || status=$?
 t_d20=$(seconds)

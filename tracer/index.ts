@@ -23,7 +23,7 @@ export type {
 } from './decode/events.js';
 export { absolutePath } from './decode/file.js';
 export { lossCountersFromSlots, totalLost, type LossCounters } from './decode/losses.js';
-export { decodeRecord } from './decode/record.js';
+export { RAW as RECORD_FIELDS, decodeRecord } from './decode/record.js';
 export { RecordStream, decodeStream, newDecodeStats, type DecodeStats } from './decode/stream.js';
 export {
   LOADER_EXIT,

@@ -42,7 +42,8 @@ export class TracerError extends TracebuildError<TracerErrorCode> {
  * It never ends: a loader is not restarted within a build.
  */
 export interface MonitorGap {
-  kind: 'loader-exited' | 'loader-stalled';
+  /** The loader's (this file), or a tracebuild agent's: model/trace.ts TraceMonitorGap. */
+  kind: 'loader-exited' | 'loader-stalled' | 'agent-lost' | 'agent-withheld';
   /** Wall clock (ms since the epoch) of the last output read from the loader: anything
    * later may be lost. */
   fromMs: number;

@@ -46,9 +46,15 @@ function truncate(s: string, width: number): string {
   return s.length <= width ? s : `${s.slice(0, Math.max(0, width - 1))}…`;
 }
 
+/** `Dockerfile:LINE`; `Dockerfile:?` for a step whose line is not known (line 0: a trace a
+ * tracebuild agent made from BuildKit's vertex names alone). */
+function where(step: TraceBuildStep): string {
+  return `Dockerfile:${step.line > 0 ? step.line : '?'}`;
+}
+
 function label(step: TraceBuildStep): string {
   // one line: continuations and runs of whitespace become one space
-  return `Dockerfile:${step.line} ${step.instruction.replace(/\\\r?\n/g, ' ').replace(/\s+/g, ' ').trim()}`;
+  return `${where(step)} ${step.instruction.replace(/\\\r?\n/g, ' ').replace(/\s+/g, ' ').trim()}`;
 }
 
 /** What a row without measurements says instead of numbers. */
@@ -101,7 +107,7 @@ export function formatTraceTable(trace: Trace, options: TraceTableOptions = {}):
     `lost events: ${trace.lostEvents}   unattributed events: ${trace.unattributedEvents}   runc setup events (excluded): ${trace.runcSetupEvents}`,
   );
   for (const gap of trace.monitorGaps ?? []) {
-    const steps = trace.buildSteps.filter((s) => s.monitorGaps?.length).map((s) => `Dockerfile:${s.line}`);
+    const steps = trace.buildSteps.filter((s) => s.monitorGaps?.length).map(where);
     lines.push(
       `WARNING: the probe stopped watching at ${gap.startedOn}${steps.length ? ` (${steps.join(', ')} ran unobserved, at least in part)` : ''}: ${gap.reason}`,
     );
@@ -120,7 +126,7 @@ export function formatTraceTable(trace: Trace, options: TraceTableOptions = {}):
   if (trace.untracedCgroups.length > 0) {
     lines.push(`WARNING: ${trace.untracedCgroups.length} cgroup(s) could not be traced (probe map full): their events are missing`);
   }
-  const ambiguous = trace.buildSteps.filter((s) => s.ambiguous).map((s) => `Dockerfile:${s.line}`);
+  const ambiguous = trace.buildSteps.filter((s) => s.ambiguous).map(where);
   if (ambiguous.length > 0) {
     lines.push(`NOTE: ambiguous attribution (identical commands ran in parallel), marked ?: ${ambiguous.join(', ')}`);
   }

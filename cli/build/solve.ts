@@ -65,6 +65,8 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           ...(run.sshAgents === undefined ? {} : { sshAgents: run.sshAgents }),
           registryAuth: dockerConfigRegistryAuth(io.env),
           signal: run.signal,
+          ...(run.solveRef === undefined ? {} : { ref: run.solveRef }),
+          ...(run.solveMetadata === undefined ? {} : { solveMetadata: run.solveMetadata }),
         });
       } catch (err) {
         progress.finish();

@@ -19,8 +19,16 @@
 //                  `run.trace`, redacts secret values, prints the per-instruction table on
 //                  stderr and writes `--trace-out`.
 //
+// Through a tracebuild agent (DOCKER_HOST or BUILDKIT_HOST=tcp://... names a builder with
+// `tracebuild agent` in front of its daemon), the probe is the agent's, on the builder: the
+// trace phase asks the address for the agent, names the build's Solve ref beforehand, and
+// gets the records of that build's own containers from the agent (agent/ RemoteProbe, the
+// same surface as a local probe); everything after is the same. A tcp:// daemon on another
+// host without an agent cannot be traced from here: the build stops before it starts.
+//
 // A gap in the monitoring (the probe's loader died, or stopped answering and was killed:
-// tracer/probe.ts) makes the trace incomplete. It is marked in the trace (monitorGaps, the
+// tracer/probe.ts; the agent was lost, or withheld a container it could not tell apart)
+// makes the trace incomplete. It is marked in the trace (monitorGaps, the
 // counters, the affected steps) and fails the build: at once while the solve runs (so no
 // image is made), or in trace-report, before anything is pushed or signed. Only
 // --allow-incomplete-trace lets such a build finish, with the trace saying what is missing.
@@ -29,7 +37,7 @@
 // build (its trace is evidence too), says so, and leaves the error to be reported last.
 // Cancellation (Ctrl-C) only stops the probe.
 
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -39,7 +47,7 @@ import type { CorrelateVertex, MonitorGap, ProbeExit, TraceEvent } from '../../t
 import type { DaemonInfo, DockerfileAstView, ServedFile } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
-import type { TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
+import type { AgentToolkit, TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
 import { TraceIncompleteError, TraceWriteError } from './errors.js';
 import { redactSecrets } from './redact.js';
 import type { BuildPhase, BuildRun } from './types.js';
@@ -63,6 +71,8 @@ export interface TraceSession {
   gaps: MonitorGap[];
   /** Set once the finish started: the probe is stopped at most once. */
   finishing?: Promise<void>;
+  /** The tracebuild agent the events come from (its address and builder), when remote. */
+  agent?: { address: string; builderId?: string; kernel?: string };
 }
 
 /** --trace-out as an absolute path, if given. */
@@ -77,6 +87,12 @@ export function newGeneration(): number {
   return randomInt(1, 0x7fffffff);
 }
 
+/** A Solve ref like BuildKit's own: 25 lower-case letters and digits. */
+export function newSolveRef(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return [...randomBytes(25)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
 // ---- gaps -------------------------------------------------------------------------------
 
 const ALLOW_INCOMPLETE_HINT = 'pass --allow-incomplete-trace to build anyway, with a trace that says what it lacks';
@@ -85,7 +101,13 @@ const ALLOW_INCOMPLETE_HINT = 'pass --allow-incomplete-trace to build anyway, wi
 export function incompleteTraceMessage(gap: MonitorGap, when: 'during' | 'after'): string {
   const at = new Date(gap.fromMs).toISOString();
   const what = when === 'during' ? 'the build was stopped: its trace would be incomplete' : 'the trace is incomplete: nothing was pushed or signed';
-  return `the eBPF probe stopped watching the build at ${at} (${gap.reason}); ${what}; ${ALLOW_INCOMPLETE_HINT}`;
+  const lead =
+    gap.kind === 'agent-lost'
+      ? `the build's trace from the tracebuild agent broke off at ${at}`
+      : gap.kind === 'agent-withheld'
+        ? `the tracebuild agent withheld a container that may be the build's, from ${at}`
+        : `the eBPF probe stopped watching the build at ${at}`;
+  return `${lead} (${gap.reason}); ${what}; ${ALLOW_INCOMPLETE_HINT}`;
 }
 
 /** How long the loader may be silent before the watchdog gives up on it (ms), from the
@@ -152,8 +174,14 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
     name: 'trace',
     async run(run) {
       const out = traceOutPath(run);
+      const agentSource = run.toolchain.agent;
+      const agentKit = typeof agentSource === 'function' ? await agentSource() : agentSource;
+      const endpoint = agentKit === undefined ? undefined : run.toolchain.endpointFromEnv(run.io.env);
+      const viaAgent = agentKit !== undefined && endpoint !== undefined && agentKit.mayBeAgent(endpoint);
       if (!tracingRequested(run.request)) {
         if (out !== undefined) throw new UsageError('bad-flag', '--trace-out needs a trace: it cannot be used with --no-trace');
+        // an agent that cannot trace lets a build that asks for no trace through
+        if (viaAgent) run.solveMetadata = { [agentKit.noTraceMetadata]: '1' };
         return;
       }
       if (out !== undefined) {
@@ -180,8 +208,8 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           run.abort(new TraceIncompleteError(incompleteTraceMessage(gap, 'during')));
         }
       };
-      const starting = toolkit
-        .startProbe({
+      const startLocal = (): Promise<TraceProbe> =>
+        toolkit.startProbe({
           generation,
           onGap,
           ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }),
@@ -189,6 +217,34 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
             ? { onRecord: (buf: Buffer, base: number, len: number, e: TraceEvent | undefined) => correlation.pushRecord(buf, base, len, e) }
             : { onEvent: (e: TraceEvent) => events.push(e) }),
           ...(loaderPath !== undefined && loaderPath !== '' ? { loaderPath } : {}),
+        });
+      let agent: TraceSession['agent'];
+      const startRemote = async (kit: AgentToolkit<E>, at: E): Promise<TraceProbe> => {
+        const address = (at as { address?: string }).address ?? 'the daemon';
+        const info = await kit.agentInfo(at);
+        if (info === undefined) {
+          // a plain daemon: on this host the local probe sees its containers, elsewhere nothing does
+          if (kit.isLoopback(at)) return startLocal();
+          throw new TracerUnavailableError(
+            'remote-daemon',
+            `${address} is a daemon on another host with no tracebuild agent in front of it: the eBPF probe must run where the RUN containers run (run \`tracebuild agent\` there and point DOCKER_HOST or BUILDKIT_HOST at it)`,
+          );
+        }
+        const ref = newSolveRef();
+        run.solveRef = ref;
+        agent = { address, ...(info.builderId ? { builderId: info.builderId } : {}), ...(info.kernel ? { kernel: info.kernel } : {}) };
+        return kit.startRemoteProbe(at, ref, {
+          onGap,
+          onRecord: (buf: Buffer, base: number, len: number, e: TraceEvent | undefined) => {
+            if (correlation) correlation.pushRecord(buf, base, len, e);
+            else if (e !== undefined) events.push(e);
+          },
+        });
+      };
+      const starting = (viaAgent ? startRemote(agentKit, endpoint as E) : startLocal())
+        .then((probe) => {
+          if (agent !== undefined) session.agent = agent;
+          return probe;
         })
         .catch((err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
@@ -280,9 +336,11 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
       // records: everything the probe delivered (kernel events, digests, loss reports)
       monitor: {
         name: 'tracebuild-probe',
-        kernel: release(),
+        kernel: session.agent?.kernel ?? release(),
         generation: session.generation,
         records: session.correlation?.records ?? session.events.length,
+        // through a tracebuild agent: the probe was the builder's
+        ...(session.agent === undefined ? {} : { agent: { address: session.agent.address, ...(session.agent.builderId === undefined ? {} : { builderId: session.agent.builderId }) } }),
         ...daemonMonitorFields(run.client?.daemon),
       },
     };

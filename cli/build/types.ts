@@ -101,6 +101,10 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   trace?: Trace;
   /** What the trace phases keep between the start and the finish of the build (trace.ts). */
   traceSession?: TraceSession;
+  /** The Solve's ref, when it must be known before the solve (a tracebuild agent traces the build by it). */
+  solveRef?: string;
+  /** gRPC metadata sent with the Solve (to a tracebuild agent). */
+  solveMetadata?: Record<string, string>;
   /** Registers cleanup run after the last phase, most recent first, failure or not. */
   defer(cleanup: () => unknown): void;
   /** Aborted by Ctrl-C (io.signal) or by `abort`: what the solve and the pushes listen to. */

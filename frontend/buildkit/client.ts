@@ -4,11 +4,12 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import type { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { BuildKitClient, DaemonInfo, Endpoint, GatewaySolveRequest, SolveResult, StatusBatch, WorkerInfo } from './types.js';
-import { oneLine } from '../../common/index.js';
+import { describeTarget, describeTlsError, oneLine } from '../../common/index.js';
 import { BuildKitConnectionError, SolveError } from './errors.js';
-import { parseAddress, type DialTarget } from './endpoint.js';
+import { endpointTarget, type DialTarget } from './endpoint.js';
 import { dial, upgradeH2c, UpgradeRefusedError } from './dial.js';
 import { openTransport, type Transport } from './transport.js';
 import { grpcStatus, method, Rpc, type Msg } from './rpc.js';
@@ -20,25 +21,54 @@ import { describeDaemon, dockerdVersion } from './daemon.js';
 
 const CONTROL = 'moby.buildkit.v1.Control';
 
-function describeSocketError(err: unknown): string {
+export function describeSocketError(err: unknown): string {
+  const tls = describeTlsError(err);
+  if (tls !== undefined) return `TLS: ${tls}`;
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string') return `${e.syscall ?? 'connect'} ${e.code}`;
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The HTTP/2 client preface and an empty SETTINGS frame. */
+const H2_PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);
+
+/** Sends the HTTP/2 preface and waits for the server's first frame: over TLS 1.3 a refused
+ * client certificate only shows once the server has read it. */
+function h2Hello(socket: Socket, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      socket.removeAllListeners('data');
+      socket.removeListener('error', done);
+      socket.removeListener('end', onEnd);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEnd = (): void => done(new Error('the server closed the connection'));
+    const timer = setTimeout(() => done(new Error(`no HTTP/2 answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('data', () => done());
+    socket.once('error', done);
+    socket.once('end', onEnd);
+    socket.write(H2_PREFACE);
+  });
+}
+
 /**
  * Checks the address before gRPC gets involved, so that failures read as what they are:
- * nothing there (ENOENT, ECONNREFUSED), or something that is not BuildKit (HTTP 404).
+ * nothing there (ENOENT, ECONNREFUSED), a TLS handshake that failed (an untrusted server,
+ * a refused client certificate), or something that is not BuildKit (HTTP 404).
  */
 async function preflight(endpoint: Endpoint, target: DialTarget): Promise<void> {
   let socket;
+  const secure = target.kind === 'tcp' && target.tls !== undefined;
   try {
-    socket = await dial(target);
+    socket = await dial(target, endpoint.kind === 'buildkitd' && secure ? { alpn: ['h2'] } : {});
   } catch (err) {
     throw new BuildKitConnectionError('unreachable', endpoint.address, describeSocketError(err), { cause: err });
   }
   try {
     if (endpoint.kind === 'docker') await upgradeH2c(socket, '/grpc');
+    else if (secure) await h2Hello(socket);
   } catch (err) {
     if (err instanceof UpgradeRefusedError) {
       throw new BuildKitConnectionError('not-buildkit', endpoint.address, `no BuildKit answered (${err.message})`, { cause: err });
@@ -59,10 +89,11 @@ export interface ConnectOptions {
 }
 
 export async function connectBuildKit(endpoint: Endpoint, options: ConnectOptions = {}): Promise<BuildKitClient> {
-  const target = parseAddress(endpoint.address);
+  const target = endpointTarget(endpoint);
   await preflight(endpoint, target);
-  const transport = await openTransport(endpoint);
-  const client = new grpc.Client(transport.grpcTarget, grpc.credentials.createInsecure(), {
+  const transport = await openTransport(endpoint, target);
+  const client = new grpc.Client(transport.grpcTarget, transport.credentials, {
+    ...transport.channelOptions,
     'grpc.max_receive_message_length': 64 << 20,
     'grpc.max_send_message_length': 64 << 20,
     // One connection for everything; no background reconnect loops after close().
@@ -202,7 +233,7 @@ function solveError(err: unknown, transport: Transport, cancelled: boolean): Sol
   const st = grpcStatus(err);
   if (st?.code === grpc.status.UNAVAILABLE) {
     const cause = transport.lastError();
-    return new SolveError('connection-lost', `lost the connection to BuildKit: ${cause ? cause.message : st.details}`, { cause: err });
+    return new SolveError('connection-lost', `lost the connection to BuildKit at ${describeTarget(transport.dialTarget)}: ${cause ? cause.message : st.details}`, { cause: err });
   }
   if (st?.code === grpc.status.CANCELLED) return new SolveError('cancelled', st.details || 'build cancelled', { cause: err });
   return new SolveError('solve-failed', st ? st.details : String(err), { cause: err });
@@ -222,7 +253,7 @@ async function runSolve(
   req.signal?.addEventListener('abort', onCallerAbort, { once: true });
   const cancelledByCaller = (): boolean => req.signal?.aborted === true;
 
-  const ref = newId();
+  const ref = req.ref ?? newId();
   let session: Session | undefined;
   let statusCall: grpc.ClientReadableStream<Msg> | undefined;
   let statusDone: Promise<void> = Promise.resolve();
@@ -261,7 +292,10 @@ async function runSolve(
       solveRequest.Exporter = req.exporter.type;
       solveRequest.ExporterAttrs = req.exporter.attrs;
     }
-    const solving = rpc.unary(method(CONTROL, 'Solve'), solveRequest, { signal: ctl.signal });
+    const solving = rpc.unary(method(CONTROL, 'Solve'), solveRequest, {
+      signal: ctl.signal,
+      ...(req.solveMetadata === undefined ? {} : { metadata: req.solveMetadata }),
+    });
     // Settled-state bookkeeping so that a failure elsewhere can wait for the daemon's word.
     let solveSettled = false;
     const solveOutcome = solving.then(

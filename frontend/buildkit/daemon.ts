@@ -14,7 +14,7 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
 export async function engineGet(target: DialTarget, path: string, timeoutMs = 5_000): Promise<unknown> {
   let socket: net.Socket;
   try {
-    socket = await dial(target, timeoutMs);
+    socket = await dial(target, { timeoutMs });
   } catch {
     return undefined;
   }

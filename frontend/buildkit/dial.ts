@@ -1,17 +1,32 @@
-// Raw sockets to the daemon and the HTTP/1.1 `Upgrade: h2c` handshake dockerd uses to
-// hand out BuildKit's gRPC API (`POST /grpc`) and to attach sessions (`POST /session`).
+// Raw sockets to the daemon (TLS for a tcp:// target that has it) and the HTTP/1.1
+// `Upgrade: h2c` handshake dockerd uses to hand out BuildKit's gRPC API (`POST /grpc`) and to
+// attach sessions (`POST /session`).
 import net from 'node:net';
+import tls from 'node:tls';
+import { tlsConnectOptions } from '../../common/index.js';
 import type { DialTarget } from './endpoint.js';
 
-export function dial(target: DialTarget, timeoutMs = 10_000): Promise<net.Socket> {
+export interface DialOptions {
+  timeoutMs?: number;
+  /** ALPN protocols offered over TLS (default: HTTP/1.1, what dockerd's Engine API speaks). */
+  alpn?: string[];
+}
+
+export function dial(target: DialTarget, options: DialOptions = {}): Promise<net.Socket> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
+    const secure = target.kind === 'tcp' && target.tls !== undefined;
     const socket =
-      target.kind === 'unix' ? net.createConnection({ path: target.path }) : net.createConnection({ host: target.host, port: target.port });
+      target.kind === 'unix'
+        ? net.createConnection({ path: target.path })
+        : target.tls !== undefined
+          ? tls.connect({ ...tlsConnectOptions(target.tls, target.host), port: target.port, ALPNProtocols: options.alpn ?? ['http/1.1'] })
+          : net.createConnection({ host: target.host, port: target.port });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(Object.assign(new Error(`connect timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, timeoutMs);
-    socket.once('connect', () => {
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       socket.removeListener('error', onError);
       resolve(socket);
@@ -30,8 +45,17 @@ export class UpgradeRefusedError extends Error {
     readonly statusCode: number | undefined,
     readonly path: string,
     readonly body: string,
+    /** Over TLS, the server closed the connection before answering anything. */
+    closedOverTls = false,
   ) {
-    super(statusCode === undefined ? `no HTTP answer to the upgrade on ${path}` : `HTTP ${statusCode} on ${path}`);
+    super(
+      statusCode !== undefined
+        ? `HTTP ${statusCode} on ${path}`
+        : closedOverTls
+          ? // a TLS 1.3 server checks the client's certificate after the handshake, so its refusal shows as this
+            `the server closed the TLS connection without answering the upgrade on ${path}: it may refuse this client's certificate (DOCKER_CERT_PATH or BUILDKIT_TLS_DIR)`
+          : `no HTTP answer to the upgrade on ${path}`,
+    );
   }
 }
 
@@ -67,7 +91,7 @@ export function upgradeH2c(
     const timer = setTimeout(() => fail(new Error(`no answer to the upgrade on ${path} within ${timeoutMs} ms`)), timeoutMs);
     const onError = (err: Error): void => fail(err);
     const onEnd = (): void => {
-      fail(new UpgradeRefusedError(parseStatus(buffered.toString('latin1')), path, bodyOf(buffered)));
+      fail(new UpgradeRefusedError(parseStatus(buffered.toString('latin1')), path, bodyOf(buffered), buffered.length === 0 && socket instanceof tls.TLSSocket));
     };
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk]);

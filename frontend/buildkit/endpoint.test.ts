@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endpointFromEnv, parseAddress } from './endpoint.js';
+import { endpointFromEnv, endpointTarget, parseAddress } from './endpoint.js';
 import { BuildKitConnectionError } from './errors.js';
 
 describe('endpointFromEnv', () => {
@@ -10,6 +10,25 @@ describe('endpointFromEnv', () => {
     expect(endpointFromEnv({ DOCKER_HOST: 'unix:///run/user/docker.sock' })).toEqual({ kind: 'docker', address: 'unix:///run/user/docker.sock' });
     expect(endpointFromEnv({})).toEqual({ kind: 'docker', address: 'unix:///var/run/docker.sock' });
     expect(endpointFromEnv({ BUILDKIT_HOST: '', DOCKER_HOST: ' ' })).toEqual({ kind: 'docker', address: 'unix:///var/run/docker.sock' });
+  });
+});
+
+describe('endpointFromEnv with TLS', () => {
+  it('carries the TLS settings of a tcp:// address, as the docker client and buildctl read them', () => {
+    expect(endpointFromEnv({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' })).toEqual({
+      kind: 'docker',
+      address: 'tcp://127.0.0.1:2376',
+      tls: { verify: true, caFile: '/certs/ca.pem', source: 'DOCKER_CERT_PATH=/certs' },
+    });
+    expect(endpointFromEnv({ BUILDKIT_HOST: 'tcp://127.0.0.1:1234', BUILDKIT_TLS_DIR: '/t' })).toMatchObject({ kind: 'buildkitd', tls: { caFile: '/t/ca.pem', certFile: '/t/cert.pem' } });
+    // a unix socket never uses TLS
+    expect(endpointFromEnv({ DOCKER_HOST: 'unix:///run/d.sock', DOCKER_TLS_VERIFY: '1' })).toEqual({ kind: 'docker', address: 'unix:///run/d.sock' });
+  });
+  it('endpointTarget reads the files, naming a missing one', () => {
+    expect(endpointTarget({ kind: 'docker', address: 'tcp://127.0.0.1' })).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 2375 });
+    expect(() => endpointTarget(endpointFromEnv({ DOCKER_HOST: 'tcp://127.0.0.1', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent' }))).toThrow(
+      'the TLS CA certificate /nonexistent/ca.pem (DOCKER_CERT_PATH=/nonexistent): no such file',
+    );
   });
 });
 

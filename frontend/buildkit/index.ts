@@ -37,3 +37,22 @@ export async function connectBuildKit(endpoint: Endpoint, options?: ConnectOptio
 }
 export { BuildKitConnectionError, SolveError } from './errors.js';
 export type { BuildKitConnectionErrorCode, SolveErrorCode } from './errors.js';
+// For a proxy in front of BuildKit (the tracebuild agent) and clients of its own service.
+export { openBuildKitChannel, followStatus } from './channel.js';
+export type { BuildKitChannel, FollowStatusOptions } from './channel.js';
+export { endpointTarget } from './endpoint.js';
+export { dial, upgradeH2c, UpgradeRefusedError } from './dial.js';
+export type { DialOptions } from './dial.js';
+export { describeSocketError } from './client.js';
+export {
+  BUILDKIT_PATHS,
+  BUILD_ID_METADATA,
+  decodeBridgeSolveRequest,
+  decodeControlSolveRequest,
+  decodeControlSolveResponse,
+  decodeFileSyncPacket,
+  decodeStatusRequest,
+  decodeStatusResponse,
+  definitionInfo,
+} from './wire.js';
+export type { BridgeSolveInfo, ControlSolveInfo, DefinitionInfo, FileSyncPacket, LlbOpInfo } from './wire.js';

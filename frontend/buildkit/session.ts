@@ -287,6 +287,9 @@ export async function openDockerSession(target: DialTarget, opts: SessionOptions
     server.forceShutdown();
     throw err;
   }
+  // Over TLS (DOCKER_TLS_VERIFY), ALPN said HTTP/1.1: the upgrade is what made the
+  // connection HTTP/2, and node's HTTP/2 server refuses a TLS socket that does not say so.
+  if ('alpnProtocol' in socket) Object.defineProperty(socket, 'alpnProtocol', { value: 'h2', configurable: true, writable: true });
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   recordRawHeaders(server, raw);
   injector.injectConnection(socket);

@@ -1,19 +1,25 @@
 // How the gRPC client reaches BuildKit. grpc-js cannot be handed an already-open socket
 // as a client transport, so for dockerd a small unix-socket proxy, private to this
-// process, accepts grpc-js's connections and, for each, dials dockerd, upgrades
-// `POST /grpc` to h2c and pipes the bytes both ways. A standalone buildkitd speaks gRPC
-// on its socket directly and needs no proxy. Everything above this module is identical.
+// process, accepts grpc-js's connections and, for each, dials dockerd (over TLS when
+// DOCKER_HOST asks for it), upgrades `POST /grpc` to h2c and pipes the bytes both ways. A
+// standalone buildkitd speaks gRPC on its socket directly (TLS with ALPN h2 over tcp://
+// when BUILDKIT_TLS_DIR is set) and needs no proxy. Everything above this module is identical.
+import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Endpoint } from './types.js';
-import { parseAddress, type DialTarget } from './endpoint.js';
+import { endpointTarget, type DialTarget } from './endpoint.js';
 import { dial, upgradeH2c } from './dial.js';
 
 export interface Transport {
   /** What grpc-js dials (`unix:///…` or `host:port`). */
   readonly grpcTarget: string;
+  /** Insecure for a unix socket or the local proxy; TLS to a buildkitd over tcp:// with it. */
+  readonly credentials: grpc.ChannelCredentials;
+  /** Channel options the credentials need (the name checked in the server's certificate). */
+  readonly channelOptions: grpc.ChannelOptions;
   /** Where the daemon is, for session attachment and error messages. */
   readonly dialTarget: DialTarget;
   /** The last failure seen while reaching the daemon (gives gRPC errors a real cause). */
@@ -21,11 +27,20 @@ export interface Transport {
   close(): void;
 }
 
-export async function openTransport(endpoint: Endpoint): Promise<Transport> {
-  const target = parseAddress(endpoint.address);
+export async function openTransport(endpoint: Endpoint, target: DialTarget = endpointTarget(endpoint)): Promise<Transport> {
   if (endpoint.kind === 'buildkitd') {
     const grpcTarget = target.kind === 'unix' ? `unix://${target.path}` : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-    return { grpcTarget, dialTarget: target, lastError: () => undefined, close: () => undefined };
+    let credentials = grpc.credentials.createInsecure();
+    const channelOptions: grpc.ChannelOptions = {};
+    if (target.kind === 'tcp' && target.tls !== undefined) {
+      const m = target.tls;
+      credentials = grpc.credentials.createSsl(m.ca ?? null, m.key ?? null, m.cert ?? null);
+      if (m.serverName !== undefined) {
+        channelOptions['grpc.ssl_target_name_override'] = m.serverName;
+        channelOptions['grpc.default_authority'] = m.serverName;
+      }
+    }
+    return { grpcTarget, credentials, channelOptions, dialTarget: target, lastError: () => undefined, close: () => undefined };
   }
   return openUpgradeProxy(target);
 }
@@ -85,6 +100,8 @@ async function openUpgradeProxy(target: DialTarget): Promise<Transport> {
 
   return {
     grpcTarget: `unix://${socketPath}`,
+    credentials: grpc.credentials.createInsecure(),
+    channelOptions: {},
     dialTarget: target,
     lastError: () => last,
     close: () => {

@@ -2,6 +2,7 @@
 // them. Timestamps are carried twice: as Date (millisecond precision, convenient) and as
 // nanoseconds since the Unix epoch (bigint, exact), because the tracer matches vertex
 // timings to kernel events that are far finer than a millisecond.
+import type { TlsClientFiles } from '../../common/index.js';
 import type { ServedFile, Vertex } from '../../model/index.js';
 
 export type { ServedFile };
@@ -11,6 +12,8 @@ export type Endpoint = {
   kind: 'docker' | 'buildkitd';
   /** As given: `unix:///var/run/docker.sock`, `tcp://127.0.0.1:1234`. */
   address: string;
+  /** tcp:// over TLS: where the certificates are (common/tls.ts), read when connecting. */
+  tls?: TlsClientFiles;
 };
 
 export interface Platform {
@@ -101,6 +104,11 @@ export interface GatewaySolveRequest {
   registryAuth?: RegistryAuthProvider;
   /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
   signal?: AbortSignal;
+  /** The build's ref (Control.Solve's Ref), when the caller must know it beforehand (a
+   * tracebuild agent traces the build by it); default: a new random one. */
+  ref?: string;
+  /** gRPC metadata sent with Control.Solve (e.g. to a tracebuild agent). */
+  solveMetadata?: Record<string, string>;
 }
 
 export interface LlbDefinition {

@@ -127,7 +127,7 @@ export async function requireIntegration(ctx: SkippableContext): Promise<Environ
 let cliBuilt: Promise<string> | undefined;
 
 /** The folders `npm run build` compiles (tsconfig.json's include). */
-const productDirs = ['common', 'model', 'engine', 'dockerfile-parser', 'frontend', 'tracer', 'attest', 'oci', 'verify', 'cli'];
+const productDirs = ['common', 'model', 'engine', 'dockerfile-parser', 'frontend', 'tracer', 'attest', 'oci', 'verify', 'agent', 'cli'];
 
 /** The newest modification time of a product TypeScript source (not tests), in ms. */
 function newestSourceMtime(): number {
