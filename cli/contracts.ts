@@ -8,6 +8,8 @@
 import type {
   ContextDirEntry,
   DaemonInfo,
+  ExportFileSink,
+  ExportTarget,
   ConvertOptions as FrontendConvertOptions,
   Conversion as FrontendConversion,
   GatewayApi,
@@ -26,6 +28,8 @@ export type {
   BuildStep,
   ContextDirEntry,
   DaemonInfo,
+  ExportFileSink,
+  ExportTarget,
   GatewayApi,
   Platform,
   ServedFile,
@@ -59,14 +63,15 @@ export type Conversion<Def> = Pick<FrontendConversion, 'imageConfig' | 'steps' |
   Partial<Pick<FrontendConversion, 'secrets'>> & { definition: Def };
 
 export interface Exporter {
-  type: 'moby';
-  /** `name`: comma-separated normalized references; absent when the image is untagged. */
+  /** `moby` (the image store), or an exporter of `-o` (cli/build/exports.ts). */
+  type: string;
+  /** moby's `name`: comma-separated normalized references; absent when the image is untagged. */
   attrs: Record<string, string>;
 }
 
 /** A gateway solve, with the LLB definition opaque. */
 export type SolveOptions<Def> = Omit<GatewaySolveRequest, 'frontend' | 'exporter'> & {
-  exporter: Exporter | undefined;
+  exporter?: Exporter | undefined;
   frontend: (gateway: GatewayApi) => Promise<{ definition: Def; imageConfig: Record<string, unknown> }>;
 };
 

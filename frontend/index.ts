@@ -37,5 +37,7 @@ export type {
   BuildKitConnectionErrorCode,
   SolveErrorCode,
   DaemonInfo,
+  ExportTarget,
+  ExportFileSink,
   BuildKitCapabilities,
 } from './buildkit/index.js';

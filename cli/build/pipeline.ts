@@ -10,6 +10,7 @@
 //   trace-report   the trace: correlated, redacted, printed, written
 //   report         image ID and names to stdout
 //   push, attest   --push / --key: push every -t name, then sign and attach the attestations
+//   metadata       --iidfile, --metadata-file (metadata.ts; an old iidfile is removed first)
 //
 // Cleanups registered with `defer` run after the last phase, most recent first, whatever
 // happened. Nothing is tagged on failure: the exporter only runs when the solve succeeds.
@@ -18,6 +19,7 @@ import type { DockerfileAstView, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
 import { attestPhase, signingCheckPhase } from './attest.js';
 import { connectPhase } from './connect.js';
+import { metadataPhase, metadataPreparePhase } from './metadata.js';
 import { parsePhase } from './parse.js';
 import { preparePhase } from './prepare.js';
 import { pushPhase } from './push.js';
@@ -27,7 +29,7 @@ import { tracePhase, traceReadyPhase, traceReportPhase } from './trace.js';
 import type { BuildPhase, BuildRequest, BuildRun } from './types.js';
 
 export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E>[] {
-  return [preparePhase(), signingCheckPhase(), parsePhase(), tracePhase(), connectPhase(), traceReadyPhase(), solvePhase(), traceReportPhase(), reportPhase(), pushPhase(), attestPhase()];
+  return [preparePhase(), metadataPreparePhase(), signingCheckPhase(), parsePhase(), tracePhase(), connectPhase(), traceReadyPhase(), solvePhase(), traceReportPhase(), reportPhase(), pushPhase(), attestPhase(), metadataPhase()];
 }
 
 /** Runs the phases in order; cleanups run last, whatever happened. Throws the first error. */

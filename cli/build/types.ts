@@ -9,7 +9,8 @@ import type { CliIo } from '../io.js';
 import type { ProgressMode, ProgressSession } from '../progress/index.js';
 import type { ImageReferenceParts } from '../../common/index.js';
 import type { Trace } from '../../model/index.js';
-import type { SigningSetup } from './attest.js';
+import type { AttestationRecord, SigningSetup } from './attest.js';
+import type { OutputSpec } from './outputs.js';
 import type { BuildInputs } from './inputs.js';
 import type { PushedImage } from './push.js';
 import type { TraceSession } from './trace.js';
@@ -55,6 +56,12 @@ export interface BuildRequest {
   traceOut?: string;
   /** `--allow-incomplete-trace`: a gap in the monitoring does not fail the build. */
   allowIncompleteTrace?: boolean;
+  /** `-o/--output`, parsed (outputs.ts); none: the image store, as `docker build`. */
+  outputs?: OutputSpec[];
+  /** `--iidfile FILE`: write the image id there. */
+  iidfile?: string;
+  /** `--metadata-file FILE`: write the build's result metadata there (metadata.ts). */
+  metadataFile?: string;
 }
 
 export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
@@ -78,6 +85,8 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   imageId?: string;
   /** Set by signing-check when --key is given. */
   signing?: SigningSetup;
+  /** Set by the attest phase: the signed statements, and where they went. */
+  attestations?: AttestationRecord[];
   /** Set by the push phase: each -t name with its manifest digest in the registry. */
   pushed?: PushedImage[];
   /** Listeners of the solve besides the progress display (the trace phase's). */

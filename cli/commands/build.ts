@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { ProgressMode } from '../progress/index.js';
 import { runBuild } from '../build/pipeline.js';
 import type { BuildRequest } from '../build/types.js';
+import { outputRequest, registerOutputOptions, type OutputFlags } from '../build/output-flags.js';
 import { collect, type CliCommand } from './command.js';
 
 export const NETWORKS: NetworkMode[] = ['default', 'host', 'none'];
@@ -39,7 +40,7 @@ export function signingRequest(flags: SigningFlags): SigningFlags {
   return out;
 }
 
-export interface BuildFlags extends SigningFlags {
+export interface BuildFlags extends SigningFlags, OutputFlags {
   file?: string;
   tag?: string[];
   buildArg?: string[];
@@ -58,7 +59,7 @@ export interface BuildFlags extends SigningFlags {
 }
 
 export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.ProcessEnv): BuildRequest {
-  return {
+  const request: BuildRequest = {
     context: path,
     ...(flags.file === undefined ? {} : { file: flags.file }),
     tags: flags.tag ?? [],
@@ -81,6 +82,7 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
     ...(flags.traceOut === undefined ? {} : { traceOut: flags.traceOut }),
     ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
   };
+  return { ...request, ...outputRequest(flags, request) };
 }
 
 /** The --network flag, as build and convert take it. */
@@ -90,7 +92,7 @@ export function networkOption(): Option {
 
 export const buildCommand: CliCommand = {
   register(program: Command, { io, toolchain }) {
-    program
+    const build = program
       .command('build', { isDefault: true })
       .description('build an image from a Dockerfile (the default command: `tracebuild .`)')
       .argument('[PATH]', 'build context directory', '.')
@@ -119,8 +121,9 @@ export const buildCommand: CliCommand = {
       .option('--fulcio-url <URL>', 'with --keyless: the Fulcio CA (default https://fulcio.sigstore.dev)')
       .option('--rekor-url <URL>', 'record the signatures in this Rekor transparency log (--keyless: default https://rekor.sigstore.dev)')
       .option('--tsa-url <URL>', 'timestamp the signatures with this RFC 3161 timestamp authority (Sigstore TSA API)')
-      .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push')
-      .action(async (path: string, flags: BuildFlags) => {
+      .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push');
+    registerOutputOptions(build);
+    build.action(async (path: string, flags: BuildFlags) => {
         await runBuild(buildRequest(path, flags, io.env), io, await toolchain());
       });
   },

@@ -217,6 +217,7 @@ async function runSolve(
       dockerignore: req.dockerignore,
       secrets: req.secrets,
       onFileServed: req.onFileServed,
+      ...(req.exportTargets === undefined ? {} : { exportTargets: req.exportTargets }),
       signal: ctl.signal,
       name: 'tracebuild',
     };
@@ -237,7 +238,9 @@ async function runSolve(
       Frontend: '',
       Entitlements: req.entitlements,
     };
-    if (req.exporter) {
+    if (req.exporters !== undefined && req.exporters.length > 0) {
+      solveRequest.Exporters = req.exporters.map((e) => ({ Type: e.type, Attrs: e.attrs }));
+    } else if (req.exporter) {
       solveRequest.Exporter = req.exporter.type;
       solveRequest.ExporterAttrs = req.exporter.attrs;
     }

@@ -16,6 +16,8 @@ export type {
   WorkerInfo,
   DaemonInfo,
   BuildKitCapabilities,
+  ExportTarget,
+  ExportFileSink,
 } from './types.js';
 export { describeDaemon } from './daemon.js';
 export { endpointFromEnv } from './endpoint.js';

@@ -16,6 +16,8 @@ import { dial, upgradeH2c } from './dial.js';
 import type { DialTarget } from './endpoint.js';
 import { resolveRoot } from './walk.js';
 import { sendContext, type Packet, type PacketStream } from './filesync.js';
+import type { ExportTarget } from './types.js';
+import { FILESEND_DIFFCOPY, fileSendDefinition, fileSendHandlers } from './filesend.js';
 
 const HEALTH = 'grpc.health.v1.Health';
 const FILESYNC = 'moby.filesync.v1.FileSync';
@@ -33,6 +35,8 @@ export interface SessionOptions {
   /** Called when the daemon's file transfer or another session call fails (for diagnostics). */
   onError?: (err: Error) => void;
   signal?: AbortSignal;
+  /** Where exported results are written (FileSend), by exporter index; none: not served. */
+  exportTargets?: ReadonlyMap<number, ExportTarget>;
   /** Shown by the daemon as the session name. */
   name?: string;
 }
@@ -209,11 +213,14 @@ export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLis
   server.addService(serviceDefinition(AUTH), {
     Credentials: (_call: grpc.ServerUnaryCall<Msg, Msg>, cb: grpc.sendUnaryData<Msg>) => cb(null, {}),
   });
+  if (opts.exportTargets !== undefined && opts.exportTargets.size > 0) {
+    server.addService(fileSendDefinition, fileSendHandlers({ targets: opts.exportTargets, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onError ? { onError: opts.onError } : {}) }));
+  }
   return server;
 }
 
 /** The headers dockerd and buildkitd read to register a session and what it serves. */
-function sessionHeaders(id: string, sharedKey: string, name: string): [string, string][] {
+function sessionHeaders(id: string, sharedKey: string, name: string, exports = false): [string, string][] {
   const headers: [string, string][] = [
     ['X-Docker-Expose-Session-Uuid', id],
     ['X-Docker-Expose-Session-Name', name],
@@ -222,6 +229,8 @@ function sessionHeaders(id: string, sharedKey: string, name: string): [string, s
   for (const svc of [HEALTH, FILESYNC, SECRETS, AUTH]) {
     for (const p of methodPaths(svc)) headers.push(['X-Docker-Expose-Session-Grpc-Method', p]);
   }
+  // FileSend only when there is somewhere to write: the daemon asks whether it is served.
+  if (exports) headers.push(['X-Docker-Expose-Session-Grpc-Method', FILESEND_DIFFCOPY]);
   return headers;
 }
 
@@ -237,7 +246,7 @@ export async function openDockerSession(target: DialTarget, opts: SessionOptions
   const server = createSessionServer(opts, raw);
   const socket = await dial(target);
   try {
-    await upgradeH2c(socket, '/session', sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild')));
+    await upgradeH2c(socket, '/session', sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), (opts.exportTargets?.size ?? 0) > 0));
   } catch (err) {
     server.forceShutdown();
     throw err;
@@ -300,7 +309,7 @@ export function openControlSession(rpc: Rpc, opts: SessionOptions): Session {
   const sharedKey = newId();
   const raw = new RawHeaderLists();
   const server = createSessionServer(opts, raw);
-  const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'));
+  const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), (opts.exportTargets?.size ?? 0) > 0);
   const md = new grpc.Metadata();
   for (const [k, v] of headers) md.add(k.toLowerCase(), v);
   const m = method('moby.buildkit.v1.Control', 'Session');

@@ -68,6 +68,10 @@ export interface GatewaySolveRequest {
   dockerignore: string[];
   /** e.g. `{ type: 'moby', attrs: { name: 'docker.io/library/a:latest' } }`. */
   exporter?: { type: string; attrs: Record<string, string> };
+  /** Several exporters at once (BuildKit v0.13+), instead of `exporter`. */
+  exporters?: { type: string; attrs: Record<string, string> }[];
+  /** Where the daemon's FileSend calls go, by exporter index (local, tar, oci, docker). */
+  exportTargets?: ReadonlyMap<number, ExportTarget>;
   /** e.g. `['network.host']`. */
   entitlements: string[];
   /**
@@ -83,6 +87,16 @@ export interface GatewaySolveRequest {
   secrets?: Record<string, Uint8Array>;
   /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
   signal?: AbortSignal;
+}
+
+/** Where one exporter's result is written on this side (filesend.ts). */
+export type ExportTarget = { kind: 'directory'; path: string } | { kind: 'file'; open(): Promise<ExportFileSink> };
+
+/** One exported file being written: completed by close(), discarded by abort(). */
+export interface ExportFileSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface LlbDefinition {
