@@ -7,6 +7,7 @@
 
 import type {
   ContextDirEntry,
+  CacheEntry,
   DaemonInfo,
   ExportFileSink,
   ExportTarget,
@@ -27,6 +28,7 @@ import type { TracerToolkit } from './trace-contracts.js';
 export type {
   BuildStep,
   ContextDirEntry,
+  CacheEntry,
   DaemonInfo,
   ExportFileSink,
   ExportTarget,

@@ -39,5 +39,6 @@ export type {
   DaemonInfo,
   ExportTarget,
   ExportFileSink,
+  CacheEntry,
   BuildKitCapabilities,
 } from './buildkit/index.js';

@@ -46,6 +46,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           contextDir: inputs.contextDir,
           dockerignore: inputs.dockerignore.patterns,
           ...exports,
+          ...(request.cache === undefined ? {} : { cache: request.cache }),
           entitlements: run.entitlements,
           // An error of our own callback (a ConvertError) is kept to be reported as itself.
           frontend: (gateway) =>

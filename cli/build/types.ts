@@ -3,7 +3,7 @@
 // each phase is a file of this folder and imports only these types (and what it uses), so
 // no phase imports the pipeline.
 
-import type { BuildKitClient, Conversion, DockerfileAstView, NetworkMode, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
+import type { BuildKitClient, CacheEntry, Conversion, DockerfileAstView, NetworkMode, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
 import { CanceledError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { ProgressMode, ProgressSession } from '../progress/index.js';
@@ -62,6 +62,8 @@ export interface BuildRequest {
   iidfile?: string;
   /** `--metadata-file FILE`: write the build's result metadata there (metadata.ts). */
   metadataFile?: string;
+  /** `--cache-from` / `--cache-to`, parsed (cache.ts). */
+  cache?: { imports: CacheEntry[]; exports: CacheEntry[] };
 }
 
 export interface BuildRun<Ast extends DockerfileAstView, Def, E> {

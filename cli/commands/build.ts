@@ -8,6 +8,7 @@ import type { ProgressMode } from '../progress/index.js';
 import { runBuild } from '../build/pipeline.js';
 import type { BuildRequest } from '../build/types.js';
 import { outputRequest, registerOutputOptions, type OutputFlags } from '../build/output-flags.js';
+import { cacheRequest, registerCacheOptions, type CacheFlags } from '../build/cache.js';
 import { collect, type CliCommand } from './command.js';
 
 export const NETWORKS: NetworkMode[] = ['default', 'host', 'none'];
@@ -40,7 +41,7 @@ export function signingRequest(flags: SigningFlags): SigningFlags {
   return out;
 }
 
-export interface BuildFlags extends SigningFlags, OutputFlags {
+export interface BuildFlags extends SigningFlags, OutputFlags, CacheFlags {
   file?: string;
   tag?: string[];
   buildArg?: string[];
@@ -82,7 +83,7 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
     ...(flags.traceOut === undefined ? {} : { traceOut: flags.traceOut }),
     ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
   };
-  return { ...request, ...outputRequest(flags, request) };
+  return { ...request, ...outputRequest(flags, request), ...cacheRequest(flags) };
 }
 
 /** The --network flag, as build and convert take it. */
@@ -123,6 +124,7 @@ export const buildCommand: CliCommand = {
       .option('--tsa-url <URL>', 'timestamp the signatures with this RFC 3161 timestamp authority (Sigstore TSA API)')
       .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push');
     registerOutputOptions(build);
+    registerCacheOptions(build);
     build.action(async (path: string, flags: BuildFlags) => {
         await runBuild(buildRequest(path, flags, io.env), io, await toolchain());
       });

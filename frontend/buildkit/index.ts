@@ -18,6 +18,7 @@ export type {
   BuildKitCapabilities,
   ExportTarget,
   ExportFileSink,
+  CacheEntry,
 } from './types.js';
 export { describeDaemon } from './daemon.js';
 export { endpointFromEnv } from './endpoint.js';

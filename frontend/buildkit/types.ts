@@ -70,6 +70,9 @@ export interface GatewaySolveRequest {
   exporter?: { type: string; attrs: Record<string, string> };
   /** Several exporters at once (BuildKit v0.13+), instead of `exporter`. */
   exporters?: { type: string; attrs: Record<string, string> }[];
+  /** `--cache-from` / `--cache-to` (e.g. `{ type: 'registry', attrs: { ref } }`): sent in
+   * Control.Solve's CacheOptions, the imports also with every gateway solve. */
+  cache?: { imports: CacheEntry[]; exports: CacheEntry[] };
   /** Where the daemon's FileSend calls go, by exporter index (local, tar, oci, docker). */
   exportTargets?: ReadonlyMap<number, ExportTarget>;
   /** e.g. `['network.host']`. */
@@ -87,6 +90,12 @@ export interface GatewaySolveRequest {
   secrets?: Record<string, Uint8Array>;
   /** Cancels the solve (Ctrl-C): the daemon job is cancelled and everything closed. */
   signal?: AbortSignal;
+}
+
+/** A cache import or export as BuildKit takes it (CacheOptionsEntry). */
+export interface CacheEntry {
+  type: string;
+  attrs: Record<string, string>;
 }
 
 /** Where one exporter's result is written on this side (filesend.ts). */
