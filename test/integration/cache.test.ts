@@ -5,6 +5,13 @@
 // so and records nothing for them (they did not run). A control build without --cache-from
 // after another prune runs them again, so the cache came from the registry. What the
 // daemon cannot do (a registry cache export on dockerd) is refused, naming the daemon.
+//
+// The build is FROM a base image tag of its own (busybox:local re-tagged): BuildKit's solver
+// merges a vertex into the same vertex of a concurrent build, and when that build runs with
+// --no-cache (BuildKit v0.13 solver/jobs.go: "if same vertex is already loaded without cache
+// just use that") the steps that build on it find no cache at all, neither the daemon's nor
+// an imported one. Observed on Docker 26 with buildx's own frontend as well; with FROM
+// busybox:local this test failed whenever a --no-cache build of busybox:local ran alongside.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Trace } from '../../model/index.js';
 import { tracebuild, writeFiles } from '../helpers/attest.js';
 import { currentDaemon, dockerCli } from '../helpers/daemons.js';
-import { ensureCliBuilt, integrationGate, lastLines, removeImage, run, runId } from '../helpers/index.js';
+import { ensureCliBuilt, integrationGate, lastLines, removeImage, run, runId, uniqueTag } from '../helpers/index.js';
 import { tracingUnavailable } from '../helpers/trace-actions.js';
 
 const gate = await integrationGate();
@@ -31,14 +38,18 @@ function runSteps(trace: Trace): Trace['buildSteps'] {
 describe.skipIf(gate.skip || noTracing !== undefined)('remote cache (--cache-from, --cache-to)', () => {
   let work = '';
   const image = `${REGISTRY}/tracebuild-test/cache:${currentDaemon().id}-${runId}`;
+  // a base of this test's own, so no concurrent --no-cache build shares its FROM (above)
+  const base = uniqueTag('cache-base', currentDaemon().id);
 
   beforeAll(async () => {
     await ensureCliBuilt();
+    const tagged = await run(dockerCli, ['tag', 'busybox:local', base]);
+    expect(tagged.exitCode, tagged.stderr).toBe(0);
     work = mkdtempSync(path.join(tmpdir(), 'tb-cache-'));
     writeFiles(work, {
       // the run id makes the steps' cache keys this test's own
       'ctx/Dockerfile': [
-        'FROM busybox:local',
+        `FROM ${base}`,
         `RUN echo ${runId} > /first && sleep 1`,
         'RUN cat /first > /second && ls / > /dev/null',
         '',
@@ -48,6 +59,7 @@ describe.skipIf(gate.skip || noTracing !== undefined)('remote cache (--cache-fro
 
   afterAll(async () => {
     await removeImage(image);
+    await removeImage(base);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
