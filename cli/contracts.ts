@@ -7,8 +7,11 @@
 
 import type {
   ContextDirEntry,
+  CacheEntry,
   DaemonInfo,
   NamedContext,
+  ExportFileSink,
+  ExportTarget,
   ConvertOptions as FrontendConvertOptions,
   Conversion as FrontendConversion,
   GatewayApi,
@@ -26,7 +29,10 @@ import type { AgentToolkit, TracerToolkit } from './trace-contracts.js';
 export type {
   BuildStep,
   ContextDirEntry,
+  CacheEntry,
   DaemonInfo,
+  ExportFileSink,
+  ExportTarget,
   GatewayApi,
   NamedContext,
   Platform,
@@ -63,14 +69,15 @@ export type Conversion<Def> = Pick<FrontendConversion, 'imageConfig' | 'steps' |
   Partial<Pick<FrontendConversion, 'secrets' | 'ssh'>> & { definition: Def };
 
 export interface Exporter {
-  type: 'moby';
-  /** `name`: comma-separated normalized references; absent when the image is untagged. */
+  /** `moby` (the image store), or an exporter of `-o` (cli/build/exports.ts). */
+  type: string;
+  /** moby's `name`: comma-separated normalized references; absent when the image is untagged. */
   attrs: Record<string, string>;
 }
 
 /** A gateway solve, with the LLB definition opaque. */
 export type SolveOptions<Def> = Omit<GatewaySolveRequest, 'frontend' | 'exporter'> & {
-  exporter: Exporter | undefined;
+  exporter?: Exporter | undefined;
   frontend: (gateway: GatewayApi) => Promise<{ definition: Def; imageConfig: Record<string, unknown> }>;
 };
 

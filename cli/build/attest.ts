@@ -359,6 +359,7 @@ export function attestPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase
         }
         if (dir === undefined) throw new Error('internal: no directory for the bundles');
         await writeBundles(dir, records);
+        run.attestations = records;
         if (!run.request.quiet) {
           for (const r of records) io.stdout.write(`Signed ${r.kind} attestation of ${r.subject.name}@${r.subject.digest} (image id): ${r.file ?? ''}\n`);
         }
@@ -394,6 +395,7 @@ export function attestPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase
         );
       }
       if (dir !== undefined) await writeBundles(dir, records);
+      run.attestations = records;
       if (!run.request.quiet) {
         for (const image of images.values()) {
           const mine = records.filter((r) => r.subject.name === image.name && r.subject.digest === image.digest);

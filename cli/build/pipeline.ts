@@ -10,6 +10,7 @@
 //   trace-report   the trace: correlated, redacted, printed, written
 //   report         image ID and names to stdout
 //   push, attest   --push / --key: push every -t name, then sign and attach the attestations
+//   metadata       --iidfile, --metadata-file (metadata.ts; an old iidfile is removed first)
 //
 // Cleanups registered with `defer` run after the last phase, most recent first, whatever
 // happened. Nothing is tagged on failure: the exporter only runs when the solve succeeds.
@@ -17,6 +18,7 @@
 import type { DockerfileAstView, Toolchain } from '../contracts.js';
 import type { CliIo } from '../io.js';
 import { connectPhase } from './connect.js';
+import { metadataPhase, metadataPreparePhase } from './metadata.js';
 import { parsePhase } from './parse.js';
 import { preparePhase } from './prepare.js';
 import { reportPhase } from './report.js';
@@ -48,6 +50,7 @@ export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): Bui
     request.push === true || request.key !== undefined || request.attestOut !== undefined;
   return [
     preparePhase(),
+    metadataPreparePhase(),
     onDemand('signing-check', signingFlags, async () => (await import('./attest.js')).signingCheckPhase()),
     parsePhase(),
     tracePhase(),
@@ -58,6 +61,7 @@ export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): Bui
     reportPhase(),
     onDemand('push', (run) => run.request.push === true, async () => (await import('./push.js')).pushPhase()),
     onDemand('attest', (run) => run.signing !== undefined, async () => (await import('./attest.js')).attestPhase()),
+    metadataPhase(),
   ];
 }
 

@@ -17,9 +17,11 @@ export function reportPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase
         if (id !== undefined) stdout.write(`${id}\n`);
         return;
       }
-      let out = id === undefined ? '' : `Successfully built ${shortId(id)}\n`;
+      // No image (-o type=local|tar|...): nothing was built into the store, nothing tagged.
+      if (id === undefined) return;
+      let out = `Successfully built ${shortId(id)}\n`;
       for (const tag of run.tags) out += `Successfully tagged ${familiarImageReference(tag)}\n`;
-      if (out !== '') stdout.write(out);
+      stdout.write(out);
     },
   };
 }

@@ -7,9 +7,14 @@ import { explainSolveFailure } from '../failure.js';
 import { createProgress } from '../progress/index.js';
 import { formatImageReference, type ImageReferenceParts } from '../../common/index.js';
 import { convertInGateway } from './convert.js';
+import { imageIdOf } from './metadata.js';
 import { secretMask } from './redact.js';
 import { dockerConfigRegistryAuth } from './registry-auth.js';
+import { checkExportCapabilities, explainExportRefusal, solveExports } from './exports.js';
 import { abortReason, required, throwIfAborted, type BuildPhase } from './types.js';
+
+/** A client that did not say which daemon it reached (a test's fake). */
+const UNKNOWN_DAEMON = { engine: 'dockerd', description: 'the daemon' } as const;
 
 export function moby(tags: readonly ImageReferenceParts[]): { type: 'moby'; attrs: Record<string, string> } {
   return { type: 'moby', attrs: tags.length > 0 ? { name: tags.map(formatImageReference).join(',') } : {} };
@@ -35,18 +40,24 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       // An error of our own frontend callback (a ConvertError) is reported as itself, however
       // the client wraps it.
       let frontendError: { err: unknown } | undefined;
+      const daemon = client.daemon ?? UNKNOWN_DAEMON;
+      const exports = solveExports(request.outputs ?? [], { tags: run.tags, daemon, cwd: io.cwd });
       try {
         run.result = await client.solve({
           contextDir: inputs.contextDir,
           dockerignore: inputs.dockerignore.patterns,
-          exporter: moby(run.tags),
+          ...exports,
+          ...(request.cache === undefined ? {} : { cache: request.cache }),
           entitlements: run.entitlements,
           // An error of our own callback (a ConvertError) is kept to be reported as itself.
           frontend: (gateway) =>
-            convertInGateway(run, gateway).catch((err: unknown) => {
-              frontendError = { err };
-              throw err;
-            }),
+            Promise.resolve()
+              .then(() => checkExportCapabilities(exports, gateway.capabilities?.llb, daemon))
+              .then(() => convertInGateway(run, gateway))
+              .catch((err: unknown) => {
+                frontendError = { err };
+                throw err;
+              }),
           onStatus: (batch) => {
             progress.update(batch);
             for (const o of run.solveObservers ?? []) o.onStatus?.(batch);
@@ -72,6 +83,8 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
         progress.finish();
         if (run.signal.aborted) throw abortReason(run);
         if (frontendError !== undefined) throw frontendError.err;
+        const refused = explainExportRefusal(err, daemon);
+        if (refused !== undefined) throw refused;
         throw explainSolveFailure(err, {
           state: progress.state,
           steps: run.conversion?.steps,
@@ -80,7 +93,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
         });
       }
       progress.finish();
-      run.imageId = run.result.exporterResponse['containerimage.digest'];
+      run.imageId = imageIdOf(run.result.exporterResponse);
     },
   };
 }

@@ -3,14 +3,15 @@
 // each phase is a file of this folder and imports only these types (and what it uses), so
 // no phase imports the pipeline.
 
-import type { BuildExecDefaults, BuildKitClient, Conversion, DockerfileAstView, NetworkMode, Platform, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
+import type { BuildExecDefaults, BuildKitClient, CacheEntry, Conversion, DockerfileAstView, NetworkMode, Platform, SolveObserver, SolveResult, Toolchain } from '../contracts.js';
 import { CanceledError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { ProgressMode, ProgressSession } from '../progress/index.js';
 import type { ImageReferenceParts } from '../../common/index.js';
 import type { Trace } from '../../model/index.js';
-import type { SigningSetup } from './attest.js';
+import type { AttestationRecord, SigningSetup } from './attest.js';
 import type { BuildContexts } from './build-contexts.js';
+import type { OutputSpec } from './outputs.js';
 import type { BuildInputs } from './inputs.js';
 import type { PushedImage } from './push.js';
 import type { TraceSession } from './trace.js';
@@ -64,6 +65,14 @@ export interface BuildRequest {
   traceOut?: string;
   /** `--allow-incomplete-trace`: a gap in the monitoring does not fail the build. */
   allowIncompleteTrace?: boolean;
+  /** `-o/--output`, parsed (outputs.ts); none: the image store, as `docker build`. */
+  outputs?: OutputSpec[];
+  /** `--iidfile FILE`: write the image id there. */
+  iidfile?: string;
+  /** `--metadata-file FILE`: write the build's result metadata there (metadata.ts). */
+  metadataFile?: string;
+  /** `--cache-from` / `--cache-to`, parsed (cache.ts). */
+  cache?: { imports: CacheEntry[]; exports: CacheEntry[] };
 }
 
 export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
@@ -93,6 +102,8 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   imageId?: string;
   /** Set by signing-check when --key is given. */
   signing?: SigningSetup;
+  /** Set by the attest phase: the signed statements, and where they went. */
+  attestations?: AttestationRecord[];
   /** Set by the push phase: each -t name with its manifest digest in the registry. */
   pushed?: PushedImage[];
   /** Listeners of the solve besides the progress display (the trace phase's). */

@@ -8,6 +8,8 @@ import type { ProgressMode } from '../progress/index.js';
 import { runBuild } from '../build/pipeline.js';
 import type { BuildRequest } from '../build/types.js';
 import { addExecFlags, execDefaults, type ExecFlags } from '../build/exec-flags.js';
+import { outputRequest, registerOutputOptions, type OutputFlags } from '../build/output-flags.js';
+import { cacheRequest, registerCacheOptions, type CacheFlags } from '../build/cache.js';
 import { collect, type CliCommand } from './command.js';
 
 export const NETWORKS: NetworkMode[] = ['default', 'host', 'none'];
@@ -40,7 +42,7 @@ export function signingRequest(flags: SigningFlags): SigningFlags {
   return out;
 }
 
-export interface BuildFlags extends SigningFlags, ExecFlags {
+export interface BuildFlags extends SigningFlags, ExecFlags, OutputFlags, CacheFlags {
   file?: string;
   tag?: string[];
   buildArg?: string[];
@@ -62,7 +64,7 @@ export interface BuildFlags extends SigningFlags, ExecFlags {
 }
 
 export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.ProcessEnv): BuildRequest {
-  return {
+  const request: BuildRequest = {
     context: path,
     ...(flags.file === undefined ? {} : { file: flags.file }),
     tags: flags.tag ?? [],
@@ -89,6 +91,7 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
     ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
     ...optional('execDefaults', execDefaults(flags)),
   };
+  return { ...request, ...outputRequest(flags, request), ...cacheRequest(flags) };
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
@@ -135,6 +138,8 @@ export const buildCommand: CliCommand = {
       .option('--rekor-url <URL>', 'record the signatures in this Rekor transparency log (--keyless: default https://rekor.sigstore.dev)')
       .option('--tsa-url <URL>', 'timestamp the signatures with this RFC 3161 timestamp authority (Sigstore TSA API)')
       .option('--attest-out <DIR>', 'also write the signed bundles there; needed for --key without --push');
+    registerOutputOptions(build);
+    registerCacheOptions(build);
     addExecFlags(build)
       .action(async (path: string, flags: BuildFlags) => {
         await runBuild(buildRequest(path, flags, io.env), io, await toolchain());

@@ -14,7 +14,7 @@ import { dial, upgradeH2c, UpgradeRefusedError } from './dial.js';
 import { openTransport, type Transport } from './transport.js';
 import { grpcStatus, method, Rpc, type Msg } from './rpc.js';
 import { toStatusBatch } from './status.js';
-import { Gateway, gatewayError } from './gateway.js';
+import { Gateway, cacheOptions, gatewayError } from './gateway.js';
 import { newId, openControlSession, openDockerSession, type Session } from './session.js';
 import { sessionExtras } from './session-extras.js';
 import { describeDaemon, dockerdVersion } from './daemon.js';
@@ -267,6 +267,7 @@ async function runSolve(
       ...sessionExtras(req),
       registryAuth: req.registryAuth,
       onFileServed: req.onFileServed,
+      ...(req.exportTargets === undefined ? {} : { exportTargets: req.exportTargets }),
       signal: ctl.signal,
       name: 'tracebuild',
       ...(req.onFileServed ? {} : { sharedKey: contextSharedKey(req.contextDir) }),
@@ -288,7 +289,10 @@ async function runSolve(
       Frontend: '',
       Entitlements: req.entitlements,
     };
-    if (req.exporter) {
+    if (req.cache !== undefined) solveRequest.Cache = cacheOptions(req.cache);
+    if (req.exporters !== undefined && req.exporters.length > 0) {
+      solveRequest.Exporters = req.exporters.map((e) => ({ Type: e.type, Attrs: e.attrs }));
+    } else if (req.exporter) {
       solveRequest.Exporter = req.exporter.type;
       solveRequest.ExporterAttrs = req.exporter.attrs;
     }
@@ -359,7 +363,7 @@ async function runSolve(
       if (built) {
         let resultRef: Msg | undefined;
         try {
-          resultRef = await gateway.solve(built.definition);
+          resultRef = await gateway.solve(built.definition, req.cache?.imports);
         } catch (err) {
           // The build failed inside the daemon: hand the failure back so the job ends.
           bridgeError = err;

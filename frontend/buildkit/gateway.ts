@@ -3,7 +3,7 @@
 // through the gateway: Control.Solve with an empty Frontend registers a forwarder for the
 // build ref, and every LLBBridge call names that ref in `buildkit-controlapi-buildid`.
 import * as grpc from '@grpc/grpc-js';
-import type { BuildKitCapabilities, DaemonInfo, GatewayApi, LlbDefinition, Platform } from './types.js';
+import type { BuildKitCapabilities, CacheEntry, DaemonInfo, GatewayApi, LlbDefinition, Platform } from './types.js';
 import { SolveError } from './errors.js';
 import { grpcStatus, method, type Msg, type Rpc } from './rpc.js';
 
@@ -108,9 +108,12 @@ export class Gateway implements GatewayApi {
   }
 
   /** Solves the definition inside this build and returns the result ref (id + def). */
-  async solve(def: LlbDefinition): Promise<Msg> {
+  /** Solves the definition; `cacheImports` (--cache-from) are where the daemon may find
+   * its steps' results besides its own cache (a frontend passes them with every solve). */
+  async solve(def: LlbDefinition, cacheImports: readonly CacheEntry[] = []): Promise<Msg> {
     const res = await this.call('Solve', {
       Definition: definitionMessage(def),
+      ...(cacheImports.length === 0 ? {} : { CacheImports: cacheImports.map(cacheEntryMessage) }),
       allowResultReturn: true,
       // Without this the daemon answers the deprecated string ref only.
       allowResultArrayRef: true,
@@ -141,4 +144,13 @@ export function gatewayError(what: string, err: unknown): Error {
   const st = grpcStatus(err);
   if (st?.code === grpc.status.CANCELLED) return new SolveError('cancelled', 'build cancelled', { cause: err });
   return new SolveError('gateway-failed', `${what}: ${st ? st.details : String(err)}`, { cause: err });
+}
+
+function cacheEntryMessage(e: CacheEntry): Msg {
+  return { Type: e.type, Attrs: e.attrs };
+}
+
+/** Control.Solve's CacheOptions from --cache-from / --cache-to. */
+export function cacheOptions(cache: { imports: readonly CacheEntry[]; exports: readonly CacheEntry[] }): Msg {
+  return { Imports: cache.imports.map(cacheEntryMessage), Exports: cache.exports.map(cacheEntryMessage) };
 }

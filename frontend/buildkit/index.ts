@@ -20,6 +20,9 @@ export type {
   RegistryCredentials,
   RegistryToken,
   RegistryTokenRequest,
+  ExportTarget,
+  ExportFileSink,
+  CacheEntry,
 } from './types.js';
 export { describeDaemon } from './daemon.js';
 import type { ConnectOptions } from './client.js';

@@ -18,6 +18,8 @@ import { resolveRoot } from './walk.js';
 import { sendContext, type Packet, type PacketStream } from './filesync.js';
 import type { SessionService } from './session-service.js';
 import { authServiceHandlers } from './session-auth.js';
+import type { ExportTarget } from './types.js';
+import { FILESEND_DIFFCOPY, fileSendDefinition, fileSendHandlers } from './filesend.js';
 
 const HEALTH = 'grpc.health.v1.Health';
 const FILESYNC = 'moby.filesync.v1.FileSync';
@@ -40,6 +42,8 @@ export interface SessionOptions {
   /** Called when the daemon's file transfer or another session call fails (for diagnostics). */
   onError?: (err: Error) => void;
   signal?: AbortSignal;
+  /** Where exported results are written (FileSend), by exporter index; none: not served. */
+  exportTargets?: ReadonlyMap<number, ExportTarget>;
   /** Shown by the daemon as the session name. */
   name?: string;
   /** The daemon's key for its copy of the context (see GatewaySolveRequest.onFileServed); default: new. */
@@ -254,11 +258,14 @@ export function createSessionServer(opts: SessionOptions, raw = new RawHeaderLis
 
   server.addService(serviceDefinition(AUTH), authServiceHandlers(opts.registryAuth));
   for (const service of opts.services ?? []) server.addService(serviceDefinition(service.name), service.handlers);
+  if (opts.exportTargets !== undefined && opts.exportTargets.size > 0) {
+    server.addService(fileSendDefinition, fileSendHandlers({ targets: opts.exportTargets, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onError ? { onError: opts.onError } : {}) }));
+  }
   return server;
 }
 
 /** The headers dockerd and buildkitd read to register a session and what it serves. */
-function sessionHeaders(id: string, sharedKey: string, name: string, extra: readonly SessionService[] = []): [string, string][] {
+function sessionHeaders(id: string, sharedKey: string, name: string, extra: readonly SessionService[] = [], exports = false): [string, string][] {
   const headers: [string, string][] = [
     ['X-Docker-Expose-Session-Uuid', id],
     ['X-Docker-Expose-Session-Name', name],
@@ -267,6 +274,8 @@ function sessionHeaders(id: string, sharedKey: string, name: string, extra: read
   for (const svc of [HEALTH, FILESYNC, SECRETS, AUTH, ...extra.map((s) => s.name)]) {
     for (const p of methodPaths(svc)) headers.push(['X-Docker-Expose-Session-Grpc-Method', p]);
   }
+  // FileSend only when there is somewhere to write: the daemon asks whether it is served.
+  if (exports) headers.push(['X-Docker-Expose-Session-Grpc-Method', FILESEND_DIFFCOPY]);
   return headers;
 }
 
@@ -282,7 +291,7 @@ export async function openDockerSession(target: DialTarget, opts: SessionOptions
   const server = createSessionServer(opts, raw);
   const socket = await dial(target);
   try {
-    await upgradeH2c(socket, '/session', sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), opts.services));
+    await upgradeH2c(socket, '/session', sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), opts.services, (opts.exportTargets?.size ?? 0) > 0));
   } catch (err) {
     server.forceShutdown();
     throw err;
@@ -348,7 +357,7 @@ export function openControlSession(rpc: Rpc, opts: SessionOptions): Session {
   const sharedKey = opts.sharedKey ?? newId();
   const raw = new RawHeaderLists();
   const server = createSessionServer(opts, raw);
-  const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), opts.services);
+  const headers = sessionHeaders(id, sharedKey, sanitizeHeader(opts.name ?? 'tracebuild'), opts.services, (opts.exportTargets?.size ?? 0) > 0);
   const md = new grpc.Metadata();
   for (const [k, v] of headers) md.add(k.toLowerCase(), v);
   const m = method('moby.buildkit.v1.Control', 'Session');

@@ -72,6 +72,13 @@ export interface GatewaySolveRequest {
   dockerignore: string[];
   /** e.g. `{ type: 'moby', attrs: { name: 'docker.io/library/a:latest' } }`. */
   exporter?: { type: string; attrs: Record<string, string> };
+  /** Several exporters at once (BuildKit v0.13+), instead of `exporter`. */
+  exporters?: { type: string; attrs: Record<string, string> }[];
+  /** `--cache-from` / `--cache-to` (e.g. `{ type: 'registry', attrs: { ref } }`): sent in
+   * Control.Solve's CacheOptions, the imports also with every gateway solve. */
+  cache?: { imports: CacheEntry[]; exports: CacheEntry[] };
+  /** Where the daemon's FileSend calls go, by exporter index (local, tar, oci, docker). */
+  exportTargets?: ReadonlyMap<number, ExportTarget>;
   /** e.g. `['network.host']`. */
   entitlements: string[];
   /**
@@ -109,6 +116,22 @@ export interface GatewaySolveRequest {
   ref?: string;
   /** gRPC metadata sent with Control.Solve (e.g. to a tracebuild agent). */
   solveMetadata?: Record<string, string>;
+}
+
+/** A cache import or export as BuildKit takes it (CacheOptionsEntry). */
+export interface CacheEntry {
+  type: string;
+  attrs: Record<string, string>;
+}
+
+/** Where one exporter's result is written on this side (filesend.ts). */
+export type ExportTarget = { kind: 'directory'; path: string } | { kind: 'file'; open(): Promise<ExportFileSink> };
+
+/** One exported file being written: completed by close(), discarded by abort(). */
+export interface ExportFileSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+  abort(): Promise<void>;
 }
 
 export interface LlbDefinition {
