@@ -4,6 +4,7 @@
 // sorts out; the agent's own service (protocol.ts); the traces it keeps (store.ts) and signs
 // (attest.ts). docs/ARCHITECTURE.md "The tracebuild agent" tells the whole story.
 import { release } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type http2 from 'node:http2';
 import {
   BUILDKIT_PATHS,
@@ -72,6 +73,8 @@ export interface RunningAgent {
 }
 
 const PROBE_RESTART_MS = [1_000, 5_000, 15_000, 60_000];
+/** How long agent-trace waits for the trace of a build that has ended but is not stored yet. */
+const TRACE_WAIT_MS = 60_000;
 
 /** The builds a session serves (a session may serve several, e.g. buildx bake). */
 type SessionBuilds = Map<string, Set<string>>;
@@ -550,11 +553,28 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     };
   };
 
+  /** The build a query names (its ref, or the image its solve reported) while it is still
+   * running or its trace is being made; undefined once it is stored or forgotten. */
+  const endingBuildOf = (query: string): AgentBuild | undefined => {
+    const q = query.trim();
+    const digest = /(sha256:[0-9a-f]{64})$/.exec(q)?.[1];
+    const ref = digest !== undefined ? recentImages.get(digest) : q.slice(q.lastIndexOf('/') + 1);
+    const b = ref === undefined ? undefined : builds.get(ref);
+    return b === undefined || b.retired || !b.traced ? undefined : b;
+  };
+
   const getTrace = (identity: ClientIdentity): LocalHandler => (stream) =>
     serveUnary(stream, async (request) => {
       const query = messages.getTraceRequest.decode(request).query ?? '';
       const mayRead = (b: StoredBuildSummary): boolean => b.owner.fingerprint === identity.fingerprint || o.traceReaders.includes(identity.name);
-      const found = store.find(query, mayRead);
+      let found = store.find(query, mayRead);
+      const ending = found === undefined ? endingBuildOf(query) : undefined;
+      if (ending !== undefined && (ending.owner.fingerprint === identity.fingerprint || o.traceReaders.includes(identity.name))) {
+        // Its solve has answered (the client may already hold the image) but its trace is
+        // made only once BuildKit's Status stream ends: wait for it rather than say "none".
+        await Promise.race([ending.finished, sleep(TRACE_WAIT_MS, undefined, { ref: false })]);
+        found = store.find(query, mayRead);
+      }
       if (found === undefined) {
         throw new CallError(GrpcStatus.NOT_FOUND, `tracebuild agent: no trace of "${query}" that ${describeIdentity(identity)} may read (a build's trace is its client's, and the --trace-reader's)`);
       }

@@ -313,6 +313,13 @@ start_dockerd() {
         ;;
     esac
   fi
+  # A dockerd whose working directory was deleted (a checkout it was started from, removed
+  # since) cannot run the git client that ADD of a git repository uses: start it again.
+  local pid
+  if docker_answers && pid=$(dockerd_pid) && [ "$(readlink "/proc/$pid/cwd")" != / ] && [ ! -d "/proc/$pid/cwd/" ]; then
+    log "the dockerd${INSTANCE:+ of instance $INSTANCE} runs in a deleted directory: restarting it"
+    stop_dockerd
+  fi
   docker_answers && return 0
   log "starting dockerd${INSTANCE:+ instance $INSTANCE} (--bridge=none, no iptables)"
   # A stale pid file from a dockerd that is gone stops a new one from starting.
@@ -321,10 +328,11 @@ start_dockerd() {
   fi
   prepare_dockerd_config
   mkdir -p "$GUARD_RUN_DIR"
+  # Started from / : a daemon must not hold the checkout it was started from.
   # shellcheck disable=SC2086
-  PATH=$DOCKERD_PATH setsid nohup "$DOCKERD_BIN" --bridge=none --iptables=false --ip-masq=false --config-file="$DOCKERD_CONFIG" \
+  (cd / && PATH=$DOCKERD_PATH setsid nohup "$DOCKERD_BIN" --bridge=none --iptables=false --ip-masq=false --config-file="$DOCKERD_CONFIG" \
     "${DOCKERD_INSTANCE_ARGS[@]}" ${TRACEBUILD_DOCKERD_ARGS:-} \
-    >"$DOCKERD_LOG" 2>&1 </dev/null &
+    >"$DOCKERD_LOG" 2>&1 </dev/null &)
   local i
   for i in $(seq 1 120); do
     docker_answers && return 0
@@ -394,7 +402,7 @@ storage:
 http:
   addr: $REGISTRY_ADDR
 EOF
-  setsid nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/registry.log" 2>&1 </dev/null &
+  (cd / && setsid nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/registry.log" 2>&1 </dev/null &)
   local i
   for i in $(seq 1 60); do
     registry_answers && return 0
