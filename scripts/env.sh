@@ -316,7 +316,7 @@ start_dockerd() {
   # A dockerd whose working directory was deleted (a checkout it was started from, removed
   # since) cannot run the git client that ADD of a git repository uses: start it again.
   local pid
-  if docker_answers && pid=$(dockerd_pid) && [ "$(readlink "/proc/$pid/cwd")" != / ] && [ ! -d "/proc/$pid/cwd/" ]; then
+  if docker_answers && pid=$(dockerd_pid) && case "$(readlink "/proc/$pid/cwd")" in *" (deleted)") true ;; *) false ;; esac; then
     log "the dockerd${INSTANCE:+ of instance $INSTANCE} runs in a deleted directory: restarting it"
     stop_dockerd
   fi
@@ -330,9 +330,8 @@ start_dockerd() {
   mkdir -p "$GUARD_RUN_DIR"
   # Started from / : a daemon must not hold the checkout it was started from.
   # shellcheck disable=SC2086
-  (cd / && PATH=$DOCKERD_PATH setsid nohup "$DOCKERD_BIN" --bridge=none --iptables=false --ip-masq=false --config-file="$DOCKERD_CONFIG" \
-    "${DOCKERD_INSTANCE_ARGS[@]}" ${TRACEBUILD_DOCKERD_ARGS:-} \
-    >"$DOCKERD_LOG" 2>&1 </dev/null &)
+  (cd / && PATH=$DOCKERD_PATH exec setsid nohup "$DOCKERD_BIN" --bridge=none --iptables=false --ip-masq=false --config-file="$DOCKERD_CONFIG" \
+    "${DOCKERD_INSTANCE_ARGS[@]}" ${TRACEBUILD_DOCKERD_ARGS:-}) >"$DOCKERD_LOG" 2>&1 </dev/null &
   local i
   for i in $(seq 1 120); do
     docker_answers && return 0
@@ -402,7 +401,7 @@ storage:
 http:
   addr: $REGISTRY_ADDR
 EOF
-  (cd / && setsid nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/registry.log" 2>&1 </dev/null &)
+  (cd / && exec setsid nohup docker-registry serve "$STATE_DIR/registry.yml") >"$LOG_DIR/registry.log" 2>&1 </dev/null &
   local i
   for i in $(seq 1 60); do
     registry_answers && return 0
