@@ -32,7 +32,7 @@ import { withReadyOffset, FRAMED_BASE } from './records.js';
 import { Router } from './router.js';
 import { startAgentServer, type AgentServer, type EngineApiMode } from './server.js';
 import { agentSteps } from './steps.js';
-import { TraceStore, type StoredBuild, type StoredBuildSummary } from './store.js';
+import { parseTraceQuery, TraceStore, type StoredBuild, type StoredBuildSummary } from './store.js';
 import { TraceSubscriber } from './subscriber.js';
 import { resolveUpstream, type Upstream, type UpstreamKind } from './upstream.js';
 
@@ -556,9 +556,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   /** The build a query names (its ref, or the image its solve reported) while it is still
    * running or its trace is being made; undefined once it is stored or forgotten. */
   const endingBuildOf = (query: string): AgentBuild | undefined => {
-    const q = query.trim();
-    const digest = /(sha256:[0-9a-f]{64})$/.exec(q)?.[1];
-    const ref = digest !== undefined ? recentImages.get(digest) : q.slice(q.lastIndexOf('/') + 1);
+    const q = parseTraceQuery(query);
+    const ref = q.kind === 'digest' ? recentImages.get(q.digest) : q.ref;
     const b = ref === undefined ? undefined : builds.get(ref);
     return b === undefined || b.retired || !b.traced ? undefined : b;
   };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { normalizeTrace } from '../model/index.js';
-import { TraceStore, type StoredBuild } from './store.js';
+import { parseTraceQuery, TraceStore, type StoredBuild } from './store.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -77,5 +77,17 @@ describe('TraceStore', () => {
     for (let i = 1; i <= 4; i++) await store.save(build(`r${i}`, 'a', `2026-01-01T00:00:0${i}Z`));
     expect(store.size).toBe(2);
     expect(readdirSync(path.join(dir, 'builds')).sort()).toEqual(['r3.json', 'r4.json']);
+  });
+});
+
+describe('parseTraceQuery', () => {
+  const d = `sha256:${'ab'.repeat(32)}`;
+  it('reads an image id or manifest digest, bare or after a name', () => {
+    expect(parseTraceQuery(d)).toEqual({ kind: 'digest', digest: d });
+    expect(parseTraceQuery(` 127.0.0.1:5000/app@${d}\n`)).toEqual({ kind: 'digest', digest: d });
+  });
+  it('reads a build ref, bare or as buildx prints it', () => {
+    expect(parseTraceQuery('k3x9q')).toEqual({ kind: 'ref', ref: 'k3x9q' });
+    expect(parseTraceQuery('default/default/k3x9q')).toEqual({ kind: 'ref', ref: 'k3x9q' });
   });
 });

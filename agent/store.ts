@@ -48,6 +48,20 @@ export interface StoredBuild extends StoredBuildSummary {
   trace: Trace;
 }
 
+/** What `agent-trace` asks for: an image by digest, or a build by its ref. */
+export type TraceQuery = { kind: 'digest'; digest: string } | { kind: 'ref'; ref: string };
+
+/**
+ * A query as clients write it: an image id or manifest digest (`sha256:...`, also as
+ * `name@sha256:...`), else a build ref, bare or as buildx prints it (`builder/node/ref`).
+ */
+export function parseTraceQuery(query: string): TraceQuery {
+  const q = query.trim();
+  const digest = /(sha256:[0-9a-f]{64})$/.exec(q)?.[1];
+  if (digest !== undefined) return { kind: 'digest', digest };
+  return { kind: 'ref', ref: q.slice(q.lastIndexOf('/') + 1) };
+}
+
 export class TraceStore {
   private readonly index = new Map<string, StoredBuildSummary>();
   private readonly dir: string;
@@ -96,12 +110,12 @@ export class TraceStore {
    * `builder/node/ref`), an image id, a manifest digest (`sha256:...`, or `name@sha256:...`).
    */
   find(query: string, mayRead: (b: StoredBuildSummary) => boolean): StoredBuild | undefined {
-    const q = query.trim();
-    const digest = /(sha256:[0-9a-f]{64})$/.exec(q)?.[1];
-    const ref = q.includes('/') && digest === undefined ? q.slice(q.lastIndexOf('/') + 1) : q;
+    const q = parseTraceQuery(query);
     const matches = [...this.index.values()]
       .filter((b) =>
-        digest !== undefined ? b.imageId === digest || b.manifestDigest === digest || (b.pushedAs ?? []).some((p) => p.endsWith(`@${digest}`)) : b.ref === ref,
+        q.kind === 'digest'
+          ? b.imageId === q.digest || b.manifestDigest === q.digest || (b.pushedAs ?? []).some((p) => p.endsWith(`@${q.digest}`))
+          : b.ref === q.ref,
       )
       .filter(mayRead)
       .sort((a, b) => (a.finishedOn < b.finishedOn ? 1 : a.finishedOn > b.finishedOn ? -1 : 0));
