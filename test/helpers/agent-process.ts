@@ -11,6 +11,8 @@ export interface AgentProcess {
   log(): string;
   /** DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for a client directory. */
   clientEnv(clientDir: string): Record<string, string>;
+  /** BUILDKIT_HOST and BUILDKIT_TLS_DIR for a client directory (it holds ca.pem, cert.pem, key.pem). */
+  buildkitEnv(clientDir: string): Record<string, string>;
   /** Sends the signal and waits for the process to end. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -43,6 +45,7 @@ export function startAgent(o: AgentOptions): Promise<AgentProcess> {
         port,
         log: () => log,
         clientEnv: (dir) => ({ DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir }),
+        buildkitEnv: (dir) => ({ BUILDKIT_HOST: `tcp://127.0.0.1:${port}`, BUILDKIT_TLS_DIR: dir }),
         stop: async (signal = 'SIGTERM') => {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
           await ended;

@@ -13,6 +13,8 @@
 //   - a plain `docker buildx build` (buildx 0.13) through the agent is traced per
 //     instruction, kept, readable with agent-trace, signed by the builder, and attached
 //     to the image buildx pushes
+//   - an agent in front of a buildkitd socket (a stand-in: Docker 26's BuildKit served as
+//     plain gRPC, since no buildkitd can be installed here), its client on BUILDKIT_HOST
 //
 // Docker 26 only (scripts/test.sh leaves it out of the Docker 20.10 run): buildx 0.13 is
 // Docker 26's client, and the agent's default cgroup prefix is Docker 26's.
@@ -23,6 +25,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Trace, TraceBuildStep } from '../../model/index.js';
 import { startAgent, type AgentProcess } from '../helpers/agent-process.js';
+import { startBuildkitdStandIn } from '../helpers/buildkitd-stand-in.js';
 import { fetchManifest, tracebuild, writeFiles } from '../helpers/attest.js';
 import { dockerCli, ensureCliBuilt, integrationGate, lastLines, run, runId, testDaemons, tracebuildCli } from '../helpers/index.js';
 import { makeTestPki, type TestPki } from '../helpers/tls-certs.js';
@@ -310,5 +313,44 @@ describe.skipIf(gate.skip || noTracing !== undefined)('the tracebuild agent in f
     const v = await tracebuild(['verify', pushed, '--key', path.join(work, 'builder.pub')]);
     expect(v.exitCode, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toMatch(new RegExp(`OK\\s+sha256:[0-9a-f]{64}\\s+runtime-trace, signed by (key )?${builderKeyId}`));
+  });
+
+  test('in front of a buildkitd socket, a BUILDKIT_HOST client gets its trace and its files', async () => {
+    const standIn = await startBuildkitdStandIn(DOCKER26.dockerHost.slice('unix://'.length), { path: path.join(work, 'buildkitd.sock') });
+    const fronting = await startAgent({
+      certFile: pki.serverCert,
+      keyFile: pki.serverKey,
+      clientCaFile: pki.caCert,
+      upstream: standIn.address,
+      stateDir: path.join(work, 'state-buildkitd'),
+      extraArgs: ['--upstream-kind', 'buildkitd'],
+    });
+    try {
+      const token = `bkd${runId.replace(/-/g, '')}`;
+      const ctx = path.join(work, 'bkd');
+      writeFiles(ctx, { Dockerfile: dockerfileFor(token) });
+      const out = path.join(work, 'bkd.json');
+      const dest = path.join(work, 'bkd-out');
+      const r = await tracebuild(['build', '--no-cache', '--network', 'host', '--progress', 'plain', '-o', `type=local,dest=${dest}`, '--trace-out', out, ctx], {
+        env: { ...fronting.buildkitEnv(pki.client('alice')), DOCKER_HOST: undefined, TRACEBUILD_PROBE: '/nonexistent/tracebuild-probe' },
+        timeoutMs: 240_000,
+      });
+      expect(r.exitCode, lastLines(r.stderr, 30)).toBe(0);
+      expect(readFileSync(path.join(dest, `${token}.txt`), 'utf8')).toBe(`${token}\n`);
+      const trace = readTrace(out);
+      expect(trace.complete).toBe(true);
+      expect(trace.monitor).toMatchObject({ agent: { address: `tcp://127.0.0.1:${fronting.port}` } });
+      expect(shape(trace).map((s) => [s.keyword, s.line])).toEqual([
+        ['FROM', 1],
+        ['RUN', 2],
+        ['WORKDIR', 3],
+        ['RUN', 4],
+      ]);
+      expect(shape(trace)[1]).toMatchObject({ argv: [`/bin/sh -c echo ${token} > /${token}.txt`], created: [`/${token}.txt`] });
+      expect(fronting.log()).toContain(standIn.address);
+    } finally {
+      await fronting.stop();
+      standIn.close();
+    }
   });
 });

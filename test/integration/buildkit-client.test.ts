@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBuildkitdStandIn } from '../helpers/buildkitd-stand-in.js';
 import {
   BuildKitConnectionError,
   SolveError,
@@ -359,53 +360,11 @@ describe.skipIf(reason !== undefined)('BuildKit client against dockerd', () => {
   });
 });
 
-/**
- * A stand-in for a standalone buildkitd: a socket that speaks BuildKit's gRPC directly,
- * made by upgrading each connection to dockerd's `/grpc`. No buildkitd binary can be
- * installed here; this exercises the client's buildkitd path (direct dial, sessions over
- * Control.Session) against a real BuildKit.
- */
-async function buildkitdStandIn(listen: { path: string } | { port: 0; host: '127.0.0.1' }): Promise<{ address: string; close: () => void }> {
-  const net = await import('node:net');
-  const sockets = new Set<import('node:net').Socket>();
-  const server = net.createServer((client) => {
-    sockets.add(client);
-    client.pause();
-    const up = net.createConnection({ path: endpoint.address.slice('unix://'.length) });
-    sockets.add(up);
-    up.write('POST /grpc HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n');
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      up.removeListener('data', onData);
-      up.pause();
-      if (!head.subarray(0, 12).toString().includes('101')) return void client.destroy();
-      if (head.length > end + 4) up.unshift(head.subarray(end + 4));
-      client.pipe(up);
-      up.pipe(client);
-    };
-    up.on('data', onData);
-    for (const s of [client, up]) s.on('error', () => (client.destroy(), up.destroy()));
-  });
-  await new Promise<void>((r) => server.listen(listen, r));
-  const addr = server.address();
-  const address = typeof addr === 'string' ? `unix://${addr}` : `tcp://127.0.0.1:${addr?.port}`;
-  return {
-    address,
-    close: () => {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
-
 describe.skipIf(reason !== undefined || endpoint.kind !== 'docker' || !endpoint.address.startsWith('unix:///'))('BuildKit client on the buildkitd path', () => {
   for (const kind of ['unix', 'tcp'] as const) {
     it(`dials ${kind}:// directly and serves the session over Control.Session`, async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'tracebuild-it-bkd-'));
-      const standIn = await buildkitdStandIn(kind === 'unix' ? { path: path.join(dir, 'buildkitd.sock') } : { port: 0, host: '127.0.0.1' });
+      const standIn = await startBuildkitdStandIn(endpoint.address.slice('unix://'.length), kind === 'unix' ? { path: path.join(dir, 'buildkitd.sock') } : { port: 0, host: '127.0.0.1' });
       const ctxDir = path.join(dir, 'ctx');
       mkdirSync(ctxDir);
       writeFileSync(path.join(ctxDir, 'f.txt'), `${kind} ${Date.now()}\n`);
