@@ -267,6 +267,7 @@ describe('buildRuntimeTraceStatement', () => {
             "tracedFull": 0,
             "unattributedToSteps": 1,
             "undecodedRecords": 0,
+            "unseenSteps": 0,
           },
           "lostEvents": 2,
           "metadata": {

@@ -25,6 +25,7 @@ export type {
   TraceStepStatus,
   TraceUnattributedCgroup,
 } from './trace.js';
+export { unseenRunSteps } from './trace.js';
 export { TraceShapeError, isObject, normalizeTrace } from './trace-schema.js';
 export {
   BUNDLE_MEDIA_TYPE,

@@ -317,6 +317,7 @@ const LOSS_COUNTERS = [
   'netSuppressed',
   'undecodedRecords',
   'monitorGaps',
+  'unseenSteps',
   'attributedToSteps',
   'unattributedToSteps',
 ] as const;
@@ -348,6 +349,7 @@ function losses(v: unknown, path: string, lostEvents: number, steps: readonly Tr
     netSuppressed: counters.netSuppressed ?? 0,
     undecodedRecords: counters.undecodedRecords ?? 0,
     monitorGaps: counters.monitorGaps ?? gaps,
+    unseenSteps: counters.unseenSteps ?? 0,
     attributedToSteps,
     unattributedToSteps: counters.unattributedToSteps ?? Math.max(0, lostEvents - attributedToSteps),
   };

@@ -46,6 +46,8 @@
 //   gap counts as one in `lostEvents` and `losses.monitorGaps`, and as one in the
 //   `lostEvents` of every step that ran (not cached) and had not finished when it began;
 //   those steps list it in their own `monitorGaps` and say so in `warnings`.
+// - A RUN step that completed while the probe watched, with no container of it seen, counts
+//   as one lost event (`losses.unseenSteps`, and in the step): a RUN always runs its command.
 // - `complete` is true only when nothing is missing that the trace knows of: no gap, no
 //   lost event, no cgroup left untraced.
 
@@ -342,6 +344,9 @@ export interface TraceLosses {
   undecodedRecords: number;
   /** Gaps in the monitoring (monitorGaps), one each: how many events they missed is unknown. */
   monitorGaps: number;
+  /** RUN steps that completed while the probe watched but whose container it never saw (one
+   * each; the step's own lostEvents and warnings say so). */
+  unseenSteps: number;
   /** Part of lostEvents counted in some step's lostEvents. */
   attributedToSteps: number;
   /** lostEvents - attributedToSteps. */
@@ -367,4 +372,12 @@ export interface Trace {
   /** Events of runc's container setup (before each step's first exec), excluded from the steps. */
   runcSetupEvents: number;
   ambiguities: TraceAmbiguityRecord[];
+}
+
+/**
+ * The RUN steps counted in `losses.unseenSteps`: completed while the probe watched (no gap
+ * in them), with no process of theirs seen, so their one lost event is that.
+ */
+export function unseenRunSteps(trace: Trace): TraceBuildStep[] {
+  return trace.buildSteps.filter((s) => s.status === 'done' && s.cgroup === null && s.lostEvents > 0 && s.monitorGaps === undefined);
 }

@@ -24,6 +24,8 @@ import type {
 import { absolutePath } from './decode/file.js';
 import type { LossCounters } from './decode/losses.js';
 import { decodeRecord } from './decode/record.js';
+import { formatTraceTable } from './table.js';
+import { unseenRunSteps } from '../model/index.js';
 
 // ---- every trace three ways ---------------------------------------------------------------
 //
@@ -1097,9 +1099,31 @@ describe('correlate: a gap in the monitoring', () => {
     expect(trace.lostEvents).toBe(1);
     expect(trace.losses.unattributedToSteps).toBe(1);
 
-    const whole = correlate(input(events(), steps, vertices));
+    // (the third RUN cached: one that ran unseen would make it incomplete, as below)
+    const whole = correlate(input(events(), steps, cached));
     expect(whole.complete).toBe(true);
     expect(whole.monitorGaps).toEqual([]);
     expect(whole.losses.monitorGaps).toBe(0);
+    expect(whole.losses.unseenSteps).toBe(0);
+  });
+
+  it('counts a RUN that completed with no container seen as a loss, and the trace incomplete', () => {
+    // `make install` (Dockerfile:4, vertex 3) ran from 2700 to 2800, and the probe saw no cgroup of it: a
+    // daemon whose RUN containers live where the probe does not look, for example
+    const trace = correlate(input(events(), steps, vertices));
+    expect(trace.complete).toBe(false);
+    expect(trace.lostEvents).toBe(1);
+    expect(trace.losses.unseenSteps).toBe(1);
+    expect(trace.losses.attributedToSteps).toBe(1);
+    const s3 = trace.buildSteps[2];
+    expect(s3?.lostEvents).toBe(1);
+    expect(s3?.warnings).toContain('no traced cgroup ran this command: its exec was not seen (events lost, or the probe was not tracing)');
+    expect(unseenRunSteps(trace)).toEqual([s3]);
+    expect(formatTraceTable(trace)).toContain('WARNING: 1 RUN step(s) ran with no process seen by the probe (Dockerfile:4): their record is empty');
+    // a RUN that failed may have failed before any process ran: warned of, not counted
+    const failed = vertices.map((v) => (v === vertices[2] ? { ...v, error: 'mount failed' } : v));
+    const f = correlate(input(events(), steps, failed));
+    expect(f.losses.unseenSteps).toBe(0);
+    expect(f.complete).toBe(true);
   });
 });

@@ -98,6 +98,7 @@ function trace(p: Partial<Trace> = {}): Trace {
       netSuppressed: 0,
       undecodedRecords: 0,
       monitorGaps: 0,
+      unseenSteps: 0,
       attributedToSteps: 0,
       unattributedToSteps: 0,
     },

@@ -1,6 +1,6 @@
 // Pure text rendering of a trace (trace-types.ts): one row per Dockerfile instruction,
 // then a footer with the losses, unattributed events and ambiguities (loud when non-zero).
-import type { Trace, TraceBuildStep } from '../model/index.js';
+import { unseenRunSteps, type Trace, type TraceBuildStep } from '../model/index.js';
 
 export interface TraceTableOptions {
   /** Total line width (default 100; the step column shrinks to at least 20). */
@@ -118,6 +118,11 @@ export function formatTraceTable(trace: Trace, options: TraceTableOptions = {}):
     // a gap is counted in the steps it affected too: say it once, as the gap
     const why = gaps ? `, ${gaps} of them for the gap(s) in the monitoring above` : inSteps ? ` (${inSteps} in steps marked !)` : '';
     lines.push(`WARNING: ${trace.lostEvents} event(s) lost${why}: the trace is incomplete`);
+  }
+  const unseen = trace.losses.unseenSteps ?? 0;
+  if (unseen > 0) {
+    const steps = unseenRunSteps(trace).map(where);
+    lines.push(`WARNING: ${unseen} RUN step(s) ran with no process seen by the probe${steps.length ? ` (${steps.join(', ')})` : ''}: their record is empty`);
   }
   if (trace.unattributedEvents > 0) {
     const n = trace.unattributedCgroups.length;

@@ -353,9 +353,23 @@ describe('tracebuild build: the trace', () => {
   });
 
   it('passes TRACEBUILD_PROBE as the loader to start', async () => {
-    const r = await cli(['.'], {}, { env: { TRACEBUILD_PROBE: '/opt/probe' } });
+    const r = await cli(['.'], { events: runOf(3) }, { env: { TRACEBUILD_PROBE: '/opt/probe' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.fake!.record.started[0]?.loaderPath).toBe('/opt/probe');
+  });
+
+  it('fails a build whose RUN ran with no process seen by the probe, unless --allow-incomplete-trace', async () => {
+    const r = await cli(['.', '--trace-out', 'u.json'], {});
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "error: the eBPF probe saw no process of Dockerfile:3, which ran (are the daemon's RUN containers under a cgroup the probe watches?); the trace is incomplete: nothing was pushed or signed",
+    );
+    const written = JSON.parse(readFileSync(join(dir, 'u.json'), 'utf8')) as Trace;
+    expect(written.complete).toBe(false);
+    expect(written.losses.unseenSteps).toBe(1);
+    const allowed = await cli(['.', '--allow-incomplete-trace'], {});
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stderr).toContain('WARNING: 1 RUN step(s) ran with no process seen by the probe (Dockerfile:3): their record is empty');
   });
 
   it('only stops the probe when the build is canceled', async () => {

@@ -42,7 +42,7 @@ import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '../../common/index.js';
-import { TracerUnavailableError, mergeVertexReports, type Trace, type TraceMonitor } from '../../model/index.js';
+import { TracerUnavailableError, mergeVertexReports, unseenRunSteps, type Trace, type TraceMonitor } from '../../model/index.js';
 import type { CorrelateVertex, MonitorGap, ProbeExit, TraceEvent } from '../../tracer/index.js';
 import type { DaemonInfo, DockerfileAstView, ServedFile } from '../contracts.js';
 import { UsageError } from '../errors.js';
@@ -108,6 +108,16 @@ export function incompleteTraceMessage(gap: MonitorGap, when: 'during' | 'after'
         ? `the tracebuild agent withheld a container that may be the build's, from ${at}`
         : `the eBPF probe stopped watching the build at ${at}`;
   return `${lead} (${gap.reason}); ${what}; ${ALLOW_INCOMPLETE_HINT}`;
+}
+
+/** The one line that fails a build with RUN steps that ran while the probe saw none of them. */
+export function unseenStepsMessage(trace: Trace): string {
+  const where = unseenRunSteps(trace).map((s) => `Dockerfile:${s.line}`).join(', ');
+  return (
+    `the eBPF probe saw no process of ${where || `${trace.losses.unseenSteps} RUN step(s)`}, which ran` +
+    ` (are the daemon's RUN containers under a cgroup the probe watches?);` +
+    ` the trace is incomplete: nothing was pushed or signed; ${ALLOW_INCOMPLETE_HINT}`
+  );
 }
 
 /** How long the loader may be silent before the watchdog gives up on it (ms), from the
@@ -371,5 +381,8 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   const gap = session.gaps[0];
   if (!failed && gap !== undefined && run.request.allowIncompleteTrace !== true) {
     throw new TraceIncompleteError(incompleteTraceMessage(gap, 'after'));
+  }
+  if (!failed && trace.losses.unseenSteps > 0 && run.request.allowIncompleteTrace !== true) {
+    throw new TraceIncompleteError(unseenStepsMessage(trace));
   }
 }

@@ -68,7 +68,7 @@ export function sampleTrace(): Trace {
     losses: {
       ringbuf: { 'cgroup-mkdir': 0, 'cgroup-rmdir': 0, exec: 0, fork: 0, exit: 0, file: 0, net: 0 },
       pendingFull: 0, tracedFull: 0, scratchBusy: 0, digestSkipped: 0, signalFailed: 0, digestFailed: 0, output: 0, argsUnread: 0,
-      netSuppressed: 0, undecodedRecords: 0, monitorGaps: 0, attributedToSteps: 0, unattributedToSteps: 0,
+      netSuppressed: 0, undecodedRecords: 0, monitorGaps: 0, unseenSteps: 0, attributedToSteps: 0, unattributedToSteps: 0,
     },
     unattributedEvents: 0,
     unattributedCgroups: [],

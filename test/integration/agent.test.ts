@@ -315,41 +315,63 @@ describe.skipIf(gate.skip || noTracing !== undefined)('the tracebuild agent in f
     expect(v.stdout).toMatch(new RegExp(`OK\\s+sha256:[0-9a-f]{64}\\s+runtime-trace, signed by (key )?${builderKeyId}`));
   });
 
-  test('in front of a buildkitd socket, a BUILDKIT_HOST client gets its trace and its files', async () => {
+  test('in front of a buildkitd socket, a BUILDKIT_HOST client gets its trace and its files; a probe looking elsewhere fails the build', async () => {
     const standIn = await startBuildkitdStandIn(DOCKER26.dockerHost.slice('unix://'.length), { path: path.join(work, 'buildkitd.sock') });
-    const fronting = await startAgent({
-      certFile: pki.serverCert,
-      keyFile: pki.serverKey,
-      clientCaFile: pki.caCert,
-      upstream: standIn.address,
-      stateDir: path.join(work, 'state-buildkitd'),
-      extraArgs: ['--upstream-kind', 'buildkitd'],
-    });
-    try {
-      const token = `bkd${runId.replace(/-/g, '')}`;
-      const ctx = path.join(work, 'bkd');
-      writeFiles(ctx, { Dockerfile: dockerfileFor(token) });
-      const out = path.join(work, 'bkd.json');
-      const dest = path.join(work, 'bkd-out');
-      const r = await tracebuild(['build', '--no-cache', '--network', 'host', '--progress', 'plain', '-o', `type=local,dest=${dest}`, '--trace-out', out, ctx], {
-        env: { ...fronting.buildkitEnv(pki.client('alice')), DOCKER_HOST: undefined, TRACEBUILD_PROBE: '/nonexistent/tracebuild-probe' },
+    const token = `bkd${runId.replace(/-/g, '')}`;
+    const ctx = path.join(work, 'bkd');
+    writeFiles(ctx, { Dockerfile: dockerfileFor(token) });
+    const out = path.join(work, 'bkd.json');
+    const dest = path.join(work, 'bkd-out');
+    const buildVia = (a: AgentProcess) =>
+      tracebuild(['build', '--no-cache', '--network', 'host', '--progress', 'plain', '-o', `type=local,dest=${dest}`, '--trace-out', out, ctx], {
+        env: { ...a.buildkitEnv(pki.client('alice')), DOCKER_HOST: undefined, TRACEBUILD_PROBE: '/nonexistent/tracebuild-probe' },
         timeoutMs: 240_000,
       });
-      expect(r.exitCode, lastLines(r.stderr, 30)).toBe(0);
-      expect(readFileSync(path.join(dest, `${token}.txt`), 'utf8')).toBe(`${token}\n`);
-      const trace = readTrace(out);
-      expect(trace.complete).toBe(true);
-      expect(trace.monitor).toMatchObject({ agent: { address: `tcp://127.0.0.1:${fronting.port}` } });
-      expect(shape(trace).map((s) => [s.keyword, s.line])).toEqual([
-        ['FROM', 1],
-        ['RUN', 2],
-        ['WORKDIR', 3],
-        ['RUN', 4],
-      ]);
-      expect(shape(trace)[1]).toMatchObject({ argv: [`/bin/sh -c echo ${token} > /${token}.txt`], created: [`/${token}.txt`] });
-      expect(fronting.log()).toContain(standIn.address);
+    const agentFor = (name: string, extraArgs: string[]) =>
+      startAgent({
+        certFile: pki.serverCert,
+        keyFile: pki.serverKey,
+        clientCaFile: pki.caCert,
+        upstream: standIn.address,
+        stateDir: path.join(work, `state-${name}`),
+        extraArgs: ['--upstream-kind', 'buildkitd', ...extraArgs],
+      });
+    try {
+      // A buildkitd's RUN containers are under /buildkit/ (the agent's default for one), but
+      // this stand-in is Docker 26's BuildKit: its are under /docker/buildkit/. The probe sees
+      // none of them, and the trace must not say the RUNs did nothing.
+      const elsewhere = await agentFor('bkd-elsewhere', []);
+      try {
+        const r = await buildVia(elsewhere);
+        expect(r.exitCode, lastLines(r.stderr, 30)).toBe(1);
+        expect(r.stderr).toContain("error: the eBPF probe saw no process of Dockerfile:2, Dockerfile:4, which ran (are the daemon's RUN containers under a cgroup the probe watches?)");
+        const t = readTrace(out);
+        expect(t.complete).toBe(false);
+        expect(t.losses.unseenSteps).toBe(2);
+      } finally {
+        await elsewhere.stop();
+      }
+
+      const fronting = await agentFor('bkd', ['--cgroup-prefix', '/docker/buildkit/']);
+      try {
+        const r = await buildVia(fronting);
+        expect(r.exitCode, lastLines(r.stderr, 30)).toBe(0);
+        expect(readFileSync(path.join(dest, `${token}.txt`), 'utf8')).toBe(`${token}\n`);
+        const trace = readTrace(out);
+        expect(trace.complete).toBe(true);
+        expect(trace.monitor).toMatchObject({ agent: { address: `tcp://127.0.0.1:${fronting.port}` } });
+        expect(shape(trace).map((s) => [s.keyword, s.line])).toEqual([
+          ['FROM', 1],
+          ['RUN', 2],
+          ['WORKDIR', 3],
+          ['RUN', 4],
+        ]);
+        expect(shape(trace)[1]).toMatchObject({ argv: [`/bin/sh -c echo ${token} > /${token}.txt`], created: [`/${token}.txt`] });
+        expect(fronting.log()).toContain(standIn.address);
+      } finally {
+        await fronting.stop();
+      }
     } finally {
-      await fronting.stop();
       standIn.close();
     }
   });

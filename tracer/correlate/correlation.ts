@@ -403,7 +403,6 @@ export class Correlation {
     attributeLossesByTime(this.lossRecords, this.ready?.header.tsNs, this.cgs, attributions.byCgroup, vertices.byVertex);
     const finalCounters = input.losses ?? this.lossRecords[this.lossRecords.length - 1]?.counters ?? lossCountersFromSlots([]);
     const gaps = gapsOf(input.monitorGaps);
-    const lostEvents = lostEventsOf(finalCounters, this.undecodedRecords, gaps.length);
     const steps = stepRecords(input.steps, attributions.ambiguities, {
       vertexBy,
       perVertex: vertices.byVertex,
@@ -413,7 +412,8 @@ export class Correlation {
       digests: this.digests,
       iso,
     });
-    const lost = lostInSteps(vertices.byVertex, steps.stepsByVertex, steps.gapsInSteps.size);
+    const lostEvents = lostEventsOf(finalCounters, this.undecodedRecords, gaps.length, steps.unseenSteps);
+    const lost = lostInSteps(vertices.byVertex, steps.stepsByVertex, steps.gapsInSteps.size + steps.unseenSteps);
 
     return {
       monitor: this.monitorRecord(input, offset),
@@ -422,7 +422,7 @@ export class Correlation {
       complete: gaps.length === 0 && lostEvents === 0 && this.untraced.length === 0,
       monitorGaps: gaps.map((g) => g.record),
       lostEvents,
-      losses: lossesRecord(finalCounters, this.undecodedRecords, gaps.length, lost, lostEvents),
+      losses: lossesRecord(finalCounters, this.undecodedRecords, gaps.length, steps.unseenSteps, lost, lostEvents),
       unattributedEvents: vertices.unattributedEvents,
       unattributedCgroups: vertices.unattributedCgroups,
       untracedCgroups: this.untraced,

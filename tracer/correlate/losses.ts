@@ -70,9 +70,10 @@ export function gapsOf(monitorGaps: readonly MonitorGap[] | undefined): Gap[] {
   }));
 }
 
-/** Every event lost: the counters', the records not decoded and one per gap. */
-export function lostEventsOf(final: LossCounters, undecodedRecords: number, gaps: number): number {
-  return Number(totalLost(final)) + undecodedRecords + gaps;
+/** Every event lost: the counters', the records not decoded, one per gap and one per RUN step
+ * whose container the probe never saw. */
+export function lostEventsOf(final: LossCounters, undecodedRecords: number, gaps: number, unseenSteps: number): number {
+  return Number(totalLost(final)) + undecodedRecords + gaps + unseenSteps;
 }
 
 /** The losses attributed to steps: their vertices' (by cgroup and by time), and the gaps
@@ -82,6 +83,7 @@ export function lostInSteps(
   stepsByVertex: ReadonlyMap<string, unknown>,
   gapsInSteps: number,
 ): number {
+  // gapsInSteps: the gaps, and the unseen steps, that count in some step's lostEvents
   const attributedLost = [...perVertex.entries()]
     .filter(([v]) => stepsByVertex.has(v))
     .reduce((n, [, d]) => n + d.lost, 0);
@@ -94,6 +96,7 @@ export function lossesRecord(
   final: LossCounters,
   undecodedRecords: number,
   gaps: number,
+  unseenSteps: number,
   lostInSteps: number,
   lostEvents: number,
 ): TraceLosses {
@@ -119,6 +122,7 @@ export function lossesRecord(
     netSuppressed: Number(final.netSuppressed),
     undecodedRecords,
     monitorGaps: gaps,
+    unseenSteps,
     attributedToSteps,
     unattributedToSteps: lostEvents - attributedToSteps,
   };

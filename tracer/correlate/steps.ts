@@ -39,6 +39,8 @@ export interface StepRecords {
   stepsByVertex: Map<string, CorrelateStep[]>;
   /** The gaps (indices) that began before a step the probe watched had finished. */
   gapsInSteps: Set<number>;
+  /** RUN steps that completed with no traced cgroup seen and no gap to explain it. */
+  unseenSteps: number;
 }
 
 interface Built {
@@ -55,6 +57,7 @@ interface StepsState extends StepsContext {
   ambiguityOf: Map<string, string[]>;
   stepsByVertex: Map<string, CorrelateStep[]>;
   gapsInSteps: Set<number>;
+  unseenSteps: number;
 }
 
 export function stepRecords(steps: readonly CorrelateStep[], ambiguities: readonly TraceAmbiguityRecord[], ctx: StepsContext): StepRecords {
@@ -62,9 +65,9 @@ export function stepRecords(steps: readonly CorrelateStep[], ambiguities: readon
   for (const s of steps) stepsByVertex.set(s.vertex, [...(stepsByVertex.get(s.vertex) ?? []), s]);
   const ambiguityOf = new Map<string, string[]>();
   for (const a of ambiguities) for (const v of a.candidates) if (!ambiguityOf.has(v)) ambiguityOf.set(v, a.candidates);
-  const x: StepsState = { ...ctx, built: new Map(), ambiguityOf, stepsByVertex, gapsInSteps: new Set() };
+  const x: StepsState = { ...ctx, built: new Map(), ambiguityOf, stepsByVertex, gapsInSteps: new Set(), unseenSteps: 0 };
   const buildSteps = steps.map((s) => stepRecord(s, x));
-  return { buildSteps, stepsByVertex, gapsInSteps: x.gapsInSteps };
+  return { buildSteps, stepsByVertex, gapsInSteps: x.gapsInSteps, unseenSteps: x.unseenSteps };
 }
 
 function stepRecord(s: CorrelateStep, x: StepsState): TraceBuildStep {
@@ -136,6 +139,14 @@ function runRecord(step: TraceBuildStep, s: CorrelateStep, start: bigint | undef
       step.warnings.push('the exec args of this RUN were not given: it cannot be matched to a cgroup');
     } else if (isRun && start !== undefined) {
       step.warnings.push('no traced cgroup ran this command: its exec was not seen (events lost, or the probe was not tracing)');
+      // A RUN that completed ran at least its command: with no gap to account for it, the
+      // probe missed the step's container (for example, a daemon whose RUN containers live
+      // under a cgroup parent the probe does not watch). One lost event, and the trace is
+      // not complete.
+      if (step.status === 'done' && step.monitorGaps === undefined) {
+        step.lostEvents += 1;
+        x.unseenSteps += 1;
+      }
     }
     return;
   }
