@@ -274,6 +274,8 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
         .catch((err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
           if (err instanceof TracerUnavailableError) return new TracerUnavailableError(err.code, `${message}; ${NO_TRACE_HINT}`, { cause: err });
+          // --enforce needs the probe: building without a trace is no way out
+          if ((err as { code?: unknown }).code === 'enforce-failed') return new TracerUnavailableError('start-failed', `--enforce: ${message}`, { cause: err });
           return new TracerUnavailableError('start-failed', `cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
         });
       const session: TraceSession = { toolkit, starting, solving: false, generation, events, correlation, served: [], vertices: new Map(), gaps };
