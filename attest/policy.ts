@@ -21,43 +21,10 @@ import {
 import type { ImageRef } from './statement.js';
 import { CostMeter, DEFAULT_POLICY_LIMITS, instrumentForCost, withMeter, type PolicyLimits } from './policy-cost.js';
 import type { Trace, TraceBuildStep, TraceNetwork, TraceProcess } from '../model/index.js';
-import { TracebuildError, type ExitKind } from '../common/index.js';
+import { PolicyError, type PolicyErrorCode } from './policy-error.js';
+import { parseEnforcement, type Enforcement } from './enforce.js';
 
-// ---------------------------------------------------------------------------------------
-// Errors
-
-/**
- * - `invalid-policy`: the document is not YAML, or not a policy (missing `rules`, a rule
- *   without `name`/`deny`/`message`, unknown keys, duplicate rule names, bad `params`).
- * - `invalid-rule`: a rule's CEL does not parse or does not type-check, or its result is
- *   not bool (`deny`) / string (`messageExpression`).
- * - `evaluation-error`: a rule failed at evaluation time (CEL runtime error, a `dyn`
- *   result that turned out not to be bool), or the trace is not a trace.
- * - `evaluation-limit`: a rule spent its cost budget, or the policy its time (see
- *   policy-cost.ts); the trace was not judged.
- */
-export type PolicyErrorCode = 'invalid-policy' | 'invalid-rule' | 'evaluation-error' | 'evaluation-limit';
-
-/** A policy that does not parse or check is bad input (like a bad Dockerfile); one that
- * fails while judging a trace cannot vouch for it. */
-export class PolicyError extends TracebuildError<PolicyErrorCode> {
-  override readonly name = 'PolicyError';
-  readonly exit: ExitKind = 'input';
-  /** Policy file name as given to parsePolicy. */
-  readonly file: string;
-  /** Name of the offending rule, when one is to blame. */
-  readonly rule: string | undefined;
-
-  constructor(code: PolicyErrorCode, message: string, options: { file: string; rule?: string; cause?: unknown }) {
-    super(code, message, options.cause === undefined ? {} : { cause: options.cause });
-    this.file = options.file;
-    this.rule = options.rule;
-  }
-}
-
-export function isPolicyError(err: unknown, code?: PolicyErrorCode): err is PolicyError {
-  return err instanceof PolicyError && (code === undefined || err.code === code);
-}
+export { PolicyError, isPolicyError, type PolicyErrorCode } from './policy-error.js';
 
 // ---------------------------------------------------------------------------------------
 // Types
@@ -88,6 +55,9 @@ export interface Policy {
   /** JSON values bound to `params` in every expression. */
   readonly params: Readonly<Record<string, unknown>>;
   readonly rules: readonly PolicyRule[];
+  /** The `enforce:` list (attest/enforce.ts), applied by `build --enforce` while the
+   * build runs; undefined when the file has none. */
+  readonly enforcement: Enforcement | undefined;
 }
 
 /** The build step a violation is about. `index` is 0-based in `trace.buildSteps`. */
@@ -141,7 +111,7 @@ export interface Violation {
 // ---------------------------------------------------------------------------------------
 // Parsing
 
-const POLICY_KEYS = new Set(['name', 'description', 'params', 'rules']);
+const POLICY_KEYS = new Set(['name', 'description', 'params', 'rules', 'enforce']);
 const RULE_KEYS = new Set(['name', 'description', 'each', 'deny', 'message', 'messageExpression']);
 const ITEM_VARIABLE: Record<Exclude<PolicyRuleScope, 'step'>, 'process' | 'file' | 'peer'> = {
   processes: 'process',
@@ -204,6 +174,8 @@ export function parsePolicy(yamlText: string, fileName: string): Policy {
   }
   const root = doc.contents;
   if (!isMap(root)) invalid(root, 'a policy must be a YAML mapping with a "rules" list');
+  // Checked here too, so that a file `verify --policy` accepts is one `build --enforce` takes.
+  const enforcement = parseEnforcement(yamlText, fileName);
 
   let name: string | undefined;
   let description: string | undefined;
@@ -227,15 +199,15 @@ export function parsePolicy(yamlText: string, fileName: string): Policy {
       rulesNode = valueNode;
     }
   }
-  if (rulesNode === null) invalid(root, 'missing "rules" (a list of { name, deny, message })');
-  if (!isSeq(rulesNode)) invalid(rulesNode, '"rules" must be a list of { name, deny, message }');
+  if (rulesNode === null && enforcement === undefined) invalid(root, 'missing "rules" (a list of { name, deny, message }) or "enforce"');
+  if (rulesNode !== null && !isSeq(rulesNode)) invalid(rulesNode, '"rules" must be a list of { name, deny, message }');
 
   const paramsTy = inferTy(params, 'params');
   const penv = policyEnv();
   const rules: PolicyRule[] = [];
   const compiled: CompiledRule[] = [];
   const seen = new Set<string>();
-  rulesNode.items.forEach((item, i) => {
+  (isSeq(rulesNode) ? rulesNode.items : []).forEach((item, i) => {
     const node = item as YamlNode | null;
     if (!isMap(node)) return invalid(node, `rules[${i}] must be a mapping with name, deny and message`);
     const raw: Record<string, unknown> = {};
@@ -307,7 +279,7 @@ export function parsePolicy(yamlText: string, fileName: string): Policy {
     });
   });
 
-  const policy: Policy = { file: fileName, name, description, params, rules };
+  const policy: Policy = { file: fileName, name, description, params, rules, enforcement };
   compiledPolicies.set(policy, compiled);
   return policy;
 }

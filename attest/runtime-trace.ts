@@ -21,8 +21,9 @@
 // - buildSteps       extension: the trace's steps, copied unchanged.
 // - lostEvents       extension: events lost or not attributed to any step.
 // - complete, monitorGaps, losses, unattributedEvents, unattributedCgroups,
-//   untracedCgroups, runcSetupEvents, ambiguities
-//                    extensions, only when the trace has them: copied unchanged.
+//   untracedCgroups, runcSetupEvents, ambiguities, enforcement
+//                    extensions, only when the trace has them: copied unchanged
+//                    (enforcement: the rules build --enforce applied while it ran).
 
 import { isIP } from 'node:net';
 import {
@@ -50,6 +51,8 @@ const TRACE_COMPLETENESS_FIELDS = [
   'untracedCgroups',
   'runcSetupEvents',
   'ambiguities',
+  // not completeness, but carried the same way: the rules build --enforce applied
+  'enforcement',
 ] as const;
 
 /** Default `monitor.type`: tracebuild's eBPF monitor. */
@@ -91,6 +94,8 @@ export interface RuntimeTraceNetworkEntry {
   direction: string;
   bytesSent?: number;
   bytesReceived?: number;
+  /** 'denied': refused while the build ran (build --enforce). */
+  verdict?: 'denied';
   buildStep: number;
 }
 
@@ -118,6 +123,7 @@ export interface RuntimeTracePredicate {
   untracedCgroups?: object[];
   runcSetupEvents?: number;
   ambiguities?: object[];
+  enforcement?: object;
 }
 
 export type RuntimeTraceStatement = Statement<RuntimeTracePredicate>;
@@ -171,6 +177,7 @@ function networkEntry(n: TraceBuildStep['network'][number], buildStep: number): 
     port: n.port,
     protocol: n.protocol.toLowerCase(),
     direction: n.direction,
+    ...(n.verdict === undefined ? {} : { verdict: n.verdict }),
     buildStep,
   };
 }

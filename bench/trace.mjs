@@ -20,6 +20,10 @@
 //   traced     tracebuild build (the eBPF probe)
 //   strace     tracebuild build --no-trace while `strace -f -p <dockerd pid>` follows
 //              dockerd and everything it starts (runc, the RUN's processes)
+//   enforced   tracebuild build --enforce POLICY (only when --modes names it), POLICY an
+//              egress rule that allows every address: every connect and send is checked in
+//              the kernel and let through; also compared with `traced` (the cost of
+//              enforcement alone)
 //
 // The order rotates each round. Prints the median wall time of each (the whole CLI run), the
 // ratios of the medians and the median of each round's own ratio (steadier when the machine's
@@ -30,7 +34,7 @@
 // bench/results/. Figures only: nothing here asserts a time.
 //
 //   node bench/trace.mjs [--workload syscalls|debian|processes|stress] [--rounds N]
-//                        [--warmup N] [--modes untraced,traced,strace] [--cpu-builds N]
+//                        [--warmup N] [--modes untraced,traced,strace,enforced] [--cpu-builds N]
 //                        [--iterations K] [--files N] [--processes N] [--seconds S]
 //                        [--writers W] [--runs N] [--out FILE]
 //
@@ -45,14 +49,14 @@ import { DEBIAN_BASE, cSources, debianDockerfile, stressDockerfile, syscallHeavy
 
 const cli = process.env.TRACEBUILD_CLI ? path.resolve(process.env.TRACEBUILD_CLI) : path.join(repoRoot, 'dist', 'cli', 'main.js');
 const docker = '/usr/bin/docker';
-const allModes = ['untraced', 'traced', 'strace'];
+const allModes = ['untraced', 'traced', 'strace', 'enforced'];
 const workloads = ['syscalls', 'debian', 'processes', 'stress'];
 const preload = path.join(repoRoot, 'bench', 'cpu-preload.cjs');
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
   console.error(
-    'usage: node bench/trace.mjs [--workload syscalls|debian|processes|stress] [--rounds N] [--warmup N] [--modes untraced,traced,strace]\n' +
+    'usage: node bench/trace.mjs [--workload syscalls|debian|processes|stress] [--rounds N] [--warmup N] [--modes untraced,traced,strace,enforced]\n' +
       '                            [--cpu-builds N] [--iterations K] [--files N] [--processes N] [--seconds S] [--writers W] [--runs N] [--out FILE]',
   );
   process.exit(2);
@@ -105,7 +109,7 @@ function parseArgs(argv) {
     else usage(`unknown argument ${a}`);
   }
   opts.rounds ??= 5;
-  opts.modes ??= opts.workload === 'debian' ? ['untraced', 'traced'] : allModes;
+  opts.modes ??= opts.workload === 'debian' ? ['untraced', 'traced'] : ['untraced', 'traced', 'strace'];
   opts.cpuBuilds ??= opts.workload === 'debian' ? 1 : 2;
   return opts;
 }
@@ -261,7 +265,12 @@ async function build(ctx, mode, account = false) {
   const statsOut = path.join(work, 'probe-stats.json');
   const args = [cli, 'build', '--progress', 'plain', '--no-cache', '--network', 'host', '-t', tag];
   if (mode === 'traced' && account) args.push('--trace-out', traceOut);
-  if (mode !== 'traced') args.push('--no-trace');
+  if (mode === 'enforced') {
+    // every destination allowed: the programs check every connect and send, refuse none
+    const policy = path.join(work, 'enforce-all.yaml');
+    if (!existsSync(policy)) writeFileSync(policy, 'enforce:\n  - name: allow-all\n    egress: { allow: ["0.0.0.0/0", "::/0"] }\n');
+    args.push('--enforce', policy);
+  } else if (mode !== 'traced') args.push('--no-trace');
   const env = {};
   if (account) {
     env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${preload}`.trim();
@@ -280,7 +289,7 @@ async function build(ctx, mode, account = false) {
   }
   const out = { mode, code: r.code, ms: r.ms, runStepMs: runStepMs(r.output), runStepsMs: runStepMs(r.output, true) };
   if (r.code !== 0) out.tail = r.output.trim().split('\n').slice(-15).join('\n');
-  if (mode === 'traced' && r.code === 0) {
+  if ((mode === 'traced' || mode === 'enforced') && r.code === 0) {
     const footer = /lost events: (\d+)\s+unattributed events: (\d+)/.exec(r.output);
     out.lostEvents = footer ? Number(footer[1]) : NaN;
     out.unattributedEvents = footer ? Number(footer[2]) : NaN;
@@ -402,20 +411,21 @@ function ratioReport(opts, results) {
   rows.push(row('untraced (--no-trace)', 'untraced'));
   if (opts.modes.includes('traced')) rows.push(row('traced (eBPF probe)', 'traced'));
   if (opts.modes.includes('strace')) rows.push(row('strace -f -p dockerd', 'strace'));
+  if (opts.modes.includes('enforced')) rows.push(row('enforced (--enforce)', 'enforced'));
   const widths = [22, 9, 8, 10, 8];
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i] + 2))).join(''));
   console.log('(wall: the whole `tracebuild build` command; RUN steps: the RUN vertices as BuildKit timed them)');
   // The ratio of the medians mixes rounds; on a shared machine whose speed drifts, the
   // median of each round's own ratio (builds seconds apart) is the steadier figure.
-  const paired = (m) => {
+  const paired = (m, base = 'untraced') => {
     const byRound = new Map();
     for (const r of results) if (r.code === 0) byRound.set(r.round, { ...byRound.get(r.round), [r.mode]: r });
     const wall = [];
     const step = [];
     for (const o of byRound.values()) {
-      if (!o[m] || !o.untraced) continue;
-      wall.push(o[m].ms / o.untraced.ms);
-      if (Number.isFinite(o[m].runStepsMs / o.untraced.runStepsMs)) step.push(o[m].runStepsMs / o.untraced.runStepsMs);
+      if (!o[m] || !o[base]) continue;
+      wall.push(o[m].ms / o[base].ms);
+      if (Number.isFinite(o[m].runStepsMs / o[base].runStepsMs)) step.push(o[m].runStepsMs / o[base].runStepsMs);
     }
     const ci = medianInterval(wall);
     return (
@@ -425,6 +435,7 @@ function ratioReport(opts, results) {
     );
   };
   for (const m of opts.modes.filter((x) => x !== 'untraced')) console.log(`${m}/untraced, median of the per-round ratios: ${paired(m)}`);
+  if (opts.modes.includes('enforced') && opts.modes.includes('traced')) console.log(`enforced/traced, median of the per-round ratios: ${paired('enforced', 'traced')}`);
   const traced = ok('traced');
   if (traced.length) {
     const lost = traced.reduce((n, r) => n + r.lostEvents, 0);

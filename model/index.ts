@@ -3,6 +3,7 @@
 // it imports nothing but common/.
 export { mergeVertexReports, type BuildStep, type ServedFile, type Vertex } from './build.js';
 export type {
+  TraceEnforcement,
   Trace,
   TraceAmbiguity,
   TraceAmbiguityRecord,

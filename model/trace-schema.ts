@@ -12,6 +12,7 @@ import type {
   TraceFiles,
   TraceLosses,
   TraceMonitorGap,
+  TraceEnforcement,
   TraceNetwork,
   TraceProcess,
   TraceResources,
@@ -393,5 +394,15 @@ export function normalizeTrace(value: unknown, root = '$'): Trace {
     untracedCgroups: untraced,
     runcSetupEvents: optional(o, 'runcSetupEvents', root, num) ?? 0,
     ambiguities: (optional(o, 'ambiguities', root, objects) ?? []) as unknown as Trace['ambiguities'],
+    ...(o.enforcement === undefined ? {} : { enforcement: enforcement(o.enforcement, child(root, 'enforcement')) }),
   };
+}
+
+function enforcement(v: unknown, path: string): TraceEnforcement {
+  const o = object(v, path);
+  const rules = o.rules;
+  const names = o.egressRules;
+  if (!Array.isArray(rules)) throw new TraceShapeError(child(path, 'rules'), 'must be an array');
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new TraceShapeError(child(path, 'egressRules'), 'must be an array of strings');
+  return { policy: str(o, 'policy', path), rulesDigest: str(o, 'rulesDigest', path), cgroupParent: str(o, 'cgroupParent', path), rules, egressRules: names };
 }

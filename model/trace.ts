@@ -190,6 +190,11 @@ export interface TraceNetwork {
   attempts: number;
   /** connect attempts that failed (other than EINPROGRESS). */
   failures: number;
+  /** Refused while the build ran (build --enforce): the process was killed at that call. */
+  verdict?: 'denied';
+  /** With verdict 'denied': the index of the refusing rule among the egress rules of
+   * `enforcement.rules` (in order, exec rules skipped). */
+  deniedRule?: number;
 }
 
 export interface TraceResources {
@@ -372,6 +377,22 @@ export interface Trace {
   /** Events of runc's container setup (before each step's first exec), excluded from the steps. */
   runcSetupEvents: number;
   ambiguities: TraceAmbiguityRecord[];
+  /** The rules enforced while the build ran (build --enforce); absent when none were. */
+  enforcement?: TraceEnforcement;
+}
+
+/** What build --enforce applied (attest/enforce.ts, describeRules). */
+export interface TraceEnforcement {
+  /** The policy file as given. */
+  policy: string;
+  /** sha256 of the rules' canonical form; also names the build's cgroup parent. */
+  rulesDigest: string;
+  /** The cgroup every RUN was created under, where the programs were attached. */
+  cgroupParent: string;
+  /** The rules in their canonical form, in the file's order. */
+  rules: unknown[];
+  /** The names of the egress rules, in order: what a network entry's deniedRule indexes. */
+  egressRules: string[];
 }
 
 /**

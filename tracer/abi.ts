@@ -5,7 +5,7 @@
 // listed here, that the fields of each struct tile it exactly (so a field added in C and
 // forgotten here fails), and every constant. Bump ABI_VERSION in both places on a change.
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Limits (bytes). */
 export const PATH_MAX = 4096;
@@ -117,7 +117,12 @@ export const AT_FDCWD = -100;
 /** enum tb_net_op */
 export const NetOp = { Connect: 1, Sendto: 2, Sendmsg: 3, Bind: 4, Listen: 5 } as const;
 /** TB_NET_* */
-export const NetFlag = { Local: 0x1, UnixAbstract: 0x2, UnixPathTrunc: 0x4 } as const;
+export const NetFlag = { Local: 0x1, UnixAbstract: 0x2, UnixPathTrunc: 0x4, Denied: 0x8 } as const;
+
+/** TB_EGRESS_MAX, TB_EGRESS_RULES_MAX: what the egress programs hold (attest/enforce.ts
+ * checks a policy against the same limits). */
+export const EGRESS_MAX = 64;
+export const EGRESS_RULES_MAX = 16;
 
 /** TB_PROC_* (a process record's parts) */
 export const ProcFlag = { Forked: 0x1, Exited: 0x2, Execed: 0x4, Image: 0x8 } as const;
@@ -220,6 +225,9 @@ export const C_CONSTANTS: Readonly<Record<string, number>> = {
   TB_NET_LOCAL: NetFlag.Local,
   TB_NET_UNIX_ABSTRACT: NetFlag.UnixAbstract,
   TB_NET_UNIX_PATH_TRUNC: NetFlag.UnixPathTrunc,
+  TB_NET_DENIED: NetFlag.Denied,
+  TB_EGRESS_MAX: EGRESS_MAX,
+  TB_EGRESS_RULES_MAX: EGRESS_RULES_MAX,
   TB_READY_DIGESTS: ReadyFlag.Digests,
   TB_READY_TRACE_READS: ReadyFlag.TraceReads,
   TB_DIGEST_EXE: DigestKind.Exe,
@@ -367,7 +375,8 @@ export const NetEvent = layout('tb_net_event', 88, [
   ['flags', 60, 4],
   ['addr', 64, 16],
   ['unix_path_len', 80, 2],
-  ['_pad', 82, 6],
+  ['denied_rule', 82, 2],
+  ['_pad', 84, 4],
 ] as const);
 
 export const ReadyEvent = layout('tb_ready_event', 64, [

@@ -31,6 +31,7 @@ export {
   Probe,
   TracerError,
   TracerUnavailableError,
+  type LoaderEnforcement,
   defaultLoaderPath,
   startProbe,
   DEFAULT_STALL_TIMEOUT_MS,

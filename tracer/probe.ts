@@ -25,7 +25,8 @@ export type TracerErrorCode =
   | 'timeout'
   | 'stopped'
   | 'stream-corrupt'
-  | 'consumer-failed';
+  | 'consumer-failed'
+  | 'enforce-failed';
 
 /** The tracer ran but failed. */
 export class TracerError extends TracebuildError<TracerErrorCode> {
@@ -59,7 +60,7 @@ export const DEFAULT_STALL_TIMEOUT_MS = 5_000;
 const WATCHDOG_INTERVAL_MS = 1_000;
 
 /** Exit codes of tracebuild-probe (bpf/loader.h). */
-export const LOADER_EXIT = { ok: 0, usage: 2, notRoot: 3, bpfUnavailable: 4, runtime: 5 } as const;
+export const LOADER_EXIT = { ok: 0, usage: 2, notRoot: 3, bpfUnavailable: 4, runtime: 5, enforce: 6 } as const;
 
 export interface ProbeOptions {
   /** The loader binary; default: $TRACEBUILD_PROBE, else tracer/bpf/.output/tracebuild-probe. */
@@ -100,6 +101,19 @@ export interface ProbeOptions {
   stallTimeoutMs?: number;
   /** Called once when the probe stops watching before stop() was asked for (see MonitorGap). */
   onGap?: (gap: MonitorGap) => void;
+  /** build --enforce: the loader creates this cgroup parent (a name below the unified
+   * hierarchy's root), attaches the egress programs to it before it reports ready, and
+   * removes it when it exits (bpf/enforce.c). */
+  enforce?: LoaderEnforcement;
+}
+
+/** What the loader enforces (tracer/enforce-args.ts makes it from a policy's rules). */
+export interface LoaderEnforcement {
+  cgroupName: string;
+  /** One bit per egress rule. */
+  egressRules: number;
+  /** `RULE,ADDR32HEX,PREFIX,PORTLOW,PORTHIGH,PROTO` each. */
+  egressAllow: readonly string[];
 }
 
 export interface ProbeExit {
@@ -140,6 +154,10 @@ function loaderArgs(o: ProbeOptions): string[] {
   if (o.traceReads) args.push('--trace-reads');
   if (o.generation !== undefined) args.push('--generation', String(o.generation));
   if (o.statsIntervalMs !== undefined) args.push('--stats-interval-ms', String(o.statsIntervalMs));
+  if (o.enforce !== undefined) {
+    args.push('--enforce-cgroup', o.enforce.cgroupName, '--egress-rules', String(o.enforce.egressRules));
+    for (const a of o.enforce.egressAllow) args.push('--egress-allow', a);
+  }
   return args;
 }
 
@@ -409,6 +427,9 @@ export class Probe {
     }
     if (exit.code === LOADER_EXIT.bpfUnavailable) {
       return new TracerUnavailableError('bpf-unavailable', `eBPF tracing is unavailable on this machine${detail}`);
+    }
+    if (exit.code === LOADER_EXIT.enforce) {
+      return new TracerError('enforce-failed', `the enforcement could not be set up, so the build was not started${detail}`);
     }
     return exit.error ?? new TracerError('loader-exited', `the probe loader exited before attaching (${describeExit(exit.code, exit.signal)})${detail}`);
   }

@@ -55,7 +55,9 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
     ...(buildPlatform === undefined ? {} : { buildPlatform: { os: buildPlatform.os, architecture: buildPlatform.architecture } }),
     ...(run.buildContexts === undefined ? {} : { namedContexts: run.buildContexts.named }),
     resolveImageConfig: (ref, platform, resolveMode) => gateway.resolveImageConfig(ref, platform, resolveMode),
-    ...(request.execDefaults === undefined ? {} : { execDefaults: request.execDefaults }),
+    ...(request.execDefaults === undefined && run.enforcement === undefined
+      ? {}
+      : { execDefaults: { ...request.execDefaults, ...(run.enforcement === undefined ? {} : { cgroupParent: run.enforcement.cgroupParent }) } }),
     // COPY --parents wildcards are expanded against the context where the daemon cannot
     // filter copies itself (see frontend/convert).
     readContextDir: contextDirReader(inputs.contextDir),

@@ -3,6 +3,7 @@
 //   prepare        flags -> tags, build args, labels; PATH, Dockerfile, .dockerignore read
 //   signing-check  --push/--key: the key is loaded before anything is built (attest.ts)
 //   parse          Dockerfile text -> AST; entitlements (network.host)
+//   enforce        --enforce: the policy's enforce rules read and checked (enforce.ts)
 //   trace          the eBPF probe starts while the client connects (trace.ts)
 //   connect        BuildKit endpoint from the environment, client (closed at the end)
 //   trace-ready    the probe is attached, or the build stops here saying why
@@ -53,6 +54,7 @@ export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): Bui
     metadataPreparePhase(),
     onDemand('signing-check', signingFlags, async () => (await import('./attest.js')).signingCheckPhase()),
     parsePhase(),
+    onDemand('enforce', (run) => run.request.enforce !== undefined, async () => (await import('./enforce.js')).enforcePhase()),
     tracePhase(),
     connectPhase(),
     traceReadyPhase(),

@@ -145,6 +145,24 @@ export function daemonMonitorFields(daemon: DaemonInfo | undefined): Pick<TraceM
   };
 }
 
+// ---- enforcement ------------------------------------------------------------------------
+
+/** One line per refused destination: the Dockerfile line, the rule, what was refused. */
+export function denialLines(trace: Trace): string[] {
+  const names = trace.enforcement?.egressRules ?? [];
+  const policy = trace.enforcement?.policy ?? 'the policy';
+  const lines: string[] = [];
+  for (const step of trace.buildSteps) {
+    for (const peer of step.network) {
+      if (peer.verdict !== 'denied') continue;
+      const rule = peer.deniedRule === undefined ? 'an egress rule' : `enforce rule '${names[peer.deniedRule] ?? `#${peer.deniedRule}`}'`;
+      const host = peer.address.includes(':') ? `[${peer.address}]` : peer.address;
+      lines.push(`error: Dockerfile:${step.line}: ${rule} of ${policy} denied a ${peer.protocol} connection or send to ${host}:${peer.port}; the process was killed and the step failed`);
+    }
+  }
+  return lines;
+}
+
 // ---- output -----------------------------------------------------------------------------
 
 /** The trace as written by --trace-out: JSON, two-space indented. */
@@ -218,10 +236,17 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           run.abort(new TraceIncompleteError(incompleteTraceMessage(gap, 'during')));
         }
       };
+      const enforce = run.enforcement;
+      if (enforce !== undefined && viaAgent) {
+        throw new UsageError('bad-flag', '--enforce is not supported through a tracebuild agent yet: the rules must be attached on the builder');
+      }
       const startLocal = (): Promise<TraceProbe> =>
         toolkit.startProbe({
           generation,
           onGap,
+          // --enforce: the loader attaches the rules to the build's cgroup parent before it
+          // reports ready, and the RUN containers below it are traced like Docker's own.
+          ...(enforce === undefined ? {} : { enforce: enforce.loader, prefixes: ['/docker/buildkit/', enforce.tracePrefix] }),
           ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }),
           ...(correlation
             ? { onRecord: (buf: Buffer, base: number, len: number, e: TraceEvent | undefined) => correlation.pushRecord(buf, base, len, e) }
@@ -259,6 +284,8 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
         .catch((err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
           if (err instanceof TracerUnavailableError) return new TracerUnavailableError(err.code, `${message}; ${NO_TRACE_HINT}`, { cause: err });
+          // --enforce needs the probe: building without a trace is no way out
+          if ((err as { code?: unknown }).code === 'enforce-failed') return new TracerUnavailableError('start-failed', `--enforce: ${message}`, { cause: err });
           return new TracerUnavailableError('start-failed', `cannot start the eBPF tracer: ${message}; ${NO_TRACE_HINT}`, { cause: err });
         });
       const session: TraceSession = { toolkit, starting, solving: false, generation, events, correlation, served: [], vertices: new Map(), gaps };
@@ -361,11 +388,14 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
     return;
   }
   redactSecrets(trace, run.secrets);
+  if (run.enforcement !== undefined) trace.enforcement = run.enforcement.trace;
   run.trace = trace;
 
   const table = toolkit.formatTraceTable(trace, { width: io.stderr.isTTY === true && (io.stderr.columns ?? 0) >= 60 ? io.stderr.columns : 100 });
   let text = quiet ? warningLines(table) : `${failed ? '\nTrace of the failed build:\n' : '\n'}${table}`;
   for (const n of notes) text += `${n}\n`;
+  // What --enforce refused, also under -q: the reason the step failed.
+  for (const line of denialLines(trace)) text += `${line}\n`;
   io.stderr.write(text);
 
   const out = traceOutPath(run);

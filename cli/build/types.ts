@@ -15,6 +15,7 @@ import type { OutputSpec } from './outputs.js';
 import type { BuildInputs } from './inputs.js';
 import type { PushedImage } from './push.js';
 import type { TraceSession } from './trace.js';
+import type { BuildEnforcement } from './enforce-args.js';
 
 export interface BuildRequest {
   /** --pull, --add-host, --shm-size, --ulimit, --no-cache-filter (exec-flags.ts). */
@@ -65,6 +66,8 @@ export interface BuildRequest {
   traceOut?: string;
   /** `--allow-incomplete-trace`: a gap in the monitoring does not fail the build. */
   allowIncompleteTrace?: boolean;
+  /** `--enforce FILE`: the policy whose enforce rules apply while the build runs (enforce.ts). */
+  enforce?: string;
   /** `-o/--output`, parsed (outputs.ts); none: the image store, as `docker build`. */
   outputs?: OutputSpec[];
   /** `--iidfile FILE`: write the image id there. */
@@ -112,6 +115,8 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   trace?: Trace;
   /** What the trace phases keep between the start and the finish of the build (trace.ts). */
   traceSession?: TraceSession;
+  /** Set by the enforce phase (--enforce): the rules, and what the probe's loader gets. */
+  enforcement?: BuildEnforcement;
   /** The Solve's ref, when it must be known before the solve (a tracebuild agent traces the build by it). */
   solveRef?: string;
   /** gRPC metadata sent with the Solve (to a tracebuild agent). */

@@ -61,6 +61,7 @@ export interface BuildFlags extends SigningFlags, ExecFlags, OutputFlags, CacheF
   trace?: boolean;
   traceOut?: string;
   allowIncompleteTrace?: boolean;
+  enforce?: string;
 }
 
 export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.ProcessEnv): BuildRequest {
@@ -89,6 +90,7 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
     trace: flags.trace !== false,
     ...(flags.traceOut === undefined ? {} : { traceOut: flags.traceOut }),
     ...(flags.allowIncompleteTrace === true ? { allowIncompleteTrace: true } : {}),
+    ...(flags.enforce === undefined ? {} : { enforce: flags.enforce }),
     ...optional('execDefaults', execDefaults(flags)),
   };
   return { ...request, ...outputRequest(flags, request), ...cacheRequest(flags) };
@@ -129,6 +131,7 @@ export const buildCommand: CliCommand = {
         '--allow-incomplete-trace',
         'finish, push and sign the build even when the probe stops watching part of it (the trace then says so); by default the build fails',
       )
+      .option('--enforce <POLICY>', "apply the policy file's enforce rules while the build runs (egress allowlists in the kernel: a refused connect or send kills the step); needs the trace and BuildKit v0.10+")
       .option('--push', 'push every -t name to its registry (through dockerd); with --key, attach the signed attestations to it')
       .option('--key <FILE>', 'sign the runtime trace and SLSA provenance with this private key, ours or cosign.key (password: $TRACEBUILD_KEY_PASSWORD, $COSIGN_PASSWORD, else asked on a terminal)')
       .option('--cert <FILE>', "with --key: the key's X.509 certificate (PEM, leaf first; e.g. a SPIFFE identity from your CA): the bundles carry the certificate")

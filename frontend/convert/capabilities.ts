@@ -25,6 +25,8 @@ export const CAP = {
   tmpfsSize: 'exec.mount.tmpfs.size',
   /** Meta.ulimit: --ulimit. */
   ulimit: 'exec.meta.ulimit',
+  /** Meta.cgroupParent: build --enforce puts every RUN under a cgroup of its own. */
+  cgroupParent: 'exec.meta.cgroup.parent',
   /** RUN --network. */
   network: 'exec.meta.network',
   /** RUN --security. */
@@ -86,7 +88,7 @@ export const V0_8_LLB_CAPS: readonly string[] = [
 /** LLB caps BuildKit v0.13 (dockerd 26) adds to those of v0.8 that the converter uses. */
 const V0_13_ADDED: readonly string[] = [
   CAP.sourcePolicy, CAP.secretEnv, CAP.tmpfsSize, CAP.copyPatterns, CAP.gitSubdir,
-  'exec.meta.cgroup.parent', CAP.ulimit, 'exec.mount.cache.content', 'file.rm.nofollowsymlink',
+  CAP.cgroupParent, CAP.ulimit, 'exec.mount.cache.content', 'file.rm.nofollowsymlink',
   'source.local.differ', 'source.ocilayout', 'source.image.layerlimit',
 ];
 

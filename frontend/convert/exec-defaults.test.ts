@@ -7,7 +7,7 @@ import type { Conversion, ConvertOptions } from './index.js';
 
 const convert = (text: string, extra: Partial<ConvertOptions> = {}): Promise<Conversion> => convertText(text, { ...ON_V0_13, ...extra });
 const ops = (c: Conversion): DecodedOp[] => decodeDefinition(c.definition);
-type Exec = { meta: { args: string[]; extraHosts?: unknown; ulimit?: unknown }; mounts: { dest: string; mountType?: string; TmpfsOpt?: { size?: number } }[] };
+type Exec = { meta: { args: string[]; extraHosts?: unknown; ulimit?: unknown; cgroupParent?: unknown }; mounts: { dest: string; mountType?: string; TmpfsOpt?: { size?: number } }[] };
 const execOps = (c: Conversion): DecodedOp[] => ops(c).filter((o) => o.op['exec']);
 const exec = (o: DecodedOp): Exec => o.op['exec'] as Exec;
 
@@ -59,7 +59,24 @@ describe('exec defaults in the LLB', () => {
   it('changes nothing without the flags (the same digests as before)', async () => {
     const plain = await convert(DF);
     const none = await convert(DF, { execDefaults: {} });
+    for (const o of execOps(plain)) expect(exec(o).meta.cgroupParent).toBeUndefined();
     expect(ops(none).map((o) => o.digest)).toEqual(ops(plain).map((o) => o.digest));
+  });
+});
+
+describe('the cgroup parent of build --enforce', () => {
+  it('every RUN gets Meta.cgroupParent, and the same parent gives the same ops (cache keys) build after build', async () => {
+    const a = await convert(DF, { execDefaults: { cgroupParent: '/tracebuild-enforce-0123456789abcdef' } });
+    for (const o of execOps(a)) expect(exec(o).meta.cgroupParent).toBe('/tracebuild-enforce-0123456789abcdef');
+    const again = await convert(DF, { execDefaults: { cgroupParent: '/tracebuild-enforce-0123456789abcdef' } });
+    expect(ops(again).map((o) => o.digest)).toEqual(ops(a).map((o) => o.digest));
+    const other = await convert(DF, { execDefaults: { cgroupParent: '/tracebuild-enforce-fedcba9876543210' } });
+    expect(execOps(other).map((o) => o.digest)).not.toEqual(execOps(a).map((o) => o.digest));
+  });
+
+  it('is refused on BuildKit v0.8 at the first RUN, naming the daemon and the cap', async () => {
+    const e = await convertError(DF, { ...ON_V0_8, execDefaults: { cgroupParent: '/tracebuild-enforce-0123456789abcdef' } });
+    expect(e.message).toMatch(/^Dockerfile:2: --enforce needs a cgroup parent on execs \(LLB cap exec\.meta\.cgroup\.parent\); .*BuildKit.* cannot run it/);
   });
 });
 

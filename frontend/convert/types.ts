@@ -42,6 +42,9 @@ export interface BuildExecDefaults {
   shmSize?: number;
   /** `--ulimit` (cap exec.meta.ulimit). */
   ulimits?: Ulimit[];
+  /** `build --enforce`: the cgroup every RUN's container is created under (cap
+   * exec.meta.cgroup.parent), where the enforcement's programs are attached. */
+  cgroupParent?: string;
   /** `--no-cache-filter STAGE`: the RUNs of these stages (AS names, any case) ignore the cache. */
   noCacheFilter?: string[];
 }

@@ -197,6 +197,7 @@ class Marshaler {
       'ulimit',
       v.ulimits.map((u) => message({ Name: u.name, Soft: String(u.soft), Hard: String(u.hard) })),
     );
+    put(meta, 'cgroupParent', v.cgroupParent);
     put(meta, 'removeMountStubsRecursive', v.removeMountStubs);
 
     const mounts = v.mounts.map((m) => {

@@ -73,6 +73,9 @@ export interface ExecOptions {
   extraHosts?: { host: string; ip: string }[];
   /** Meta.ulimit (cap exec.meta.ulimit); `name` as Docker spells it (`nofile`). */
   ulimits?: { name: string; soft: number; hard: number }[];
+  /** Meta.cgroupParent (cap exec.meta.cgroup.parent): `/NAME`, the container goes in
+   * `/NAME/buildkit/<id>` (build --enforce). Part of the exec's cache key. */
+  cgroupParent?: string;
   network?: NetworkMode;
   security?: SecurityMode;
   readonlyRootfs?: boolean;
@@ -112,6 +115,7 @@ export class ExecVertex {
   readonly proxyEnv: ProxyEnv | undefined;
   readonly extraHosts: readonly { host: string; ip: string }[];
   readonly ulimits: readonly { name: string; soft: number; hard: number }[];
+  readonly cgroupParent: string | undefined;
   readonly network: NetworkMode;
   readonly security: SecurityMode;
   readonly platform: LlbPlatform | undefined;
@@ -131,6 +135,7 @@ export class ExecVertex {
     this.proxyEnv = o.proxyEnv ? { ...o.proxyEnv } : undefined;
     this.extraHosts = Object.freeze((o.extraHosts ?? []).map((h) => ({ ...h })));
     this.ulimits = Object.freeze((o.ulimits ?? []).map((u) => ({ ...u })));
+    this.cgroupParent = o.cgroupParent || undefined;
     this.network = o.network ?? 'sandbox';
     this.security = o.security ?? 'sandbox';
     this.platform = o.platform;

@@ -29,7 +29,7 @@
 #include <linux/types.h>
 #endif
 
-#define TB_ABI_VERSION 3
+#define TB_ABI_VERSION 4 /* 4: net records say when enforcement denied them (TB_NET_DENIED) */
 
 /* Limits. */
 #define TB_PATH_MAX 4096     /* one path string in an event, bytes (longer: *_TRUNC flag) */
@@ -288,6 +288,7 @@ enum tb_net_op {
 #define TB_NET_LOCAL 0x1          /* addr/port are the local address */
 #define TB_NET_UNIX_ABSTRACT 0x2  /* unix path is an abstract name (leading NUL dropped) */
 #define TB_NET_UNIX_PATH_TRUNC 0x4
+#define TB_NET_DENIED 0x8 /* refused by an egress rule (denied_rule); the process was killed */
 
 /* TB_EV_NET. family: AF_INET (2), AF_INET6 (10), AF_UNIX (1).
  * Followed by: unix_path[unix_path_len] for AF_UNIX. */
@@ -304,7 +305,8 @@ struct tb_net_event {
 	__u32 flags;     /* TB_NET_* */
 	__u8 addr[16];   /* IPv4: first 4 bytes; network byte order */
 	__u16 unix_path_len;
-	__u16 _pad[3];
+	__u16 denied_rule; /* with TB_NET_DENIED: index of the egress rule that refused it */
+	__u16 _pad[2];
 };
 
 /* ---- written by the loader -------------------------------------------------------- */
@@ -436,6 +438,25 @@ struct tb_ack_event {
 /* Kernel-side configuration (not part of the stream). */
 #define TB_CFG_DIGESTS 0x1     /* stop unknown executables until the loader hashed them */
 #define TB_CFG_TRACE_READS 0x2 /* report read-only opens too */
+#define TB_CFG_ENFORCE 0x4     /* egress rules are attached: kill a process they refused */
+
+/* Egress enforcement (build --enforce; not part of the stream). The cgroup/connect4,
+ * connect6, sendmsg4 and sendmsg6 programs, attached to the build's own cgroup parent,
+ * check a destination against these entries: each egress rule (bit `rule` of
+ * cfg_egress_rules) must allow it through at least one of its entries. IPv4 is matched as
+ * its v4-mapped IPv6 form, so ::ffff:a.b.c.d and a.b.c.d are one destination. */
+#define TB_EGRESS_MAX 64       /* allow entries in all */
+#define TB_EGRESS_RULES_MAX 16 /* egress rules */
+
+struct tb_egress_allow {
+	__u8 addr[16];   /* network byte order */
+	__u8 prefix;     /* bits of addr that must match, 0..128 */
+	__u8 protocol;   /* IPPROTO_TCP (6), IPPROTO_UDP (17); 0: any */
+	__u8 rule;       /* 0..TB_EGRESS_RULES_MAX-1 */
+	__u8 _pad;
+	__u16 port_low;  /* host byte order, inclusive */
+	__u16 port_high;
+};
 
 struct tb_traced {
 	__u32 generation;

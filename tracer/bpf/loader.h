@@ -22,7 +22,7 @@
 #include "probe.skel.h"
 #pragma GCC diagnostic pop
 
-enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_NOT_ROOT = 3, EXIT_NO_BPF = 4, EXIT_RUNTIME = 5 };
+enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_NOT_ROOT = 3, EXIT_NO_BPF = 4, EXIT_RUNTIME = 5, EXIT_ENFORCE = 6 };
 
 #define PROG "tracebuild-probe"
 
@@ -40,6 +40,10 @@ struct options {
 	unsigned stats_ms;
 	bool verbose;
 	long release_owner; /* --release-claims-of: that loader's pid; 0 = not this mode */
+	const char *enforce_name; /* --enforce-cgroup: the build's cgroup parent; NULL: none */
+	struct tb_egress_allow egress[TB_EGRESS_MAX]; /* --egress-allow */
+	unsigned negress;
+	unsigned egress_rules; /* --egress-rules: one bit per egress rule */
 };
 extern struct options opt;
 extern struct probe *skel;
@@ -136,6 +140,10 @@ extern bool stopping;
 
 int trace_cgroup(uint64_t id);
 bool read_stdin(void);
+
+/* ---- enforce.c: the build's cgroup parent and the egress programs on it ---------------- */
+int enforce_setup(void);    /* after load: lock, create, attach; -1: the build must not start */
+void enforce_release(void); /* at exit, before the other links go */
 
 /* ---- syscalls.c: which syscalls the probe reports ------------------------------------- */
 void want_syscalls(void);

@@ -13,11 +13,15 @@
  *   <seq> ping                 nothing
  *   <seq> stop                 drain, write the final TB_EV_LOSS record, exit 0
  *
+ * With --enforce-cgroup NAME it also enforces egress rules in the build's cgroup parent
+ * (enforce.c) for as long as it runs.
+ *
  * Each command is answered by a TB_EV_ACK record carrying <seq>. EOF on stdin, SIGTERM
  * and SIGINT stop it like `stop`. Messages go to stderr.
  *
  * Exit codes: 0 clean stop, 2 usage, 3 not root / not permitted, 4 BPF unavailable
- * (load/attach failed, no BTF), 5 runtime error (e.g. stdout closed).
+ * (load/attach failed, no BTF), 5 runtime error (e.g. stdout closed), 6 enforcement could
+ * not be set up (--enforce-cgroup: no cgroup v2, the parent or its programs failed).
  *
  * This file: options, load and attach, the loop, shutdown. loader.h names the others.
  */
@@ -56,10 +60,44 @@ static void usage(FILE *f)
 		"  --trace-reads         report read-only opens too\n"
 		"  --stats-interval-ms N loss report period (default 1000)\n"
 		"  --verbose             libbpf debug output\n"
+		"  --enforce-cgroup NAME create the cgroup parent NAME (tracebuild-enforce-<id>) in\n"
+		"                        the unified hierarchy and attach the egress programs to it\n"
+		"                        until exit; then remove it once no other loader uses it\n"
+		"  --egress-rules MASK   the egress rules in force (bit n: rule n)\n"
+		"  --egress-allow RULE,ADDR32HEX,PREFIX,PORTLOW,PORTHIGH,PROTO\n"
+		"                        an allowed destination of rule RULE (repeatable; ADDR as\n"
+		"                        16 bytes of hex, IPv4 v4-mapped; PROTO 0 any, 6, 17)\n"
 		"  --release-claims-of PID\n"
 		"                        attach nothing: continue every exec that the loader PID\n"
 		"                        stopped and did not finish (it is wedged or was killed),\n"
 		"                        print how many, and exit\n");
+}
+
+/* RULE,ADDR32HEX,PREFIX,PORTLOW,PORTHIGH,PROTO */
+static int parse_egress_allow(const char *v)
+{
+	unsigned rule, prefix, lo, hi, proto;
+	char hex[33];
+	if (opt.negress >= TB_EGRESS_MAX ||
+	    sscanf(v, "%u,%32[0-9a-f],%u,%u,%u,%u", &rule, hex, &prefix, &lo, &hi, &proto) != 6 ||
+	    strlen(hex) != 32 || rule >= TB_EGRESS_RULES_MAX || prefix > 128 || lo > hi ||
+	    hi > 65535 || (proto != 0 && proto != 6 && proto != 17)) {
+		msg("--egress-allow %s: expected RULE,ADDR32HEX,PREFIX,PORTLOW,PORTHIGH,PROTO (at most "
+		    "%d)", v, TB_EGRESS_MAX);
+		return -1;
+	}
+	struct tb_egress_allow *e = &opt.egress[opt.negress++];
+	for (int i = 0; i < 16; i++) {
+		unsigned b;
+		sscanf(hex + 2 * i, "%2x", &b);
+		e->addr[i] = b;
+	}
+	e->prefix = prefix;
+	e->protocol = proto;
+	e->rule = rule;
+	e->port_low = lo;
+	e->port_high = hi;
+	return 0;
 }
 
 static int parse_args(int argc, char **argv)
@@ -115,6 +153,20 @@ static int parse_args(int argc, char **argv)
 				msg("--release-claims-of needs a pid");
 				return -1;
 			}
+		} else if (!strcmp(a, "--enforce-cgroup")) {
+			NEED_VALUE();
+			opt.enforce_name = v;
+		} else if (!strcmp(a, "--egress-rules")) {
+			NEED_VALUE();
+			opt.egress_rules = strtoul(v, NULL, 0);
+			if (opt.egress_rules >> TB_EGRESS_RULES_MAX) {
+				msg("--egress-rules: at most %d rules", TB_EGRESS_RULES_MAX);
+				return -1;
+			}
+		} else if (!strcmp(a, "--egress-allow")) {
+			NEED_VALUE();
+			if (parse_egress_allow(v))
+				return -1;
 		} else if (!strcmp(a, "--verbose")) {
 			opt.verbose = true;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -375,6 +427,23 @@ int main(int argc, char **argv)
 		skel->rodata->cfg_prefix_len[i] = n;
 	}
 	skel->rodata->cfg_loader_pid = getpid();
+	if (opt.enforce_name) {
+		if (!opt.egress_rules) {
+			msg("--enforce-cgroup needs --egress-rules");
+			probe__destroy(skel);
+			return EXIT_USAGE;
+		}
+		skel->rodata->cfg_flags |= TB_CFG_ENFORCE;
+		skel->rodata->cfg_egress_n = opt.negress;
+		skel->rodata->cfg_egress_rules = opt.egress_rules;
+		memcpy((void *)skel->rodata->cfg_egress, opt.egress, sizeof(opt.egress));
+	} else {
+		/* Not enforcing: the sock_addr programs are not even loaded. */
+		bpf_program__set_autoload(skel->progs.enforce_connect4, false);
+		bpf_program__set_autoload(skel->progs.enforce_connect6, false);
+		bpf_program__set_autoload(skel->progs.enforce_sendmsg4, false);
+		bpf_program__set_autoload(skel->progs.enforce_sendmsg6, false);
+	}
 	if (opt.digests && setup_shared_maps()) {
 		probe__destroy(skel);
 		return EXIT_RUNTIME;
@@ -412,6 +481,13 @@ int main(int argc, char **argv)
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_exit), "sched_process_exit");
 	want_syscalls();
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_sys_exit), "sys_exit");
+	/* Enforcement last: the probe that kills refused processes is attached by now. */
+	if (!err && opt.enforce_name && enforce_setup()) {
+		enforce_release();
+		destroy_links();
+		probe__destroy(skel);
+		return EXIT_ENFORCE;
+	}
 	if (err) {
 		destroy_links();
 		probe__destroy(skel);
@@ -511,7 +587,9 @@ int main(int argc, char **argv)
 	/* Stop producing. First trace nothing any more (other builds' execs would otherwise be
 	 * reported, and counted as digestSkipped below); then a zero heartbeat makes the probe
 	 * stop no more execs. An on_exec already past either check may still claim and stop
-	 * one: drain meanwhile. */
+	 * one: drain meanwhile. Enforcement goes first, while the probe still kills: what
+	 * still runs in the build's cgroups is killed before the rules go. */
+	enforce_release();
 	untrace_all();
 	drain_for(rb, 1000000ULL);
 	heartbeat_off = true;

@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "events.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -24,3 +25,4 @@ char LICENSE[] SEC("license") = "GPL";
 #include "probe/file.h"     /* file syscalls: file_event */
 #include "probe/net.h"      /* network syscalls: net_event */
 #include "probe/sys_exit.h" /* on_sys_exit */
+#include "probe/enforce.h"  /* egress enforcement: cgroup sock_addr programs */

@@ -27,6 +27,10 @@ export class NetworkBuilder {
     }
     peer.attempts++;
     if (n.op === 'connect' && n.ret < 0n && n.ret !== -BigInt(EINPROGRESS)) peer.failures++;
+    if (n.deniedRule !== undefined) {
+      peer.verdict = 'denied';
+      peer.deniedRule = n.deniedRule;
+    }
   }
 
   finish(): TraceNetwork[] {

@@ -200,6 +200,8 @@ export interface NetEventData {
   protocol: 'tcp' | 'udp' | `proto-${number}`;
   /** address/port are the socket's local address (listen). */
   local: boolean;
+  /** Refused by the egress rule of this index (build --enforce); the process was killed. */
+  deniedRule?: number;
 }
 
 export interface ReadyEventData {

@@ -76,5 +76,6 @@ export function decodeNet(buf: Buffer, base: number, header: EventHeader): Trace
     sockType: buf.readUInt16LE(base + NE.sock_type.offset),
     protocol: proto === 6 ? 'tcp' : proto === 17 ? 'udp' : `proto-${proto}`,
     local: (flags & NetFlag.Local) !== 0,
+    ...(flags & NetFlag.Denied ? { deniedRule: buf.readUInt16LE(base + NE.denied_rule.offset) } : {}),
   };
 }

@@ -46,6 +46,9 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
   }
   const ulimits = defaults.ulimits ?? [];
   if (ulimits.length > 0 && !ctx.caps.has(CAP.ulimit)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`--ulimit needs ulimits on execs (LLB cap ${CAP.ulimit})`));
+  if (defaults.cgroupParent !== undefined && !ctx.caps.has(CAP.cgroupParent)) {
+    fail(ctx, line, 'unsupported', ctx.caps.lacks(`--enforce needs a cgroup parent on execs (LLB cap ${CAP.cgroupParent})`));
+  }
   let env = d.env;
   const firstSsh = rm.mounts.find((m) => m.type === 'ssh');
   if (firstSsh && !env.has('SSH_AUTH_SOCK')) env = env.addOrReplace('SSH_AUTH_SOCK', firstSsh.dest);
@@ -64,6 +67,7 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
     ...(ctx.frontendArgs.hostname ? { hostname: ctx.frontendArgs.hostname } : {}),
     ...(defaults.extraHosts !== undefined && defaults.extraHosts.length > 0 ? { extraHosts: defaults.extraHosts } : {}),
     ...(ulimits.length > 0 ? { ulimits } : {}),
+    ...(defaults.cgroupParent !== undefined ? { cgroupParent: defaults.cgroupParent } : {}),
     // What BuildKit's own frontend sets where the daemon can do it: the mount points the
     // exec needed (/run/secrets, a bind target...) are not left behind in the image.
     ...(ctx.caps.removeMountStubs ? { removeMountStubs: true } : {}),

@@ -35,6 +35,9 @@ const volatile char cfg_prefix[TB_MAX_PREFIXES][TB_PREFIX_MAX] = {};
 const volatile __u32 cfg_prefix_len[TB_MAX_PREFIXES] = {};
 const volatile __u64 cfg_heartbeat_timeout_ns = 2000000000ULL;
 const volatile __u32 cfg_loader_pid = 0; /* stored in the claims this probe makes */
+const volatile __u32 cfg_egress_n = 0;     /* entries of cfg_egress in use */
+const volatile __u32 cfg_egress_rules = 0; /* one bit per egress rule */
+const volatile struct tb_egress_allow cfg_egress[TB_EGRESS_MAX] = {};
 
 /* Written by the loader at run time (mmapped .bss). */
 volatile __u32 cfg_generation = 0; /* 0: do not add new cgroups */
@@ -85,6 +88,15 @@ struct {
 	__type(key, struct net_key);
 	__type(value, __u8);
 } net_seen SEC(".maps");
+
+/* A thread whose connect or send an egress rule refused -> the rule's index, until the
+ * syscall's exit (sys_exit.h kills the process there). LRU: it can never be full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} egress_denied SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -46,7 +46,7 @@ static __always_inline void sock_info(struct task_struct *t, int fd, struct tb_n
 /* A global function (verified once, not for each syscall that leads here). */
 __noinline int net_event(struct pending *p, long ret)
 {
-	if (!p || (ret < 0 && p->op != TB_NET_CONNECT))
+	if (!p || (ret < 0 && p->op != TB_NET_CONNECT && !p->denied_rule))
 		return 0;
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u16 family = 0;
@@ -67,7 +67,7 @@ __noinline int net_event(struct pending *p, long ret)
 			return 0;
 	}
 	struct net_key k = {};
-	if (family && p->op != TB_NET_CONNECT && p->op != TB_NET_BIND) {
+	if (family && p->op != TB_NET_CONNECT && p->op != TB_NET_BIND && !p->denied_rule) {
 		/* sendto/sendmsg: once per (process, destination) */
 		k.tgid = bpf_get_current_pid_tgid() >> 32;
 		k.start_boottime_ns = t->group_leader->start_boottime;
@@ -93,6 +93,10 @@ __noinline int net_event(struct pending *p, long ret)
 	e->op = p->op;
 	e->syscall = p->sc;
 	e->fd = p->dirfd1;
+	if (p->denied_rule) {
+		e->flags |= TB_NET_DENIED;
+		e->denied_rule = (p->denied_rule - 1) & 0xffff;
+	}
 	__u32 off = sizeof(*e);
 	if (family) {
 		e->family = family;

@@ -82,6 +82,21 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		sc = sc_compat & ~TB_SC_UID16;
 		uid16 = sc_compat & TB_SC_UID16;
 	}
+	/* Enforcement first, traced or not: a process whose connect or send an egress rule
+	 * refused (enforce.h) is killed before it runs another instruction, so that a step
+	 * fails even if its program ignores the EPERM. */
+	__u32 denied_rule = 0;
+	if ((cfg_flags & TB_CFG_ENFORCE) && (sc == TB_SC_CONNECT || sc == TB_SC_SENDTO ||
+					     sc == TB_SC_SENDMSG || sc == TB_SC_SOCKETCALL)) {
+		__u64 id = bpf_get_current_pid_tgid();
+		__u32 *rule = bpf_map_lookup_elem(&egress_denied, &id);
+		if (rule) {
+			denied_rule = *rule + 1;
+			bpf_map_delete_elem(&egress_denied, &id);
+			if (bpf_send_signal(9 /* SIGKILL */))
+				count_loss(TB_LOSS_SIGNAL_FAILED);
+		}
+	}
 	if (!sc || !traced_lookup(bpf_get_current_cgroup_id()))
 		return 0;
 	struct sc_args args = {};
@@ -93,6 +108,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	}
 	struct pending p = {};
 	p.sc = sc;
+	p.denied_rule = denied_rule;
 	p.uid = (__u32)-1;
 	p.gid = (__u32)-1;
 	switch (sc) {

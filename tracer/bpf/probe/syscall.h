@@ -88,6 +88,8 @@ struct pending {
 	__u8 literal1; /* path1 is not resolved (symlink text) */
 	__u8 fd_op;    /* dirfd1 is the operated fd (ftruncate, fchmod, fchown) */
 	__u8 _pad;
+	__u32 denied_rule; /* an egress rule refused this connect/send: its index + 1 */
+	__u32 _pad2;
 };
 
 /* The TB_SC_* id of each syscall number to report (set by the loader; 0: not reported),

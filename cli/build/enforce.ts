@@ -1,0 +1,48 @@
+// The enforce phase of `tracebuild build --enforce POLICY` (before the trace phase): reads
+// the policy file's enforce rules (attest/enforce.ts) and sets run.enforcement, from which
+// the trace phase gives the probe's loader its rules and cgroup parent (the loader creates
+// the parent and attaches the programs before it reports ready, so before the solve), and
+// the converter puts every RUN under that parent (Meta.cgroupParent).
+//
+// Fails closed: whatever cannot be enforced exactly as written stops the build here, before
+// anything runs: a file without enforce rules, exec rules (not enforced yet), --no-trace
+// (the probe is what kills a refused process), a build through a tracebuild agent.
+
+import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../../common/index.js';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { buildEnforcement, egressRules } from './enforce-args.js';
+import type { BuildPhase } from './types.js';
+import type { DockerfileAstView } from '../contracts.js';
+
+export function enforcePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'enforce',
+    async run(run) {
+      const file = run.request.enforce;
+      if (file === undefined) return;
+      if (run.request.trace === false) {
+        throw new UsageError('bad-flag', '--enforce needs the eBPF probe: it cannot be used with --no-trace');
+      }
+      const { describeRules, parseEnforcement, PolicyError } = await import('../../attest/index.js');
+      let text: string;
+      try {
+        text = readUserFile(resolve(run.io.cwd, file), { what: `policy ${file}`, maxBytes: USER_FILE_LIMITS.policy }).toString('utf8');
+      } catch (cause) {
+        const why = cause instanceof UserFileError ? cause.message : `policy ${file}: cannot be read: ${(cause as Error).message}`;
+        throw new PolicyError('invalid-policy', why, { file, cause });
+      }
+      const enforcement = parseEnforcement(text, file);
+      if (enforcement === undefined) throw new PolicyError('invalid-policy', `${file}: --enforce needs an "enforce" list in the policy`, { file });
+      const exec = enforcement.rules.find((r) => r.kind === 'exec');
+      if (exec !== undefined) {
+        throw new PolicyError('invalid-policy', `${file}:${exec.line}: enforce rule '${exec.name}': exec rules are not enforced yet (only egress); the build was not started`, {
+          file,
+          rule: exec.name,
+        });
+      }
+      if (egressRules(enforcement).length === 0) throw new PolicyError('invalid-policy', `${file}: no egress rule to enforce`, { file });
+      run.enforcement = buildEnforcement(enforcement, describeRules(enforcement.rules));
+    },
+  };
+}
