@@ -7,13 +7,15 @@
 //   testdata     every passing testdata case (as the parity test sees them), summed per round
 //   small-300    a two-stage Dockerfile over a 300-file context (generated)
 //   files-10k    a context of 10,000 small files, COPY'd and counted (generated)
+//   files-50k    the same with 50,000 files (#24.10: the context transfer's own cost)
 // Modes: cold (--no-cache: every step runs) and cached (the same build again, everything
 // from BuildKit's cache). Each round runs both builders on every workload, the order
 // alternating from round to round (A B, then B A), each cold and then cached.
 //
 // Prints, per daemon, workload and mode: the median wall time of each builder, the
 // tracebuild/oracle ratio (median of the per-round ratios: each round's pair ran back to
-// back), then the per-case table of the testdata cases, and the command line that
+// back), the median CPU (user+sys, children included) of each builder's client process
+// and their ratio (the client's CPU depends far less on the machine's load), then the per-case table of the testdata cases, and the command line that
 // reproduces the run; the raw times go to bench/results/. Figures only: nothing here
 // asserts a time.
 //
@@ -21,8 +23,8 @@
 //                        [--modes cold,cached] [--only tracebuild|docker] [--warmup N]
 //                        [--trace] [--out FILE]
 //
-//   --cases    testdata case names and/or small-300, files-10k, testdata (all cases);
-//              default: all of them. A quick run: --cases small-300,files-10k
+//   --cases    testdata case names and/or small-300, files-10k, files-50k, testdata (all
+//              cases); default: all of them. A quick run: --cases small-300,files-10k
 //   --only     run one builder (docker = the daemon's oracle), no ratios
 //   --trace    build with the eBPF trace (until 2026-12 this benchmark always traced; it
 //              now compares untraced builds, the oracle having no trace)
@@ -39,7 +41,7 @@ const cli = process.env.TRACEBUILD_CLI ? path.resolve(process.env.TRACEBUILD_CLI
 const docker = '/usr/bin/docker';
 const builders = ['tracebuild', 'docker'];
 const allModes = ['cold', 'cached'];
-const GENERATED = ['small-300', 'files-10k'];
+const GENERATED = ['small-300', 'files-10k', 'files-50k'];
 
 /** The daemons, as test/helpers/daemons.ts knows them, with their oracle. */
 const DAEMONS = {
@@ -156,7 +158,8 @@ function generate(name, dir) {
       ].join('\n'),
     );
   } else {
-    for (let i = 0; i < 10_000; i++) file(`ctx/d${String(i % 100).padStart(2, '0')}/f${String(i).padStart(5, '0')}.txt`, `file ${i}\n`);
+    const count = name === 'files-50k' ? 50_000 : 10_000;
+    for (let i = 0; i < count; i++) file(`ctx/d${String(i % 100).padStart(2, '0')}/f${String(i).padStart(5, '0')}.txt`, `file ${i}\n`);
     file('Dockerfile', [`FROM ${BASE}`, 'COPY ctx/ /ctx/', 'RUN find /ctx -type f | wc -l > /count.txt', ''].join('\n'));
   }
   return { name, workload: name, context, args: [] };
@@ -180,8 +183,8 @@ function build(daemonId, builder, c, noCache, trace) {
   const args = ['-t', tagOf(c, builder), ...c.args, '--network', 'host', '--progress', 'plain'];
   if (noCache) args.push('--no-cache');
   const env = { DOCKER_HOST: d.host };
-  if (builder === 'docker') return run(d.oracle.cmd, [...d.oracle.args, ...args, c.context], { ...env, ...d.oracle.env });
-  return run(process.execPath, [cli, 'build', ...(trace ? [] : ['--no-trace']), ...args, c.context], env);
+  if (builder === 'docker') return run(d.oracle.cmd, [...d.oracle.args, ...args, c.context], { ...env, ...d.oracle.env }, { cpu: true });
+  return run(process.execPath, [cli, 'build', ...(trace ? [] : ['--no-trace']), ...args, c.context], env, { cpu: true });
 }
 
 const fmtMs = (ms) => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) + ' s' : '-');
@@ -198,7 +201,8 @@ function table(rows) {
 }
 
 /** Per round: [tracebuild ms, oracle ms] summed over `cases` (a case counts in a round only
- * when both builders succeeded in it), or undefined when nothing did. */
+ * when both builders succeeded in it), or undefined when nothing did. `times` holds wall
+ * times or client CPU times (the same shape). */
 function roundPairs(times, daemon, cases, mode, rounds) {
   const pairs = [];
   for (let r = 0; r < rounds; r++) {
@@ -234,11 +238,15 @@ async function main() {
       if (tagged.code !== 0) throw new Error(`cannot tag busybox:local as ${BASE} on ${daemon}: ${tagged.output.trim()}`);
     }
 
-    /** times[daemon][case][mode][builder][round] = ms (null: failed) */
+    /** times[daemon][case][mode][builder][round] = ms (null: failed); cpu: the same, the
+     * client's user+sys CPU */
     const times = {};
+    const cpu = {};
     const failures = [];
     const record = (daemon, c, mode, builder, round, r) => {
       const slot = ((((times[daemon] ??= {})[c.name] ??= {})[mode] ??= {})[builder] ??= []);
+      const cpuSlot = ((((cpu[daemon] ??= {})[c.name] ??= {})[mode] ??= {})[builder] ??= []);
+      cpuSlot[round] = r.code === 0 ? (r.cpuMs ?? null) : null;
       if (r.code !== 0) {
         slot[round] = null;
         failures.push({ daemon, case: c.name, mode, builder, round, code: r.code, tail: r.output.trim().split('\n').slice(-10).join('\n') });
@@ -279,9 +287,18 @@ async function main() {
     const workloads = [
       ['small-300', 'two-stage, 300 files'],
       ['files-10k', '10,000 files'],
+      ['files-50k', '50,000 files'],
       ['testdata', `testdata (${cases.filter((c) => c.workload === 'testdata').length} cases, summed)`],
     ].filter(([w]) => cases.some((c) => c.workload === w));
-    const head = ['daemon', 'workload', 'mode', ...active.map((b) => `${b === 'docker' ? 'oracle' : b} (median)`), ...(two ? ['ratio (median of pairs)', 'pairs'] : [])];
+    const head = [
+      'daemon',
+      'workload',
+      'mode',
+      ...active.map((b) => `${b === 'docker' ? 'oracle' : b} (median)`),
+      ...(two ? ['ratio (median of pairs)', 'pairs'] : []),
+      ...active.map((b) => `${b === 'docker' ? 'oracle' : b} CPU`),
+      ...(two ? ['CPU ratio'] : []),
+    ];
     const rows = [head];
     const summary = [];
     for (const daemon of opts.daemons) {
@@ -298,8 +315,35 @@ async function main() {
             return median(sums);
           });
           const ratio = two ? median(pairs.map(([a, b]) => a / b)) : NaN;
-          summary.push({ daemon, workload: w, mode, medians: Object.fromEntries(active.map((b, i) => [b, meds[i]])), ratio, pairs: pairs.length });
-          rows.push([DAEMONS[daemon].name, label, mode, ...meds.map(fmtMs), ...(two ? [fmtRatio(ratio), String(pairs.length)] : [])]);
+          // The client's CPU, summed over the workload's cases per round like the wall times.
+          const cpuMeds = active.map((b) => {
+            const sums = [];
+            for (let r = 0; r < opts.rounds; r++) {
+              const xs = cases.filter((c) => c.workload === w).map((c) => cpu[daemon]?.[c.name]?.[mode]?.[b]?.[r]);
+              if (xs.every((x) => x != null)) sums.push(xs.reduce((s, x) => s + x, 0));
+            }
+            return median(sums);
+          });
+          const cpuRatio = two ? median(roundPairs(cpu, daemon, cases.filter((c) => c.workload === w), mode, opts.rounds).map(([a, b]) => a / b)) : NaN;
+          summary.push({
+            daemon,
+            workload: w,
+            mode,
+            medians: Object.fromEntries(active.map((b, i) => [b, meds[i]])),
+            ratio,
+            pairs: pairs.length,
+            cpuMedians: Object.fromEntries(active.map((b, i) => [b, cpuMeds[i]])),
+            cpuRatio,
+          });
+          rows.push([
+            DAEMONS[daemon].name,
+            label,
+            mode,
+            ...meds.map(fmtMs),
+            ...(two ? [fmtRatio(ratio), String(pairs.length)] : []),
+            ...cpuMeds.map(fmtMs),
+            ...(two ? [fmtRatio(cpuRatio)] : []),
+          ]);
         }
       }
     }
@@ -333,7 +377,7 @@ async function main() {
       ...(opts.trace ? ['--trace'] : []),
     ].join(' ');
 
-    console.log(`\ntracebuild ${opts.trace ? '(traced)' : '--no-trace'} vs the daemon's own frontend: wall time, ${opts.rounds} round(s)`);
+    console.log(`\ntracebuild ${opts.trace ? '(traced)' : '--no-trace'} vs the daemon's own frontend: wall time and client CPU, ${opts.rounds} round(s)`);
     console.log(`oracles: ${opts.daemons.map((d) => `${DAEMONS[d].name} ${versions[d]}: ${DAEMONS[d].oracle.label}`).join('; ')}`);
     console.log(`machine: ${os.cpus().length} CPU, ${os.release()}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
     console.log(table(rows));
@@ -351,7 +395,7 @@ async function main() {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(
       out,
-      JSON.stringify({ reproduce, date: new Date().toISOString(), versions, node: process.version, options: opts, summary, times, failures }, null, 2) + '\n',
+      JSON.stringify({ reproduce, date: new Date().toISOString(), versions, node: process.version, options: opts, summary, times, cpu, failures }, null, 2) + '\n',
     );
     console.log(`raw times: ${path.relative(process.cwd(), out) || out}`);
     if (failures.length) process.exitCode = 1;

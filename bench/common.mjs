@@ -1,22 +1,38 @@
 // What the benchmarks share: running a command, the median, getting the machine ready.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Runs a command from the repository root; resolves with its exit code, wall time and
- * stdout and stderr together (never rejects). */
-export function run(cmd, args, env = {}) {
+ * stdout and stderr together (never rejects). With `cpu`, the command runs under
+ * /usr/bin/time and `cpuMs` is its user+sys CPU, its waited-for children included (the
+ * buildx plugin under `docker`): a figure the machine's load changes far less than wall time. */
+export function run(cmd, args, env = {}, { cpu = false } = {}) {
   return new Promise((resolve) => {
+    const timeFile = cpu ? path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-time-')), 'cpu') : undefined;
+    const [file, argv] = timeFile ? ['/usr/bin/time', ['-o', timeFile, '-f', '%U %S', cmd, ...args]] : [cmd, args];
     const started = performance.now();
-    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (b) => (output += b));
     child.stderr.on('data', (b) => (output += b));
     child.on('error', (e) => (output += `\n${e.message}`));
-    child.on('close', (code) => resolve({ code: code ?? -1, ms: performance.now() - started, output }));
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      let cpuMs;
+      if (timeFile) {
+        // the last line: /usr/bin/time puts "Command exited with non-zero status" before it
+        const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
+        const [user, sys] = last.split(' ').map(Number);
+        if (Number.isFinite(user) && Number.isFinite(sys)) cpuMs = (user + sys) * 1000;
+        rmSync(path.dirname(timeFile), { recursive: true, force: true });
+      }
+      resolve({ code: code ?? -1, ms, cpuMs, output });
+    });
   });
 }
 

@@ -31,7 +31,7 @@ async function loadTracer(): Promise<TracerToolkit> {
   };
 }
 
-/** The agent's client (gRPC to the agent) is imported only when a build is traced. */
+/** The agent's client side (gRPC to the agent; the agent itself loads only in startAgent). */
 async function loadAgent(): Promise<AgentToolkit<Endpoint>> {
   const { NO_TRACE_METADATA, RemoteProbe, agentInfo, isLoopback, mayBeAgent } = await import('../agent/index.js');
   return {
