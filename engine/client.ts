@@ -9,14 +9,32 @@
 // a build without --push) must not pay for them.
 import type Modem from 'docker-modem';
 import type Docker from 'dockerode';
-import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpAgent, type ClientRequestArgs } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { describeTarget, tlsConnectOptions } from '../common/index.js';
+import type { Duplex } from 'node:stream';
+import { describeTarget, dialSsh, tlsConnectOptions, type SshTarget } from '../common/index.js';
 import { EngineError } from './errors.js';
 import type { EngineTarget } from './target.js';
 
+/** Dials each connection through `ssh ... docker system dial-stdio` (common/ssh-dial.ts). */
+class SshAgent extends HttpAgent {
+  constructor(private readonly target: SshTarget) {
+    super({ keepAlive: false });
+  }
+  // node:http waits for the callback when this returns nothing
+  override createConnection(_options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): undefined {
+    const failed = callback as ((err: Error) => void) | undefined;
+    dialSsh(this.target, describeTarget(this.target)).then(
+      (socket) => callback?.(null, socket),
+      (err: unknown) => failed?.(err instanceof Error ? err : new Error(String(err))),
+    );
+    return undefined;
+  }
+}
+
 /** The agent that dials the target. No keep-alive: a pooled socket would outlive the call. */
 function agentFor(target: EngineTarget): HttpAgent {
+  if (target.kind === 'ssh') return new SshAgent(target);
   if (target.kind === 'tcp' && target.tls !== undefined) {
     return new HttpsAgent({ ...tlsConnectOptions(target.tls, target.host), keepAlive: false });
   }
@@ -35,7 +53,8 @@ export async function engineClient(target: EngineTarget): Promise<Docker> {
   let modem: Modem;
   try {
     modem = new ModemClass({
-      ...(target.kind === 'unix' ? { socketPath: target.path, host: undefined, port: undefined } : { socketPath: undefined, host: target.host, port: target.port }),
+      // for ssh, the host only names the request: the agent dials
+      ...(target.kind === 'unix' ? { socketPath: target.path, host: undefined, port: undefined } : { socketPath: undefined, host: target.host, port: target.port ?? 80 }),
       protocol: secure ? 'https' : 'http',
       ca: undefined,
       cert: undefined,
@@ -71,7 +90,7 @@ export function dockerdMessage(err: ModemError): string {
 }
 
 /** Socket errors that mean nothing answers at the address. */
-const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNREACHABLE = new Set(['ESSHDIAL', 'ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** Whether a modem error means dockerd could not be reached at all. */
 export function isUnreachable(err: ModemError): boolean {
