@@ -18,8 +18,11 @@ export {
   dockerHostFromEnv,
   dockerHostTarget,
   parseDaemonAddress,
+  parseSshAddress,
   type DialTarget,
+  type SshTarget,
 } from './docker-host.js';
+export { SshDialError, dialSsh, sshDialArgs } from './ssh-dial.js';
 export {
   DEFAULT_DOCKER_TLS_PORT,
   TlsConfigError,

@@ -10,8 +10,8 @@
 //   BUILDKIT_TLS_SERVER_NAME overrides the name checked in its certificate.
 //
 // What is read here is what a TLS client needs in memory (the PEM bytes); the dialers
-// (frontend/buildkit, engine) pass it to node:tls. Other transports (ssh://) belong beside
-// this one in DialTarget, not inside it.
+// (frontend/buildkit, engine) pass it to node:tls. ssh:// is a transport of its own in
+// DialTarget (ssh-dial.ts), not a TLS setting.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

@@ -3,9 +3,9 @@
 import { TracebuildError, remoteFailureKind, type ExitKind } from '../common/index.js';
 
 export type EngineErrorCode =
-  /** DOCKER_HOST names something we cannot speak the Engine API to (ssh://, npipe://...). */
+  /** DOCKER_HOST names something we cannot speak the Engine API to (npipe://, fd://, a malformed address...). */
   | 'unsupported-docker-host'
-  /** dockerd does not answer on its socket. */
+  /** dockerd does not answer on its socket (or ssh to its host failed). */
   | 'daemon-unreachable'
   /** dockerd answered the push with an error (HTTP status or an error in the stream). */
   | 'push-failed'

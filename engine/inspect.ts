@@ -3,40 +3,50 @@
 // guard asks while it decides: these GETs pass through the authorization plugin too (the
 // guard lets GETs through without a lookup), so they never wait on the decision that asked.
 
+import type Modem from 'docker-modem';
 import { describeTarget } from '../common/index.js';
+import { dockerdMessage, engineClient, type ModemError } from './client.js';
 import { EngineError } from './errors.js';
-import { engineRequest, readAll, type EngineTarget } from './target.js';
+import type { EngineTarget } from './target.js';
 
 const QUERY_TIMEOUT_MS = 10_000;
 
-/** GET a JSON document from dockerd; undefined on 404. */
-function getJson(target: EngineTarget, path: string, subject: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
-  return new Promise((resolve, reject) => {
-    const req = engineRequest(target, { method: 'GET', path, timeout: QUERY_TIMEOUT_MS, ...(signal === undefined ? {} : { signal }) }, (res) => {
-      readAll(res).then((text) => {
-        if (res.statusCode === 404) return resolve(undefined);
-        if (res.statusCode !== 200) {
-          return reject(new EngineError('bad-answer', subject, `dockerd answered GET ${path} with HTTP ${res.statusCode}: ${text.trim()}`));
-        }
-        try {
-          resolve(JSON.parse(text) as Record<string, unknown>);
-        } catch (cause) {
-          reject(new EngineError('bad-answer', subject, `dockerd's answer to GET ${path} is not JSON`, { cause }));
-        }
-      }, reject);
+/**
+ * GET a JSON document from dockerd; undefined on 404. Through docker-modem's dial rather
+ * than dockerode's `getImage(...).inspect()`: the latter does not pass an abort signal on,
+ * and the guard must not wait on a dockerd that stopped answering. `path` has its names
+ * escaped by the caller (they may come from an untrusted request, in the guard).
+ */
+async function getJson(target: EngineTarget, path: string, subject: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
+  const deadline = AbortSignal.timeout(QUERY_TIMEOUT_MS);
+  const abortSignal = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
+  const where = describeTarget(target);
+  const docker = await engineClient(target);
+  let answer: unknown;
+  try {
+    answer = await new Promise<unknown>((resolve, reject) => {
+      (docker.modem as Modem).dial(
+        { path, method: 'GET', abortSignal, statusCodes: { 200: true, 404: 'not found' } },
+        (err: ModemError | null, data: unknown) => (err ? reject(err) : resolve(data)),
+      );
     });
-    req.on('timeout', () =>
-      req.destroy(new EngineError('daemon-unreachable', subject, `dockerd at ${describeTarget(target)} did not answer GET ${path} within ${QUERY_TIMEOUT_MS / 1000} s`)),
-    );
-    req.on('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err instanceof EngineError
-          ? err
-          : new EngineError('daemon-unreachable', subject, `cannot reach dockerd at ${describeTarget(target)} for GET ${path}: ${err.code ?? err.message}`, { cause: err }),
-      ),
-    );
-    req.end();
-  });
+  } catch (caught) {
+    const err = caught as ModemError;
+    if (deadline.aborted && signal?.aborted !== true) {
+      throw new EngineError('daemon-unreachable', subject, `dockerd at ${where} did not answer GET ${path} within ${QUERY_TIMEOUT_MS / 1000} s`, { cause: err });
+    }
+    if (err.statusCode === 404) return undefined;
+    if (err.statusCode !== undefined) {
+      throw new EngineError('bad-answer', subject, `dockerd answered GET ${path} with HTTP ${err.statusCode}: ${dockerdMessage(err)}`, { cause: err });
+    }
+    const why = err.code ?? err.message;
+    throw new EngineError('daemon-unreachable', subject, `cannot reach dockerd at ${where} for GET ${path}: ${why}`, { cause: err });
+  }
+  // modem hands back parsed JSON, or the raw bytes when the body is not JSON
+  if (typeof answer === 'object' && answer !== null && !Buffer.isBuffer(answer) && !Array.isArray(answer)) {
+    return answer as Record<string, unknown>;
+  }
+  throw new EngineError('bad-answer', subject, `dockerd's answer to GET ${path} is not JSON`);
 }
 
 function strings(value: unknown): string[] {

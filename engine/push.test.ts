@@ -68,7 +68,12 @@ describe('engineTarget', () => {
     expect(engineTarget({ DOCKER_HOST: 'tcp://127.0.0.1:2375' })).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 2375 });
   });
   it('refuses what it cannot speak', () => {
-    expect(() => engineTarget({ DOCKER_HOST: 'ssh://me@host' })).toThrow(PushError);
+    expect(() => engineTarget({ DOCKER_HOST: 'npipe:////./pipe/docker_engine' })).toThrow(PushError);
+    expect(() => engineTarget({ DOCKER_HOST: 'ssh://me@host/path' })).toThrow(/nothing after the host/);
+  });
+  it('takes ssh://[user@]host[:port] as the docker client does', () => {
+    expect(engineTarget({ DOCKER_HOST: 'ssh://me@build.example:2222' })).toEqual({ kind: 'ssh', user: 'me', host: 'build.example', port: 2222 });
+    expect(engineTarget({ DOCKER_HOST: 'ssh://build.example' })).toEqual({ kind: 'ssh', host: 'build.example' });
   });
   it('dials tcp:// with TLS as the docker client does (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), naming a missing file', () => {
     expect(() => engineTarget({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs' })).toThrow(

@@ -10,7 +10,8 @@
 import { describeTarget } from '../common/index.js';
 import type { Credential } from '../oci/index.js';
 import { EngineError } from './errors.js';
-import { engineRequest, readAll, type EngineTarget } from './target.js';
+import { dockerdMessage, engineClient, isUnreachable, type ModemError } from './client.js';
+import type { EngineTarget } from './target.js';
 
 /** docker's AuthConfig JSON for a registry, base64url-encoded (docker uses URL-safe base64 with padding). */
 export function registryAuthHeader(credential: Credential | undefined, serverAddress: string): string {
@@ -94,11 +95,9 @@ export function messageError(m: PushMessage): string | undefined {
   return undefined;
 }
 
-/** `POST /images/{repository}/push?tag=TAG`; resolves to the pushed manifest's digest. */
-export function enginePush(options: EnginePushOptions): Promise<EnginePushResult> {
-  const { target, display } = options;
-  const path = `/images/${options.repository}/push?tag=${encodeURIComponent(options.tag)}`;
-  const where = describeTarget(target);
+/** Reads the push stream: each message to onMessage, the first error or the digest at the end. */
+function readPushStream(stream: NodeJS.ReadableStream, options: EnginePushOptions): Promise<EnginePushResult> {
+  const { display } = options;
   return new Promise<EnginePushResult>((resolve, reject) => {
     let settled = false;
     const fail = (err: EngineError): void => {
@@ -106,76 +105,73 @@ export function enginePush(options: EnginePushOptions): Promise<EnginePushResult
       settled = true;
       reject(err);
     };
-    const req = engineRequest(
-      target,
-      {
-        method: 'POST',
-        path,
-        headers: { 'X-Registry-Auth': options.registryAuth, 'Content-Type': 'application/json', 'Content-Length': '0' },
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      },
-      (res) => {
-        if (res.statusCode !== 200) {
-          void readAll(res).then((text) => {
-            let message = text.trim();
-            try {
-              const doc = JSON.parse(text) as { message?: unknown };
-              if (typeof doc.message === 'string') message = doc.message;
-            } catch {
-              // keep the raw text
-            }
-            fail(new EngineError('push-failed', display, `pushing ${display} failed: dockerd answered HTTP ${res.statusCode}: ${message || '(no message)'}`));
-          }, (cause: unknown) => fail(new EngineError('push-failed', display, `pushing ${display} failed: ${String(cause)}`, { cause })));
+    const splitter = new JsonMessageSplitter();
+    let result: EnginePushResult | undefined;
+    const handle = (messages: PushMessage[]): void => {
+      for (const m of messages) {
+        if (settled) return;
+        const error = messageError(m);
+        if (error !== undefined) {
+          fail(new EngineError('push-failed', display, `pushing ${display} failed: ${error}`));
+          (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
           return;
         }
-        const splitter = new JsonMessageSplitter();
-        let result: EnginePushResult | undefined;
-        const handle = (messages: PushMessage[]): void => {
-          for (const m of messages) {
-            const error = messageError(m);
-            if (error !== undefined) {
-              fail(new EngineError('push-failed', display, `pushing ${display} failed: ${error}`));
-              res.destroy();
-              return;
-            }
-            if (typeof m.aux?.Digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.aux.Digest)) {
-              result = { digest: m.aux.Digest, ...(typeof m.aux.Size === 'number' ? { size: m.aux.Size } : {}) };
-            }
-            options.onMessage?.(m);
-          }
-        };
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => handle(splitter.push(chunk)));
-        res.on('end', () => {
-          handle(splitter.end());
-          if (settled) return;
-          if (result === undefined) {
-            fail(new EngineError('no-digest', display, `pushing ${display}: dockerd ended the push without reporting the manifest digest`));
-            return;
-          }
-          settled = true;
-          resolve(result);
-        });
-        res.on('error', (cause) => fail(new EngineError('push-failed', display, `pushing ${display} failed: ${cause.message}`, { cause })));
-      },
-    );
-    req.on('error', (cause: NodeJS.ErrnoException) => {
-      if (cause.name === 'AbortError') {
-        fail(new EngineError('push-failed', display, `pushing ${display} canceled`, { cause }));
+        if (typeof m.aux?.Digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.aux.Digest)) {
+          result = { digest: m.aux.Digest, ...(typeof m.aux.Size === 'number' ? { size: m.aux.Size } : {}) };
+        }
+        options.onMessage?.(m);
+      }
+    };
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => handle(splitter.push(chunk)));
+    stream.on('end', () => {
+      handle(splitter.end());
+      if (settled) return;
+      if (result === undefined) {
+        fail(new EngineError('no-digest', display, `pushing ${display}: dockerd ended the push without reporting the manifest digest`));
         return;
       }
-      const unreachable = ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(cause.code ?? '');
-      fail(
-        new EngineError(
-          unreachable ? 'daemon-unreachable' : 'push-failed',
-          display,
-          unreachable
-            ? `cannot push ${display}: dockerd does not answer at ${where} (${cause.code}); is it running?`
-            : `pushing ${display} failed: ${cause.message}`,
-          { cause },
-        ),
-      );
+      settled = true;
+      resolve(result);
     });
-    req.end();
+    stream.on('error', (cause: Error) =>
+      fail(
+        cause.name === 'AbortError'
+          ? new EngineError('push-failed', display, `pushing ${display} canceled`, { cause })
+          : new EngineError('push-failed', display, `pushing ${display} failed: ${cause.message}`, { cause }),
+      ),
+    );
   });
+}
+
+/**
+ * `POST /images/{repository}/push?tag=TAG` through dockerode; resolves to the pushed
+ * manifest's digest. The stream is read here rather than with docker-modem's
+ * followProgress, which throws from its data handler on a line that is not JSON and
+ * reports an error message in the stream as success.
+ */
+export async function enginePush(options: EnginePushOptions): Promise<EnginePushResult> {
+  const { target, display } = options;
+  const docker = await engineClient(target);
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = (await docker
+      .getImage(options.repository)
+      .push({
+        tag: options.tag,
+        authconfig: { key: options.registryAuth },
+        ...(options.signal === undefined ? {} : { abortSignal: options.signal }),
+      })) as NodeJS.ReadableStream;
+  } catch (caught) {
+    const cause = caught as ModemError;
+    if (cause.name === 'AbortError') throw new EngineError('push-failed', display, `pushing ${display} canceled`, { cause });
+    if (cause.statusCode !== undefined) {
+      throw new EngineError('push-failed', display, `pushing ${display} failed: dockerd answered HTTP ${cause.statusCode}: ${dockerdMessage(cause) || '(no message)'}`, { cause });
+    }
+    if (isUnreachable(cause)) {
+      throw new EngineError('daemon-unreachable', display, `cannot push ${display}: dockerd does not answer at ${describeTarget(target)} (${cause.code}); is it running?`, { cause });
+    }
+    throw new EngineError('push-failed', display, `pushing ${display} failed: ${cause.message}`, { cause });
+  }
+  return readPushStream(stream, options);
 }

@@ -142,6 +142,15 @@ install_packages() {
     || { tail -20 "$LOG_DIR/apt.log" >&2; die "apt-get install failed (log: $LOG_DIR/apt.log)"; }
 }
 
+# The ssh:// DOCKER_HOST test starts its own sshd (a high port on 127.0.0.1, its own keys);
+# the packaged service is never started (apt_install keeps package scripts from it).
+install_ssh() {
+  have /usr/sbin/sshd && have ssh && have ssh-agent && return 0
+  log "installing openssh-server and openssh-client (the ssh:// DOCKER_HOST test runs its own sshd)"
+  apt-get update -qq
+  apt_install openssh-server openssh-client
+}
+
 # ---- Docker 26 from Debian 13, Docker 20.10 from Debian 12 -------------------------------
 
 # An apt source for trixie, pinned so that nothing comes from it unless asked for by name.
@@ -561,6 +570,7 @@ setup() {
   require_root
   mkdir -p "$STATE_DIR" "$LOG_DIR"
   install_packages
+  install_ssh
   install_docker26
   local major
   for major in "${NODE_MAJORS[@]}"; do install_node "$major"; done

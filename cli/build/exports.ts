@@ -6,6 +6,7 @@ import path from 'node:path';
 import { formatImageReference, TracebuildError, type ExitKind, type ImageReferenceParts } from '../../common/index.js';
 import type { DaemonInfo, ExportFileSink, ExportTarget } from '../contracts.js';
 import { UsageError } from '../errors.js';
+import { isAnnotationAttr } from './annotations.js';
 import { isImageStoreOutput, writesToStdout, type OutputSpec } from './outputs.js';
 
 export interface Exporter {
@@ -81,16 +82,35 @@ export function stdoutSink(): () => Promise<ExportFileSink> {
  * before. On dockerd, image outputs are the moby exporter (buildx's docker driver does the
  * same); on a standalone buildkitd they go as given.
  */
+/**
+ * Annotations (`--annotation`, or `annotation.*` attributes of an -o) on dockerd: refused,
+ * since its moby exporter and its push carry none (annotations.ts says more).
+ */
+function checkAnnotations(outputs: readonly OutputSpec[], annotations: Record<string, string>, daemon: DaemonInfo): void {
+  if (daemon.engine !== 'dockerd') return;
+  const fromFlag = Object.keys(annotations).length > 0;
+  const fromOutput = outputs.find((o) => Object.keys(o.attrs).some(isAnnotationAttr));
+  if (!fromFlag && fromOutput === undefined) return;
+  const what = fromFlag ? '--annotation' : `-o type=${fromOutput?.type ?? ''} with annotation attributes`;
+  throw new ExportNotSupportedError(
+    `${what}: ${daemon.description} cannot carry annotations: its own BuildKit worker stores the image with the moby exporter and its push writes a Docker schema 2 manifest, which has none (buildx 0.13 drops them there without a word); use a standalone buildkitd through BUILDKIT_HOST`,
+  );
+}
+
 export function solveExports(
   outputs: readonly OutputSpec[],
-  ctx: { tags: readonly ImageReferenceParts[]; daemon: DaemonInfo; cwd: string },
+  ctx: { tags: readonly ImageReferenceParts[]; daemon: DaemonInfo; cwd: string; annotations?: Record<string, string> },
 ): SolveExports {
+  const annotations = ctx.annotations ?? {};
+  checkAnnotations(outputs, annotations, ctx.daemon);
   const names = ctx.tags.map(formatImageReference).join(',');
   if (outputs.length === 0) return { exporter: { type: 'moby', attrs: names === '' ? {} : { name: names } } };
+  // as buildx: the annotations go to every exporter that writes an image
+  const imageAnnotations = (type: string): Record<string, string> => (['image', 'oci', 'docker'].includes(type) ? annotations : {});
   const exporters: Exporter[] = [];
   const targets = new Map<number, ExportTarget>();
   outputs.forEach((o, index) => {
-    const attrs = { ...o.attrs };
+    const attrs = { ...o.attrs, ...imageAnnotations(o.type) };
     if (['image', 'oci', 'docker'].includes(o.type) && names !== '') attrs.name = names;
     if (ctx.daemon.engine === 'dockerd' && isImageStoreOutput(o)) {
       // dockerd pushes (push.ts): its moby exporter takes only the names.

@@ -41,7 +41,7 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       // the client wraps it.
       let frontendError: { err: unknown } | undefined;
       const daemon = client.daemon ?? UNKNOWN_DAEMON;
-      const exports = solveExports(request.outputs ?? [], { tags: run.tags, daemon, cwd: io.cwd });
+      const exports = solveExports(request.outputs ?? [], { tags: run.tags, daemon, cwd: io.cwd, ...(request.annotations === undefined ? {} : { annotations: request.annotations }) });
       try {
         run.result = await client.solve({
           contextDir: inputs.contextDir,

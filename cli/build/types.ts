@@ -70,6 +70,8 @@ export interface BuildRequest {
   enforce?: string;
   /** `-o/--output`, parsed (outputs.ts); none: the image store, as `docker build`. */
   outputs?: OutputSpec[];
+  /** `--annotation`, as exporter attributes (annotations.ts). */
+  annotations?: Record<string, string>;
   /** `--iidfile FILE`: write the image id there. */
   iidfile?: string;
   /** `--metadata-file FILE`: write the build's result metadata there (metadata.ts). */

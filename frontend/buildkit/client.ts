@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { BuildKitClient, DaemonInfo, Endpoint, GatewaySolveRequest, SolveResult, StatusBatch, WorkerInfo } from './types.js';
-import { describeTarget, describeTlsError, oneLine } from '../../common/index.js';
+import { SshDialError, describeTarget, describeTlsError, oneLine } from '../../common/index.js';
 import { BuildKitConnectionError, SolveError } from './errors.js';
 import { endpointTarget, type DialTarget } from './endpoint.js';
 import { dial, upgradeH2c, UpgradeRefusedError } from './dial.js';
@@ -24,6 +24,8 @@ const CONTROL = 'moby.buildkit.v1.Control';
 export function describeSocketError(err: unknown): string {
   const tls = describeTlsError(err);
   if (tls !== undefined) return `TLS: ${tls}`;
+  // ssh's own words: host unreachable, key refused, no docker on the host
+  if (err instanceof SshDialError) return err.message;
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string') return `${e.syscall ?? 'connect'} ${e.code}`;
   return err instanceof Error ? err.message : String(err);

@@ -3,7 +3,7 @@
 // attach sessions (`POST /session`).
 import net from 'node:net';
 import tls from 'node:tls';
-import { tlsConnectOptions } from '../../common/index.js';
+import { describeTarget, dialSsh, tlsConnectOptions } from '../../common/index.js';
 import type { DialTarget } from './endpoint.js';
 
 export interface DialOptions {
@@ -13,6 +13,8 @@ export interface DialOptions {
 }
 
 export function dial(target: DialTarget, options: DialOptions = {}): Promise<net.Socket> {
+  // DOCKER_HOST=ssh://: the socket is one end of `ssh ... docker system dial-stdio`
+  if (target.kind === 'ssh') return dialSsh(target, describeTarget(target));
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const secure = target.kind === 'tcp' && target.tls !== undefined;
