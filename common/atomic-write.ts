@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+/** `content`: the bytes, or text in pieces (written one after the other, never joined: see
+ * common/json-text.ts). */
+export async function writeFileAtomic(path: string, content: string | Uint8Array | Iterable<string>, mode = 0o644): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let renamed = false;
   try {

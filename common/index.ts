@@ -38,6 +38,7 @@ export {
 export { Glob, codePoints, type GlobClassItem, type GlobToken } from './glob.js';
 export { oneLine, visible } from './text.js';
 export { writeFileAtomic } from './atomic-write.js';
+export { jsonPieces } from './json-text.js';
 export { TracebuildError, isTracebuildError, type ExitKind, type SourceLocation, type TracebuildErrorOptions } from './errors.js';
 export { remoteFailureKind } from './remote-failure.js';
 export {

@@ -13,7 +13,7 @@
 //   entry with the same pid, and the first one ends with `replacedByExec: true` and
 //   `exitCode: null`. A process forked in the step that never exec'd is an entry with
 //   `execed: false` and its parent's image (argv, exe, exeSha256) at the time of the fork.
-//   A step lists the first 65 536 of those to exit; the ones after them are counted in
+//   A step lists the first 16 384 of those to exit; the ones after them are counted in
 //   `unlistedProcesses` (how many, how they ended, when, their CPU) and said in a warning,
 //   so that a step of millions keeps a trace of bounded size (their CPU and RSS are in
 //   `resources` as every process's). pid/ppid are host pid-namespace ids.

@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../../common/index.js';
 import type { DockerfileAstView } from '../contracts.js';
-import { traceJson } from './trace.js';
+import { traceJsonPieces } from './trace.js';
 import type { BuildPhase, BuildRun } from './types.js';
 
 export const TRACE_DIGEST_KEY = 'tracebuild.trace.digest';
@@ -30,7 +30,11 @@ export function buildMetadata(run: Pick<BuildRun<DockerfileAstView, unknown, unk
   const out: Record<string, unknown> = { ...(run.result?.exporterResponse ?? {}) };
   const pushed = run.pushed?.[0];
   if (pushed !== undefined) out['containerimage.digest'] = pushed.digest;
-  if (run.trace !== undefined) out[TRACE_DIGEST_KEY] = `sha256:${createHash('sha256').update(traceJson(run.trace)).digest('hex')}`;
+  if (run.trace !== undefined) {
+    const hash = createHash('sha256');
+    for (const piece of traceJsonPieces(run.trace)) hash.update(piece);
+    out[TRACE_DIGEST_KEY] = `sha256:${hash.digest('hex')}`;
+  }
   if (run.attestations !== undefined && run.attestations.length > 0) {
     out[ATTESTATIONS_KEY] = run.attestations.map((r) => ({
       predicateType: r.predicateType,

@@ -41,7 +41,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { writeFileAtomic } from '../../common/index.js';
+import { jsonPieces, writeFileAtomic } from '../../common/index.js';
 import { TracerUnavailableError, mergeVertexReports, unseenRunSteps, type Trace, type TraceMonitor } from '../../model/index.js';
 import type { CorrelateVertex, MonitorGap, ProbeExit, TraceEvent } from '../../tracer/index.js';
 import type { DaemonInfo, DockerfileAstView, ServedFile } from '../contracts.js';
@@ -170,10 +170,17 @@ export function traceJson(trace: Trace): string {
   return `${JSON.stringify(trace, null, 2)}\n`;
 }
 
+/** traceJson in pieces, never joined: a trace of many processes is tens of MB of text, which
+ * the CLI would hold two or three times over while writing it whole (common/json-text.ts). */
+export function* traceJsonPieces(trace: Trace): Generator<string> {
+  yield* jsonPieces(trace);
+  yield '\n';
+}
+
 /** Writes the file whole or not at all (common/atomic-write.ts). */
 export async function writeTraceFile(path: string, trace: Trace): Promise<void> {
   try {
-    await writeFileAtomic(path, traceJson(trace));
+    await writeFileAtomic(path, traceJsonPieces(trace));
   } catch (err) {
     throw new TraceWriteError(`cannot write the trace to ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
       cause: err,

@@ -42,7 +42,7 @@ export interface CorrelateOptions {
   /** Slack around a vertex's started/completed when no vertex was strictly running (default 1000). */
   toleranceMs?: number;
   /** How many processes that never exec'd a step lists; the others are counted
-   * (default 65 536, processes.ts FORK_ONLY_LISTED_MAX). */
+   * (default 16 384, processes.ts FORK_ONLY_LISTED_MAX). */
   forkOnlyListed?: number;
 }
 

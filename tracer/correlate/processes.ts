@@ -35,8 +35,11 @@ export interface Unlisted {
 }
 
 /** How many processes that never exec'd a step lists (in exit order); the others are
- * counted. A step of a million of them keeps a trace of bounded size. */
-export const FORK_ONLY_LISTED_MAX = 65536;
+ * counted. A step of a million of them keeps a trace of bounded size. Chosen from the CLI's
+ * peak RSS at 100,000 of them (bench/trace.mjs --workload processes): 344 MiB listing 65,536
+ * (~450 bytes of heap each while the build runs, ~570 bytes of JSON each in the trace), 166
+ * MiB listing 16,384; the target is 256 MiB. */
+export const FORK_ONLY_LISTED_MAX = 16384;
 
 interface Incarnation {
   tgid: number;
