@@ -69,6 +69,7 @@ export type InputErrorCode =
   | 'entitlement-not-allowed'
   | 'build-context-unreadable'
   | 'ssh-agent-unreadable'
+  | 'ssh-key-unusable'
   | 'ssh-not-provided';
 
 /** A build input is missing or unreadable: exit 1, like any failed build. */

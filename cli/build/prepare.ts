@@ -9,8 +9,9 @@ import { SecretRedactor } from './redact.js';
 import { parseBuildContexts } from './build-contexts.js';
 import { readBuildInputs } from './inputs.js';
 import { parseSshFlags } from './ssh.js';
+import { startKeyAgent } from './ssh-key-agent.js';
 import { DEFAULT_PLATFORM, parsePlatformFlags } from './platforms.js';
-import type { BuildPhase } from './types.js';
+import type { BuildPhase, BuildRun } from './types.js';
 
 /** A `-t` name, as `docker build -t` reads it: `latest` by default, never a digest. */
 export function parseTag(tag: string): ImageReferenceParts {
@@ -53,10 +54,27 @@ function warnOfSecretBuildArgs(
   }
 }
 
+/** The agent socket of each --ssh id; key files get a private agent, gone when the build ends. */
+async function sshAgents<Ast extends DockerfileAstView, Def, E>(values: readonly string[], run: BuildRun<Ast, Def, E>): Promise<Record<string, string>> {
+  const sources = parseSshFlags(values, run.io.cwd, run.io.env);
+  const sockets: Record<string, string> = {};
+  for (const [id, source] of Object.entries(sources)) {
+    if (source.kind === 'socket') {
+      sockets[id] = source.path;
+      continue;
+    }
+    const flag = values.find((v) => v === id || v.startsWith(`${id}=`)) ?? id;
+    const agent = await startKeyAgent(flag, source.paths);
+    run.defer(() => agent.close());
+    sockets[id] = agent.socket;
+  }
+  return sockets;
+}
+
 export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
   return {
     name: 'prepare',
-    run(run) {
+    async run(run) {
       run.tags = normalizeTags(run.request.tags);
       run.buildArgs = parseBuildArgs(run.request.buildArgs, run.io.env);
       run.labels = parseLabels(run.request.labels);
@@ -65,11 +83,11 @@ export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
         const platform = parsePlatformFlags(run.request.platforms);
         if (platform !== undefined) run.platform = platform;
       }
-      if (run.request.ssh !== undefined) run.sshAgents = parseSshFlags(run.request.ssh, run.io.cwd, run.io.env);
       if (run.request.buildContexts !== undefined) run.buildContexts = parseBuildContexts(run.request.buildContexts, run.io.cwd, run.platform ?? DEFAULT_PLATFORM);
       const sources = run.request.secrets.map((value) => parseSecretFlag(value, run.io.cwd, run.io.env));
       run.secrets = loadSecrets(sources, run.io.env);
       warnOfSecretBuildArgs(run.buildArgs, run.secrets, run.io.stderr);
+      if (run.request.ssh !== undefined) run.sshAgents = await sshAgents(run.request.ssh, run);
     },
   };
 }

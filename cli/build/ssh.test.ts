@@ -1,5 +1,5 @@
-// --ssh values read as buildx reads them (agent sockets only), and required ssh mounts
-// checked against them.
+// --ssh values read as buildx reads them (an agent socket, or private key files for an agent
+// of the build's own: ssh-key-agent.ts), and required ssh mounts checked against them.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import os from 'node:os';
@@ -26,15 +26,27 @@ afterAll(async () => {
 
 describe('--ssh', () => {
   it('takes default and ID from $SSH_AUTH_SOCK, ID=SOCKET from the path', () => {
-    expect(parseSshFlags(['default', 'git=agent.sock'], dir, { SSH_AUTH_SOCK: sock })).toEqual({ default: sock, git: sock });
+    expect(parseSshFlags(['default', 'git=agent.sock'], dir, { SSH_AUTH_SOCK: sock })).toEqual({
+      default: { kind: 'socket', path: sock },
+      git: { kind: 'socket', path: sock },
+    });
+  });
+
+  it('takes ID=KEYFILE[,KEYFILE] as key files', () => {
+    expect(parseSshFlags(['default=id_ed25519', 'two=id_ed25519,id_ed25519'], dir, {})).toEqual({
+      default: { kind: 'keys', paths: [path.join(dir, 'id_ed25519')] },
+      two: { kind: 'keys', paths: [path.join(dir, 'id_ed25519'), path.join(dir, 'id_ed25519')] },
+    });
   });
 
   it('names what is wrong', () => {
     expect(() => parseSshFlags(['default'], dir, {})).toThrow('invalid argument "default" for "--ssh" flag: invalid empty ssh agent socket');
     expect(() => parseSshFlags(['a', 'a'], dir, { SSH_AUTH_SOCK: sock })).toThrow('duplicate agent id a');
     expect(() => parseSshFlags(['a b'], dir, { SSH_AUTH_SOCK: sock })).toThrow('invalid id "a b"');
-    expect(() => parseSshFlags(['default=id_ed25519'], dir, {})).toThrow('id_ed25519 is not an ssh agent socket (private key files are not supported');
-    expect(() => parseSshFlags(['default=nope.sock'], dir, {})).toThrow('ssh agent socket nope.sock: ENOENT');
+    expect(() => parseSshFlags(['default=agent.sock,id_ed25519'], dir, {})).toThrow('an agent socket cannot be given with other paths: one socket, or key files');
+    expect(() => parseSshFlags(['default'], dir, { SSH_AUTH_SOCK: path.join(dir, 'id_ed25519') })).toThrow('(SSH_AUTH_SOCK) is not an ssh agent socket');
+    expect(() => parseSshFlags(['default=.'], dir, {})).toThrow('--ssh default=.: . is neither an ssh agent socket nor a private key file');
+    expect(() => parseSshFlags(['default=nope.sock'], dir, {})).toThrow('--ssh default=nope.sock: nope.sock: ENOENT');
   });
 
   it('fails on a required mount without its agent, with its line; optional ones pass', () => {

@@ -38,7 +38,7 @@ export interface BuildRequest {
   allow: string[];
   /** `--build-context NAME=VALUE` values as given (build-contexts.ts). */
   buildContexts?: string[];
-  /** `--ssh default|ID[=SOCKET]` values as given (ssh.ts). */
+  /** `--ssh default|ID[=SOCKET|KEYFILE[,KEYFILE]]` values as given (ssh.ts). */
   ssh?: string[];
   /** `--platform` values as given (platforms.ts). */
   platforms?: string[];

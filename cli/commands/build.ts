@@ -122,7 +122,7 @@ export const buildCommand: CliCommand = {
       .option('-q, --quiet', 'suppress the build output and print the image ID on success')
       .option('--secret <id=ID[,src=FILE|env=VAR]>', 'a secret for RUN --mount=type=secret (repeatable; id=ID alone: the variable ID if set, else the file ID); never stored in the image or the trace', collect)
       .option('--build-context <NAME=VALUE>', 'an additional build context a FROM or COPY --from NAME uses: a directory, docker-image://REF or oci-layout://DIR[:TAG][@DIGEST] (repeatable)', collect)
-      .option('--ssh <default|ID[=SOCKET]>', 'forward an SSH agent to RUN --mount=type=ssh (read-only; default: $SSH_AUTH_SOCK) (repeatable)', collect)
+      .option('--ssh <default|ID[=SOCKET|KEYFILE[,KEYFILE]]>', 'forward an SSH agent, or private key files in an agent of the build, to RUN --mount=type=ssh (read-only; default: $SSH_AUTH_SOCK) (repeatable)', collect)
       .option('--platform <os/arch[/variant]>', "the platform to build for (default: the daemon's own); one per build", collect)
       .option('--allow <ENTITLEMENT>', `allow an extra privilege: ${ENTITLEMENTS.join(' or ')} (repeatable)`, collect)
       .option('--no-trace', 'build without the eBPF trace (tracing needs root)')

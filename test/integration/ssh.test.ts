@@ -5,7 +5,8 @@
 // the signature (`ssh-add -T`, SIGN_REQUEST), and tries to delete every key, which the
 // read-only forwarding refuses (the agent still holds the key afterwards). A required
 // ssh mount (`required=true`; they are optional by default, as in BuildKit) without --ssh
-// is named with its line before anything runs.
+// is named with its line before anything runs. `--ssh ID=KEYFILE`: the key is served by a
+// private agent for the build, gone when it ends; a passphrase-protected key is refused.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,6 +76,33 @@ describe.skipIf(gate.skip)('--ssh agent forwarding', () => {
     expect(out.stdout).toBe(`${pub}\nsigned\nremove all: 1\n`);
     const still = await run('ssh-add', ['-L'], { env: { SSH_AUTH_SOCK: sock } });
     expect(still.stdout.trim()).toBe(pub);
+  });
+
+  test('--ssh ID=KEYFILE: a private agent holds the key for the build and is gone after it', async () => {
+    const keyTag = uniqueTag('ssh-key', 'tracebuild');
+    try {
+      const r = await tracebuild(['build', '--no-trace', '--no-cache', '--network', 'host', '--progress', 'plain', '-t', keyTag, '--ssh', 'default=key', '--ssh', 'other=key', 'ctx'], {
+        cwd: work,
+        env: { SSH_AUTH_SOCK: undefined },
+      });
+      expect(r.exitCode, `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`).toBe(0);
+      const out = await run(dockerCli, ['run', '--rm', '--network', 'none', keyTag, 'cat', '/keys.txt']);
+      expect(out.exitCode, out.stderr).toBe(0);
+      const pub = readFileSync(path.join(work, 'key.pub'), 'utf8').trim();
+      expect(out.stdout).toBe(`${pub}\nsigned\nremove all: 1\n`);
+      // no agent of ours outlives the build
+      const agents = await run('sh', ['-c', "pgrep -a ssh-agent | grep tracebuild-ssh- || true"]);
+      expect(agents.stdout.trim()).toBe('');
+    } finally {
+      await removeImage(keyTag);
+    }
+
+    const locked = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'a passphrase', '-f', path.join(work, 'locked')]);
+    expect(locked.exitCode, locked.stderr).toBe(0);
+    const refused = await tracebuild(['build', '--no-trace', '--network', 'host', '--ssh', 'default=locked', 'ctx'], { cwd: work, env: { SSH_AUTH_SOCK: undefined } });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain(`error: --ssh default=locked: ssh key ${path.join(work, 'locked')} cannot be used: it is protected by a passphrase`);
+    expect(refused.stderr).not.toMatch(/^#\d+ /m);
   });
 
   test('a required ssh mount without --ssh is named before the build runs', async () => {
