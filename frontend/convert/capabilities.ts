@@ -9,7 +9,7 @@
 
 /** The caps the converter looks at (pb caps IDs, moby/buildkit solver/pb/caps.go). */
 import { formatPlatform } from './platform.js';
-import type { Platform } from './types.js';
+import type { DaemonCapabilities, Platform } from './types.js';
 
 export const CAP = {
   /** Meta.removeMountStubsRecursive: the mount points an exec made are removed after it,
@@ -56,21 +56,6 @@ export const FRONTEND_CAP = {
   sourceMetaResolver: 'source.metaresolver',
 } as const;
 
-/** The daemon as the converter sees it. */
-export interface DaemonCapabilities {
-  /** Enabled LLB caps (the gateway's Ping). */
-  llb: readonly string[];
-  /** Enabled frontend API caps (the gateway's Ping). */
-  frontend?: readonly string[];
-  /** dockerd's Engine API version ("1.45"), when the image goes to dockerd. Undefined:
-   * the image config is not limited by dockerd (buildkitd, or no daemon). */
-  engineApiVersion?: string;
-  /** How messages name the daemon: "dockerd 20.10.24's BuildKit (v0.8.x)". */
-  name: string;
-  /** The platforms its workers execute (Control.ListWorkers: the native one and those it
-   * has an emulator for). Undefined: not known, RUN is not checked. */
-  platforms?: readonly Platform[];
-}
 
 /** LLB caps of BuildKit v0.8.x (dockerd 20.10), as its gateway announces them. */
 export const V0_8_LLB_CAPS: readonly string[] = [

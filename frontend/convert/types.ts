@@ -2,14 +2,29 @@
 import type { DockerfileAst } from '../../dockerfile-parser/index.js';
 import type { LlbDefinition } from '../llb/index.js';
 import type { BuildStep } from '../../model/index.js';
-import type { DaemonCapabilities } from './capabilities.js';
 
-export type { BuildStep, DaemonCapabilities };
+export type { BuildStep };
 
 export interface Platform {
   os: string;
   architecture: string;
   variant?: string;
+}
+
+/** The daemon as the converter sees it. */
+export interface DaemonCapabilities {
+  /** Enabled LLB caps (the gateway's Ping). */
+  llb: readonly string[];
+  /** Enabled frontend API caps (the gateway's Ping). */
+  frontend?: readonly string[];
+  /** dockerd's Engine API version ("1.45"), when the image goes to dockerd. Undefined:
+   * the image config is not limited by dockerd (buildkitd, or no daemon). */
+  engineApiVersion?: string;
+  /** How messages name the daemon: "dockerd 20.10.24's BuildKit (v0.8.x)". */
+  name: string;
+  /** The platforms its workers execute (Control.ListWorkers: the native one and those it
+   * has an emulator for). Undefined: not known, RUN is not checked. */
+  platforms?: readonly Platform[];
 }
 
 export interface ResolvedImage {
