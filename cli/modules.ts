@@ -23,9 +23,9 @@ async function loadTracer(): Promise<TracerToolkit> {
   return {
     startProbe,
     correlate,
-    startCorrelation: () => {
+    startCorrelation: (options) => {
       tuneV8ForCorrelation();
-      return new Correlation();
+      return new Correlation(options);
     },
     formatTraceTable,
   };

@@ -2,7 +2,7 @@
 // injected through the toolchain (modules.ts), tests inject a fake probe. Only types come
 // from the tracer here, so the cli type-checks and unit-tests without loading it.
 
-import type { CorrelateInput, ProbeExit, ProbeOptions, ReadyEventData, TraceEvent, TraceTableOptions } from '../tracer/index.js';
+import type { CorrelateInput, NetEventData, ProbeExit, ProbeOptions, ReadyEventData, TraceEvent, TraceTableOptions } from '../tracer/index.js';
 import type { Trace } from '../model/index.js';
 
 /** The running probe, as the trace phase drives it (tracer's Probe satisfies it). */
@@ -50,6 +50,6 @@ export interface TracerToolkit {
   startProbe(options: ProbeOptions): Promise<TraceProbe>;
   correlate(input: CorrelateInput): Trace;
   /** Optional: correlate while the build runs (without it, the events are kept for correlate()). */
-  startCorrelation?(): TraceCorrelation;
+  startCorrelation?(options?: { onDenied?: (ev: NetEventData) => void }): TraceCorrelation;
   formatTraceTable(trace: Trace, options?: TraceTableOptions): string;
 }

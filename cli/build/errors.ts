@@ -37,3 +37,13 @@ export class TraceWriteError extends TracebuildError<'trace-write-failed'> {
     super('trace-write-failed', message, options);
   }
 }
+
+/** build --enforce refused an action of a step (a connect or send): the build is stopped
+ * there, and nothing is tagged, pushed or signed, even if the step's command went on. */
+export class EnforcementDeniedError extends TracebuildError<'enforcement-denied'> {
+  override readonly name = 'EnforcementDeniedError';
+  readonly exit: ExitKind = 'build';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('enforcement-denied', message, options);
+  }
+}

@@ -43,12 +43,12 @@ import { release } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { jsonPieces, writeFileAtomic } from '../../common/index.js';
 import { TracerUnavailableError, mergeVertexReports, unseenRunSteps, type Trace, type TraceMonitor } from '../../model/index.js';
-import type { CorrelateVertex, MonitorGap, ProbeExit, TraceEvent } from '../../tracer/index.js';
+import type { CorrelateVertex, MonitorGap, NetEventData, ProbeExit, TraceEvent } from '../../tracer/index.js';
 import type { DaemonInfo, DockerfileAstView, ServedFile } from '../contracts.js';
 import { UsageError } from '../errors.js';
 import type { CliIo } from '../io.js';
 import type { AgentToolkit, TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
-import { TraceIncompleteError, TraceWriteError } from './errors.js';
+import { EnforcementDeniedError, TraceIncompleteError, TraceWriteError } from './errors.js';
 import { redactSecrets } from './redact.js';
 import type { BuildPhase, BuildRun } from './types.js';
 
@@ -147,6 +147,13 @@ export function daemonMonitorFields(daemon: DaemonInfo | undefined): Pick<TraceM
 
 // ---- enforcement ------------------------------------------------------------------------
 
+/** What a denial record says, before the trace knows its step: the rule and the destination. */
+export function deniedActionMessage(ev: NetEventData, enforcement: { egressRules: readonly string[]; policy: string }): string {
+  const rule = ev.deniedRule === undefined ? 'an egress rule' : `enforce rule '${enforcement.egressRules[ev.deniedRule] ?? `#${ev.deniedRule}`}'`;
+  const host = ev.address.includes(':') ? `[${ev.address}]` : ev.address;
+  return `${rule} of ${enforcement.policy} denied a ${ev.protocol} connection or send to ${host}:${ev.port}: the process was killed and the build stopped`;
+}
+
 /** One line per refused destination: the Dockerfile line, the rule, what was refused. */
 export function denialLines(trace: Trace): string[] {
   const names = trace.enforcement?.egressRules ?? [];
@@ -232,7 +239,14 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       }
       const generation = newGeneration();
       const events: TraceEvent[] = [];
-      const correlation = toolkit.startCorrelation?.();
+      // --enforce: a refused action stops the build at once, whatever the step's command
+      // does next (a shell may go on after its killed child), so that no image is exported.
+      const onDenied = (ev: NetEventData): void => {
+        const rules = run.enforcement?.trace;
+        if (rules === undefined || !session.solving || session.finishing !== undefined) return;
+        run.abort(new EnforcementDeniedError(deniedActionMessage(ev, rules)));
+      };
+      const correlation = toolkit.startCorrelation?.({ onDenied });
       const loaderPath = run.io.env.TRACEBUILD_PROBE;
       const stallTimeoutMs = stallTimeoutFromEnv(run.io.env);
       const gaps: MonitorGap[] = [];
@@ -257,7 +271,12 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }),
           ...(correlation
             ? { onRecord: (buf: Buffer, base: number, len: number, e: TraceEvent | undefined) => correlation.pushRecord(buf, base, len, e) }
-            : { onEvent: (e: TraceEvent) => events.push(e) }),
+            : {
+                onEvent: (e: TraceEvent) => {
+                  events.push(e);
+                  if (e.kind === 'net' && e.deniedRule !== undefined) onDenied(e);
+                },
+              }),
           ...(loaderPath !== undefined && loaderPath !== '' ? { loaderPath } : {}),
         });
       let agent: TraceSession['agent'];
@@ -421,5 +440,11 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   }
   if (!failed && trace.losses.unseenSteps > 0 && run.request.allowIncompleteTrace !== true) {
     throw new TraceIncompleteError(unseenStepsMessage(trace));
+  }
+  // A denial whose record came after the solve had ended still fails the build before
+  // anything is pushed or signed (one that came while it ran stopped it: onDenied).
+  const denied = denialLines(trace);
+  if (!failed && denied.length > 0) {
+    throw new EnforcementDeniedError(`${denied.length} action(s) refused by --enforce (above): nothing was pushed or signed`);
   }
 }

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sha256Hex, tracebuild } from '../helpers/attest.js';
-import { currentDaemon, dockerBuild, ensureCliBuilt, integrationGate, lastLines, removeImage, run, runId, testdataDir } from '../helpers/index.js';
+import { currentDaemon, dockerBuild, dockerCli, ensureCliBuilt, integrationGate, lastLines, removeImage, run, runId, testdataDir, uniqueTag } from '../helpers/index.js';
 
 const gate = await integrationGate();
 const daemon = currentDaemon();
@@ -185,6 +185,22 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
     expect(r.stdout + r.stderr).not.toMatch(new RegExp(`netprobe udp 127\\.0\\.0\\.1 ${mirror.port}: (ok|Operation not permitted)`));
     const trace = traceOf(path.join(dir, 'trace.json'));
     expect(trace.buildSteps.find((s) => s.line === 3)?.network).toContainEqual(expect.objectContaining({ protocol: 'udp', port: mirror.port, verdict: 'denied' }));
+  });
+
+  test('a refused action stops the build even when the step goes on: nothing is tagged', async () => {
+    const dir = netContext('shell-goes-on', [`netprobe tcp 127.0.0.1 ${mirror.port}; echo the shell went on`, 'echo never-""reached']);
+    const tag = uniqueTag('enforce-goes-on', 'tracebuild');
+    try {
+      const r = await buildNet(dir, ['--enforce', policy('no-egress'), '-t', tag]);
+      const shown = `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`;
+      expect(r.exitCode, shown).toBe(1);
+      expect(r.stderr, shown).toContain(`error: Dockerfile:3: enforce rule 'no-egress' of ${policy('no-egress')} denied a tcp connection or send to 127.0.0.1:${mirror.port}`);
+      expect(r.stderr, shown).toMatch(/the process was killed and the build stopped$/m);
+      expect(r.stdout + r.stderr).not.toContain('never-reached');
+      expect((await run(dockerCli, ['image', 'inspect', tag])).exitCode, 'no image is tagged').not.toBe(0);
+    } finally {
+      await removeImage(tag);
+    }
   });
 
   test('a build without --enforce at the same time on the same daemon is not affected', async () => {

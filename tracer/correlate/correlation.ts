@@ -4,7 +4,7 @@
 // events are attributed to steps: attribution.ts; COPY/ADD: copy.ts. Cached steps did not
 // run and are recorded as cached.
 import { BatchEvent, EventType, ProcFlag } from '../abi.js';
-import type { DigestEventData, ExecEventData, ProcessEventData, ReadyEventData, TraceEvent } from '../decode/events.js';
+import type { DigestEventData, ExecEventData, NetEventData, ProcessEventData, ReadyEventData, TraceEvent } from '../decode/events.js';
 import { fileChangeAt } from '../decode/file.js';
 import { exitInfo, exitInfoAt, type ExitInfo } from '../decode/fork-exit.js';
 import { lossCountersFromSlots } from '../decode/losses.js';
@@ -73,14 +73,23 @@ export class Correlation {
   readonly stats = { speculated: 0, rebuilt: 0 };
   readonly events: EventCounts = { exec: 0, digest: 0, fork: 0, exit: 0, file: 0, net: 0 };
   private readonly speculate: boolean;
+  private readonly onDenied: ((ev: NetEventData) => void) | undefined;
 
   /** `speculate: false` builds every step at the end (tests compare both ways).
    * `forkOnlyListed`: how many processes that never exec'd a step lists (the rest are
    * counted; default FORK_ONLY_LISTED_MAX). `recordsInMemory`: bytes of records kept in
    * memory before the temporary file (default RECORDS_IN_MEMORY). */
   constructor(
-    options: { clock?: { realtimeOffsetNs: bigint }; speculate?: boolean; forkOnlyListed?: number; recordsInMemory?: number } = {},
+    options: {
+      clock?: { realtimeOffsetNs: bigint };
+      speculate?: boolean;
+      forkOnlyListed?: number;
+      recordsInMemory?: number;
+      /** Called for each action build --enforce refused, as its record arrives. */
+      onDenied?: (ev: NetEventData) => void;
+    } = {},
   ) {
+    this.onDenied = options.onDenied;
     this.speculate = options.speculate ?? true;
     this.store = new RecordStore(options.recordsInMemory);
     this.recordCtx = { digests: this.digests, iso: undefined };
@@ -341,7 +350,10 @@ export class Correlation {
     }
     const spec = this.note(c, h.tsNs, 1);
     if (ev.kind === 'file') this.events.file++;
-    else if (ev.kind === 'net') this.events.net++;
+    else if (ev.kind === 'net') {
+      this.events.net++;
+      if (ev.deniedRule !== undefined) this.onDenied?.(ev);
+    }
     else if (ev.kind === 'fork') this.events.fork++;
     else if (ev.kind === 'exit') this.events.exit++;
     if (spec === undefined) return;
