@@ -147,24 +147,29 @@ export function daemonMonitorFields(daemon: DaemonInfo | undefined): Pick<TraceM
 
 // ---- enforcement ------------------------------------------------------------------------
 
+/** The rule and what it refused: "enforce rule 'NAME' of FILE denied a tcp connection or send to HOST:PORT". */
+function deniedAction(
+  denied: { deniedRule?: number; address: string; protocol: string; port: number },
+  enforcement: { egressRules?: readonly string[]; policy?: string } | undefined,
+): string {
+  const names = enforcement?.egressRules ?? [];
+  const rule = denied.deniedRule === undefined ? 'an egress rule' : `enforce rule '${names[denied.deniedRule] ?? `#${denied.deniedRule}`}'`;
+  const host = denied.address.includes(':') ? `[${denied.address}]` : denied.address;
+  return `${rule} of ${enforcement?.policy ?? 'the policy'} denied a ${denied.protocol} connection or send to ${host}:${denied.port}`;
+}
+
 /** What a denial record says, before the trace knows its step: the rule and the destination. */
 export function deniedActionMessage(ev: NetEventData, enforcement: { egressRules: readonly string[]; policy: string }): string {
-  const rule = ev.deniedRule === undefined ? 'an egress rule' : `enforce rule '${enforcement.egressRules[ev.deniedRule] ?? `#${ev.deniedRule}`}'`;
-  const host = ev.address.includes(':') ? `[${ev.address}]` : ev.address;
-  return `${rule} of ${enforcement.policy} denied a ${ev.protocol} connection or send to ${host}:${ev.port}: the process was killed and the build stopped`;
+  return `${deniedAction(ev, enforcement)}: the process was killed and the build stopped`;
 }
 
 /** One line per refused destination: the Dockerfile line, the rule, what was refused. */
 export function denialLines(trace: Trace): string[] {
-  const names = trace.enforcement?.egressRules ?? [];
-  const policy = trace.enforcement?.policy ?? 'the policy';
   const lines: string[] = [];
   for (const step of trace.buildSteps) {
     for (const peer of step.network) {
       if (peer.verdict !== 'denied') continue;
-      const rule = peer.deniedRule === undefined ? 'an egress rule' : `enforce rule '${names[peer.deniedRule] ?? `#${peer.deniedRule}`}'`;
-      const host = peer.address.includes(':') ? `[${peer.address}]` : peer.address;
-      lines.push(`error: Dockerfile:${step.line}: ${rule} of ${policy} denied a ${peer.protocol} connection or send to ${host}:${peer.port}; the process was killed and the step failed`);
+      lines.push(`error: Dockerfile:${step.line}: ${deniedAction(peer, trace.enforcement)}; the process was killed and the step failed`);
     }
   }
   return lines;
