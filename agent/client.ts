@@ -31,18 +31,6 @@ function grpcError(err: unknown): { code: number; details: string } | undefined 
   return undefined;
 }
 
-/** A tcp:// address: possibly a builder elsewhere, with an agent in front of it. */
-export function mayBeAgent(endpoint: Endpoint): boolean {
-  return endpoint.address.startsWith('tcp://');
-}
-
-/** A loopback address: a daemon on this host, which a local probe can trace. */
-export function isLoopback(endpoint: Endpoint): boolean {
-  const m = /^tcp:\/\/\[?([^\]/]+?)\]?(?::\d+)?\/?$/.exec(endpoint.address);
-  const host = m?.[1] ?? '';
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
-
 function unreachable(endpoint: Endpoint, channel: BuildKitChannel | undefined, err: unknown): AgentError {
   const st = grpcError(err);
   const cause = channel?.lastError();

@@ -24,10 +24,6 @@ export const AGENT_PATHS = {
   getTrace: `/${AGENT_SERVICE}/GetTrace`,
 } as const;
 
-/** gRPC metadata a tracebuild client sends with Control.Solve when built with --no-trace:
- * the agent lets such a build through when it cannot trace. */
-export const NO_TRACE_METADATA = 'tracebuild-no-trace';
-
 const DESCRIPTOR = {
   nested: {
     tracebuild: {

@@ -31,15 +31,15 @@ async function loadTracer(): Promise<TracerToolkit> {
   };
 }
 
-/** The agent's client side (gRPC to the agent; the agent itself loads only in startAgent). */
+/** The agent's client side (its index loads the gRPC client only when a build talks to an agent). */
 async function loadAgent(): Promise<AgentToolkit<Endpoint>> {
-  const { NO_TRACE_METADATA, RemoteProbe, agentInfo, isLoopback, mayBeAgent } = await import('../agent/index.js');
+  const { NO_TRACE_METADATA, agentInfo, isLoopback, mayBeAgent, startRemoteProbe } = await import('../agent/index.js');
   return {
     mayBeAgent,
     isLoopback,
     agentInfo,
     startRemoteProbe: (endpoint, ref, options) =>
-      RemoteProbe.start(endpoint, ref, { onRecord: options.onRecord ?? (() => undefined), ...(options.onGap === undefined ? {} : { onGap: options.onGap }) }),
+      startRemoteProbe(endpoint, ref, { onRecord: options.onRecord ?? (() => undefined), ...(options.onGap === undefined ? {} : { onGap: options.onGap }) }),
     noTraceMetadata: NO_TRACE_METADATA,
   };
 }

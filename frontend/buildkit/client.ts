@@ -108,9 +108,22 @@ export async function connectBuildKit(endpoint: Endpoint, options: ConnectOption
     throw new BuildKitConnectionError('unsupported-address', endpoint.address, 'POST /session needs a dockerd endpoint');
   }
   const impl = new Client(endpoint, transport, client, sessionTransport);
+  // Either answer proves a BuildKit is there: Control.Info with a BuildKit version, or
+  // Control.ListWorkers. dockerd takes ~0.15 s over ListWorkers, which only the converter
+  // needs (its platforms), so the build goes on at the first proof and ListWorkers' answer
+  // stays in flight for the converter (#17.7). Where Info has no version (BuildKit v0.8
+  // answers UNIMPLEMENTED) ListWorkers is the proof, as it always was.
+  const info = impl.askInfo();
+  const workers = impl.listWorkers();
+  const engine = endpoint.kind === 'docker' ? dockerdVersion(target) : Promise.resolve({});
+  const infoProof = info.then((answer): Promise<unknown> | InfoAnswer => (answer.buildkitVersion === undefined ? workers : answer));
   try {
-    await impl.listWorkers();
-  } catch (err) {
+    await Promise.any([infoProof, workers]);
+  } catch {
+    const err = await workers.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     impl.close();
     if (err instanceof BuildKitConnectionError) throw err;
     const st = grpcStatus(err);
@@ -125,28 +138,39 @@ export async function connectBuildKit(endpoint: Endpoint, options: ConnectOption
       cause: err,
     });
   }
-  impl.daemon = await learnDaemon(endpoint, target, impl);
+  impl.daemon = await learnDaemon(endpoint, engine, info);
   return impl;
 }
 
-/** The daemon's versions: dockerd's `GET /version` and BuildKit's Control.Info, each
- * when the daemon has it (BuildKit v0.8 answers Info with UNIMPLEMENTED). */
-async function learnDaemon(endpoint: Endpoint, target: DialTarget, impl: Client): Promise<DaemonInfo> {
-  const [engine, buildkitVersion] = await Promise.all([
-    endpoint.kind === 'docker' ? dockerdVersion(target) : Promise.resolve({} as { version?: string; apiVersion?: string }),
-    impl.buildkitVersion(),
+/** The daemon's versions: dockerd's (`engine`, from its Engine API) and BuildKit's Control.Info
+ * (`info`), each when the daemon has it (BuildKit v0.8 answers Info with UNIMPLEMENTED). */
+async function learnDaemon(endpoint: Endpoint, engine: Promise<{ version?: string; apiVersion?: string }>, info: Promise<InfoAnswer>): Promise<DaemonInfo> {
+  const [versions, buildkitVersion] = await Promise.all([
+    engine,
+    info.then(
+      (a) => a.buildkitVersion,
+      () => undefined,
+    ),
   ]);
-  const info: Omit<DaemonInfo, 'description'> = {
+  const answer: Omit<DaemonInfo, 'description'> = {
     engine: endpoint.kind === 'docker' ? 'dockerd' : 'buildkitd',
-    ...engine,
+    ...versions,
     ...(buildkitVersion === undefined ? {} : { buildkitVersion }),
   };
-  return { ...info, description: describeDaemon({ ...info, description: '' }) };
+  return { ...answer, description: describeDaemon({ ...answer, description: '' }) };
 }
+
+/** What Control.Info told: the BuildKit version, none where the daemon has no Info. */
+interface InfoAnswer {
+  buildkitVersion?: string;
+}
+
+const GRPC_UNIMPLEMENTED = 12;
 
 class Client implements BuildKitClient {
   private readonly rpc: Rpc;
   private closed = false;
+  private workers: Promise<WorkerInfo[]> | undefined;
   daemon: DaemonInfo;
 
   constructor(
@@ -159,19 +183,31 @@ class Client implements BuildKitClient {
     this.daemon = { engine: endpoint.kind === 'docker' ? 'dockerd' : 'buildkitd', description: endpoint.kind === 'docker' ? "dockerd's BuildKit" : 'the buildkitd daemon' };
   }
 
-  /** Control.Info's BuildKit version; undefined where the daemon has no Info (v0.8) or it fails. */
-  async buildkitVersion(): Promise<string | undefined> {
+  /** Control.Info. Rejects only when no BuildKit answered: UNIMPLEMENTED (BuildKit v0.8
+   * has no Info) is an answer without a version. */
+  async askInfo(): Promise<InfoAnswer> {
     try {
       const res = await this.rpc.unary(method(CONTROL, 'Info'), {}, { deadlineMs: 5_000 });
       const v = (res.buildkitVersion as Msg | undefined)?.version;
-      return typeof v === 'string' && v !== '' ? v : undefined;
-    } catch {
-      // UNIMPLEMENTED on BuildKit v0.8; anything else: the version stays unknown.
-      return undefined;
+      return typeof v === 'string' && v !== '' ? { buildkitVersion: v } : {};
+    } catch (err) {
+      if (grpcStatus(err)?.code === GRPC_UNIMPLEMENTED) return {};
+      throw err;
     }
   }
 
-  async listWorkers(): Promise<WorkerInfo[]> {
+  /** Control.ListWorkers, asked once per connection: connecting asks it (the first call
+   * proves a BuildKit answers) and the converter wants the same answer (its platforms), an
+   * extra round trip of ~0.1 s on dockerd otherwise. A failed answer is not kept. */
+  listWorkers(): Promise<WorkerInfo[]> {
+    this.workers ??= this.askWorkers();
+    this.workers.catch(() => {
+      this.workers = undefined;
+    });
+    return this.workers;
+  }
+
+  private async askWorkers(): Promise<WorkerInfo[]> {
     const res = await this.rpc.unary(method(CONTROL, 'ListWorkers'), {}, { deadlineMs: 15_000 });
     const records = Array.isArray(res.record) ? (res.record as Msg[]) : [];
     return records.map((r) => ({

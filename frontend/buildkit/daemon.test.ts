@@ -1,4 +1,4 @@
-// The daemon's name and versions: dockerd's GET /version over its socket, and the names
+// The daemon's name and versions: dockerd's GET /_ping (else GET /version) over its socket, and the names
 // messages give it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -31,15 +31,21 @@ describe('capabilitiesFromPong', () => {
   });
 });
 
-describe('GET /version over the socket', () => {
+describe('GET /_ping and GET /version over the socket', () => {
   let dir: string;
   let server: http.Server;
   let socket: string;
   let chunked = false;
+  let ping = false;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'tb-daemon-'));
     socket = path.join(dir, 'docker.sock');
     server = http.createServer((req, res) => {
+      if (req.url === '/_ping') {
+        // dockerd sets Server on every answer; a proxy in front of it may not
+        res.writeHead(200, ping ? { Server: 'Docker/26.1.5+dfsg1 (linux)', 'Api-Version': '1.45' } : { Server: 'proxy' }).end('OK');
+        return;
+      }
       if (req.url !== '/version') {
         res.writeHead(404).end('{}');
         return;
@@ -66,5 +72,11 @@ describe('GET /version over the socket', () => {
     expect(await dockerdVersion({ kind: 'unix', path: socket })).toEqual({ version: '26.1.5', apiVersion: '1.45' });
     expect(await engineGet({ kind: 'unix', path: socket }, '/nothing')).toBeUndefined();
     expect(await dockerdVersion({ kind: 'unix', path: path.join(dir, 'none.sock') })).toEqual({});
+  });
+
+  it("takes the version from the ping's Server header, without GET /version", async () => {
+    ping = true;
+    expect(await dockerdVersion({ kind: 'unix', path: socket })).toEqual({ version: '26.1.5+dfsg1', apiVersion: '1.45' });
+    ping = false;
   });
 });
