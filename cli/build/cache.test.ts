@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
-import { cacheRequest, parseCacheEntries } from './cache.js';
+import { cacheRequest, checkCacheExports, parseCacheEntries } from './cache.js';
 import { ExportNotSupportedError } from './exports.js';
 
 describe('--cache-from / --cache-to as buildx 0.13 reads them', () => {
@@ -25,9 +25,20 @@ describe('--cache-from / --cache-to as buildx 0.13 reads them', () => {
     expect(() => parseCacheEntries(['type=registry'], '--cache-from')).toThrow(UsageError);
   });
 
-  it('a local cache is refused as not served yet (exit 1), saying why and what works', () => {
-    expect(() => parseCacheEntries(['type=local,src=d'], '--cache-from')).toThrow(ExportNotSupportedError);
-    expect(() => parseCacheEntries(['type=local,dest=d'], '--cache-to')).toThrow(/--cache-to type=local: not supported by tracebuild yet .*content store.*type=inline/);
+  it('a local cache needs its directory, as BuildKit says', () => {
+    expect(parseCacheEntries(['type=local,src=d,tag=v1'], '--cache-from')).toEqual([{ type: 'local', attrs: { src: 'd', tag: 'v1' } }]);
+    expect(() => parseCacheEntries(['type=local'], '--cache-from')).toThrow('local cache importer requires src');
+    expect(() => parseCacheEntries(['type=local,src=d'], '--cache-to')).toThrow('local cache exporter requires dest');
+  });
+
+  it('a local cache export is refused before the build, naming the daemon (exit 1)', () => {
+    const exports = parseCacheEntries(['type=local,dest=d'], '--cache-to');
+    const dockerd = { engine: 'dockerd', description: "dockerd 26.1.5's BuildKit (v0.13.x)" } as const;
+    expect(() => checkCacheExports({ exports }, dockerd)).toThrow(ExportNotSupportedError);
+    expect(() => checkCacheExports({ exports }, dockerd)).toThrow(/^--cache-to type=local: dockerd 26\.1\.5's BuildKit \(v0\.13\.x\) has no local cache exporter \(.*--cache-to type=inline.*oras copy --to-oci-layout/);
+    expect(() => checkCacheExports({ exports }, { engine: 'buildkitd', description: 'buildkitd v0.13.2' })).toThrow(/^--cache-to type=local: tracebuild does not write a local cache \(buildkitd v0\.13\.2 .*read-only\)/);
+    expect(() => checkCacheExports({ exports: parseCacheEntries(['type=inline'], '--cache-to') }, dockerd)).not.toThrow();
+    expect(() => checkCacheExports(undefined, dockerd)).not.toThrow();
   });
 
   it('no flags: no cache options at all', () => {

@@ -3,11 +3,12 @@
 //
 //   --cache-from REF                      type=registry,ref=REF (a value with no `=` at all)
 //   --cache-from type=registry,ref=REF    the cache (or inline cache) of that image
+//   --cache-from type=local,src=DIR[,tag=TAG|digest=DIGEST]
+//                                         the cache (or inline cache) in an OCI layout,
+//                                         served to the daemon by the session (cache-layout.ts)
 //   --cache-to type=registry,ref=REF[,mode=min|max]
 //   --cache-to type=inline                the cache metadata written into the image's config
-//   type=local,src=DIR / dest=DIR         refused: BuildKit reads and writes a local cache
-//                                         through a content store the client serves in the
-//                                         session, which tracebuild does not serve yet
+//   --cache-to type=local,dest=DIR        refused before the build (checkCacheExports)
 //
 // Which cache exporters and importers the daemon has is its own answer: dockerd's own
 // BuildKit worker (no containerd image store) exports cache only inline and imports
@@ -15,7 +16,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { collect } from '../commands/command.js';
-import type { CacheEntry } from '../contracts.js';
+import type { CacheEntry, DaemonInfo } from '../contracts.js';
+import { resolveLocalCacheImport } from './cache-layout.js';
 import { ExportNotSupportedError } from './exports.js';
 import { splitCsv } from './outputs.js';
 
@@ -26,7 +28,7 @@ export interface CacheFlags {
 
 export function registerCacheOptions(command: Command): void {
   command
-    .option('--cache-from <REF|type=registry,ref=REF>', 'external cache sources: an image reference, or type=registry,ref=REF (repeatable)', collect)
+    .option('--cache-from <REF|type=registry,ref=REF|type=local,src=DIR>', 'external cache sources: an image reference, type=registry,ref=REF, or type=local,src=DIR[,tag=TAG|digest=DIGEST] (an OCI layout) (repeatable)', collect)
     .option('--cache-to <type=inline|type=registry,ref=REF[,mode=min|max]>', 'cache export destinations (repeatable); dockerd without the containerd image store exports cache only inline', collect);
 }
 
@@ -53,11 +55,8 @@ export function parseCacheEntries(values: readonly string[], flag: '--cache-from
   for (const e of out) {
     const role = flag === '--cache-from' ? 'importer' : 'exporter';
     if (e.type === 'registry' && (e.attrs.ref ?? '') === '') throw new UsageError('bad-flag', `registry cache ${role} requires ref`);
-    if (e.type === 'local') {
-      throw new ExportNotSupportedError(
-        `${flag} type=local: not supported by tracebuild yet (BuildKit reads and writes a local cache through a content store the client serves in the build's session, which tracebuild does not serve); use type=registry${flag === '--cache-to' ? ' (on a buildkitd or the containerd image store) or type=inline' : ''}`,
-      );
-    }
+    if (e.type === 'local' && flag === '--cache-from' && (e.attrs.src ?? '') === '') throw new UsageError('bad-flag', 'local cache importer requires src');
+    if (e.type === 'local' && flag === '--cache-to' && (e.attrs.dest ?? '') === '') throw new UsageError('bad-flag', 'local cache exporter requires dest');
     if (flag === '--cache-from' && e.type === 'inline') throw new UsageError('bad-flag', '--cache-from type=inline: inline cache is imported from its image: --cache-from type=registry,ref=IMAGE');
   }
   return out;
@@ -68,4 +67,25 @@ export function cacheRequest(flags: CacheFlags): { cache?: { imports: CacheEntry
   const imports = parseCacheEntries(flags.cacheFrom ?? [], '--cache-from');
   const exports = parseCacheEntries(flags.cacheTo ?? [], '--cache-to');
   return imports.length === 0 && exports.length === 0 ? {} : { cache: { imports, exports } };
+}
+
+/** The imports as the daemon takes them: a local one's layout found (cache-layout.ts). */
+export function resolveCacheImports(cache: { imports: CacheEntry[]; exports: CacheEntry[] }, cwd: string): { imports: CacheEntry[]; exports: CacheEntry[] } {
+  return { imports: cache.imports.map((e) => (e.type === 'local' ? resolveLocalCacheImport(e, cwd) : e)), exports: cache.exports };
+}
+
+/**
+ * A local cache export is refused before anything is built, whatever the daemon: BuildKit
+ * would write it through the session's content store, which tracebuild serves read-only,
+ * and dockerd's own worker has no local cache exporter at all (buildx 0.13 refuses every
+ * cache export but inline on its docker driver: "Cache export is not supported for the
+ * docker driver"). Refusing here, not at the end of the build, leaves no half-written cache.
+ */
+export function checkCacheExports(cache: { exports: readonly CacheEntry[] } | undefined, daemon: DaemonInfo): void {
+  if (!(cache?.exports ?? []).some((e) => e.type === 'local')) return;
+  const why =
+    daemon.engine === 'dockerd'
+      ? `${daemon.description} has no local cache exporter (dockerd's own BuildKit worker exports cache only inline, into the image: --cache-to type=inline; buildx refuses it on the docker driver too)`
+      : `tracebuild does not write a local cache (${daemon.description} would write it through the build's session, whose content store tracebuild serves read-only)`;
+  throw new ExportNotSupportedError(`--cache-to type=local: ${why}; to make a local cache for --cache-from type=local, push the image with --cache-to type=inline and copy it with oras copy --to-oci-layout REF DIR:latest`);
 }

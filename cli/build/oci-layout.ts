@@ -23,7 +23,8 @@ export interface LayoutImage {
   config: Record<string, unknown>;
 }
 
-interface Desc {
+/** An entry of index.json or of an index. */
+export interface LayoutDescriptor {
   mediaType?: string;
   digest: string;
   annotations?: Record<string, string>;
@@ -52,27 +53,31 @@ function readJson(dir: string, file: string, digest: string | undefined, shown: 
   return fail(shown, `${file} is not a JSON object`);
 }
 
-function blob(dir: string, digest: string, shown: string): Record<string, unknown> {
+/** The JSON blob `digest` of the layout at `dir`, checked against its digest. */
+export function readLayoutBlob(dir: string, digest: string, shown: string): Record<string, unknown> {
   if (!DIGEST.test(digest)) fail(shown, `invalid digest ${JSON.stringify(digest)}`);
   const [alg, hex] = digest.split(':') as [string, string];
   return readJson(dir, join('blobs', alg, hex), digest, shown);
 }
 
-function descriptors(doc: Record<string, unknown>): Desc[] {
+function descriptors(doc: Record<string, unknown>): LayoutDescriptor[] {
   const list = doc['manifests'];
   if (!Array.isArray(list)) return [];
-  return list.filter((d): d is Desc => typeof d === 'object' && d !== null && typeof (d as Desc).digest === 'string');
+  return list.filter((d): d is LayoutDescriptor => typeof d === 'object' && d !== null && typeof (d as LayoutDescriptor).digest === 'string');
 }
 
-function isIndex(doc: Record<string, unknown>, desc: Desc | undefined): boolean {
+function isIndex(doc: Record<string, unknown>, desc: LayoutDescriptor | undefined): boolean {
   return INDEX_TYPES.includes(String(desc?.mediaType ?? doc['mediaType'] ?? '')) || (doc['manifests'] !== undefined && doc['config'] === undefined);
 }
 
-/** The image `tag` or `digest` names in the layout at `dir`, for `platform`. */
-export function readLayoutImage(dir: string, ref: { tag?: string; digest?: string }, platform: Platform, shown: string): LayoutImage {
+/**
+ * The document `tag` (default `latest`) or `digest` names in the layout at `dir`, read and
+ * checked against its digest: an image manifest, an index, or a cache manifest list.
+ */
+export function readLayoutEntry(dir: string, ref: { tag?: string; digest?: string }, shown: string): { desc: LayoutDescriptor; doc: Record<string, unknown> } {
   const index = readJson(dir, 'index.json', undefined, shown);
   const entries = descriptors(index);
-  let desc: Desc | undefined;
+  let desc: LayoutDescriptor | undefined;
   if (ref.digest !== undefined) {
     desc = entries.find((d) => d.digest === ref.digest) ?? { digest: ref.digest };
   } else {
@@ -83,7 +88,12 @@ export function readLayoutImage(dir: string, ref: { tag?: string; digest?: strin
       fail(shown, `no image tagged ${JSON.stringify(tag)} in index.json${tags.length > 0 ? ` (tags: ${tags.join(', ')})` : ''}`);
     }
   }
-  let doc = blob(dir, desc.digest, shown);
+  return { desc, doc: readLayoutBlob(dir, desc.digest, shown) };
+}
+
+/** The image `tag` or `digest` names in the layout at `dir`, for `platform`. */
+export function readLayoutImage(dir: string, ref: { tag?: string; digest?: string }, platform: Platform, shown: string): LayoutImage {
+  let { desc, doc } = readLayoutEntry(dir, ref, shown);
   // An index (possibly nested): the manifest of the platform.
   for (let depth = 0; isIndex(doc, desc) && depth < 4; depth++) {
     const match = descriptors(doc).find(
@@ -91,9 +101,9 @@ export function readLayoutImage(dir: string, ref: { tag?: string; digest?: strin
     );
     if (match === undefined) fail(shown, `${desc.digest} has no image for ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`);
     desc = match;
-    doc = blob(dir, desc.digest, shown);
+    doc = readLayoutBlob(dir, desc.digest, shown);
   }
   const config = doc['config'] as { digest?: unknown } | undefined;
   if (typeof config?.digest !== 'string') fail(shown, `${desc.digest} is not an image manifest`);
-  return { digest: desc.digest, config: blob(dir, config.digest, shown) };
+  return { digest: desc.digest, config: readLayoutBlob(dir, config.digest, shown) };
 }

@@ -7,6 +7,7 @@ import { InvalidReferenceError, formatImageReference, parseImageReferenceWithDef
 import { loadSecrets, parseSecretFlag } from '../secrets.js';
 import { SecretRedactor } from './redact.js';
 import { parseBuildContexts } from './build-contexts.js';
+import { resolveCacheImports } from './cache.js';
 import { readBuildInputs } from './inputs.js';
 import { parseSshFlags } from './ssh.js';
 import { startKeyAgent } from './ssh-key-agent.js';
@@ -83,6 +84,7 @@ export function preparePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
         const platform = parsePlatformFlags(run.request.platforms);
         if (platform !== undefined) run.platform = platform;
       }
+      if (run.request.cache !== undefined) run.cache = resolveCacheImports(run.request.cache, run.io.cwd);
       if (run.request.buildContexts !== undefined) run.buildContexts = parseBuildContexts(run.request.buildContexts, run.io.cwd, run.platform ?? DEFAULT_PLATFORM);
       const sources = run.request.secrets.map((value) => parseSecretFlag(value, run.io.cwd, run.io.env));
       run.secrets = loadSecrets(sources, run.io.env);

@@ -10,6 +10,7 @@ import { convertInGateway } from './convert.js';
 import { imageIdOf } from './metadata.js';
 import { secretMask } from './redact.js';
 import { dockerConfigRegistryAuth } from './registry-auth.js';
+import { checkCacheExports } from './cache.js';
 import { checkExportCapabilities, explainExportRefusal, solveExports } from './exports.js';
 import { abortReason, required, throwIfAborted, type BuildPhase } from './types.js';
 
@@ -42,12 +43,13 @@ export function solvePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       let frontendError: { err: unknown } | undefined;
       const daemon = client.daemon ?? UNKNOWN_DAEMON;
       const exports = solveExports(request.outputs ?? [], { tags: run.tags, daemon, cwd: io.cwd, ...(request.annotations === undefined ? {} : { annotations: request.annotations }) });
+      checkCacheExports(run.cache, daemon);
       try {
         run.result = await client.solve({
           contextDir: inputs.contextDir,
           dockerignore: inputs.dockerignore.patterns,
           ...exports,
-          ...(request.cache === undefined ? {} : { cache: request.cache }),
+          ...(run.cache === undefined ? {} : { cache: run.cache }),
           entitlements: run.entitlements,
           // An error of our own callback (a ConvertError) is kept to be reported as itself.
           frontend: (gateway) =>

@@ -92,6 +92,8 @@ export interface BuildRun<Ast extends DockerfileAstView, Def, E> {
   buildContexts?: BuildContexts;
   /** `--ssh`: agent sockets by id, forwarded by the session. */
   sshAgents?: Record<string, string>;
+  /** `--cache-from` / `--cache-to` as sent: a local import's layout found (cache.ts). */
+  cache?: { imports: CacheEntry[]; exports: CacheEntry[] };
   /** `--platform`: the platform to build for (absent: the daemon's own). */
   platform?: Platform;
   ast?: Ast;

@@ -1,9 +1,13 @@
 // OCI layouts on this machine, served to the daemon as BuildKit's session content stores
-// (session/content): an `oci-layout://` source names the session and a store id, and the
-// daemon reads the manifest, config and layers through containerd's content service
-// (Info for a blob's size, Read for its bytes), naming the store as `oci:<id>` in the
-// `buildkit-attachable-store-id` header. Only blobs under the layout's `blobs/` are
-// served; nothing is written.
+// (session/content). The daemon reads blobs through containerd's content service (Info for
+// a blob's size, Read for its bytes) and names the store in each call's
+// `buildkit-attachable-store-id` header:
+//   oci:<id>      an `oci-layout://` source (its `oci.store` attribute is <id>)
+//   local:<src>   a `type=local` cache import (BuildKit's remotecache/local prefixes the
+//                 import's `src` attribute with `local:`)
+// Only blobs under a layout's `blobs/<alg>/<hex>`, for a well-formed digest, are served.
+// Nothing is written: the write side of the service (Writer, Status, Delete, ...) is not
+// declared, so the session answers it UNIMPLEMENTED.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,8 +17,10 @@ import type { SessionService } from './session-service.js';
 
 export const CONTENT_SERVICE = 'containerd.services.content.v1.Content';
 const STORE_HEADER = 'buildkit-attachable-store-id';
-/** BuildKit names a session's OCI layout store `oci:<store id>`. */
-const STORE_PREFIX = 'oci:';
+/** How BuildKit names a session's OCI layout store (`oci:<store id>`) and a local cache
+ * import's (`local:<src attribute>`). */
+export const OCI_STORE_PREFIX = 'oci:';
+export const LOCAL_CACHE_STORE_PREFIX = 'local:';
 const CHUNK = 1 << 20;
 
 const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
@@ -30,9 +36,8 @@ class ContentError extends Error {
 
 /** The file of a blob in a layout, or a NOT_FOUND/INVALID_ARGUMENT error. */
 async function blobFile(stores: Readonly<Record<string, string>>, md: grpc.Metadata, digest: string): Promise<{ path: string; size: number }> {
-  const header = String(md.get(STORE_HEADER)[0] ?? '');
-  if (!header.startsWith(STORE_PREFIX)) throw new ContentError(grpc.status.INVALID_ARGUMENT, `request lacks an OCI store id (${STORE_HEADER})`);
-  const id = header.slice(STORE_PREFIX.length);
+  const id = String(md.get(STORE_HEADER)[0] ?? '');
+  if (id === '') throw new ContentError(grpc.status.INVALID_ARGUMENT, `request lacks a store id (${STORE_HEADER})`);
   const dir = Object.hasOwn(stores, id) ? stores[id] : undefined;
   if (dir === undefined) throw new ContentError(grpc.status.NOT_FOUND, `unknown store ${id}`);
   if (!DIGEST.test(digest)) throw new ContentError(grpc.status.INVALID_ARGUMENT, `invalid digest ${JSON.stringify(digest)}`);
@@ -48,7 +53,8 @@ function toServiceError(err: unknown): Partial<grpc.StatusObject> {
   return { code: grpc.status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
 }
 
-/** The content service over the given layouts (store id -> layout directory). */
+/** The content service over the given layouts (store id as the header names it, with its
+ * prefix -> layout directory). */
 export function contentStoreService(stores: Readonly<Record<string, string>>): SessionService {
   return {
     name: CONTENT_SERVICE,

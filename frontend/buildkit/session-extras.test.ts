@@ -1,6 +1,7 @@
 // What --build-context adds to the session, served over a real gRPC connection (a unix
 // socket) and called the way the daemon calls it: named local directories through
-// FileSync, and OCI layouts through containerd's content service (Info, Read).
+// FileSync, and OCI layouts (--build-context, --cache-from type=local) through containerd's
+// content service (Info, Read).
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +18,8 @@ let server: grpc.Server;
 let rpc: Rpc;
 const blob = Buffer.from('x'.repeat(3_000_000) + 'end');
 const blobDigest = 'sha256:' + createHash('sha256').update(blob).digest('hex');
+const cacheBlob = Buffer.from('{"schemaVersion":2}');
+const cacheBlobDigest = 'sha256:' + createHash('sha256').update(cacheBlob).digest('hex');
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'tracebuild-session-extras-'));
@@ -26,6 +29,8 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'extra', 'dropped.tmp'), 'd');
   mkdirSync(path.join(dir, 'layout', 'blobs', 'sha256'), { recursive: true });
   writeFileSync(path.join(dir, 'layout', 'blobs', 'sha256', blobDigest.slice(7)), blob);
+  mkdirSync(path.join(dir, 'cache', 'blobs', 'sha256'), { recursive: true });
+  writeFileSync(path.join(dir, 'cache', 'blobs', 'sha256', cacheBlobDigest.slice(7)), cacheBlob);
   server = createSessionServer({
     contextDir: path.join(dir, 'ctx'),
     dockerignore: [],
@@ -37,6 +42,13 @@ beforeAll(async () => {
       onStatus: () => undefined,
       localDirs: { extra: { dir: path.join(dir, 'extra'), dockerignore: ['*.tmp'] } },
       ociLayouts: { store1: path.join(dir, 'layout') },
+      cache: {
+        imports: [
+          { type: 'local', attrs: { src: path.join(dir, 'cache'), digest: cacheBlobDigest } },
+          { type: 'registry', attrs: { ref: '127.0.0.1:5000/a:b' } },
+        ],
+        exports: [],
+      },
     }),
   });
   const sock = path.join(dir, 's.sock');
@@ -113,5 +125,34 @@ describe('session extras', () => {
     const part = await read('oci:store1', { digest: blobDigest, offset: String(blob.length - 5), size: '4' });
     expect(part.data.toString()).toBe('xxen');
     expect(part.offsets).toEqual([String(blob.length - 5)]);
+  });
+
+  it("serves a local cache import's layout as the store `local:<src>`, and only there", async () => {
+    const Info = method('containerd.services.content.v1.Content', 'Info');
+    const store = `local:${path.join(dir, 'cache')}`;
+    const res = await rpc.unary(Info, { digest: cacheBlobDigest }, { metadata: { 'buildkit-attachable-store-id': store } });
+    expect(res.info).toMatchObject({ digest: cacheBlobDigest, size: String(cacheBlob.length) });
+    expect((await read(store, { digest: cacheBlobDigest })).data.equals(cacheBlob)).toBe(true);
+    // the build context's layout is not reachable through the cache's store, nor the reverse
+    await expect(rpc.unary(Info, { digest: blobDigest }, { metadata: { 'buildkit-attachable-store-id': store } })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    await expect(rpc.unary(Info, { digest: cacheBlobDigest }, { metadata: { 'buildkit-attachable-store-id': 'oci:store1' } })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    // a store id without its prefix names nothing
+    await expect(rpc.unary(Info, { digest: cacheBlobDigest }, { metadata: { 'buildkit-attachable-store-id': path.join(dir, 'cache') } })).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+  });
+
+  it('refuses writes: the write side of the content service is not served', async () => {
+    const status = await new Promise<number>((resolve) => {
+      const call = rpc.client.makeUnaryRequest<Msg, Msg>(
+        '/containerd.services.content.v1.Content/Delete',
+        () => Buffer.alloc(0),
+        () => ({}),
+        {},
+        new grpc.Metadata(),
+        {},
+        () => undefined,
+      );
+      call.on('status', (st: grpc.StatusObject) => resolve(st.code));
+    });
+    expect(status).toBe(grpc.status.UNIMPLEMENTED);
   });
 });

@@ -75,7 +75,9 @@ export interface GatewaySolveRequest {
   /** Several exporters at once (BuildKit v0.13+), instead of `exporter`. */
   exporters?: { type: string; attrs: Record<string, string> }[];
   /** `--cache-from` / `--cache-to` (e.g. `{ type: 'registry', attrs: { ref } }`): sent in
-   * Control.Solve's CacheOptions, the imports also with every gateway solve. */
+   * Control.Solve's CacheOptions, the imports also with every gateway solve. A `local`
+   * import (attrs `src`: the OCI layout's absolute path, `digest`: the manifest to read)
+   * is served by the session as the content store `local:<src>`. */
   cache?: { imports: CacheEntry[]; exports: CacheEntry[] };
   /** Where the daemon's FileSend calls go, by exporter index (local, tar, oci, docker). */
   exportTargets?: ReadonlyMap<number, ExportTarget>;
