@@ -13,7 +13,11 @@
 //
 //   node bench/correlate.mjs [--stream FILE] [--iterations K (3000)] [--runs N (9)]
 //                            [--against DIR] [--keep FILE]
+//                            [--workload syscalls|stress] [--seconds S (10)] [--writers W (4)]
 //
+//   --workload     the build captured: the benchmark's shell loop (syscalls, --iterations),
+//                  or bench/stress.c's file events (stress, --seconds and --writers), the
+//                  RUN bench/trace.mjs --workload stress builds
 //   --stream FILE  replay these records (a capture kept with --keep) instead of capturing
 //   --against DIR  another checkout (with dist/ built) to compare, e.g. a git worktree
 //   --keep FILE    keep the captured records there
@@ -24,18 +28,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median, prepareMachine, repoRoot, run } from './common.mjs';
-import { syscallHeavyDockerfile } from './workload.mjs';
+import { stressDockerfile, syscallHeavyDockerfile } from './workload.mjs';
 
 const READ_BYTES = 64 * 1024;
 
 function usage(message) {
   if (message) console.error(`bench: ${message}`);
-  console.error('usage: node bench/correlate.mjs [--stream FILE] [--iterations K] [--runs N] [--against DIR] [--keep FILE]');
+  console.error('usage: node bench/correlate.mjs [--stream FILE] [--iterations K] [--runs N] [--against DIR] [--keep FILE] [--workload syscalls|stress] [--seconds S] [--writers W]');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { stream: undefined, iterations: 3000, runs: 9, against: undefined, keep: undefined, replay: undefined, root: undefined };
+  const opts = { stream: undefined, iterations: 3000, runs: 9, against: undefined, keep: undefined, replay: undefined, root: undefined, workload: 'syscalls', seconds: 10, writers: 4 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -45,6 +49,9 @@ function parseArgs(argv) {
     else if (a === '--runs') opts.runs = count(value());
     else if (a === '--against') opts.against = path.resolve(value());
     else if (a === '--keep') opts.keep = path.resolve(value());
+    else if (a === '--workload') opts.workload = ['syscalls', 'stress'].includes(argv[i + 1]) ? value() : usage(`--workload: syscalls or stress, got ${argv[i + 1]}`);
+    else if (a === '--seconds') opts.seconds = count(value());
+    else if (a === '--writers') opts.writers = count(value());
     else if (a === '--replay') opts.replay = value();
     else if (a === '--root') opts.root = value();
     else if (a === '--help' || a === '-h') usage();
@@ -59,7 +66,9 @@ async function replay(streamFile, root) {
   const { toolchain } = await import(dist('cli/modules.js'));
   const { RecordStream } = await import(dist('tracer/index.js'));
   const data = readFileSync(streamFile);
-  const correlation = toolchain.tracer.startCorrelation();
+  // the tracer's toolkit is loaded on demand (cli/modules.ts), as a traced build does
+  const tracer = typeof toolchain.tracer === 'function' ? await toolchain.tracer() : toolchain.tracer;
+  const correlation = tracer.startCorrelation();
   const stream = new RecordStream();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -70,11 +79,28 @@ async function replay(streamFile, root) {
     await new Promise((r) => setTimeout(r, 1));
   }
   const cpu = process.cpuUsage(cpu0);
-  console.log(JSON.stringify({ records: correlation.records, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 }));
+  const events = Object.values(correlation.events).reduce((a, b) => a + b, 0);
+  // the records file is held whole here (the CLI holds a pipe's chunk at a time): the peak
+  // less its size is what the correlator's own memory comes to
+  const maxRssMiB = (process.resourceUsage().maxRSS * 1024 - data.length) / 2 ** 20;
+  const heapMiB = process.memoryUsage().heapTotal / 2 ** 20;
+  console.log(JSON.stringify({ records: correlation.records, events, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0, maxRssMiB, heapMiB }));
+}
+
+/** The build context of the workload captured. */
+async function writeContext(opts, context) {
+  mkdirSync(context);
+  if (opts.workload === 'syscalls') {
+    writeFileSync(path.join(context, 'Dockerfile'), syscallHeavyDockerfile(opts.iterations));
+    return;
+  }
+  const cc = await run('gcc', ['-static', '-O2', '-o', path.join(context, 'stress'), path.join(repoRoot, 'bench', 'stress.c')]);
+  if (cc.code !== 0) throw new Error(`compiling bench/stress.c failed:\n${cc.output}`);
+  writeFileSync(path.join(context, 'Dockerfile'), stressDockerfile(`files ${opts.seconds} ${opts.writers}`));
 }
 
 /** The records of one traced build of the workload, as the loader wrote them. */
-async function capture(iterations, out) {
+async function capture(opts, out) {
   const cli = path.join(repoRoot, 'dist', 'cli', 'main.js');
   await prepareMachine(cli);
   const { startProbe } = await import(pathToFileURL(path.join(repoRoot, 'dist', 'tracer', 'index.js')).href);
@@ -82,8 +108,7 @@ async function capture(iterations, out) {
   const file = createWriteStream(out);
   const tag = `tracebuild-bench/correlate:${Date.now().toString(36)}`;
   try {
-    mkdirSync(path.join(work, 'context'));
-    writeFileSync(path.join(work, 'context', 'Dockerfile'), syscallHeavyDockerfile(iterations));
+    await writeContext(opts, path.join(work, 'context'));
     const lengthPrefix = Buffer.alloc(4);
     const probe = await startProbe({
       onRecord: (buf, base, len) => {
@@ -104,6 +129,11 @@ async function capture(iterations, out) {
   }
 }
 
+/** The options that say which build was captured. */
+function captureArgs(opts) {
+  return opts.workload === 'stress' ? ['--workload stress', `--seconds ${opts.seconds}`, `--writers ${opts.writers}`] : [`--iterations ${opts.iterations}`];
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.replay) return replay(opts.replay, opts.root ?? repoRoot);
@@ -114,8 +144,8 @@ async function main() {
   if (!stream) {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'tracebuild-bench-records-'));
     stream = opts.keep ?? path.join(tmp, 'records.bin');
-    console.error(`capturing the records of a traced build (--iterations ${opts.iterations})...`);
-    await capture(opts.iterations, stream);
+    console.error(`capturing the records of a traced build (${captureArgs(opts).join(' ')})...`);
+    await capture(opts, stream);
   }
   const trees = { this: repoRoot, ...(opts.against ? { against: opts.against } : {}) };
   const results = Object.fromEntries(Object.keys(trees).map((k) => [k, []]));
@@ -136,18 +166,27 @@ async function main() {
   }
 
   const records = results.this[0].records;
-  const what = opts.stream ? `from ${opts.stream}` : `of one traced build, a RUN looping ${opts.iterations} times`;
-  console.log(`\ncorrelating ${records} records (${what}), ${opts.runs} replays each, medians`);
+  const events = results.this[0].events;
+  const what = opts.stream
+    ? `from ${opts.stream}`
+    : opts.workload === 'stress'
+      ? `of one traced build, a RUN of bench/stress.c: ${opts.writers} writers for ${opts.seconds} s`
+      : `of one traced build, a RUN looping ${opts.iterations} times`;
+  console.log(`\ncorrelating ${records} records holding ${events} kernel events (${what}), ${opts.runs} replays each, medians`);
   console.log(`machine: ${os.cpus().length} CPU, ${os.release()}, node ${process.version}\n`);
   for (const [name, rs] of Object.entries(results)) {
     const cpu = median(rs.map((r) => r.cpuMs));
-    console.log(`${`${name} (${trees[name]})`.padEnd(44)} CPU ${cpu.toFixed(0).padStart(5)} ms   ${((cpu * 1000) / records).toFixed(2)} µs/record`);
+    const rss = median(rs.map((r) => r.maxRssMiB));
+    const heap = median(rs.map((r) => r.heapMiB));
+    console.log(
+      `${`${name} (${trees[name]})`.padEnd(44)} CPU ${cpu.toFixed(0).padStart(5)} ms   ${((cpu * 1000) / records).toFixed(2)} µs/record   ${((cpu * 1000) / events).toFixed(2)} µs/event   peak RSS less the records file ${rss.toFixed(0)} MiB, JS heap at the end ${heap.toFixed(0)} MiB`,
+    );
   }
   if (opts.against) {
     const ratios = results.this.map((r, i) => r.cpuMs / results.against[i].cpuMs);
     console.log(`\nthis/against CPU: ${(median(results.this.map((r) => r.cpuMs)) / median(results.against.map((r) => r.cpuMs))).toFixed(3)}x (median of the per-run ratios ${median(ratios).toFixed(3)}x)`);
   }
-  const reproduce = ['node bench/correlate.mjs', ...(opts.stream ? [`--stream ${opts.stream}`] : [`--iterations ${opts.iterations}`]), `--runs ${opts.runs}`, ...(opts.against ? [`--against ${opts.against}`] : [])];
+  const reproduce = ['node bench/correlate.mjs', ...(opts.stream ? [`--stream ${opts.stream}`] : captureArgs(opts)), `--runs ${opts.runs}`, ...(opts.against ? [`--against ${opts.against}`] : [])];
   console.log(`\nreproduce: ${reproduce.join(' ')}`);
 }
 

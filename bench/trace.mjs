@@ -12,7 +12,9 @@
 //                       and the time from the solve's end to the trace being written
 //   stress              one RUN of --writers W processes making file events as fast as they
 //                       can and one forking, for --seconds S (bench/stress.c), --runs N
-//                       times: the events per second the trace holds, and the losses
+//                       times: the events per second the trace holds, and the losses; each
+//                       run beside an untraced one (--no-trace, order alternating): the
+//                       rate the RUN makes when nothing traces it
 //
 // syscalls and debian are built three ways, interleaved over N rounds, all --no-cache:
 //
@@ -511,14 +513,20 @@ async function main() {
         countsReport(r, r.ms);
       }
     } else {
+      // each traced run beside an untraced one (the order alternating): the rate the RUN
+      // makes when nothing traces it, on the machine as it is at that moment
       const runs = [];
+      const untracedRuns = [];
       for (let i = 0; i < opts.runs; i++) {
-        const r = await build(ctx, 'traced', true);
-        runs.push(r);
-        console.error(`stress run ${i + 1}/${opts.runs}: ${fmtS(r.ms)}${r.code === 0 ? '' : ` FAILED (exit ${r.code})\n${r.tail}`}`);
+        for (const mode of i % 2 ? ['traced', 'untraced'] : ['untraced', 'traced']) {
+          const r = await build(ctx, mode, true);
+          (mode === 'traced' ? runs : untracedRuns).push(r);
+          console.error(`stress run ${i + 1}/${opts.runs} ${mode}: ${fmtS(r.ms)}${r.code === 0 ? '' : ` FAILED (exit ${r.code})\n${r.tail}`}`);
+        }
       }
       raw.results = runs;
-      failed = runs.filter((r) => r.code !== 0).length;
+      raw.untraced = untracedRuns;
+      failed = [...runs, ...untracedRuns].filter((r) => r.code !== 0).length;
       console.log(`\nstress: ${opts.writers} writers making file events and one process forking, for ${opts.seconds} s in one RUN, traced; ${opts.runs} run(s)`);
       console.log(`${machine}\n`);
       for (const r of runs.filter((x) => x.code === 0)) {
@@ -536,7 +544,16 @@ async function main() {
             `${r.records} records; peak RSS CLI ${fmtMiB(r.cli?.maxRssKiB)}, loader ${fmtMiB(r.probe?.loader.maxRssKiB)}; ` +
             `CPU: CLI ${fmtMs((r.cli?.mainMs ?? NaN) + (r.cli?.otherThreadsMs ?? NaN))}, loader ${fmtMs(r.probe ? (r.probe.loader.userUs + r.probe.loader.systemUs) / 1000 : NaN)}`,
         );
+        const cliMs = (r.cli?.mainMs ?? NaN) + (r.cli?.otherThreadsMs ?? NaN);
+        const bpfMs = Object.values(r.probe?.programs ?? {}).reduce((n, p) => n + (p.runTimeNs ?? NaN) / 1e6, 0);
+        console.log(
+          `  CLI main thread ${fmtMs(r.cli?.mainMs)}, other threads ${fmtMs(r.cli?.otherThreadsMs)} (${((cliMs * 1000) / traced).toFixed(2)} µs per traced event, fixed costs included); ` +
+            `BPF programs ${fmtMs(bpfMs)} (${((bpfMs * 1e6) / traced).toFixed(0)} ns per traced event, every syscall exit of the machine included)`,
+        );
         if (r.traceLost !== 0) console.log('  LOST EVENTS: see losses above');
+      }
+      for (const r of untracedRuns.filter((x) => x.code === 0)) {
+        console.log(`untraced RUN: ${r.stress}; CLI CPU ${fmtMs((r.cli?.mainMs ?? NaN) + (r.cli?.otherThreadsMs ?? NaN))}`);
       }
     }
   } finally {

@@ -813,6 +813,46 @@ describe('correlate: files', () => {
     ]);
   });
 
+  it("a loop's repeated renames and chmods are listed once each, renames in the order first seen", () => {
+    let t = 1002;
+    const at = (): bigint => ms(t++);
+    // bench/stress.c's writer: create, chmod, rename, unlink the same names, over and over
+    const loop = (cg: bigint): TraceEvent[] => [
+      file(at(), cg, 50, 'open', { path1: '/s/f', flags: O_WRONLY | O_CREAT | O_TRUNC, created: true, resolved: '/s/f' }),
+      file(at(), cg, 50, 'chmod', { path1: '/s/f', mode: 0o600 }),
+      file(at(), cg, 50, 'rename', { path1: '/s/f', path2: '/s/g' }),
+      file(at(), cg, 50, 'unlink', { path1: '/s/g' }),
+    ];
+    const step = filesOf((cg) => [
+      ...loop(cg),
+      ...loop(cg),
+      ...loop(cg),
+      // one pair renamed both ways, plain first; another exchanged first
+      file(at(), cg, 50, 'rename', { path1: '/a', path2: '/b' }),
+      file(at(), cg, 50, 'rename', { syscall: 'renameat2', path1: '/a', path2: '/b', flags: 2 }),
+      file(at(), cg, 50, 'rename', { path1: '/a', path2: '/b' }),
+      file(at(), cg, 50, 'rename', { syscall: 'renameat2', path1: '/p', path2: '/q', flags: 2 }),
+      file(at(), cg, 50, 'rename', { path1: '/p', path2: '/q' }),
+      file(at(), cg, 50, 'chmod', { path1: '/c', mode: 0o644 }),
+      file(at(), cg, 50, 'chmod', { path1: '/c', mode: 0o755 }),
+      file(at(), cg, 50, 'chmod', { path1: '/c', mode: 0o644 }),
+    ]);
+    expect(step.files.created).toEqual(['/s/f', '/s/g']);
+    expect(step.files.deleted).toEqual(['/s/g']);
+    expect(step.files.transient).toEqual(['/s/f', '/s/g']);
+    expect(step.files.renamed).toEqual([
+      { from: '/a', to: '/b' },
+      { from: '/a', to: '/b', exchange: true },
+      { from: '/p', to: '/q', exchange: true },
+      { from: '/p', to: '/q' },
+      { from: '/s/f', to: '/s/g' },
+    ]);
+    expect(step.files.attributes).toEqual([
+      { path: '/c', op: 'chmod', mode: '0644' },
+      { path: '/s/f', op: 'chmod', mode: '0600' },
+    ]);
+  });
+
   it('lists read-only opens only when the probe traced reads', () => {
     const ro = (cg: bigint): TraceEvent[] => [file(ms(1002), cg, 50, 'open', { path1: '/etc/hosts', resolved: '/etc/hosts' })];
     expect(filesOf(ro).files.read).toBeUndefined();

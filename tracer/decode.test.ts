@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   AckEvent,
@@ -489,5 +490,32 @@ describe('absolutePath', () => {
     expect(absolutePath('', '/a/b')).toBe('/a/b');
     expect(absolutePath('x', '/')).toBe('/x');
     expect(absolutePath('x', '')).toBeUndefined();
+  });
+
+  it('gives what joining and posix.normalize give, for every path made of awkward parts', () => {
+    // absolutePath skips normalising a path that is normal already: this is the check that
+    // the skip never changes a result (every path of up to three such parts, against every
+    // directory of up to two)
+    const parts = ['', '/', '.', '..', 'a', 'bc', '...', '.a', 'a.', '//', './', '../', 'x/', '/.', '/..'];
+    const paths = (depth: number): string[] => {
+      const out: string[] = [];
+      const grow = (prefix: string, d: number): void => {
+        out.push(prefix);
+        if (d < depth) for (const q of parts) grow(prefix + q, d + 1);
+      };
+      grow('', 0);
+      return out;
+    };
+    const byNormalize = (p: string, dir: string): string | undefined => {
+      if (p.startsWith('/')) return posix.normalize(p);
+      if (!dir) return undefined;
+      const joined = posix.normalize(`${dir}/${p}`);
+      return joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
+    };
+    const differ: Array<[string, string]> = [];
+    const dirs = paths(2);
+    for (const p of paths(3)) for (const dir of dirs) if (absolutePath(p, dir) !== byNormalize(p, dir)) differ.push([p, dir]);
+    expect(dirs.length).toBe(241);
+    expect(differ).toEqual([]);
   });
 });

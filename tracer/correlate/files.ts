@@ -11,6 +11,15 @@ const O_TMPFILE = 0o20200000;
 const O_PATH = 0o10000000;
 const RENAME_EXCHANGE = 0x2;
 const NO_ID = 0xffffffff;
+const RENAMED_PLAIN = 1;
+const RENAMED_EXCHANGE = 2;
+
+/** A chmod's permission bits as the trace writes them (4 octal digits), made once each. */
+const MODE_TEXTS: Array<string | undefined> = [];
+function modeText(mode: number): string {
+  const m = mode & 0o7777;
+  return (MODE_TEXTS[m] ??= m.toString(8).padStart(4, '0'));
+}
 
 interface PathState {
   created: boolean;
@@ -23,9 +32,16 @@ interface PathState {
  * made by finish(). */
 export class FileBuilder {
   private readonly states = new Map<string, PathState>();
+  /** Each distinct rename once, in the order first seen: a loop that renames the same
+   * names over and over costs no memory per rename. */
   private readonly renamed: TraceRename[] = [];
-  private readonly attributes = new Map<string, TraceAttributeChange>();
-  private readonly links = new Map<string, TraceLink>();
+  /** from -> to -> which kinds of it are in `renamed` (RENAMED_PLAIN, RENAMED_EXCHANGE). */
+  private readonly renamesSeen = new Map<string, Map<string, number>>();
+  // by path, one map per kind: the path itself is the key (no key string made per event)
+  private readonly chmods = new Map<string, Extract<TraceAttributeChange, { op: 'chmod' }>>();
+  private readonly chowns = new Map<string, Extract<TraceAttributeChange, { op: 'chown' }>>();
+  private readonly symlinks = new Map<string, TraceLink>();
+  private readonly hardLinks = new Map<string, TraceLink>();
   private readonly read = new Set<string>();
   private unresolved = 0;
   private truncated = 0;
@@ -97,31 +113,33 @@ export class FileBuilder {
       case 'symlink': {
         const p = this.path(f.absPath2, f.path2);
         this.create(p);
-        this.links.set(`${p}\0symlink`, { path: p, target: f.path1, kind: 'symlink' });
+        this.symlinks.set(p, { path: p, target: f.path1, kind: 'symlink' });
         break;
       }
       case 'link': {
         const p = this.path(f.absPath2, f.path2);
         this.create(p);
-        this.links.set(`${p}\0hard`, { path: p, target: this.path(f.absPath1, f.path1), kind: 'hard' });
+        this.hardLinks.set(p, { path: p, target: this.path(f.absPath1, f.path1), kind: 'hard' });
         break;
       }
       case 'rename': {
         const from = this.path(f.absPath1, f.path1);
         const to = this.path(f.absPath2, f.path2);
         const exchange = (f.flags & RENAME_EXCHANGE) !== 0;
-        this.renamed.push(exchange ? { from, to, exchange } : { from, to });
+        this.noteRename(from, to, exchange);
         moveStates(this.states, this.stFn, this.hasBelow, from, to, exchange);
         break;
       }
       case 'chmod': {
         const p = this.path(f.absPath1, f.path1 || f.resolved);
-        this.attributes.set(`${p}\0chmod`, { path: p, op: 'chmod', mode: (f.mode & 0o7777).toString(8).padStart(4, '0') });
+        const mode = modeText(f.mode);
+        // the same change again (a loop's): nothing new to keep
+        if (this.chmods.get(p)?.mode !== mode) this.chmods.set(p, { path: p, op: 'chmod', mode });
         break;
       }
       case 'chown': {
         const p = this.path(f.absPath1, f.path1 || f.resolved);
-        this.attributes.set(`${p}\0chown`, {
+        this.chowns.set(p, {
           path: p,
           op: 'chown',
           uid: f.uid === NO_ID ? null : f.uid,
@@ -132,6 +150,19 @@ export class FileBuilder {
       default:
         this.unknownOps++;
     }
+  }
+
+  private noteRename(from: string, to: string, exchange: boolean): void {
+    let byTo = this.renamesSeen.get(from);
+    if (byTo === undefined) {
+      byTo = new Map();
+      this.renamesSeen.set(from, byTo);
+    }
+    const seen = byTo.get(to) ?? 0;
+    const kind = exchange ? RENAMED_EXCHANGE : RENAMED_PLAIN;
+    if ((seen & kind) !== 0) return;
+    byTo.set(to, seen | kind);
+    this.renamed.push(exchange ? { from, to, exchange } : { from, to });
   }
 
   finish(traceReads: boolean, warn: (w: string) => void): TraceFiles {
@@ -150,18 +181,17 @@ export class FileBuilder {
       } else if (st.modified) modified.push(p);
       if (st.deleted) deleted.push(p);
     }
-    const renameKey = (r: TraceRename): string => `${r.from}\0${r.to}\0${r.exchange ? 1 : 0}`;
     const files: TraceFiles = {
       // map keys are unique already: sorting is enough
       created: created.sort(),
       modified: modified.sort(),
       deleted: deleted.sort(),
-      renamed: [...new Map(this.renamed.map((r) => [renameKey(r), r])).values()].sort(
-        (a, b) => byString(a.from, b.from) || byString(a.to, b.to),
-      ),
+      // distinct already, in the order first seen (which the sort keeps for a path renamed
+      // both ways, plain and exchanged)
+      renamed: [...this.renamed].sort((a, b) => byString(a.from, b.from) || byString(a.to, b.to)),
       transient: transient.sort(),
-      attributes: [...this.attributes.values()].sort((a, b) => byString(a.path, b.path) || byString(a.op, b.op)),
-      links: [...this.links.values()].sort((a, b) => byString(a.path, b.path) || byString(a.kind, b.kind)),
+      attributes: [...this.chmods.values(), ...this.chowns.values()].sort((a, b) => byString(a.path, b.path) || byString(a.op, b.op)),
+      links: [...this.symlinks.values(), ...this.hardLinks.values()].sort((a, b) => byString(a.path, b.path) || byString(a.kind, b.kind)),
     };
     if (traceReads) files.read = sortedUnique(this.read);
     return files;
@@ -184,6 +214,19 @@ function moveStates(
   exchange: boolean,
 ): void {
   if (from === to) return;
+  if (!exchange && !hasBelow(from)) {
+    // a name with nothing tracked below it (a file, an empty directory): what the general
+    // case below does for it, without copying its state
+    const own = states.get(from);
+    const created = own?.created === true;
+    const modified = own?.modified === true;
+    st(from).exists = false;
+    const t = st(to);
+    if (created) t.created = true;
+    if (modified) t.modified = true;
+    t.exists = true;
+    return;
+  }
   const snapshot = (root: string): Array<[string, PathState]> => {
     const out: Array<[string, PathState]> = [];
     const own = states.get(root);

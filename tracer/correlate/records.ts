@@ -24,6 +24,9 @@ export class RecordStore {
   /** The others: [u32 index][u32 length][record] each, in chunks; `file` once they outgrew
    * inMemoryMax (the chunks then only hold what is not written yet). */
   private chunks: Buffer[] = [];
+  /** Chunk buffers whose records went to the file, to be filled again: a new buffer's pages
+   * are faulted in as the records are copied into it, which cost more than the copy. */
+  private spare: Buffer[] = [];
   private tail: Buffer | undefined;
   private tailLen = 0;
   private inMemory = 0;
@@ -64,7 +67,9 @@ export class RecordStore {
     if (this.tail !== undefined) this.chunks.push(this.tail.subarray(0, this.tailLen));
     if (this.inMemory > this.inMemoryMax) this.spill();
     const size = this.chunks.length === 0 && this.file === undefined ? Math.min(64 << 10, this.inMemoryMax) : CHUNK;
-    this.tail = Buffer.allocUnsafe(Math.max(need, Math.min(size, this.inMemoryMax)));
+    const want = Math.max(need, Math.min(size, this.inMemoryMax));
+    const reused = this.spare.pop();
+    this.tail = reused !== undefined && reused.length >= want ? reused : Buffer.allocUnsafe(want);
     this.tailLen = 0;
   }
 
@@ -84,6 +89,8 @@ export class RecordStore {
     for (const c of this.chunks) {
       for (let off = 0; off < c.length; ) off += writeSync(this.file.fd, c, off, c.length - off, this.file.bytes + off);
       this.file.bytes += c.length;
+      // the whole buffer the chunk was cut from (a chunk is a tail's filled part)
+      if (c.byteOffset === 0 && c.buffer.byteLength === CHUNK) this.spare.push(Buffer.from(c.buffer, 0, CHUNK));
     }
     this.chunks = [];
     this.inMemory = 0;
@@ -145,6 +152,7 @@ export class RecordStore {
     if (this.file !== undefined) closeSync(this.file.fd);
     this.file = undefined;
     this.chunks = [];
+    this.spare = [];
     this.tail = undefined;
     this.closed = true;
   }

@@ -5,12 +5,19 @@ import { FileEvent, FileOp, FileResult } from '../abi.js';
 import type { EventHeader, FileChange, FileOpName, TraceEvent } from './events.js';
 import { str, syscallName } from './fields.js';
 
+/** A part of an absolute path that normalising changes: an empty one (`//`, or a trailing
+ * `/`), `.` or `..`. */
+const NOT_NORMAL = /\/(?:\.{1,2})?(?:\/|$)/;
+
 /** Lexically absolute path of `p` relative to `dir` (both below the task's root). */
 export function absolutePath(p: string, dir: string): string | undefined {
-  if (p.startsWith('/')) return posix.normalize(p);
+  // most paths are normal already: one scan, and no new string (posix.normalize makes one)
+  if (p.startsWith('/')) return NOT_NORMAL.test(p) && p !== '/' ? posix.normalize(p) : p;
   if (!dir) return undefined;
-  const joined = posix.normalize(`${dir}/${p}`);
-  return joined.length > 1 && joined.endsWith('/') ? joined.slice(0, -1) : joined;
+  const joined = `${dir}/${p}`;
+  if (dir.startsWith('/') && !NOT_NORMAL.test(joined)) return joined;
+  const normal = posix.normalize(joined);
+  return normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal;
 }
 
 const FILE_OPS: Record<number, FileOpName> = {
