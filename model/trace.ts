@@ -385,14 +385,29 @@ export interface Trace {
 export interface TraceEnforcement {
   /** The policy file as given. */
   policy: string;
-  /** sha256 of the rules' canonical form; also names the build's cgroup parent. */
+  /** sha256 of the rules' canonical form (with their step selectors). */
   rulesDigest: string;
-  /** The cgroup every RUN was created under, where the programs were attached. */
-  cgroupParent: string;
+  /** The cgroup parents of the build, where the programs were attached: one per distinct
+   * set of egress rules in force on a RUN, named after that set's digest. */
+  cgroupParents: string[];
   /** The rules in their canonical form, in the file's order. */
   rules: unknown[];
   /** The names of the egress rules, in order: what a network entry's deniedRule indexes. */
   egressRules: string[];
+  /** Each RUN of the Dockerfile and the rules in force on it. */
+  steps: TraceEnforcedStep[];
+}
+
+/** A RUN and the enforce rules that selected it (build --enforce). */
+export interface TraceEnforcedStep {
+  /** The RUN's first Dockerfile line. */
+  line: number;
+  /** Its stage: the `AS` name, or the 0-based index of an unnamed one. */
+  stage: string | number;
+  /** The names of the rules in force on it, in the policy's order (none: unenforced). */
+  rules: string[];
+  /** The cgroup parent it ran under; absent when no egress rule is in force on it. */
+  cgroupParent?: string;
 }
 
 /**
