@@ -405,9 +405,10 @@ function enforcement(v: unknown, path: string): TraceEnforcement {
   const names = o.egressRules;
   if (!Array.isArray(rules)) throw new TraceShapeError(child(path, 'rules'), 'must be an array');
   if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new TraceShapeError(child(path, 'egressRules'), 'must be an array of strings');
-  const parents = o.cgroupParents;
+  // Traces from before rules for selected steps had one `cgroupParent` and no `steps`.
+  const parents = o.cgroupParents ?? (typeof o.cgroupParent === 'string' ? [o.cgroupParent] : undefined);
   if (!Array.isArray(parents) || !parents.every((n) => typeof n === 'string')) throw new TraceShapeError(child(path, 'cgroupParents'), 'must be an array of strings');
-  const steps = o.steps;
+  const steps = o.steps ?? [];
   if (!Array.isArray(steps)) throw new TraceShapeError(child(path, 'steps'), 'must be an array');
   return {
     policy: str(o, 'policy', path),

@@ -388,13 +388,14 @@ export interface TraceEnforcement {
   /** sha256 of the rules' canonical form (with their step selectors). */
   rulesDigest: string;
   /** The cgroup parents of the build, where the programs were attached: one per distinct
-   * set of egress rules in force on a RUN, named after that set's digest. */
+   * set of egress rules in force on a RUN, named after that set's digest. (It replaced the
+   * single `cgroupParent` of earlier traces, which the reader still takes.) */
   cgroupParents: string[];
   /** The rules in their canonical form, in the file's order. */
   rules: unknown[];
   /** The names of the egress rules, in order: what a network entry's deniedRule indexes. */
   egressRules: string[];
-  /** Each RUN of the Dockerfile and the rules in force on it. */
+  /** Each RUN of the Dockerfile and the rules in force on it (empty in earlier traces). */
   steps: TraceEnforcedStep[];
 }
 
