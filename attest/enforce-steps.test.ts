@@ -55,6 +55,17 @@ describe('which rules are in force on which RUN', () => {
     expect(refused(`  - name: r\n    egress: { allow: [] }\n    steps: { stage: 1, line: 2 }\n`)).toMatch(/steps\.line 2: that RUN is not in stage 1/);
   });
 
+  it("each FROM gets the rules of its stage's ONBUILD RUN triggers: build-wide and stage rules, never line rules", () => {
+    const steps: DockerfileStep[] = [{ stageIndex: 0, stageName: 'deps', keyword: 'FROM', line: 1 }, ...STEPS, { stageIndex: 1, keyword: 'FROM', line: 5 }];
+    const e = policy(`${WIDE}  - name: deps\n    egress: { allow: [] }\n    steps: { stage: deps }\n  - name: one\n    egress: { allow: [] }\n    steps: { line: 2 }\n`);
+    const from = selectSteps(e, steps).filter((s) => s.onbuild === true);
+    expect(from.map((s) => [s.step.line, s.rules.map((r) => r.name)])).toEqual([
+      [1, ['wide', 'deps']],
+      [5, ['wide']],
+    ]);
+    expect(() => selectSteps(policy('  - name: r\n    egress: { allow: [] }\n    steps: { line: 1 }\n'), steps)).toThrow(/steps\.line 1: that is a FROM, which runs no process/);
+  });
+
   it('a stage without RUN matches no step', () => {
     const steps: DockerfileStep[] = [...STEPS, { stageIndex: 2, stageName: 'out', keyword: 'COPY', line: 8 }];
     expect(() => selectSteps(policy('  - name: r\n    egress: { allow: [] }\n    steps: { stage: out }\n'), steps)).toThrow(/enforce rule 'r': steps selects no RUN of the Dockerfile/);

@@ -18,10 +18,13 @@ export interface DockerfileStep {
   readonly line: number;
 }
 
-/** A RUN step and the rules in force on it (in the policy's order; may be none). */
+/** A RUN step and the rules in force on it (in the policy's order; may be none). With
+ * `onbuild`, the step is a FROM: the rules in force on the RUN triggers of its base image's
+ * ONBUILD, which run in its stage and are reported at its line. */
 export interface SelectedStep {
   readonly step: DockerfileStep;
   readonly rules: readonly EnforceRule[];
+  readonly onbuild?: true;
 }
 
 function stageMatches(s: StepSelector, step: DockerfileStep): boolean {
@@ -38,7 +41,8 @@ export function selects(rule: EnforceRule, step: DockerfileStep): boolean {
 }
 
 /**
- * Each RUN of `steps` with the rules that select it. Throws PolicyError `invalid-policy`
+ * Each RUN of `steps` with the rules that select it, and each FROM with the rules its
+ * stage's ONBUILD RUN triggers would be under (`onbuild`). Throws PolicyError `invalid-policy`
  * (`FILE:LINE` of the rule's `steps:`) for a selector that matches no RUN, or a listed line
  * that is no RUN of the stages it also names.
  */
@@ -60,5 +64,11 @@ export function selectSteps(e: Enforcement, steps: readonly DockerfileStep[]): S
     }
     if (!steps.some((st) => selects(rule, st))) fail('steps selects no RUN of the Dockerfile');
   }
-  return steps.filter((st) => st.keyword === 'RUN').map((step) => ({ step, rules: e.rules.filter((r) => selects(r, step)) }));
+  return steps.flatMap((step): SelectedStep[] => {
+    if (step.keyword === 'RUN') return [{ step, rules: e.rules.filter((r) => selects(r, step)) }];
+    // An ONBUILD RUN trigger is a RUN of this stage at the FROM's line (never a RUN's line:
+    // a selector with lines cannot name it, since a FROM line is refused above).
+    if (step.keyword === 'FROM') return [{ step, rules: e.rules.filter((r) => selects(r, { ...step, keyword: 'RUN' })), onbuild: true }];
+    return [];
+  });
 }

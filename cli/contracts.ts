@@ -51,6 +51,8 @@ export interface DockerfileAstView {
   stages: {
     /** Lower-cased `AS` name, if any (stages are in the order of their FROMs). */
     name?: string;
+    /** The FROM (optional: views made by hand may lack it). */
+    from?: { range: { startLine: number } };
     instructions: {
       keyword: string;
       flags: { name: string; value: string | true }[];

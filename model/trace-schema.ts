@@ -428,5 +428,6 @@ function enforcedStep(v: unknown, path: string): TraceEnforcedStep {
   if (!Array.isArray(rules) || !rules.every((n) => typeof n === 'string')) throw new TraceShapeError(child(path, 'rules'), 'must be an array of strings');
   const cgroupParent = o.cgroupParent;
   if (cgroupParent !== undefined && typeof cgroupParent !== 'string') throw new TraceShapeError(child(path, 'cgroupParent'), 'must be a string');
-  return { line: num(o, 'line', path), stage, rules, ...(cgroupParent === undefined ? {} : { cgroupParent }) };
+  if (o.onbuild !== undefined && o.onbuild !== true) throw new TraceShapeError(child(path, 'onbuild'), 'must be true when present');
+  return { line: num(o, 'line', path), stage, rules, ...(cgroupParent === undefined ? {} : { cgroupParent }), ...(o.onbuild === true ? { onbuild: true as const } : {}) };
 }

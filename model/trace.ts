@@ -395,11 +395,12 @@ export interface TraceEnforcement {
   rules: unknown[];
   /** The names of the egress rules, in order: what a network entry's deniedRule indexes. */
   egressRules: string[];
-  /** Each RUN of the Dockerfile and the rules in force on it (empty in earlier traces). */
+  /** Each RUN of the Dockerfile (and each FROM, for ONBUILD RUNs) and the rules in force
+   * on it (empty in earlier traces). */
   steps: TraceEnforcedStep[];
 }
 
-/** A RUN and the enforce rules that selected it (build --enforce). */
+/** A RUN (or a FROM's ONBUILD RUNs) and the enforce rules that selected it (build --enforce). */
 export interface TraceEnforcedStep {
   /** The RUN's first Dockerfile line. */
   line: number;
@@ -409,6 +410,9 @@ export interface TraceEnforcedStep {
   rules: string[];
   /** The cgroup parent it ran under; absent when no egress rule is in force on it. */
   cgroupParent?: string;
+  /** A FROM: the rules in force on the RUN triggers of its base image's ONBUILD (they run
+   * in its stage and are reported at its line), should it have any. */
+  onbuild?: true;
 }
 
 /**

@@ -76,6 +76,14 @@ describe('the loader options of --enforce', () => {
     expect(b.trace.cgroupParents).toEqual([`/${wideOnly}`, `/${both}`]);
   });
 
+  it("a FROM gets the parent of its stage's ONBUILD RUNs, as the converter reports them at its line", () => {
+    const e = rules('enforce:\n  - name: wide\n    egress: { allow: [] }\n');
+    const steps: DockerfileStep[] = [{ stageIndex: 0, stageName: 'deps', keyword: 'FROM', line: 1 }, ...RUNS];
+    const b = buildEnforcement(e, describeRules(e.rules), selectSteps(e, steps), ruleSetDigest);
+    expect(b.cgroupParents[1]).toBe(b.cgroupParents[2]);
+    expect(b.trace.steps[0]).toEqual({ line: 1, stage: 'deps', rules: ['wide'], cgroupParent: b.cgroupParents[1], onbuild: true });
+  });
+
   it("changing one step's rule leaves the other steps' parents (and cache keys) alone", () => {
     const policy = (port: number): Enforcement =>
       rules(`enforce:\n  - name: wide\n    egress: { allow: [] }\n  - name: one\n    egress: { allow: ["127.0.0.1:${port}/tcp"] }\n    steps: { line: 3 }\n`);

@@ -60,9 +60,9 @@ export function buildEnforcement(
   const egress = egressRules(e);
   const parents = new Map<string, number>(); // cgroup name -> mask
   const cgroupParents: Record<number, string> = {};
-  const steps: TraceEnforcement['steps'] = selected.map(({ step, rules }) => {
+  const steps: TraceEnforcement['steps'] = selected.map(({ step, rules, onbuild }) => {
     const inForce = rules.filter((r): r is EgressRule => r.kind === 'egress');
-    const base = { line: step.line, stage: step.stageName ?? step.stageIndex, rules: rules.map((r) => r.name) };
+    const base = { line: step.line, stage: step.stageName ?? step.stageIndex, rules: rules.map((r) => r.name), ...(onbuild ? { onbuild } : {}) };
     if (inForce.length === 0) return base;
     const name = enforceCgroupName(digestOf(inForce));
     parents.set(name, inForce.reduce((mask, r) => mask | (1 << egress.indexOf(r)), 0));

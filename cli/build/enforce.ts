@@ -47,9 +47,11 @@ export function enforcePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
       if (egressRules(enforcement).length === 0) throw new PolicyError('invalid-policy', `${file}: no egress rule to enforce`, { file });
       const ast = run.ast;
       if (ast === undefined) throw new Error('internal: the enforce phase runs after the parse phase');
-      const steps = ast.stages.flatMap((stage, stageIndex) =>
-        stage.instructions.map((i) => ({ stageIndex, ...(stage.name === undefined ? {} : { stageName: stage.name }), keyword: i.keyword.toUpperCase(), line: i.range.startLine })),
-      );
+      const steps = ast.stages.flatMap((stage, stageIndex) => {
+        const of = { stageIndex, ...(stage.name === undefined ? {} : { stageName: stage.name }) };
+        const from = stage.from === undefined ? [] : [{ ...of, keyword: 'FROM', line: stage.from.range.startLine }];
+        return [...from, ...stage.instructions.map((i) => ({ ...of, keyword: i.keyword.toUpperCase(), line: i.range.startLine }))];
+      });
       const built = buildEnforcement(enforcement, describeRules(enforcement.rules), selectSteps(enforcement, steps), ruleSetDigest);
       if (built.loader.parents.length > ENFORCE_PARENTS_MAX) {
         throw new PolicyError(
