@@ -46,7 +46,7 @@ interface TraceFile {
     cgroupParents: string[];
     egressRules: string[];
     rules: unknown[];
-    steps: { line: number; stage: string | number; rules: string[]; cgroupParent?: string }[];
+    steps: { line: number; stage: string | number; rules: string[]; cgroupParent?: string; onbuild?: true }[];
   };
 }
 
@@ -247,13 +247,13 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
 
   describe('rules for selected steps', () => {
     // line 3: RUN in stage 0 ("fetch"), line 5: RUN in stage 1 ("app")
-    function stagedContext(name: string, fetch: string, app: string): string {
+    function stagedContext(name: string, fetch: string, app: string, base = 'busybox:local'): string {
       const dir = path.join(work, name);
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, 'netprobe'), readFileSync(path.join(work, 'netprobe')), { mode: 0o755 });
       writeFileSync(
         path.join(dir, 'Dockerfile'),
-        ['FROM busybox:local AS fetch', 'COPY netprobe /usr/local/bin/netprobe', `RUN ${fetch}`, 'FROM fetch AS app', `RUN ${app}`, ''].join('\n'),
+        [`FROM ${base} AS fetch`, 'COPY netprobe /usr/local/bin/netprobe', `RUN ${fetch}`, 'FROM fetch AS app', `RUN ${app}`, ''].join('\n'),
       );
       return dir;
     }
@@ -274,11 +274,16 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
       expect(r.stdout + r.stderr, 'the unselected RUN of line 3 ran first and connected').toContain(`netprobe tcp 127.0.0.1 ${mirror.port}: ok`);
       expect(mirror.connections() - before).toBe(1);
       const trace = traceOf(path.join(refused, 'trace.json'));
-      expect(trace.enforcement?.steps).toEqual([
-        { line: 3, stage: 'fetch', rules: ['only-mirror'], cgroupParent: expect.stringMatching(/^\/tracebuild-enforce-/) as unknown },
-        { line: 5, stage: 'app', rules: ['only-mirror', 'none-at-5'], cgroupParent: expect.stringMatching(/^\/tracebuild-enforce-/) as unknown },
-      ]);
+      const [wide, both] = trace.enforcement?.cgroupParents ?? [];
       expect(trace.enforcement?.cgroupParents).toHaveLength(2);
+      expect(wide).not.toBe(both);
+      // each FROM too: the rules of its base image's ONBUILD RUNs, were there any
+      expect(trace.enforcement?.steps).toEqual([
+        { line: 1, stage: 'fetch', rules: ['only-mirror'], cgroupParent: wide, onbuild: true },
+        { line: 3, stage: 'fetch', rules: ['only-mirror'], cgroupParent: wide },
+        { line: 4, stage: 'app', rules: ['only-mirror'], cgroupParent: wide, onbuild: true },
+        { line: 5, stage: 'app', rules: ['only-mirror', 'none-at-5'], cgroupParent: both },
+      ]);
       expect(trace.buildSteps.find((s) => s.line === 5)?.network).toContainEqual(expect.objectContaining({ port: mirror.port, verdict: 'denied', deniedRule: 1 }));
       // another build: the same RUN at line 5 is not selected when the rule selects line 3 (which then fails)
       const other = stagedContext('line-other', 'true', `${probe} # app`);
@@ -300,9 +305,33 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
       expect(r.stderr, shown).toContain(`error: Dockerfile:5: enforce rule 'app-offline' of ${policy('stage-app')} denied a udp connection or send to 127.0.0.1:${mirror.port}`);
       const trace = traceOf(path.join(dir, 'trace.json'));
       expect(trace.enforcement?.steps).toEqual([
+        { line: 1, stage: 'fetch', rules: [], onbuild: true },
         { line: 3, stage: 'fetch', rules: [] },
+        { line: 4, stage: 'app', rules: ['app-offline'], cgroupParent: trace.enforcement?.cgroupParents[0], onbuild: true },
         { line: 5, stage: 'app', rules: ['app-offline'], cgroupParent: trace.enforcement?.cgroupParents[0] },
       ]);
+    });
+
+    test("a base image's ONBUILD RUN is under the rules of the stage that builds on it (reported at the FROM line)", async () => {
+      const base = path.join(work, 'onbuild-base');
+      mkdirSync(base, { recursive: true });
+      writeFileSync(path.join(base, 'netprobe'), readFileSync(path.join(work, 'netprobe')), { mode: 0o755 });
+      writeFileSync(path.join(base, 'Dockerfile'), `FROM busybox:local\nCOPY netprobe /usr/local/bin/netprobe\nONBUILD RUN netprobe tcp 127.0.0.1 ${mirror.port}\n`);
+      const tag = uniqueTag('enforce-onbuild', 'tracebuild');
+      try {
+        const built = await dockerBuild(base, { tag });
+        expect(built.exitCode, `${built.command}\n${lastLines(built.stdout + built.stderr, 30)}`).toBe(0);
+        writeFileSync(policy('onbuild'), `enforce:\n  - name: app-offline\n    egress: { allow: [] }\n    steps: { stage: app }\n`);
+        const dir = path.join(work, 'onbuild-app');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${tag} AS app\nRUN true\n`);
+        const r = await buildNet(dir, ['--enforce', policy('onbuild')]);
+        const shown = `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`;
+        expect(r.exitCode, shown).not.toBe(0);
+        expect(r.stderr, shown).toContain(`error: Dockerfile:1: enforce rule 'app-offline' of ${policy('onbuild')} denied a tcp connection or send to 127.0.0.1:${mirror.port}`);
+      } finally {
+        await removeImage(tag);
+      }
     });
 
     test('a selector that matches no step is refused before anything is built', async () => {
@@ -315,26 +344,40 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
     });
 
     test("cache: changing only one step's rule keeps the other step CACHED", async () => {
-      const dir = stagedContext('cache', `echo fetch-step-${runId}`, `echo app-step-${runId}`);
-      const cached = (args: string[]): ReturnType<typeof tracebuild> =>
-        tracebuild(['build', '--network', 'host', '--progress', 'plain', '--trace-out', path.join(dir, 'trace.json'), ...args, dir]);
-      const at = (port: number): string =>
-        `enforce:\n  - name: wide\n    egress: { allow: [] }\n  - name: app-mirror\n    egress: { allow: ["127.0.0.1:${port}/tcp"] }\n    steps: { line: 5 }\n`;
-      writeFileSync(policy('cache-a'), at(mirror.port));
-      writeFileSync(policy('cache-b'), at(implant.port));
-      const first = await cached(['--enforce', policy('cache-a')]);
-      expect(first.exitCode, `${first.command}\n${lastLines(first.stdout + first.stderr, 40)}`).toBe(0);
-      const second = await cached(['--enforce', policy('cache-b')]);
-      const out = second.stdout + second.stderr;
-      expect(second.exitCode, `${second.command}\n${lastLines(out, 40)}`).toBe(0);
-      // the progress vertex of each RUN ("#N [stage i/n] RUN echo ..."), then whether "#N CACHED" follows
-      const vertex = (text: string): string => {
-        const line = out.split('\n').find((l) => /^#\d+ \[/.test(l) && l.endsWith(`RUN ${text}`));
-        return line?.split(' ')[0] ?? `no vertex for ${text}`;
-      };
-      const isCached = (text: string): boolean => out.split('\n').includes(`${vertex(text)} CACHED`);
-      expect(isCached(`echo fetch-step-${runId}`), lastLines(out, 40)).toBe(true);
-      expect(isCached(`echo app-step-${runId}`), lastLines(out, 40)).toBe(false);
+      // FROM a base tag of its own, as in cache.test.ts: BuildKit merges a vertex into the same
+      // vertex of a concurrent build, and after one of a --no-cache build (of busybox:local,
+      // say) the steps built on it find no cache at all
+      const base = `tracebuild-test/enforce-cache-base:${runId}`;
+      const tagged = await run(dockerCli, ['tag', 'busybox:local', base]);
+      expect(tagged.exitCode, tagged.stderr).toBe(0);
+      try {
+        const dir = stagedContext('cache', `echo fetch-step-${runId}`, `echo app-step-${runId}`, base);
+        // the trace goes outside the context, which stays the same between the two builds
+        const cached = (args: string[]): ReturnType<typeof tracebuild> =>
+          tracebuild(['build', '--network', 'host', '--progress', 'plain', '--trace-out', path.join(work, 'cache-trace.json'), ...args, dir]);
+        const at = (port: number): string =>
+          `enforce:\n  - name: wide\n    egress: { allow: [] }\n  - name: app-mirror\n    egress: { allow: ["127.0.0.1:${port}/tcp"] }\n    steps: { line: 5 }\n`;
+        writeFileSync(policy('cache-a'), at(mirror.port));
+        writeFileSync(policy('cache-b'), at(implant.port));
+        const first = await cached(['--enforce', policy('cache-a')]);
+        expect(first.exitCode, `${first.command}\n${lastLines(first.stdout + first.stderr, 40)}`).toBe(0);
+        const second = await cached(['--enforce', policy('cache-b')]);
+        const out = second.stdout + second.stderr;
+        expect(second.exitCode, `${second.command}\n${lastLines(out, 40)}`).toBe(0);
+        // the progress vertex of each step ("#N [stage i/n] RUN echo ..."), then whether "#N CACHED" follows
+        const isCached = (instruction: string): boolean => {
+          const lines = out.split('\n');
+          const vertex = lines.find((l) => /^#\d+ \[/.test(l) && l.endsWith(instruction))?.split(' ')[0];
+          expect(vertex, `a progress vertex for ${instruction}`).toBeDefined();
+          return lines.includes(`${vertex} CACHED`);
+        };
+        // the COPY has no cgroup parent: it is cached whatever the rules
+        expect(isCached('COPY netprobe /usr/local/bin/netprobe'), lastLines(out, 40)).toBe(true);
+        expect(isCached(`RUN echo fetch-step-${runId}`), lastLines(out, 40)).toBe(true);
+        expect(isCached(`RUN echo app-step-${runId}`), lastLines(out, 40)).toBe(false);
+      } finally {
+        await removeImage(base);
+      }
     });
   });
 
