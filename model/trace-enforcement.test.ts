@@ -15,6 +15,7 @@ describe('trace.enforcement', () => {
     const steps = [
       { line: 3, stage: 'fetch', rules: ['a'], cgroupParent: '/tracebuild-enforce-00000000000000aa' },
       { line: 5, stage: 1, rules: [] },
+      { line: 4, stage: 1, rules: [], onbuild: true },
     ];
     const t = normalizeTrace({ ...clean(), enforcement: { ...BASE, cgroupParents: ['/tracebuild-enforce-00000000000000aa'], steps } });
     expect(t.enforcement).toEqual({ ...BASE, cgroupParents: ['/tracebuild-enforce-00000000000000aa'], steps });
@@ -28,5 +29,6 @@ describe('trace.enforcement', () => {
   it('refuses a step without its rules or with a stage of another type', () => {
     expect(() => normalizeTrace({ ...clean(), enforcement: { ...BASE, cgroupParents: [], steps: [{ line: 3, stage: 'x' }] } })).toThrow(/enforcement\.steps\[0\]\.rules/);
     expect(() => normalizeTrace({ ...clean(), enforcement: { ...BASE, cgroupParents: [], steps: [{ line: 3, stage: true, rules: [] }] } })).toThrow(/stage/);
+    expect(() => normalizeTrace({ ...clean(), enforcement: { ...BASE, cgroupParents: [], steps: [{ line: 3, stage: 0, rules: [], onbuild: 1 }] } })).toThrow(/onbuild/);
   });
 });
