@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPolicyError, parseEgressEntry, parseEnforcement, parsePolicy, type EgressAllow } from './index.js';
+import { describeRules, isPolicyError, parseEgressEntry, parseEnforcement, parsePolicy, ruleSetDigest, type EgressAllow } from './index.js';
 
 const CC = 'a'.repeat(64);
 
@@ -105,8 +105,30 @@ describe('enforce: what is refused, with FILE:LINE and the rule', () => {
     expect(refused('enforce:\n  - name: a\n    egress: { allow: ["example.com"] }\n')).toMatch(/^p\.yaml:3: enforce rule 'a': "example\.com": not an IP address/);
   });
 
-  it('per-step selectors are refused rather than applied to the whole build', () => {
-    expect(refused('enforce:\n  - name: a\n    steps: { stage: build }\n    egress: { allow: [] }\n')).toMatch(/^p\.yaml:3: enforce rule 'a': "steps": rules for selected steps are not supported yet/);
+  it('step selectors: read exactly, anything else refused with the line of the value', () => {
+    const rule = (steps: string): unknown => parseEnforcement(`enforce:\n  - name: a\n    egress: { allow: [] }\n    steps: ${steps}\n`, 'p.yaml')?.rules[0];
+    expect(rule('{ stage: Deps, instruction: run, line: [14, 12] }')).toMatchObject({ steps: { stage: 'deps', instruction: 'RUN', lines: [12, 14], line: 4 } });
+    expect(rule('{ stage: 1 }')).toMatchObject({ steps: { stage: 1, line: 4 } });
+    expect(rule('{ line: 7 }')).toMatchObject({ steps: { lines: [7], line: 4 } });
+    const bad = (steps: string): string => refused(`enforce:\n  - name: a\n    egress: { allow: [] }\n    steps: ${steps}\n`);
+    expect(bad('{}')).toBe('p.yaml:4: enforce rule \'a\': "steps" must be a mapping { stage, instruction, line } with at least one of them');
+    expect(bad('{ stages: deps }')).toBe('p.yaml:4: enforce rule \'a\': unknown key "stages" in steps (expected stage, instruction, line)');
+    expect(bad('{ instruction: COPY }')).toBe("p.yaml:4: enforce rule 'a': \"steps.instruction\": COPY runs no process in a step's container; only RUN steps can be enforced");
+    expect(bad('{ instruction: RUNN }')).toBe('p.yaml:4: enforce rule \'a\': "steps.instruction": "RUNN" is not a Dockerfile instruction; only RUN steps can be enforced');
+    expect(bad('{ line: 0 }')).toMatch(/^p\.yaml:4: enforce rule 'a': "steps.line" must be a Dockerfile line/);
+    expect(bad('{ line: [] }')).toMatch(/"steps.line" must be a Dockerfile line/);
+    expect(bad('{ line: [3, 3] }')).toMatch(/"steps.line" names a line twice/);
+    expect(bad('{ line: "12" }')).toMatch(/"steps.line" must be a Dockerfile line/);
+    expect(bad('{ stage: -1 }')).toMatch(/"steps.stage" must be a stage name or its 0-based index/);
+    expect(refused('enforce:\n  - name: a\n    egress: { allow: [] }\n    line: 3\n')).toBe('p.yaml:4: enforce rule \'a\': "line" belongs under "steps" (steps: { stage, instruction, line })');
+  });
+
+  it('the digest of the policy covers the selectors; the digest of a set of rules in force does not', () => {
+    const a = parseEnforcement('enforce:\n  - name: a\n    egress: { allow: [] }\n    steps: { line: 3 }\n', 'p.yaml')!;
+    const b = parseEnforcement('enforce:\n  - name: a\n    egress: { allow: [] }\n    steps: { line: 4 }\n', 'p.yaml')!;
+    expect(a.digest).not.toBe(b.digest);
+    expect(ruleSetDigest(a.rules)).toBe(ruleSetDigest(b.rules));
+    expect(describeRules(a.rules)).toEqual([{ name: 'a', egress: { allow: [] }, steps: { line: [3] } }]);
   });
 
   it('exec pins', () => {

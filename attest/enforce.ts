@@ -23,11 +23,26 @@ export interface EgressAllow {
   readonly protocol: 'tcp' | 'udp' | 'any';
 }
 
+/** `steps:` of a rule: the steps it applies to. Every given field must match; a rule
+ * without one applies to every step. */
+export interface StepSelector {
+  /** A stage's `AS` name (any case) or its 0-based index among the FROMs. */
+  readonly stage?: string | number;
+  /** An instruction keyword; only RUN runs a process in a step's container. */
+  readonly instruction?: 'RUN';
+  /** Instructions by their first Dockerfile line. */
+  readonly lines?: readonly number[];
+  /** 1-based line of `steps:` in the policy file, for messages. */
+  readonly line: number;
+}
+
 export interface EgressRule {
   readonly kind: 'egress';
   readonly name: string;
   /** 1-based line in the policy file. */
   readonly line: number;
+  /** Absent: every step. */
+  readonly steps?: StepSelector;
   /** Empty: every connect() and sendto() with a destination is refused. */
   readonly allow: readonly EgressAllow[];
 }
@@ -45,6 +60,7 @@ export interface ExecRule {
   readonly pins: readonly ExecPin[];
   /** What happens to an executable at a path no pin names. */
   readonly unknownPaths: 'allow' | 'deny';
+  readonly steps?: StepSelector;
 }
 
 export type EnforceRule = EgressRule | ExecRule;
@@ -62,7 +78,8 @@ export const EGRESS_ALLOW_MAX = 64;
 /** The most egress rules, each one bit in the kernel's verdict (TB_EGRESS_RULES_MAX). */
 export const EGRESS_RULES_MAX = 16;
 
-const RULE_KEYS = new Set(['name', 'egress', 'exec']);
+const RULE_KEYS = new Set(['name', 'egress', 'exec', 'steps']);
+const STEPS_KEYS = new Set(['stage', 'instruction', 'line']);
 const EGRESS_KEYS = new Set(['allow']);
 const EXEC_KEYS = new Set(['path', 'sha256', 'pins', 'default']);
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -70,8 +87,8 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /**
  * Reads the `enforce:` list of a policy document. Undefined when the document has none.
  * Throws PolicyError `invalid-policy` (message `FILE:LINE: ...`) for anything it cannot
- * enforce exactly as written: unknown keys, bad addresses, per-step selectors (not
- * supported yet: a rule that silently applied to more or fewer steps would be worse).
+ * enforce exactly as written: unknown keys, bad addresses, bad step selectors. Whether a
+ * selector matches a step of the Dockerfile is enforce-steps.ts's question.
  */
 export function parseEnforcement(yamlText: string, fileName: string): Enforcement | undefined {
   const lineCounter = new LineCounter();
@@ -108,8 +125,8 @@ export function parseEnforcement(yamlText: string, fileName: string): Enforcemen
     names.add(name);
     for (const p of node.items) {
       const key = isScalar(p.key) ? p.key.value : undefined;
-      if (key === 'steps' || key === 'stage' || key === 'instruction' || key === 'line') {
-        invalid(p.key as YamlNode, `"${String(key)}": rules for selected steps are not supported yet; enforce rules apply to the whole build`, name);
+      if (key === 'stage' || key === 'instruction' || key === 'line') {
+        invalid(p.key as YamlNode, `"${String(key)}" belongs under "steps" (steps: { stage, instruction, line })`, name);
       }
       if (typeof key !== 'string' || !RULE_KEYS.has(key)) invalid(p.key as YamlNode, `unknown key ${JSON.stringify(String(key))} (expected ${[...RULE_KEYS].join(', ')})`, name);
     }
@@ -117,13 +134,47 @@ export function parseEnforcement(yamlText: string, fileName: string): Enforcemen
     const exec = node.get('exec', true) as YamlNode | undefined;
     if ((egress === undefined) === (exec === undefined)) return invalid(node, 'needs exactly one of "egress" and "exec"', name);
     const line = lineOf(node);
-    if (egress !== undefined) rules.push({ kind: 'egress', name, line, allow: parseEgress(egress, name) });
-    else if (exec !== undefined) rules.push({ kind: 'exec', name, line, ...parseExec(exec, name) });
+    const stepsNode = node.get('steps', true) as YamlNode | undefined;
+    const steps = stepsNode === undefined ? {} : { steps: parseSteps(stepsNode, name) };
+    if (egress !== undefined) rules.push({ kind: 'egress', name, line, allow: parseEgress(egress, name), ...steps });
+    else if (exec !== undefined) rules.push({ kind: 'exec', name, line, ...parseExec(exec, name), ...steps });
   });
   if (rules.filter((r) => r.kind === 'egress').length > EGRESS_RULES_MAX) invalid(list, `at most ${EGRESS_RULES_MAX} egress rules`);
   const entries = rules.reduce((n, r) => n + (r.kind === 'egress' ? r.allow.length : 0), 0);
   if (entries > EGRESS_ALLOW_MAX) invalid(list, `at most ${EGRESS_ALLOW_MAX} egress allow entries in all (${entries} given)`);
   return { file: fileName, rules, digest: rulesDigest(rules) };
+
+  function parseSteps(node: YamlNode, rule: string): StepSelector {
+    if (!isMap(node) || node.items.length === 0) return invalid(node, '"steps" must be a mapping { stage, instruction, line } with at least one of them', rule);
+    let selector: { stage?: string | number; instruction?: 'RUN'; lines?: number[]; line: number } = { line: lineOf(node) };
+    for (const p of node.items) {
+      const key = isScalar(p.key) ? p.key.value : undefined;
+      if (typeof key !== 'string' || !STEPS_KEYS.has(key)) invalid(p.key as YamlNode, `unknown key ${JSON.stringify(String(key))} in steps (expected ${[...STEPS_KEYS].join(', ')})`, rule);
+      const v = p.value as YamlNode | null;
+      const value: unknown = isScalar(v) ? v.value : isSeq(v) ? v.toJSON() : undefined;
+      if (key === 'stage') {
+        const ok = (typeof value === 'string' && value.trim() !== '') || (typeof value === 'number' && Number.isInteger(value) && value >= 0);
+        if (!ok) invalid(v ?? node, '"steps.stage" must be a stage name or its 0-based index', rule);
+        selector = { ...selector, stage: typeof value === 'string' ? value.trim().toLowerCase() : (value as number) };
+      } else if (key === 'instruction') {
+        if (typeof value !== 'string' || value.trim() === '') return invalid(v ?? node, '"steps.instruction" must be an instruction keyword', rule);
+        const keyword = value.trim().toUpperCase();
+        if (keyword !== 'RUN') {
+          const why = DOCKERFILE_KEYWORDS.has(keyword) ? `${keyword} runs no process in a step's container` : `${JSON.stringify(value)} is not a Dockerfile instruction`;
+          invalid(v ?? node, `"steps.instruction": ${why}; only RUN steps can be enforced`, rule);
+        }
+        selector = { ...selector, instruction: 'RUN' };
+      } else {
+        const lines = typeof value === 'number' ? [value] : value;
+        if (!Array.isArray(lines) || lines.length === 0 || !lines.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 1)) {
+          return invalid(v ?? node, '"steps.line" must be a Dockerfile line (1-based) or a non-empty list of them', rule);
+        }
+        if (new Set(lines).size !== lines.length) invalid(v ?? node, '"steps.line" names a line twice', rule);
+        selector = { ...selector, lines: [...(lines as number[])].sort((a, b) => a - b) };
+      }
+    }
+    return selector;
+  }
 
   function parseEgress(node: YamlNode, rule: string): EgressAllow[] {
     if (!isMap(node)) return invalid(node, '"egress" must be a mapping { allow: [...] }', rule);
@@ -172,6 +223,12 @@ export function parseEnforcement(yamlText: string, fileName: string): Enforcemen
 }
 
 const PROTOCOLS = new Set(['tcp', 'udp']);
+
+/** Every instruction keyword of a Dockerfile, to tell a keyword that runs nothing from a typo. */
+const DOCKERFILE_KEYWORDS = new Set([
+  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL',
+  'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+]);
 
 /**
  * One allow entry: `ADDRESS[/PREFIX][:PORT[-PORT]][/PROTO]`, an IPv6 address in brackets
@@ -231,13 +288,30 @@ function parseBlock(host: string): { address: Uint8Array; prefix: number } | str
   return { address, prefix: a.subnetMask };
 }
 
-/** The canonical form of the rules, for their digest and the attestation. */
-export function describeRules(rules: readonly EnforceRule[]): unknown[] {
-  return rules.map((r) =>
-    r.kind === 'egress'
-      ? { name: r.name, egress: { allow: r.allow.map(canonicalEntry) } }
-      : { name: r.name, exec: { pins: r.pins.map((p) => ({ path: p.path, sha256: [...p.sha256].sort() })), default: r.unknownPaths } },
-  );
+/** The canonical form of the rules, for their digest and the attestation: with their step
+ * selectors, unless `withSteps` is false (what a step is under, whatever selected it). */
+export function describeRules(rules: readonly EnforceRule[], withSteps = true): unknown[] {
+  return rules.map((r) => {
+    const body =
+      r.kind === 'egress'
+        ? { name: r.name, egress: { allow: r.allow.map(canonicalEntry) } }
+        : { name: r.name, exec: { pins: r.pins.map((p) => ({ path: p.path, sha256: [...p.sha256].sort() })), default: r.unknownPaths } };
+    return withSteps && r.steps !== undefined ? { ...body, steps: canonicalSteps(r.steps) } : body;
+  });
+}
+
+function canonicalSteps(s: StepSelector): object {
+  return {
+    ...(s.stage === undefined ? {} : { stage: s.stage }),
+    ...(s.instruction === undefined ? {} : { instruction: s.instruction }),
+    ...(s.lines === undefined ? {} : { line: s.lines }),
+  };
+}
+
+/** sha256 of a set of rules in force on a step (without their selectors): names the step's
+ * cgroup parent, so that a step keeps its cache unless its own rules change. */
+export function ruleSetDigest(rules: readonly EnforceRule[]): string {
+  return createHash('sha256').update(JSON.stringify(describeRules(rules, false))).digest('hex');
 }
 
 function canonicalEntry(e: EgressAllow): string {

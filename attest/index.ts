@@ -105,7 +105,8 @@ export {
   type Violation,
   type ViolationStep,
 } from './policy.js';
-export { EGRESS_ALLOW_MAX, EGRESS_RULES_MAX, describeRules, parseEgressEntry, parseEnforcement, type EgressAllow, type EgressRule, type EnforceRule, type Enforcement, type ExecPin, type ExecRule } from './enforce.js';
+export { EGRESS_ALLOW_MAX, EGRESS_RULES_MAX, describeRules, parseEgressEntry, parseEnforcement, ruleSetDigest, type EgressAllow, type EgressRule, type EnforceRule, type Enforcement, type ExecPin, type ExecRule, type StepSelector } from './enforce.js';
+export { selectSteps, selects, type DockerfileStep, type SelectedStep } from './enforce-steps.js';
 export { pathGlob, pathUnder, policyGlob, replaceBounded } from './policy-cel.js';
 export { DEFAULT_POLICY_LIMITS, MAX_REGEX_LENGTH, MAX_REPLACED_LENGTH, type PolicyLimits } from './policy-cost.js';
 export {

@@ -49,6 +49,10 @@ export interface DockerfileAstView {
   /** The parser directives: `# syntax=` is noted (tracebuild is the frontend). */
   directives?: { syntax?: string; syntaxLine?: number };
   stages: {
+    /** Lower-cased `AS` name, if any (stages are in the order of their FROMs). */
+    name?: string;
+    /** The FROM (optional: views made by hand may lack it). */
+    from?: { range: { startLine: number } };
     instructions: {
       keyword: string;
       flags: { name: string; value: string | true }[];

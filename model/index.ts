@@ -4,6 +4,7 @@
 export { mergeVertexReports, type BuildStep, type ServedFile, type Vertex } from './build.js';
 export type {
   TraceEnforcement,
+  TraceEnforcedStep,
   Trace,
   TraceAmbiguity,
   TraceAmbiguityRecord,

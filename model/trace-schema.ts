@@ -13,6 +13,7 @@ import type {
   TraceLosses,
   TraceMonitorGap,
   TraceEnforcement,
+  TraceEnforcedStep,
   TraceNetwork,
   TraceProcess,
   TraceResources,
@@ -404,5 +405,29 @@ function enforcement(v: unknown, path: string): TraceEnforcement {
   const names = o.egressRules;
   if (!Array.isArray(rules)) throw new TraceShapeError(child(path, 'rules'), 'must be an array');
   if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new TraceShapeError(child(path, 'egressRules'), 'must be an array of strings');
-  return { policy: str(o, 'policy', path), rulesDigest: str(o, 'rulesDigest', path), cgroupParent: str(o, 'cgroupParent', path), rules, egressRules: names };
+  // Traces from before rules for selected steps had one `cgroupParent` and no `steps`.
+  const parents = o.cgroupParents ?? (typeof o.cgroupParent === 'string' ? [o.cgroupParent] : undefined);
+  if (!Array.isArray(parents) || !parents.every((n) => typeof n === 'string')) throw new TraceShapeError(child(path, 'cgroupParents'), 'must be an array of strings');
+  const steps = o.steps ?? [];
+  if (!Array.isArray(steps)) throw new TraceShapeError(child(path, 'steps'), 'must be an array');
+  return {
+    policy: str(o, 'policy', path),
+    rulesDigest: str(o, 'rulesDigest', path),
+    cgroupParents: parents,
+    rules,
+    egressRules: names,
+    steps: steps.map((v, i) => enforcedStep(v, child(child(path, 'steps'), i))),
+  };
+}
+
+function enforcedStep(v: unknown, path: string): TraceEnforcedStep {
+  const o = object(v, path);
+  const stage = o.stage;
+  if (typeof stage !== 'string' && typeof stage !== 'number') throw new TraceShapeError(child(path, 'stage'), 'must be a string or a number');
+  const rules = o.rules;
+  if (!Array.isArray(rules) || !rules.every((n) => typeof n === 'string')) throw new TraceShapeError(child(path, 'rules'), 'must be an array of strings');
+  const cgroupParent = o.cgroupParent;
+  if (cgroupParent !== undefined && typeof cgroupParent !== 'string') throw new TraceShapeError(child(path, 'cgroupParent'), 'must be a string');
+  if (o.onbuild !== undefined && o.onbuild !== true) throw new TraceShapeError(child(path, 'onbuild'), 'must be true when present');
+  return { line: num(o, 'line', path), stage, rules, ...(cgroupParent === undefined ? {} : { cgroupParent }), ...(o.onbuild === true ? { onbuild: true as const } : {}) };
 }

@@ -385,14 +385,34 @@ export interface Trace {
 export interface TraceEnforcement {
   /** The policy file as given. */
   policy: string;
-  /** sha256 of the rules' canonical form; also names the build's cgroup parent. */
+  /** sha256 of the rules' canonical form (with their step selectors). */
   rulesDigest: string;
-  /** The cgroup every RUN was created under, where the programs were attached. */
-  cgroupParent: string;
+  /** The cgroup parents of the build, where the programs were attached: one per distinct
+   * set of egress rules in force on a RUN, named after that set's digest. (It replaced the
+   * single `cgroupParent` of earlier traces, which the reader still takes.) */
+  cgroupParents: string[];
   /** The rules in their canonical form, in the file's order. */
   rules: unknown[];
   /** The names of the egress rules, in order: what a network entry's deniedRule indexes. */
   egressRules: string[];
+  /** Each RUN of the Dockerfile (and each FROM, for ONBUILD RUNs) and the rules in force
+   * on it (empty in earlier traces). */
+  steps: TraceEnforcedStep[];
+}
+
+/** A RUN (or a FROM's ONBUILD RUNs) and the enforce rules that selected it (build --enforce). */
+export interface TraceEnforcedStep {
+  /** The RUN's first Dockerfile line. */
+  line: number;
+  /** Its stage: the `AS` name, or the 0-based index of an unnamed one. */
+  stage: string | number;
+  /** The names of the rules in force on it, in the policy's order (none: unenforced). */
+  rules: string[];
+  /** The cgroup parent it ran under; absent when no egress rule is in force on it. */
+  cgroupParent?: string;
+  /** A FROM: the rules in force on the RUN triggers of its base image's ONBUILD (they run
+   * in its stage and are reported at its line), should it have any. */
+  onbuild?: true;
 }
 
 /**

@@ -11,7 +11,7 @@ export const ABI_VERSION = 4;
 export const PATH_MAX = 4096;
 export const ARGV_MAX = 4096;
 export const PREFIX_MAX = 64;
-export const MAX_PREFIXES = 4;
+export const MAX_PREFIXES = 8;
 
 /** enum tb_event_type */
 export const EventType = {
@@ -99,6 +99,7 @@ export const Syscall = {
   sendmsg: 29,
   bind: 30,
   listen: 31,
+  sendmmsg: 35,
 } as const;
 
 /** TB_FILE_* (result flags of a file event) */

@@ -101,17 +101,16 @@ export interface ProbeOptions {
   stallTimeoutMs?: number;
   /** Called once when the probe stops watching before stop() was asked for (see MonitorGap). */
   onGap?: (gap: MonitorGap) => void;
-  /** build --enforce: the loader creates this cgroup parent (a name below the unified
-   * hierarchy's root), attaches the egress programs to it before it reports ready, and
-   * removes it when it exits (bpf/enforce.c). */
+  /** build --enforce: the loader creates these cgroup parents (names below the unified
+   * hierarchy's root), attaches the egress programs to them before it reports ready, and
+   * removes them when it exits (bpf/enforce.c). */
   enforce?: LoaderEnforcement;
 }
 
 /** What the loader enforces (tracer/enforce-args.ts makes it from a policy's rules). */
 export interface LoaderEnforcement {
-  cgroupName: string;
-  /** One bit per egress rule. */
-  egressRules: number;
+  /** Each cgroup parent and the egress rules in force below it (one bit per rule). */
+  parents: readonly { cgroupName: string; egressRules: number }[];
   /** `RULE,ADDR32HEX,PREFIX,PORTLOW,PORTHIGH,PROTO` each. */
   egressAllow: readonly string[];
 }
@@ -155,7 +154,7 @@ function loaderArgs(o: ProbeOptions): string[] {
   if (o.generation !== undefined) args.push('--generation', String(o.generation));
   if (o.statsIntervalMs !== undefined) args.push('--stats-interval-ms', String(o.statsIntervalMs));
   if (o.enforce !== undefined) {
-    args.push('--enforce-cgroup', o.enforce.cgroupName, '--egress-rules', String(o.enforce.egressRules));
+    for (const p of o.enforce.parents) args.push('--enforce-cgroup', `${p.cgroupName}=${p.egressRules}`);
     for (const a of o.enforce.egressAllow) args.push('--egress-allow', a);
   }
   return args;

@@ -57,7 +57,7 @@ export async function convertInGateway<Ast extends DockerfileAstView, Def, E>(
     resolveImageConfig: (ref, platform, resolveMode) => gateway.resolveImageConfig(ref, platform, resolveMode),
     ...(request.execDefaults === undefined && run.enforcement === undefined
       ? {}
-      : { execDefaults: { ...request.execDefaults, ...(run.enforcement === undefined ? {} : { cgroupParent: run.enforcement.cgroupParent }) } }),
+      : { execDefaults: { ...request.execDefaults, ...(run.enforcement === undefined ? {} : { cgroupParentByLine: run.enforcement.cgroupParents }) } }),
     // COPY --parents wildcards are expanded against the context where the daemon cannot
     // filter copies itself (see frontend/convert).
     readContextDir: contextDirReader(inputs.contextDir),

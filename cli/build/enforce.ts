@@ -1,17 +1,20 @@
-// The enforce phase of `tracebuild build --enforce POLICY` (before the trace phase): reads
-// the policy file's enforce rules (attest/enforce.ts) and sets run.enforcement, from which
-// the trace phase gives the probe's loader its rules and cgroup parent (the loader creates
-// the parent and attaches the programs before it reports ready, so before the solve), and
-// the converter puts every RUN under that parent (Meta.cgroupParent).
+// The enforce phase of `tracebuild build --enforce POLICY` (after the parse phase, before
+// the trace phase): reads the policy file's enforce rules (attest/enforce.ts), selects the
+// rules of each RUN of the parsed Dockerfile (attest/enforce-steps.ts) and sets
+// run.enforcement, from which the trace phase gives the probe's loader its rules and cgroup
+// parents, one per distinct set of rules in force (the loader creates them and attaches the
+// programs before it reports ready, so before the solve), and the converter puts each RUN
+// under the parent of its own rules (Meta.cgroupParent).
 //
 // Fails closed: whatever cannot be enforced exactly as written stops the build here, before
-// anything runs: a file without enforce rules, exec rules (not enforced yet), --no-trace
+// anything runs: a file without enforce rules, exec rules (not enforced yet), a step
+// selector that matches no RUN of the Dockerfile, --no-trace
 // (the probe is what kills a refused process), a build through a tracebuild agent.
 
 import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../../common/index.js';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { buildEnforcement, egressRules } from './enforce-args.js';
+import { ENFORCE_PARENTS_MAX, buildEnforcement, egressRules } from './enforce-args.js';
 import type { BuildPhase } from './types.js';
 import type { DockerfileAstView } from '../contracts.js';
 
@@ -24,7 +27,7 @@ export function enforcePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
       if (run.request.trace === false) {
         throw new UsageError('bad-flag', '--enforce needs the eBPF probe: it cannot be used with --no-trace');
       }
-      const { describeRules, parseEnforcement, PolicyError } = await import('../../attest/index.js');
+      const { describeRules, parseEnforcement, ruleSetDigest, selectSteps, PolicyError } = await import('../../attest/index.js');
       let text: string;
       try {
         text = readUserFile(resolve(run.io.cwd, file), { what: `policy ${file}`, maxBytes: USER_FILE_LIMITS.policy }).toString('utf8');
@@ -42,7 +45,22 @@ export function enforcePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
         });
       }
       if (egressRules(enforcement).length === 0) throw new PolicyError('invalid-policy', `${file}: no egress rule to enforce`, { file });
-      run.enforcement = buildEnforcement(enforcement, describeRules(enforcement.rules));
+      const ast = run.ast;
+      if (ast === undefined) throw new Error('internal: the enforce phase runs after the parse phase');
+      const steps = ast.stages.flatMap((stage, stageIndex) => {
+        const of = { stageIndex, ...(stage.name === undefined ? {} : { stageName: stage.name }) };
+        const from = stage.from === undefined ? [] : [{ ...of, keyword: 'FROM', line: stage.from.range.startLine }];
+        return [...from, ...stage.instructions.map((i) => ({ ...of, keyword: i.keyword.toUpperCase(), line: i.range.startLine }))];
+      });
+      const built = buildEnforcement(enforcement, describeRules(enforcement.rules), selectSteps(enforcement, steps), ruleSetDigest);
+      if (built.loader.parents.length > ENFORCE_PARENTS_MAX) {
+        throw new PolicyError(
+          'invalid-policy',
+          `${file}: the steps are under ${built.loader.parents.length} different sets of egress rules; at most ${ENFORCE_PARENTS_MAX} (one cgroup parent each) can be enforced in one build`,
+          { file },
+        );
+      }
+      run.enforcement = built;
     },
   };
 }

@@ -272,7 +272,7 @@ export function tracePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
           onGap,
           // --enforce: the loader attaches the rules to the build's cgroup parent before it
           // reports ready, and the RUN containers below it are traced like Docker's own.
-          ...(enforce === undefined ? {} : { enforce: enforce.loader, prefixes: ['/docker/buildkit/', enforce.tracePrefix] }),
+          ...(enforce === undefined || enforce.loader.parents.length === 0 ? {} : { enforce: enforce.loader, prefixes: ['/docker/buildkit/', ...enforce.tracePrefixes] }),
           ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }),
           ...(correlation
             ? { onRecord: (buf: Buffer, base: number, len: number, e: TraceEvent | undefined) => correlation.pushRecord(buf, base, len, e) }

@@ -74,6 +74,17 @@ describe('the cgroup parent of build --enforce', () => {
     expect(execOps(other).map((o) => o.digest)).not.toEqual(execOps(a).map((o) => o.digest));
   });
 
+  it('rules for selected steps: each RUN gets the parent of its own line, a RUN not listed none', async () => {
+    const c = await convert(DF, { execDefaults: { cgroupParentByLine: { 5: '/tracebuild-enforce-00000000000000aa' } } });
+    const parents = execOps(c).map((o) => [exec(o).meta.args.join(' '), exec(o).meta.cgroupParent]);
+    expect(parents).toContainEqual(['/bin/sh -c echo app', '/tracebuild-enforce-00000000000000aa']);
+    expect(parents).toContainEqual(['/bin/sh -c echo deps', undefined]);
+    // the RUN of another line keeps the op (and cache key) of an unenforced build
+    const plain = await convert(DF);
+    const deps = (x: typeof c): string | undefined => execOps(x).find((o) => exec(o).meta.args.join(' ') === '/bin/sh -c echo deps')?.digest;
+    expect(deps(c)).toBe(deps(plain));
+  });
+
   it('is refused on BuildKit v0.8 at the first RUN, naming the daemon and the cap', async () => {
     const e = await convertError(DF, { ...ON_V0_8, execDefaults: { cgroupParent: '/tracebuild-enforce-0123456789abcdef' } });
     expect(e.message).toMatch(/^Dockerfile:2: --enforce needs a cgroup parent on execs \(LLB cap exec\.meta\.cgroup\.parent\); .*BuildKit.* cannot run it/);

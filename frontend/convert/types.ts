@@ -60,6 +60,10 @@ export interface BuildExecDefaults {
   /** `build --enforce`: the cgroup every RUN's container is created under (cap
    * exec.meta.cgroup.parent), where the enforcement's programs are attached. */
   cgroupParent?: string;
+  /** `build --enforce` with rules for selected steps: the cgroup parent of each RUN, by its
+   * first Dockerfile line (the parent of that RUN's own set of rules); a RUN not listed gets
+   * `cgroupParent`, or none. */
+  cgroupParentByLine?: Readonly<Record<number, string>>;
   /** `--no-cache-filter STAGE`: the RUNs of these stages (AS names, any case) ignore the cache. */
   noCacheFilter?: string[];
 }

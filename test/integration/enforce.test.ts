@@ -11,6 +11,10 @@
 //     ::ffff:127.0.0.1 from an IPv6 socket; ::1 and a UDP sendto to that port are refused;
 //   - a build without --enforce running at the same time is not affected;
 //   - nothing is left behind (the cgroup parent, in every hierarchy);
+//   - a sendmmsg whose second message the rule refuses: killed at that call, recorded;
+//   - rules for selected steps (line, stage, instruction): only the selected RUNs are under
+//     them; a selector that matches no RUN is refused before the build; a step whose rules
+//     did not change stays CACHED when another step's rule changes;
 //   - exec rules are not enforced yet: --enforce with one is refused before anything runs.
 // On Docker 20.10 (BuildKit v0.8, no exec.meta.cgroup.parent) --enforce is refused, naming
 // the daemon.
@@ -36,7 +40,14 @@ interface TraceNet {
 }
 interface TraceFile {
   buildSteps: { line: number; instruction: string; network: TraceNet[] }[];
-  enforcement?: { policy: string; rulesDigest: string; cgroupParent: string; egressRules: string[]; rules: unknown[] };
+  enforcement?: {
+    policy: string;
+    rulesDigest: string;
+    cgroupParents: string[];
+    egressRules: string[];
+    rules: unknown[];
+    steps: { line: number; stage: string | number; rules: string[]; cgroupParent?: string; onbuild?: true }[];
+  };
 }
 
 /** A TCP server on 127.0.0.1 that counts who connected. */
@@ -144,7 +155,10 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
     const step = trace.buildSteps.find((s) => s.line === RUN_LINE);
     expect(step?.network).toContainEqual(expect.objectContaining({ address: '127.0.0.1', port: implant.port, protocol: 'tcp', verdict: 'denied', deniedRule: 0 }));
     expect(trace.enforcement).toMatchObject({ policy: policy('no-egress'), egressRules: ['no-egress'], rules: [{ name: 'no-egress', egress: { allow: [] } }] });
-    expect(trace.enforcement?.cgroupParent).toBe(`/tracebuild-enforce-${trace.enforcement?.rulesDigest.slice(0, 16)}`);
+    // one parent (the rule applies to every step), named after the rules in force
+    expect(trace.enforcement?.cgroupParents).toHaveLength(1);
+    expect(trace.enforcement?.cgroupParents[0]).toMatch(/^\/tracebuild-enforce-[0-9a-f]{16}$/);
+    expect(trace.enforcement?.steps).toContainEqual({ line: RUN_LINE, stage: expect.anything() as unknown, rules: ['no-egress'], cgroupParent: trace.enforcement?.cgroupParents[0] });
   });
 
   test('the clean compiler builds under the same rule', async () => {
@@ -214,6 +228,157 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
     expect(b.stdout + b.stderr).toContain(`netprobe tcp 127.0.0.1 ${mirror.port}: ok`);
     expect(mirror.connections() - before).toBe(1);
     expect(traceOf(path.join(free, 'trace.json')).enforcement).toBeUndefined();
+  });
+
+  test('a denied message of a sendmmsg (the second of two) kills the process and is recorded', async () => {
+    const allowed = mirror.port;
+    const refused = mirror.port === 65535 ? mirror.port - 1 : mirror.port + 1;
+    writeFileSync(policy('udp-mirror'), `enforce:\n  - name: udp-mirror\n    egress: { allow: ["127.0.0.1:${allowed}/udp"] }\n`);
+    const dir = netContext('mmsg', [`netprobe mmsg 127.0.0.1 ${allowed} 127.0.0.1 ${refused}`]);
+    const r = await buildNet(dir, ['--enforce', policy('udp-mirror')]);
+    const shown = `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`;
+    expect(r.exitCode, shown).not.toBe(0);
+    expect(r.stderr, shown).toContain(`error: Dockerfile:3: enforce rule 'udp-mirror' of ${policy('udp-mirror')} denied a udp connection or send to 127.0.0.1:${refused}`);
+    // killed at the sendmmsg: the program never printed what the call returned
+    expect(r.stdout + r.stderr, shown).not.toMatch(/netprobe mmsg .*: (\d+ sent|Operation not permitted)/);
+    const step = traceOf(path.join(dir, 'trace.json')).buildSteps.find((s) => s.line === 3);
+    expect(step?.network).toContainEqual(expect.objectContaining({ address: '127.0.0.1', protocol: 'udp', port: refused, verdict: 'denied', deniedRule: 0 }));
+  });
+
+  describe('rules for selected steps', () => {
+    // line 3: RUN in stage 0 ("fetch"), line 5: RUN in stage 1 ("app")
+    function stagedContext(name: string, fetch: string, app: string, base = 'busybox:local'): string {
+      const dir = path.join(work, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'netprobe'), readFileSync(path.join(work, 'netprobe')), { mode: 0o755 });
+      writeFileSync(
+        path.join(dir, 'Dockerfile'),
+        [`FROM ${base} AS fetch`, 'COPY netprobe /usr/local/bin/netprobe', `RUN ${fetch}`, 'FROM fetch AS app', `RUN ${app}`, ''].join('\n'),
+      );
+      return dir;
+    }
+    const wideAndLine = (line: number): string =>
+      `enforce:\n  - name: only-mirror\n    egress: { allow: ["127.0.0.1:${mirror.port}/tcp"] }\n  - name: none-at-${line}\n    egress: { allow: [] }\n    steps: { line: ${line} }\n`;
+
+    test('a rule selecting one RUN by line: that RUN is refused (naming the line and the rule), the other RUN reaches the same destination', async () => {
+      writeFileSync(policy('line5'), wideAndLine(5));
+      writeFileSync(policy('line3'), wideAndLine(3));
+      const probe = `netprobe tcp 127.0.0.1 ${mirror.port}`;
+      // the selected RUN (line 5) is refused
+      const refused = stagedContext('line-refused', `${probe} # fetch`, `${probe} # app`);
+      const before = mirror.connections();
+      const r = await buildNet(refused, ['--enforce', policy('line5')]);
+      const shown = `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`;
+      expect(r.exitCode, shown).not.toBe(0);
+      expect(r.stderr, shown).toContain(`error: Dockerfile:5: enforce rule 'none-at-5' of ${policy('line5')} denied a tcp connection or send to 127.0.0.1:${mirror.port}`);
+      expect(r.stdout + r.stderr, 'the unselected RUN of line 3 ran first and connected').toContain(`netprobe tcp 127.0.0.1 ${mirror.port}: ok`);
+      expect(mirror.connections() - before).toBe(1);
+      const trace = traceOf(path.join(refused, 'trace.json'));
+      const [wide, both] = trace.enforcement?.cgroupParents ?? [];
+      expect(trace.enforcement?.cgroupParents).toHaveLength(2);
+      expect(wide).not.toBe(both);
+      // each FROM too: the rules of its base image's ONBUILD RUNs, were there any
+      expect(trace.enforcement?.steps).toEqual([
+        { line: 1, stage: 'fetch', rules: ['only-mirror'], cgroupParent: wide, onbuild: true },
+        { line: 3, stage: 'fetch', rules: ['only-mirror'], cgroupParent: wide },
+        { line: 4, stage: 'app', rules: ['only-mirror'], cgroupParent: wide, onbuild: true },
+        { line: 5, stage: 'app', rules: ['only-mirror', 'none-at-5'], cgroupParent: both },
+      ]);
+      expect(trace.buildSteps.find((s) => s.line === 5)?.network).toContainEqual(expect.objectContaining({ port: mirror.port, verdict: 'denied', deniedRule: 1 }));
+      // another build: the same RUN at line 5 is not selected when the rule selects line 3 (which then fails)
+      const other = stagedContext('line-other', 'true', `${probe} # app`);
+      const r2 = await buildNet(other, ['--enforce', policy('line3')]);
+      expect(r2.exitCode, `${r2.command}\n${lastLines(r2.stdout + r2.stderr, 40)}`).toBe(0);
+      expect(r2.stdout + r2.stderr).toContain(`netprobe tcp 127.0.0.1 ${mirror.port}: ok`);
+    });
+
+    test('stage and instruction selectors', async () => {
+      writeFileSync(
+        policy('stage-app'),
+        `enforce:\n  - name: app-offline\n    egress: { allow: [] }\n    steps: { stage: app, instruction: RUN }\n`,
+      );
+      const dir = stagedContext('stage', `netprobe tcp 127.0.0.1 ${mirror.port}`, `netprobe udp 127.0.0.1 ${mirror.port}`);
+      const r = await buildNet(dir, ['--enforce', policy('stage-app')]);
+      const shown = `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`;
+      expect(r.exitCode, shown).not.toBe(0);
+      expect(r.stdout + r.stderr, 'stage fetch is under no rule').toContain(`netprobe tcp 127.0.0.1 ${mirror.port}: ok`);
+      expect(r.stderr, shown).toContain(`error: Dockerfile:5: enforce rule 'app-offline' of ${policy('stage-app')} denied a udp connection or send to 127.0.0.1:${mirror.port}`);
+      const trace = traceOf(path.join(dir, 'trace.json'));
+      expect(trace.enforcement?.steps).toEqual([
+        { line: 1, stage: 'fetch', rules: [], onbuild: true },
+        { line: 3, stage: 'fetch', rules: [] },
+        { line: 4, stage: 'app', rules: ['app-offline'], cgroupParent: trace.enforcement?.cgroupParents[0], onbuild: true },
+        { line: 5, stage: 'app', rules: ['app-offline'], cgroupParent: trace.enforcement?.cgroupParents[0] },
+      ]);
+    });
+
+    test("a base image's ONBUILD RUN is under the rules of the stage that builds on it (reported at the FROM line)", async () => {
+      const base = path.join(work, 'onbuild-base');
+      mkdirSync(base, { recursive: true });
+      writeFileSync(path.join(base, 'netprobe'), readFileSync(path.join(work, 'netprobe')), { mode: 0o755 });
+      writeFileSync(path.join(base, 'Dockerfile'), `FROM busybox:local\nCOPY netprobe /usr/local/bin/netprobe\nONBUILD RUN netprobe tcp 127.0.0.1 ${mirror.port}\n`);
+      const tag = uniqueTag('enforce-onbuild', 'tracebuild');
+      try {
+        const built = await dockerBuild(base, { tag });
+        expect(built.exitCode, `${built.command}\n${lastLines(built.stdout + built.stderr, 30)}`).toBe(0);
+        writeFileSync(policy('onbuild'), `enforce:\n  - name: app-offline\n    egress: { allow: [] }\n    steps: { stage: app }\n`);
+        const dir = path.join(work, 'onbuild-app');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${tag} AS app\nRUN true\n`);
+        const r = await buildNet(dir, ['--enforce', policy('onbuild')]);
+        const shown = `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`;
+        expect(r.exitCode, shown).not.toBe(0);
+        expect(r.stderr, shown).toContain(`error: Dockerfile:1: enforce rule 'app-offline' of ${policy('onbuild')} denied a tcp connection or send to 127.0.0.1:${mirror.port}`);
+      } finally {
+        await removeImage(tag);
+      }
+    });
+
+    test('a selector that matches no step is refused before anything is built', async () => {
+      writeFileSync(policy('typo'), `enforce:\n  - name: wide\n    egress: { allow: [] }\n  - name: typo\n    egress: { allow: [] }\n    steps: { stage: aap }\n`);
+      const dir = stagedContext('typo', 'true', 'true');
+      const r = await buildNet(dir, ['--enforce', policy('typo')]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain(`${policy('typo')}:6: enforce rule 'typo': steps.stage "aap": the Dockerfile has no such stage; the build was not started`);
+      expect(r.stderr).not.toContain('#1 ');
+    });
+
+    test("cache: changing only one step's rule keeps the other step CACHED", async () => {
+      // FROM a base tag of its own, as in cache.test.ts: BuildKit merges a vertex into the same
+      // vertex of a concurrent build, and after one of a --no-cache build (of busybox:local,
+      // say) the steps built on it find no cache at all
+      const base = `tracebuild-test/enforce-cache-base:${runId}`;
+      const tagged = await run(dockerCli, ['tag', 'busybox:local', base]);
+      expect(tagged.exitCode, tagged.stderr).toBe(0);
+      try {
+        const dir = stagedContext('cache', `echo fetch-step-${runId}`, `echo app-step-${runId}`, base);
+        // the trace goes outside the context, which stays the same between the two builds
+        const cached = (args: string[]): ReturnType<typeof tracebuild> =>
+          tracebuild(['build', '--network', 'host', '--progress', 'plain', '--trace-out', path.join(work, 'cache-trace.json'), ...args, dir]);
+        const at = (port: number): string =>
+          `enforce:\n  - name: wide\n    egress: { allow: [] }\n  - name: app-mirror\n    egress: { allow: ["127.0.0.1:${port}/tcp"] }\n    steps: { line: 5 }\n`;
+        writeFileSync(policy('cache-a'), at(mirror.port));
+        writeFileSync(policy('cache-b'), at(implant.port));
+        const first = await cached(['--enforce', policy('cache-a')]);
+        expect(first.exitCode, `${first.command}\n${lastLines(first.stdout + first.stderr, 40)}`).toBe(0);
+        const second = await cached(['--enforce', policy('cache-b')]);
+        const out = second.stdout + second.stderr;
+        expect(second.exitCode, `${second.command}\n${lastLines(out, 40)}`).toBe(0);
+        // the progress vertex of each step ("#N [stage i/n] RUN echo ..."), then whether "#N CACHED" follows
+        const isCached = (instruction: string): boolean => {
+          const lines = out.split('\n');
+          const vertex = lines.find((l) => /^#\d+ \[/.test(l) && l.endsWith(instruction))?.split(' ')[0];
+          expect(vertex, `a progress vertex for ${instruction}`).toBeDefined();
+          return lines.includes(`${vertex} CACHED`);
+        };
+        // the COPY has no cgroup parent: it is cached whatever the rules
+        expect(isCached('COPY netprobe /usr/local/bin/netprobe'), lastLines(out, 40)).toBe(true);
+        expect(isCached(`RUN echo fetch-step-${runId}`), lastLines(out, 40)).toBe(true);
+        expect(isCached(`RUN echo app-step-${runId}`), lastLines(out, 40)).toBe(false);
+      } finally {
+        await removeImage(base);
+      }
+    });
   });
 
   test('nothing is left behind: no cgroup parent in any hierarchy', () => {

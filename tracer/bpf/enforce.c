@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Egress enforcement (build --enforce): the build's cgroup parent and the sock_addr
- * programs attached to it (probe/enforce.h).
+ * Egress enforcement (build --enforce): the build's cgroup parents and the sock_addr
+ * programs attached to them (probe/enforce.h).
  *
- * The parent is /sys/fs/cgroup/unified/<name>, <name> given by the CLI (derived from the
- * rules' digest, so that builds under the same rules share it and BuildKit's cache: the
- * cgroup parent is part of an exec's cache key). Its lifetime is tied to this process:
+ * A build has one parent per distinct set of egress rules in force on its steps (rules may
+ * select steps). Each is /sys/fs/cgroup/unified/<name>, <name> given by the CLI (derived
+ * from the digest of that set, so that steps under the same rules share it and BuildKit's
+ * cache: the cgroup parent is part of an exec's cache key), with its set as a mask in
+ * enforce_parents, keyed by the parent's cgroup id, written before the programs are
+ * attached there. The lifetime of each parent is tied to this process:
  *   - a shared flock on /run/tracebuild-probe/<name>.lock for as long as this loader
  *     runs: the parent is in use;
  *   - the BPF links are held only by this process's fds: they go when it goes, whatever
@@ -37,8 +40,10 @@
 #define LOCK_DIR "/run/tracebuild-probe"
 #define NAME_PREFIX "tracebuild-enforce-"
 
-static int lock_fd = -1;
-static struct bpf_link *enforce_links[4];
+/* Per parent: its lock (shared while we run) and the four BPF links we attached there. */
+_Static_assert(TB_ENFORCE_PARENTS_MAX == 7, "one -1 per parent below");
+static int lock_fds[TB_ENFORCE_PARENTS_MAX] = { -1, -1, -1, -1, -1, -1, -1 };
+static struct bpf_link *enforce_links[TB_ENFORCE_PARENTS_MAX][4];
 
 /* Removes dir and every cgroup below it, deepest first (a cgroup's own files cannot be
  * removed, nor need to be: rmdir takes them). */
@@ -116,8 +121,16 @@ static int open_lock(const char *name)
 	return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 }
 
+static bool own_parent(const char *name)
+{
+	for (int i = 0; i < opt.nparents; i++)
+		if (!strcmp(opt.parents[i].name, name))
+			return true;
+	return false;
+}
+
 /* Parents left by loaders that were killed: nobody holds their lock. */
-static void sweep_stale(const char *own)
+static void sweep_stale(void)
 {
 	DIR *d = opendir(UNIFIED);
 	if (!d)
@@ -125,7 +138,7 @@ static void sweep_stale(const char *own)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_type != DT_DIR || strncmp(e->d_name, NAME_PREFIX, strlen(NAME_PREFIX)) ||
-		    !strcmp(e->d_name, own))
+		    own_parent(e->d_name))
 			continue;
 		int fd = open_lock(e->d_name);
 		if (fd < 0)
@@ -139,20 +152,24 @@ static void sweep_stale(const char *own)
 	closedir(d);
 }
 
-int enforce_setup(void)
+/* Locks, creates and records parent i (its cgroup id -> its rules in enforce_parents),
+ * then attaches the programs there: the mask is in the map before a program can run. */
+static int setup_parent(int i)
 {
-	const char *name = opt.enforce_name;
+	const struct enforce_parent *p = &opt.parents[i];
+	const char *name = p->name;
 	if (strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) || strchr(name, '/') || strlen(name) > 64) {
-		msg("enforce: the cgroup parent must be named " NAME_PREFIX "<id>");
+		msg("enforce: a cgroup parent must be named " NAME_PREFIX "<id>");
 		return -1;
 	}
-	if (access(UNIFIED "/cgroup.procs", F_OK)) {
-		msg("enforce: no cgroup v2 hierarchy at " UNIFIED);
-		return -1;
+	for (int j = 0; j < i; j++) {
+		if (!strcmp(opt.parents[j].name, name)) {
+			msg("enforce: cgroup parent %s given twice", name);
+			return -1;
+		}
 	}
-	sweep_stale(name);
-	lock_fd = open_lock(name);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_SH)) {
+	lock_fds[i] = open_lock(name);
+	if (lock_fds[i] < 0 || flock(lock_fds[i], LOCK_SH)) {
 		msg("enforce: cannot lock " LOCK_DIR "/%s.lock: %s", name, strerror(errno));
 		return -1;
 	}
@@ -163,20 +180,31 @@ int enforce_setup(void)
 		return -1;
 	}
 	int cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg < 0) {
+	struct stat st;
+	if (cg < 0 || fstat(cg, &st)) {
 		msg("enforce: cannot open %s: %s", dir, strerror(errno));
+		if (cg >= 0)
+			close(cg);
+		return -1;
+	}
+	/* A cgroup v2 directory's inode number is its cgroup id. */
+	__u64 id = st.st_ino;
+	__u32 rules = p->rules;
+	if (bpf_map__update_elem(skel->maps.enforce_parents, &id, sizeof(id), &rules, sizeof(rules), BPF_ANY)) {
+		msg("enforce: cannot record the rules of %s: %s", dir, strerror(errno));
+		close(cg);
 		return -1;
 	}
 	struct bpf_program *progs[4] = { skel->progs.enforce_connect4, skel->progs.enforce_connect6,
 					 skel->progs.enforce_sendmsg4, skel->progs.enforce_sendmsg6 };
-	for (int i = 0; i < 4; i++) {
+	for (int k = 0; k < 4; k++) {
 		/* A BPF link: attached in multi mode beside other builds' links (the same rules,
 		 * the same verdicts), and detached by nothing but the close of our fd. */
-		enforce_links[i] = bpf_program__attach_cgroup(progs[i], cg);
-		long err = libbpf_get_error(enforce_links[i]);
+		enforce_links[i][k] = bpf_program__attach_cgroup(progs[k], cg);
+		long err = libbpf_get_error(enforce_links[i][k]);
 		if (err) {
-			enforce_links[i] = NULL;
-			msg("enforce: attaching %s to %s failed: %s", bpf_program__name(progs[i]), dir,
+			enforce_links[i][k] = NULL;
+			msg("enforce: attaching %s to %s failed: %s", bpf_program__name(progs[k]), dir,
 			    strerror((int)-err));
 			close(cg);
 			return -1;
@@ -186,19 +214,34 @@ int enforce_setup(void)
 	return 0;
 }
 
+int enforce_setup(void)
+{
+	if (access(UNIFIED "/cgroup.procs", F_OK)) {
+		msg("enforce: no cgroup v2 hierarchy at " UNIFIED);
+		return -1;
+	}
+	sweep_stale();
+	for (int i = 0; i < opt.nparents; i++)
+		if (setup_parent(i))
+			return -1;
+	return 0;
+}
+
 void enforce_release(void)
 {
-	if (lock_fd < 0)
-		return;
-	/* Converting the shared lock is not atomic (flock(2)): if another loader holds it,
-	 * we may lose ours, which is what we are about to do anyway. */
-	if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
-		remove_parent(opt.enforce_name);
-	for (int i = 0; i < 4; i++) {
-		if (enforce_links[i])
-			bpf_link__destroy(enforce_links[i]);
-		enforce_links[i] = NULL;
+	for (int i = 0; i < opt.nparents; i++) {
+		if (lock_fds[i] < 0)
+			continue;
+		/* Converting the shared lock is not atomic (flock(2)): if another loader holds it,
+		 * we may lose ours, which is what we are about to do anyway. */
+		if (flock(lock_fds[i], LOCK_EX | LOCK_NB) == 0)
+			remove_parent(opt.parents[i].name);
+		for (int k = 0; k < 4; k++) {
+			if (enforce_links[i][k])
+				bpf_link__destroy(enforce_links[i][k]);
+			enforce_links[i][k] = NULL;
+		}
+		close(lock_fds[i]);
+		lock_fds[i] = -1;
 	}
-	close(lock_fd);
-	lock_fd = -1;
 }

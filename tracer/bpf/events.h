@@ -35,7 +35,7 @@
 #define TB_PATH_MAX 4096     /* one path string in an event, bytes (longer: *_TRUNC flag) */
 #define TB_ARGV_MAX 4096     /* argv bytes in an exec event (longer: TB_EXEC_ARGV_TRUNC) */
 #define TB_PREFIX_MAX 64     /* one cgroup path prefix, bytes */
-#define TB_MAX_PREFIXES 4    /* cgroup path prefixes watched for auto-tracing */
+#define TB_MAX_PREFIXES 8    /* cgroup path prefixes watched for auto-tracing */
 #define TB_UNIX_PATH_MAX 108 /* sun_path */
 
 enum tb_event_type {
@@ -222,6 +222,9 @@ enum tb_syscall {
 	TB_SC_SENDMSG = 29,
 	TB_SC_BIND = 30,
 	TB_SC_LISTEN = 31,
+	/* 32-34 are the loader's ids below. sendmmsg is reported only when an egress rule
+	 * refused one of its messages (build --enforce): the refused message's destination. */
+	TB_SC_SENDMMSG = 35,
 };
 
 /* Ids of the 32-bit entry's own syscalls (x86-64), used between the loader and the probe
@@ -441,12 +444,18 @@ struct tb_ack_event {
 #define TB_CFG_ENFORCE 0x4     /* egress rules are attached: kill a process they refused */
 
 /* Egress enforcement (build --enforce; not part of the stream). The cgroup/connect4,
- * connect6, sendmsg4 and sendmsg6 programs, attached to the build's own cgroup parent,
- * check a destination against these entries: each egress rule (bit `rule` of
- * cfg_egress_rules) must allow it through at least one of its entries. IPv4 is matched as
+ * connect6, sendmsg4 and sendmsg6 programs, attached to each of the build's cgroup parents
+ * (one per set of rules in force), check a destination against these entries: each egress
+ * rule in force below the parent (bit `rule` of its enforce_parents mask) must allow it
+ * through at least one of its entries. IPv4 is matched as
  * its v4-mapped IPv6 form, so ::ffff:a.b.c.d and a.b.c.d are one destination. */
 #define TB_EGRESS_MAX 64       /* allow entries in all */
 #define TB_EGRESS_RULES_MAX 16 /* egress rules */
+/* Cgroup parents of one build: each is also a traced prefix, beside /docker/buildkit/. */
+#define TB_ENFORCE_PARENTS_MAX (TB_MAX_PREFIXES - 1)
+/* The rule a refusal is reported under when the socket's parent has no mask in this probe
+ * (cannot happen: the programs are attached only where the mask was set first). */
+#define TB_EGRESS_RULE_UNKNOWN 0xfffe
 
 struct tb_egress_allow {
 	__u8 addr[16];   /* network byte order */

@@ -27,6 +27,12 @@ enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_NOT_ROOT = 3, EXIT_NO_BPF = 4, EXIT_RUN
 #define PROG "tracebuild-probe"
 
 /* ---- main.c: options and the loaded probe -------------------------------------------- */
+/* A cgroup parent of the build (build --enforce) and the egress rules in force below it. */
+struct enforce_parent {
+	char name[65];
+	unsigned rules; /* one bit per egress rule */
+};
+
 struct options {
 	const char *prefixes[TB_MAX_PREFIXES];
 	int nprefixes;
@@ -40,10 +46,10 @@ struct options {
 	unsigned stats_ms;
 	bool verbose;
 	long release_owner; /* --release-claims-of: that loader's pid; 0 = not this mode */
-	const char *enforce_name; /* --enforce-cgroup: the build's cgroup parent; NULL: none */
+	struct enforce_parent parents[TB_ENFORCE_PARENTS_MAX]; /* --enforce-cgroup */
+	int nparents;
 	struct tb_egress_allow egress[TB_EGRESS_MAX]; /* --egress-allow */
 	unsigned negress;
-	unsigned egress_rules; /* --egress-rules: one bit per egress rule */
 };
 extern struct options opt;
 extern struct probe *skel;

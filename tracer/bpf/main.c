@@ -60,10 +60,12 @@ static void usage(FILE *f)
 		"  --trace-reads         report read-only opens too\n"
 		"  --stats-interval-ms N loss report period (default 1000)\n"
 		"  --verbose             libbpf debug output\n"
-		"  --enforce-cgroup NAME create the cgroup parent NAME (tracebuild-enforce-<id>) in\n"
-		"                        the unified hierarchy and attach the egress programs to it\n"
-		"                        until exit; then remove it once no other loader uses it\n"
-		"  --egress-rules MASK   the egress rules in force (bit n: rule n)\n"
+		"  --enforce-cgroup NAME=MASK\n"
+		"                        create the cgroup parent NAME (tracebuild-enforce-<id>) in\n"
+		"                        the unified hierarchy, where the egress rules of MASK (bit\n"
+		"                        n: rule n) are in force, and attach the egress programs to\n"
+		"                        it until exit; then remove it once no other loader uses it\n"
+		"                        (repeatable: one parent per set of rules in force)\n"
 		"  --egress-allow RULE,ADDR32HEX,PREFIX,PORTLOW,PORTHIGH,PROTO\n"
 		"                        an allowed destination of rule RULE (repeatable; ADDR as\n"
 		"                        16 bytes of hex, IPv4 v4-mapped; PROTO 0 any, 6, 17)\n"
@@ -71,6 +73,25 @@ static void usage(FILE *f)
 		"                        attach nothing: continue every exec that the loader PID\n"
 		"                        stopped and did not finish (it is wedged or was killed),\n"
 		"                        print how many, and exit\n");
+}
+
+/* NAME=MASK: a cgroup parent and the egress rules in force below it. */
+static int parse_enforce_parent(const char *v)
+{
+	const char *eq = strrchr(v, '=');
+	char *end;
+	unsigned long mask = eq ? strtoul(eq + 1, &end, 0) : 0;
+	if (opt.nparents >= TB_ENFORCE_PARENTS_MAX || !eq || eq == v || !eq[1] || *end || !mask ||
+	    mask >> TB_EGRESS_RULES_MAX || (size_t)(eq - v) >= sizeof(opt.parents[0].name)) {
+		msg("--enforce-cgroup %s: expected NAME=MASK, MASK a non-zero set of at most %d rules "
+		    "(at most %d parents)", v, TB_EGRESS_RULES_MAX, TB_ENFORCE_PARENTS_MAX);
+		return -1;
+	}
+	struct enforce_parent *p = &opt.parents[opt.nparents++];
+	memcpy(p->name, v, eq - v);
+	p->name[eq - v] = 0;
+	p->rules = mask;
+	return 0;
 }
 
 /* RULE,ADDR32HEX,PREFIX,PORTLOW,PORTHIGH,PROTO */
@@ -155,14 +176,8 @@ static int parse_args(int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--enforce-cgroup")) {
 			NEED_VALUE();
-			opt.enforce_name = v;
-		} else if (!strcmp(a, "--egress-rules")) {
-			NEED_VALUE();
-			opt.egress_rules = strtoul(v, NULL, 0);
-			if (opt.egress_rules >> TB_EGRESS_RULES_MAX) {
-				msg("--egress-rules: at most %d rules", TB_EGRESS_RULES_MAX);
+			if (parse_enforce_parent(v))
 				return -1;
-			}
 		} else if (!strcmp(a, "--egress-allow")) {
 			NEED_VALUE();
 			if (parse_egress_allow(v))
@@ -427,15 +442,9 @@ int main(int argc, char **argv)
 		skel->rodata->cfg_prefix_len[i] = n;
 	}
 	skel->rodata->cfg_loader_pid = getpid();
-	if (opt.enforce_name) {
-		if (!opt.egress_rules) {
-			msg("--enforce-cgroup needs --egress-rules");
-			probe__destroy(skel);
-			return EXIT_USAGE;
-		}
+	if (opt.nparents) {
 		skel->rodata->cfg_flags |= TB_CFG_ENFORCE;
 		skel->rodata->cfg_egress_n = opt.negress;
-		skel->rodata->cfg_egress_rules = opt.egress_rules;
 		memcpy((void *)skel->rodata->cfg_egress, opt.egress, sizeof(opt.egress));
 	} else {
 		/* Not enforcing: the sock_addr programs are not even loaded. */
@@ -482,7 +491,7 @@ int main(int argc, char **argv)
 	want_syscalls();
 	err = err ?: attach_one(bpf_program__attach(skel->progs.on_sys_exit), "sys_exit");
 	/* Enforcement last: the probe that kills refused processes is attached by now. */
-	if (!err && opt.enforce_name && enforce_setup()) {
+	if (!err && opt.nparents && enforce_setup()) {
 		enforce_release();
 		destroy_links();
 		probe__destroy(skel);

@@ -100,6 +100,7 @@ struct sc_map {
 #define NR_connect SYS_connect
 #define NR_sendto SYS_sendto
 #define NR_sendmsg SYS_sendmsg
+#define NR_sendmmsg SYS_sendmmsg
 #define NR_bind SYS_bind
 #define NR_listen SYS_listen
 
@@ -119,6 +120,7 @@ static const struct sc_map scs_compat[] = {
 	{ TB_SC_LINKAT, 303 }, { TB_SC_SYMLINKAT, 304 }, { TB_SC_FCHMODAT, 306 },
 	{ TB_SC_RENAMEAT2, 353 }, { TB_SC_BIND, 361 }, { TB_SC_CONNECT, 362 },
 	{ TB_SC_LISTEN, 363 }, { TB_SC_SENDTO, 369 }, { TB_SC_SENDMSG, 370 },
+	{ TB_SC_SENDMMSG, 345 },
 	{ TB_SC_OPENAT2, 437 }, { TB_SC_FCHMODAT2, 452 },
 };
 #endif
@@ -137,6 +139,7 @@ static const struct sc_map scs[] = {
 	SC(fchmodat, TB_SC_FCHMODAT), SC(fchmodat2, TB_SC_FCHMODAT2), SC(chown, TB_SC_CHOWN),
 	SC(lchown, TB_SC_LCHOWN), SC(fchown, TB_SC_FCHOWN), SC(fchownat, TB_SC_FCHOWNAT),
 	SC(connect, TB_SC_CONNECT), SC(sendto, TB_SC_SENDTO), SC(sendmsg, TB_SC_SENDMSG),
+	SC(sendmmsg, TB_SC_SENDMMSG),
 	SC(bind, TB_SC_BIND), SC(listen, TB_SC_LISTEN),
 #undef SC
 };

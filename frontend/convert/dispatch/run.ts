@@ -46,7 +46,8 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
   }
   const ulimits = defaults.ulimits ?? [];
   if (ulimits.length > 0 && !ctx.caps.has(CAP.ulimit)) fail(ctx, line, 'unsupported', ctx.caps.lacks(`--ulimit needs ulimits on execs (LLB cap ${CAP.ulimit})`));
-  if (defaults.cgroupParent !== undefined && !ctx.caps.has(CAP.cgroupParent)) {
+  const cgroupParent = defaults.cgroupParentByLine?.[line] ?? defaults.cgroupParent;
+  if (cgroupParent !== undefined && !ctx.caps.has(CAP.cgroupParent)) {
     fail(ctx, line, 'unsupported', ctx.caps.lacks(`--enforce needs a cgroup parent on execs (LLB cap ${CAP.cgroupParent})`));
   }
   let env = d.env;
@@ -67,7 +68,7 @@ export function dispatchRun(ctx: DispatchContext, d: DispatchState, c: RunInstru
     ...(ctx.frontendArgs.hostname ? { hostname: ctx.frontendArgs.hostname } : {}),
     ...(defaults.extraHosts !== undefined && defaults.extraHosts.length > 0 ? { extraHosts: defaults.extraHosts } : {}),
     ...(ulimits.length > 0 ? { ulimits } : {}),
-    ...(defaults.cgroupParent !== undefined ? { cgroupParent: defaults.cgroupParent } : {}),
+    ...(cgroupParent !== undefined ? { cgroupParent } : {}),
     // What BuildKit's own frontend sets where the daemon can do it: the mount points the
     // exec needed (/run/secrets, a bind target...) are not left behind in the image.
     ...(ctx.caps.removeMountStubs ? { removeMountStubs: true } : {}),

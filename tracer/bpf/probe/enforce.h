@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Egress enforcement (build --enforce): cgroup/connect4, connect6, sendmsg4 and sendmsg6
- * programs. The loader attaches them (BPF links it alone holds) to the build's own cgroup
- * parent before the solve, so they are in force in every RUN container created under it
+ * programs. The loader attaches them (BPF links it alone holds) to each of the build's
+ * cgroup parents (one per set of rules in force; enforce_parents says which) before the solve, so they are in force in every RUN container created under it
  * before any of its processes runs. Returning 0 makes connect() or sendto()/sendmsg() fail
  * with EPERM; the refusal is remembered for the thread (egress_denied) and sys_exit.h kills
  * the process at that syscall's exit and flags its net record TB_NET_DENIED. Loaded only
@@ -28,9 +28,21 @@ static __always_inline int egress_prefix_match(const __u8 *a, __u32 i)
 	return 1;
 }
 
-/* 1: every egress rule allows this destination; 0: refused (remembered for the thread). */
+/* 1: every egress rule in force here allows this destination; 0: refused (remembered for
+ * the thread). The rules in force are those of the cgroup parent the calling task runs
+ * under (level 1 of the unified hierarchy: /tracebuild-enforce-<id>). */
 static __always_inline int egress_verdict(const __u8 *a, __u16 port, __u32 protocol)
 {
+	__u64 parent = bpf_get_current_ancestor_cgroup_id(1);
+	__u32 *in_force = bpf_map_lookup_elem(&enforce_parents, &parent);
+	if (!in_force) {
+		/* Fail closed: a program of ours runs only below a parent we set a mask for. */
+		__u32 unknown = TB_EGRESS_RULE_UNKNOWN;
+		__u64 id = bpf_get_current_pid_tgid();
+		bpf_map_update_elem(&egress_denied, &id, &unknown, BPF_ANY);
+		return 0;
+	}
+	__u32 rules = *in_force;
 	__u32 allowed = 0;
 	for (__u32 i = 0; i < TB_EGRESS_MAX; i++) {
 		if (i >= cfg_egress_n)
@@ -42,7 +54,7 @@ static __always_inline int egress_verdict(const __u8 *a, __u16 port, __u32 proto
 		if (egress_prefix_match(a, i))
 			allowed |= 1U << (cfg_egress[i].rule & (TB_EGRESS_RULES_MAX - 1));
 	}
-	__u32 refused = cfg_egress_rules & ~allowed;
+	__u32 refused = rules & ~allowed;
 	if (!refused)
 		return 1;
 	__u32 rule = 0;

@@ -36,7 +36,6 @@ const volatile __u32 cfg_prefix_len[TB_MAX_PREFIXES] = {};
 const volatile __u64 cfg_heartbeat_timeout_ns = 2000000000ULL;
 const volatile __u32 cfg_loader_pid = 0; /* stored in the claims this probe makes */
 const volatile __u32 cfg_egress_n = 0;     /* entries of cfg_egress in use */
-const volatile __u32 cfg_egress_rules = 0; /* one bit per egress rule */
 const volatile struct tb_egress_allow cfg_egress[TB_EGRESS_MAX] = {};
 
 /* Written by the loader at run time (mmapped .bss). */
@@ -88,6 +87,16 @@ struct {
 	__type(key, struct net_key);
 	__type(value, __u8);
 } net_seen SEC(".maps");
+
+/* build --enforce: the cgroup id of each of the build's cgroup parents (level 1 of the
+ * unified hierarchy) -> the egress rules in force below it (one bit per rule). Filled by
+ * the loader before it attaches the programs to that parent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TB_ENFORCE_PARENTS_MAX);
+	__type(key, __u64);
+	__type(value, __u32);
+} enforce_parents SEC(".maps");
 
 /* A thread whose connect or send an egress rule refused -> the rule's index, until the
  * syscall's exit (sys_exit.h kills the process there). LRU: it can never be full. */

@@ -21,6 +21,7 @@ static __always_inline __u32 socketcall_args(struct sc_args *args, long ret)
 	case 4: sc = TB_SC_LISTEN; n = 2; break;   /* SYS_LISTEN */
 	case 11: sc = TB_SC_SENDTO; n = 6; break;  /* SYS_SENDTO */
 	case 16: sc = TB_SC_SENDMSG; n = 3; break; /* SYS_SENDMSG */
+	case 20: sc = TB_SC_SENDMMSG; n = 4; break; /* SYS_SENDMMSG */
 	default: return 0;
 	}
 	if (bpf_probe_read_user(v, (n * 4) & 31, (void *)args->a[2])) {
@@ -87,7 +88,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	 * fails even if its program ignores the EPERM. */
 	__u32 denied_rule = 0;
 	if ((cfg_flags & TB_CFG_ENFORCE) && (sc == TB_SC_CONNECT || sc == TB_SC_SENDTO ||
-					     sc == TB_SC_SENDMSG || sc == TB_SC_SOCKETCALL)) {
+					     sc == TB_SC_SENDMSG || sc == TB_SC_SENDMMSG ||
+					     sc == TB_SC_SOCKETCALL)) {
 		__u64 id = bpf_get_current_pid_tgid();
 		__u32 *rule = bpf_map_lookup_elem(&egress_denied, &id);
 		if (rule) {
@@ -262,6 +264,41 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		}
 		if (!name)
 			return 0; /* no destination: connected socket */
+		net_args(&p, TB_NET_SENDMSG, args.a[1], name, namelen, 0);
+		break;
+	}
+	case TB_SC_SENDMMSG: {
+		/* Recorded only when refused: sendmmsg stops at the first message that fails and
+		 * returns how many went (or the error when it was the first), so the refused one
+		 * is message `ret` (0 on error). */
+		if (!denied_rule)
+			return 0;
+		__u64 i = ret > 0 ? (__u64)ret : 0;
+		if (i >= (__u32)args.a[3])
+			return 0; /* all sent: the refusal was another call's (cannot happen) */
+		__u64 name = 0;
+		__u32 namelen = 0;
+		if (compat) {
+			/* compat_mmsghdr: a 28-byte compat_msghdr and msg_len */
+			struct { __u32 name; __s32 namelen; } m32 = {};
+			if (bpf_probe_read_user(&m32, sizeof(m32), (void *)(args.a[2] + i * 32))) {
+				count_loss(TB_LOSS_ARGS_UNREAD);
+				return 0;
+			}
+			name = m32.name;
+			namelen = m32.namelen;
+		} else {
+			struct mmsghdr m = {};
+			if (bpf_probe_read_user(&m.msg_hdr, sizeof(m.msg_hdr),
+						(void *)(args.a[2] + i * sizeof(struct mmsghdr)))) {
+				count_loss(TB_LOSS_ARGS_UNREAD);
+				return 0;
+			}
+			name = (__u64)m.msg_hdr.msg_name;
+			namelen = m.msg_hdr.msg_namelen;
+		}
+		if (!name)
+			return 0;
 		net_args(&p, TB_NET_SENDMSG, args.a[1], name, namelen, 0);
 		break;
 	}
