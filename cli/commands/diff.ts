@@ -46,6 +46,14 @@ function unverifiedNote(source: TraceSource): string | undefined {
   return undefined;
 }
 
+/** Awaits both; rejects with the first rejection in the pair's order. */
+async function inOrder<T>(promises: [Promise<T>, Promise<T>]): Promise<[T, T]> {
+  const [first, second] = await Promise.allSettled(promises);
+  if (first.status === 'rejected') throw first.reason;
+  if (second.status === 'rejected') throw second.reason;
+  return [first.value, second.value];
+}
+
 /** Returns the exit status (0 same, 1 different); throws on trouble. */
 export async function runDiff(request: DiffRequest, io: CliIo, deps: TraceCommandDeps = {}): Promise<number> {
   const load = (arg: string): Promise<TraceInput> =>
@@ -57,7 +65,9 @@ export async function runDiff(request: DiffRequest, io: CliIo, deps: TraceComman
       ...(deps.fetchImageTrace === undefined ? {} : { fetchImageTrace: deps.fetchImageTrace }),
       ...(io.signal === undefined ? {} : { signal: io.signal }),
     });
-  const [a, b] = await Promise.all([load(request.a), load(request.b)]);
+  // Both load at once, but a failure is reported in argument order: with two bad inputs the
+  // error names the first, whichever failed first (Promise.all would name the quicker one).
+  const [a, b] = await inOrder([load(request.a), load(request.b)]);
   for (const s of [a.source, b.source]) {
     const note = unverifiedNote(s);
     if (note !== undefined) io.stderr.write(`${note}\n`);
