@@ -48,6 +48,27 @@ static __always_inline __s64 signed_arg(__u64 v, int compat)
 	return compat ? (__s64)(__s32)v : (__s64)v;
 }
 
+/* The destination a user msghdr at `addr` names (msg_name, msg_namelen): compat_msghdr's
+ * head for a 32-bit task. Non-zero when it cannot be read. Shared by sendmsg and by the
+ * refused message of a sendmmsg, whose mmsghdr starts with the msghdr. */
+static __always_inline int msghdr_dest(__u64 addr, int compat, __u64 *name, __u32 *namelen)
+{
+	if (compat) {
+		struct { __u32 name; __s32 namelen; } m32 = {};
+		if (bpf_probe_read_user(&m32, sizeof(m32), (void *)addr))
+			return -1;
+		*name = m32.name;
+		*namelen = m32.namelen;
+	} else {
+		struct user_msghdr m = {};
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)addr))
+			return -1;
+		*name = (__u64)m.msg_name;
+		*namelen = m.msg_namelen;
+	}
+	return 0;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -243,24 +264,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case TB_SC_SENDMSG: {
 		__u64 name = 0;
 		__u32 namelen = 0;
-		if (compat) {
-			struct { __u32 name; __s32 namelen; } m32 = {}; /* compat_msghdr's head */
-			if (bpf_probe_read_user(&m32, sizeof(m32), (void *)args.a[2])) {
-				if (ret >= 0)
-					count_loss(TB_LOSS_ARGS_UNREAD);
-				return 0;
-			}
-			name = m32.name;
-			namelen = m32.namelen;
-		} else {
-			struct user_msghdr m = {};
-			if (bpf_probe_read_user(&m, sizeof(m), (void *)args.a[2])) {
-				if (ret >= 0)
-					count_loss(TB_LOSS_ARGS_UNREAD);
-				return 0;
-			}
-			name = (__u64)m.msg_name;
-			namelen = m.msg_namelen;
+		if (msghdr_dest(args.a[2], compat, &name, &namelen)) {
+			if (ret >= 0)
+				count_loss(TB_LOSS_ARGS_UNREAD);
+			return 0;
 		}
 		if (!name)
 			return 0; /* no destination: connected socket */
@@ -278,24 +285,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			return 0; /* all sent: the refusal was another call's (cannot happen) */
 		__u64 name = 0;
 		__u32 namelen = 0;
-		if (compat) {
-			/* compat_mmsghdr: a 28-byte compat_msghdr and msg_len */
-			struct { __u32 name; __s32 namelen; } m32 = {};
-			if (bpf_probe_read_user(&m32, sizeof(m32), (void *)(args.a[2] + i * 32))) {
-				count_loss(TB_LOSS_ARGS_UNREAD);
-				return 0;
-			}
-			name = m32.name;
-			namelen = m32.namelen;
-		} else {
-			struct mmsghdr m = {};
-			if (bpf_probe_read_user(&m.msg_hdr, sizeof(m.msg_hdr),
-						(void *)(args.a[2] + i * sizeof(struct mmsghdr)))) {
-				count_loss(TB_LOSS_ARGS_UNREAD);
-				return 0;
-			}
-			name = (__u64)m.msg_hdr.msg_name;
-			namelen = m.msg_hdr.msg_namelen;
+		/* a compat_mmsghdr is a 28-byte compat_msghdr and msg_len */
+		__u64 stride = compat ? 32 : sizeof(struct mmsghdr);
+		if (msghdr_dest(args.a[2] + i * stride, compat, &name, &namelen)) {
+			count_loss(TB_LOSS_ARGS_UNREAD);
+			return 0;
 		}
 		if (!name)
 			return 0;
