@@ -200,10 +200,13 @@ class Client implements BuildKitClient {
    * proves a BuildKit answers) and the converter wants the same answer (its platforms), an
    * extra round trip of ~0.1 s on dockerd otherwise. A failed answer is not kept. */
   listWorkers(): Promise<WorkerInfo[]> {
-    this.workers ??= this.askWorkers();
-    this.workers.catch(() => {
-      this.workers = undefined;
-    });
+    if (this.workers === undefined) {
+      const asked = this.askWorkers();
+      asked.catch(() => {
+        if (this.workers === asked) this.workers = undefined;
+      });
+      this.workers = asked;
+    }
     return this.workers;
   }
 
