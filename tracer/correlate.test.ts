@@ -1081,6 +1081,29 @@ describe('Correlation: fed while the build runs', () => {
     expect(trace).toEqual(correlateOnce({ events, steps: [runStep(1, 2, cmd)], vertices: [vertex(1, 5900, 6100)], clock: { realtimeOffsetNs: later } }));
   });
 
+  it('a step whose container first execs runc init (Docker 26) is built while the build runs', () => {
+    const cmd = SH('echo a > /a');
+    const events: TraceEvent[] = [
+      ready(),
+      mkdir(ms(1000), 100n),
+      ...run({ ts: ms(1001), cg: 100n, pid: 480, argv: ['runc', 'init'], exePath: '/dev/fd/6' }),
+      fork(ms(1002), 100n, 480, 500, ms(1002)),
+      ...run({ ts: ms(1003), cg: 100n, pid: 500, ppid: 480, start: ms(1002), argv: cmd, exePath: '/bin/dash' }),
+      file(ms(1004), 100n, 500, 'open', { path1: '/a', flags: O_WRONLY | O_CREAT | O_TRUNC, created: true, resolved: '/a' }),
+      exit(ms(1005), 100n, 500, ms(1002)),
+      exit(ms(1006), 100n, 480, ms(999)),
+    ];
+    const c = new Correlation();
+    for (const ev of events) c.push(ev);
+    const steps = [runStep(1, 2, cmd)];
+    const vertices = [vertex(1, 900, 1100)];
+    const trace = c.finish({ steps, vertices });
+    expect(c.stats).toEqual({ speculated: 1, rebuilt: 0 });
+    expect(trace.buildSteps[0]?.processes.find((p) => p.pid === 500)?.argv).toEqual(cmd);
+    expect(trace.buildSteps[0]?.files.created).toEqual(['/a']);
+    expect(trace).toEqual(correlate(input(events, steps, vertices)));
+  });
+
   it('the tests above built steps both while the build ran and at the end (and got the same traces)', () => {
     expect(paths.speculated).toBeGreaterThan(5);
     expect(paths.rebuilt).toBeGreaterThanOrEqual(2);

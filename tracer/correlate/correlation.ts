@@ -44,9 +44,11 @@ interface Target {
 /**
  * The correlator, fed one record at a time while the build runs (pushRecord, push), finished
  * when the solve is over (finish). A RUN step's records are most of the work: a top-level
- * cgroup's events are fed, from its first exec on, to a builder of its own (with those of
- * the cgroups nested in it), on the speculation that this exec is the one that will start a
- * step (it is the RUN's command: runc execs it first). Per cgroup only counters are kept
+ * cgroup's events are fed, from its first exec other than runc's init on, to a builder of
+ * its own (with those of the cgroups nested in it), on the speculation that this exec is
+ * the one that will start a step (it is the RUN's command: runc execs it first). On Docker
+ * 26 every RUN container's first exec is `runc init`: starting there, no speculation held
+ * and every step was built again at the end. Per cgroup only counters are kept
  * (and its execs), so memory grows with the build's execs and steps, not with its records.
  * finish() keeps a builder only when the attribution agrees exactly, and otherwise builds
  * the step from its records, read again from the store: either way the trace is the one
@@ -381,7 +383,7 @@ export class Correlation {
     if (ev.digestSkipped) c.lossy++;
     const ts = ev.header.tsNs;
     const root = this.rootOf(c);
-    if (root.spec === undefined && root === c) root.spec = newSpeculation(i, ts, this.recordCtx);
+    if (root.spec === undefined && root === c && !isRuncInit(ev)) root.spec = newSpeculation(i, ts, this.recordCtx);
     const spec = this.note(c, ts, 1);
     if (spec !== undefined) {
       this.fed(spec, c, ts);
@@ -564,6 +566,16 @@ function procExitAt(buf: Buffer, at: number, ts: bigint, start: bigint): ExitInf
     stimeNs: u64At(buf, at + PROC.stime),
     maxRssKiB: u64At(buf, at + PROC.maxRss),
   };
+}
+
+/**
+ * runc's own init exec'd inside the container's cgroup (newer runc runs `runc init` from a
+ * copy of itself, /dev/fd/N, after joining the cgroup): container setup, never the step's
+ * command, so no speculation starts at it. Were a RUN's command ever `runc init`, the
+ * speculation would start at the wrong exec, finish() would see it and rebuild the step.
+ */
+function isRuncInit(ev: ExecEventData): boolean {
+  return ev.argv.length === 2 && ev.argv[0] === 'runc' && ev.argv[1] === 'init';
 }
 
 /** A record read again for the vertices built at the end (takeStepFeeds). */
