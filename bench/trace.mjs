@@ -14,7 +14,11 @@
 //                       can and one forking, for --seconds S (bench/stress.c), --runs N
 //                       times: the events per second the trace holds, and the losses; each
 //                       run beside an untraced one (--no-trace, order alternating): the
-//                       rate the RUN makes when nothing traces it
+//                       rate the RUN makes when nothing traces it. --scratch tmpfs (the
+//                       default) has the writers work in a tmpfs mount of the RUN, rootfs
+//                       in the container's overlayfs root, which on these VMs makes far
+//                       fewer events per second than the tracer can take: the mode
+//                       measures the tracer, so the writers get the fastest file system
 //
 // syscalls and debian are built three ways, interleaved over N rounds, all --no-cache:
 //
@@ -38,7 +42,7 @@
 //   node bench/trace.mjs [--workload syscalls|debian|processes|stress] [--rounds N]
 //                        [--warmup N] [--modes untraced,traced,strace,enforced] [--cpu-builds N]
 //                        [--iterations K] [--files N] [--processes N] [--seconds S]
-//                        [--writers W] [--runs N] [--out FILE]
+//                        [--writers W] [--runs N] [--scratch tmpfs|rootfs] [--out FILE]
 //
 // Needs root (the probe, strace -p, bpf_stats); runs scripts/env.sh (dockerd, busybox:local,
 // the probe, strace) and builds dist/ when dist/cli/main.js is missing.
@@ -59,7 +63,7 @@ function usage(message) {
   if (message) console.error(`bench: ${message}`);
   console.error(
     'usage: node bench/trace.mjs [--workload syscalls|debian|processes|stress] [--rounds N] [--warmup N] [--modes untraced,traced,strace,enforced]\n' +
-      '                            [--cpu-builds N] [--iterations K] [--files N] [--processes N] [--seconds S] [--writers W] [--runs N] [--out FILE]',
+      '                            [--cpu-builds N] [--iterations K] [--files N] [--processes N] [--seconds S] [--writers W] [--runs N] [--scratch tmpfs|rootfs] [--out FILE]',
   );
   process.exit(2);
 }
@@ -72,6 +76,7 @@ function parseArgs(argv) {
     files: 300,
     processes: 1_000_000,
     seconds: 10,
+    scratch: 'tmpfs',
     writers: 4,
     runs: 3,
     warmup: 1,
@@ -100,7 +105,10 @@ function parseArgs(argv) {
     else if (a === '--seconds') opts.seconds = count(value(), 1);
     else if (a === '--writers') opts.writers = count(value(), 1);
     else if (a === '--runs') opts.runs = count(value(), 1);
-    else if (a === '--warmup') opts.warmup = count(value(), 0);
+    else if (a === '--scratch') {
+      opts.scratch = value();
+      if (!['tmpfs', 'rootfs'].includes(opts.scratch)) usage(`--scratch: tmpfs or rootfs, got ${opts.scratch}`);
+    }    else if (a === '--warmup') opts.warmup = count(value(), 0);
     else if (a === '--cpu-builds') opts.cpuBuilds = count(value(), 0);
     else if (a === '--modes') {
       opts.modes = value().split(',').filter(Boolean);
@@ -164,9 +172,28 @@ function dockerdPid() {
   return undefined;
 }
 
+// Children to stop if the benchmark is interrupted: a strace left attached to dockerd would
+// slow every later build on the machine (tests included), and bpf_stats left on costs every
+// BPF program a clock read per run.
+const liveChildren = new Set();
+let bpfStatsToRestore;
+function track(child) {
+  liveChildren.add(child);
+  child.on('close', () => liveChildren.delete(child));
+  return child;
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    for (const child of liveChildren) child.kill(child.spawnfile === 'strace' ? 'SIGINT' : 'SIGTERM');
+    if (bpfStatsToRestore !== undefined) bpfStats(bpfStatsToRestore);
+    console.error(`bench: stopped by ${signal}; strace detached, builds stopped`);
+    process.exit(130);
+  });
+}
+
 /** Attaches strace to dockerd (following every child) and resolves once it is attached. */
 async function startStrace(pid) {
-  const child = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = track(spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let err = '';
   child.stderr.on('data', (b) => (err += b));
   const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
@@ -184,7 +211,7 @@ async function startStrace(pid) {
 function runLines(cmd, args, env = {}) {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(cmd, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
     let output = '';
     const lines = [];
     let partial = '';
@@ -251,7 +278,7 @@ async function makeContext(opts, context) {
   const cc = await run('gcc', ['-static', '-O2', '-o', path.join(context, 'stress'), path.join(repoRoot, 'bench', 'stress.c')]);
   if (cc.code !== 0) throw new Error(`compiling bench/stress.c failed:\n${cc.output}`);
   const args = opts.workload === 'processes' ? `fork ${opts.processes} 2` : `files ${opts.seconds} ${opts.writers}`;
-  writeFileSync(path.join(context, 'Dockerfile'), stressDockerfile(args));
+  writeFileSync(path.join(context, 'Dockerfile'), stressDockerfile(args, opts.workload === 'stress' && opts.scratch === 'tmpfs'));
 }
 
 // ---- one build --------------------------------------------------------------------------
@@ -283,7 +310,9 @@ async function build(ctx, mode, account = false) {
   let strace;
   if (mode === 'strace') strace = await startStrace(dpid);
   const statsWas = account && mode === 'traced' ? bpfStats(true) : undefined;
+  bpfStatsToRestore = statsWas;
   const r = await runLines(process.execPath, [...args, context], env);
+  bpfStatsToRestore = undefined;
   if (statsWas === false) bpfStats(false);
   if (strace) {
     strace.child.kill('SIGINT'); // detaches from dockerd and its children
@@ -471,7 +500,7 @@ async function main() {
     ...(opts.workload === 'syscalls' ? [`--iterations ${opts.iterations}`] : []),
     ...(opts.workload === 'debian' ? [`--files ${opts.files}`] : []),
     ...(opts.workload === 'processes' ? [`--processes ${opts.processes}`] : []),
-    ...(opts.workload === 'stress' ? [`--seconds ${opts.seconds}`, `--writers ${opts.writers}`, `--runs ${opts.runs}`] : []),
+    ...(opts.workload === 'stress' ? [`--seconds ${opts.seconds}`, `--writers ${opts.writers}`, `--runs ${opts.runs}`, `--scratch ${opts.scratch}`] : []),
   ].join(' ');
   const raw = { reproduce, date: new Date().toISOString(), dockerVersion, node: process.version, options: opts, debianBase: base };
   const machine = `machine: ${os.cpus().length} CPU, ${os.release()}, node ${process.version}, dockerd ${dockerVersion}`;
@@ -527,7 +556,7 @@ async function main() {
       raw.results = runs;
       raw.untraced = untracedRuns;
       failed = [...runs, ...untracedRuns].filter((r) => r.code !== 0).length;
-      console.log(`\nstress: ${opts.writers} writers making file events and one process forking, for ${opts.seconds} s in one RUN, traced; ${opts.runs} run(s)`);
+      console.log(`\nstress: ${opts.writers} writers making file events and one process forking, for ${opts.seconds} s in one RUN (${opts.scratch === 'tmpfs' ? 'in a tmpfs mount' : 'in the overlayfs root'}), traced; ${opts.runs} run(s)`);
       console.log(`${machine}\n`);
       for (const r of runs.filter((x) => x.code === 0)) {
         const seconds = Number(/, ([\d.]+) s:/.exec(r.stress ?? '')?.[1] ?? NaN);

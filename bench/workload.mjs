@@ -68,7 +68,9 @@ export function cSources(n) {
   return files;
 }
 
-/** The RUN of the benchmark's other workloads: `stress` (bench/stress.c) copied in. */
-export function stressDockerfile(args) {
-  return ['FROM busybox:local', 'COPY stress /usr/local/bin/stress', `RUN mkdir -p /stress && /usr/local/bin/stress ${args}`, ''].join('\n');
+/** The RUN of the benchmark's other workloads: `stress` (bench/stress.c) copied in; its files
+ * under /stress, a tmpfs mount of the RUN with `onTmpfs`, else in the container's root. */
+export function stressDockerfile(args, onTmpfs = false) {
+  const run = onTmpfs ? 'RUN --mount=type=tmpfs,target=/stress' : 'RUN mkdir -p /stress &&';
+  return ['FROM busybox:local', 'COPY stress /usr/local/bin/stress', `${run} /usr/local/bin/stress ${args}`, ''].join('\n');
 }
