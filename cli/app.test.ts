@@ -228,6 +228,14 @@ describe('tracebuild build', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('takes --progress quiet and BUILDKIT_PROGRESS=quiet as buildx does: as -q', async () => {
+    for (const r of [await cli(['.', '--progress', 'quiet', '-t', 'foo']), await cli(['.', '-t', 'foo'], { env: { BUILDKIT_PROGRESS: 'quiet' } })]) {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${IMAGE_ID}\n`);
+      expect(r.stderr).toBe('');
+    }
+  });
+
   it('shows plain progress on stderr when stderr is not a terminal', async () => {
     // --no-trace: the progress alone (the trace table after it: cli/commands/trace-phase.test.ts)
     const r = await cli(['.', '--no-trace']);
@@ -254,7 +262,7 @@ describe('tracebuild build', () => {
     expect((await cli(['.', '--progress=tty'])).stderr).toContain('\x1b[2K');
     const bad = await cli(['.'], { env: { BUILDKIT_PROGRESS: 'rawjson' } });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe('error: invalid BUILDKIT_PROGRESS "rawjson": allowed are auto, tty, plain\n');
+    expect(bad.stderr).toBe('error: invalid BUILDKIT_PROGRESS "rawjson": allowed are auto, tty, plain, quiet\n');
   });
 
   it('passes build args (bare names from the environment), labels, target, network and no-cache to the converter', async () => {
@@ -328,7 +336,7 @@ describe('usage errors exit 2 before anything is built', () => {
   it.each([
     [['--bogus'], "error: unknown option '--bogus'"],
     [['.', '--network', 'bridge'], "error: option '--network <mode>' argument 'bridge' is invalid. Allowed choices are default, host, none."],
-    [['.', '--progress', 'fancy'], "error: option '--progress <mode>' argument 'fancy' is invalid. Allowed choices are auto, tty, plain."],
+    [['.', '--progress', 'fancy'], "error: option '--progress <mode>' argument 'fancy' is invalid. Allowed choices are auto, tty, plain, quiet."],
     [['a', 'b'], "error: too many arguments for 'build'. Expected 1 argument but got 2: a, b."],
     [['.', '-t'], "error: option '-t, --tag <NAME>' argument missing"],
     [['convert', '.', '--tag', 'x'], "error: unknown option '--tag'"],

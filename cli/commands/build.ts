@@ -14,16 +14,19 @@ import { collect, type CliCommand } from './command.js';
 
 export const NETWORKS: NetworkMode[] = ['default', 'host', 'none'];
 export const PROGRESS_MODES = ['auto', 'tty', 'plain'] as const;
+/** What `--progress` and BUILDKIT_PROGRESS accept: the modes, and buildx's `quiet` (= -q). */
+const PROGRESS_CHOICES = [...PROGRESS_MODES, 'quiet'] as const;
 /** What `--allow` can grant, as buildx names it. */
 const ENTITLEMENTS = ['network.host', 'security.insecure'];
 
-/** `--progress`, else docker's BUILDKIT_PROGRESS, else `auto`. */
-export function progressMode(flag: string | undefined, env: NodeJS.ProcessEnv): ProgressMode {
-  if (flag !== undefined) return flag as ProgressMode;
-  const fromEnv = env.BUILDKIT_PROGRESS?.trim();
-  if (fromEnv === undefined || fromEnv === '') return 'auto';
-  if ((PROGRESS_MODES as readonly string[]).includes(fromEnv)) return fromEnv as ProgressMode;
-  throw new UsageError('bad-flag', `invalid BUILDKIT_PROGRESS "${fromEnv}": allowed are ${PROGRESS_MODES.join(', ')}`);
+/** `--progress`, else docker's BUILDKIT_PROGRESS, else `auto`; `quiet` as buildx takes it:
+ * no progress, the image ID on stdout (`-q`). */
+export function progressMode(flag: string | undefined, env: NodeJS.ProcessEnv): { mode: ProgressMode; quiet: boolean } {
+  const chosen = flag ?? env.BUILDKIT_PROGRESS?.trim();
+  if (chosen === undefined || chosen === '') return { mode: 'auto', quiet: false };
+  if (chosen === 'quiet') return { mode: 'auto', quiet: true };
+  if ((PROGRESS_MODES as readonly string[]).includes(chosen)) return { mode: chosen as ProgressMode, quiet: false };
+  throw new UsageError('bad-flag', `invalid BUILDKIT_PROGRESS "${chosen}": allowed are ${PROGRESS_CHOICES.join(', ')}`);
 }
 
 const SIGNING_FIELDS = ['push', 'key', 'cert', 'keyless', 'identityToken', 'fulcioUrl', 'rekorUrl', 'tsaUrl', 'attestOut'] as const;
@@ -65,6 +68,7 @@ export interface BuildFlags extends SigningFlags, ExecFlags, OutputFlags, CacheF
 }
 
 export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.ProcessEnv): BuildRequest {
+  const progress = progressMode(flags.progress, env);
   const request: BuildRequest = {
     context: path,
     ...(flags.file === undefined ? {} : { file: flags.file }),
@@ -73,9 +77,9 @@ export function buildRequest(path: string, flags: BuildFlags, env: NodeJS.Proces
     labels: flags.label ?? [],
     network: flags.network,
     noCache: !flags.cache,
-    progress: progressMode(flags.progress, env),
+    progress: progress.mode,
     ...(flags.target === undefined ? {} : { target: flags.target }),
-    quiet: flags.quiet === true,
+    quiet: flags.quiet === true || progress.quiet,
     secrets: flags.secret ?? [],
     allow: (flags.allow ?? []).map((value) => {
       if (!ENTITLEMENTS.includes(value)) {
@@ -116,7 +120,7 @@ export const buildCommand: CliCommand = {
       .option('--build-arg <K=V>', 'set a build-time variable; `K` alone takes it from the environment (repeatable)', collect)
       .addOption(networkOption())
       .option('--no-cache', 'do not use cache when building the image')
-      .addOption(new Option('--progress <mode>', 'progress output: auto, tty or plain (default: auto, or $BUILDKIT_PROGRESS)').choices(PROGRESS_MODES))
+      .addOption(new Option('--progress <mode>', 'progress output: auto, tty, plain, or quiet (as -q) (default: auto, or $BUILDKIT_PROGRESS)').choices(PROGRESS_CHOICES))
       .option('--label <K=V>', 'set metadata for an image (repeatable)', collect)
       .option('--target <STAGE>', 'set the target build stage to build')
       .option('-q, --quiet', 'suppress the build output and print the image ID on success')
