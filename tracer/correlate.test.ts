@@ -1081,7 +1081,7 @@ describe('Correlation: fed while the build runs', () => {
     expect(trace).toEqual(correlateOnce({ events, steps: [runStep(1, 2, cmd)], vertices: [vertex(1, 5900, 6100)], clock: { realtimeOffsetNs: later } }));
   });
 
-  it('a step whose container first execs runc init (Docker 26) is built while the build runs', () => {
+  it('a step whose container first execs runc init (newer runc) is built while the build runs', () => {
     const cmd = SH('echo a > /a');
     const events: TraceEvent[] = [
       ready(),

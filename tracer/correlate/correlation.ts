@@ -46,9 +46,10 @@ interface Target {
  * when the solve is over (finish). A RUN step's records are most of the work: a top-level
  * cgroup's events are fed, from its first exec other than runc's init on, to a builder of
  * its own (with those of the cgroups nested in it), on the speculation that this exec is
- * the one that will start a step (it is the RUN's command: runc execs it first). On Docker
- * 26 every RUN container's first exec is `runc init`: starting there, no speculation held
- * and every step was built again at the end. Per cgroup only counters are kept
+ * the one that will start a step (it is the RUN's command: runc execs it first). With the
+ * runc of Docker 26 and 20.10 here, every RUN container's first exec is `runc init`:
+ * starting there, no speculation held and every step was built again at the end. Per
+ * cgroup only counters are kept
  * (and its execs), so memory grows with the build's execs and steps, not with its records.
  * finish() keeps a builder only when the attribution agrees exactly, and otherwise builds
  * the step from its records, read again from the store: either way the trace is the one
