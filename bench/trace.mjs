@@ -108,7 +108,7 @@ function parseArgs(argv) {
     else if (a === '--scratch') {
       opts.scratch = value();
       if (!['tmpfs', 'rootfs'].includes(opts.scratch)) usage(`--scratch: tmpfs or rootfs, got ${opts.scratch}`);
-    }    else if (a === '--warmup') opts.warmup = count(value(), 0);
+    } else if (a === '--warmup') opts.warmup = count(value(), 0);
     else if (a === '--cpu-builds') opts.cpuBuilds = count(value(), 0);
     else if (a === '--modes') {
       opts.modes = value().split(',').filter(Boolean);

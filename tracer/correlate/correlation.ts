@@ -49,8 +49,8 @@ interface Target {
  * the one that will start a step (it is the RUN's command: runc execs it first). With the
  * runc of Docker 26 and 20.10 here, every RUN container's first exec is `runc init`:
  * starting there, no speculation held and every step was built again at the end. Per
- * cgroup only counters are kept
- * (and its execs), so memory grows with the build's execs and steps, not with its records.
+ * cgroup only counters are kept (and its execs), so memory grows with the build's execs
+ * and steps, not with its records.
  * finish() keeps a builder only when the attribution agrees exactly, and otherwise builds
  * the step from its records, read again from the store: either way the trace is the one
  * correlate() makes of the same events.
