@@ -3,10 +3,15 @@
 //
 //   stress fork N P         N processes that exit at once (they never exec), P forking at
 //                           a time; prints how many and how long
-//   stress files SECONDS W  for SECONDS, W writers making file events (open O_CREAT,
-//                           chmod, rename, unlink of 64 names each, over and over) and one
-//                           process forking children that exit at once (a fork and an exit
-//                           each); prints what each made and the rate
+//   stress files SECONDS W [OPS]
+//                           for SECONDS, W writers making file events on 64 names each,
+//                           over and over, and one process forking children that exit at
+//                           once (a fork and an exit each); prints what each made and the
+//                           rate. OPS: create (the default): open O_CREAT, chmod, rename,
+//                           unlink, every kind of change the trace lists, each name made
+//                           and removed again; chmod: the files made once, then chmod
+//                           (the mode alternating), the cheapest file event for the kernel
+//                           to make, so that what limits the rate is the tracer's cost
 //
 // Figures only for the benchmark to compare with what the trace says; it asserts nothing.
 #define _GNU_SOURCE
@@ -67,7 +72,7 @@ struct counts {
 	long forks;
 };
 
-static int files_mode(double seconds, int writers)
+static int files_mode(double seconds, int writers, int chmod_only)
 {
 	struct counts *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (c == MAP_FAILED || writers < 1 || writers > 64)
@@ -86,6 +91,23 @@ static int files_mode(double seconds, int writers)
 			snprintf(g[k], sizeof(g[k]), "%s/g%d", dir, k);
 		}
 		long n = 0;
+		if (chmod_only) {
+			for (int k = 0; k < 64; k++) {
+				int fd = open(f[k], O_CREAT | O_WRONLY | O_TRUNC, 0644);
+				if (fd < 0)
+					_exit(1);
+				close(fd);
+			}
+			n = 64;
+			for (long round = 0; now() < end; round++) {
+				for (int k = 0; k < 64; k++)
+					if (chmod(f[k], round & 1 ? 0644 : 0600))
+						_exit(1);
+				n += 64;
+				c->files[w] = n;
+			}
+			_exit(0);
+		}
 		while (now() < end) {
 			for (int k = 0; k < 64; k++) {
 				int fd = open(f[k], O_CREAT | O_WRONLY | O_TRUNC, 0644);
@@ -117,9 +139,9 @@ static int files_mode(double seconds, int writers)
 	for (int w = 0; w < writers; w++)
 		files += c->files[w];
 	long events = files + 2 * c->forks;
-	printf("stress files: %d writers, %.2f s: %ld file events, %ld processes (%ld fork and exit events): "
+	printf("stress files: %d writers (%s), %.2f s: %ld file events, %ld processes (%ld fork and exit events): "
 	       "%ld events, %.0f events/s\n",
-	       writers, s, files, c->forks, 2 * c->forks, events, events / s);
+	       writers, chmod_only ? "chmod" : "create", s, files, c->forks, 2 * c->forks, events, events / s);
 	return bad;
 }
 
@@ -127,8 +149,14 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "fork"))
 		return fork_mode(atol(argv[2]), atoi(argv[3]));
-	if (argc == 4 && !strcmp(argv[1], "files"))
-		return files_mode(atof(argv[2]), atoi(argv[3]));
-	fprintf(stderr, "usage: stress fork N P | stress files SECONDS WRITERS\n");
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "files")) {
+		const char *ops = argc == 5 ? argv[4] : "create";
+		if (strcmp(ops, "create") && strcmp(ops, "chmod")) {
+			fprintf(stderr, "stress files: OPS is create or chmod, not %s\n", ops);
+			return 2;
+		}
+		return files_mode(atof(argv[2]), atoi(argv[3]), !strcmp(ops, "chmod"));
+	}
+	fprintf(stderr, "usage: stress fork N P | stress files SECONDS WRITERS [create|chmod]\n");
 	return 2;
 }

@@ -18,7 +18,11 @@
 //                       default) has the writers work in a tmpfs mount of the RUN, rootfs
 //                       in the container's overlayfs root, which on these VMs makes far
 //                       fewer events per second than the tracer can take: the mode
-//                       measures the tracer, so the writers get the fastest file system
+//                       measures the tracer, so the writers get the fastest file system.
+//                       --ops create (the default) has each writer create, chmod, rename
+//                       and delete its names (every kind of change the trace lists), chmod
+//                       only chmod files made once: the cheapest file event for the kernel
+//                       to make, so that the tracer's cost is what limits the rate
 //
 // syscalls and debian are built three ways, interleaved over N rounds, all --no-cache:
 //
@@ -42,7 +46,8 @@
 //   node bench/trace.mjs [--workload syscalls|debian|processes|stress] [--rounds N]
 //                        [--warmup N] [--modes untraced,traced,strace,enforced] [--cpu-builds N]
 //                        [--iterations K] [--files N] [--processes N] [--seconds S]
-//                        [--writers W] [--runs N] [--scratch tmpfs|rootfs] [--out FILE]
+//                        [--writers W] [--runs N] [--scratch tmpfs|rootfs] [--ops create|chmod]
+//                        [--out FILE]
 //
 // Needs root (the probe, strace -p, bpf_stats); runs scripts/env.sh (dockerd, busybox:local,
 // the probe, strace) and builds dist/ when dist/cli/main.js is missing.
@@ -63,7 +68,7 @@ function usage(message) {
   if (message) console.error(`bench: ${message}`);
   console.error(
     'usage: node bench/trace.mjs [--workload syscalls|debian|processes|stress] [--rounds N] [--warmup N] [--modes untraced,traced,strace,enforced]\n' +
-      '                            [--cpu-builds N] [--iterations K] [--files N] [--processes N] [--seconds S] [--writers W] [--runs N] [--scratch tmpfs|rootfs] [--out FILE]',
+      '                            [--cpu-builds N] [--iterations K] [--files N] [--processes N] [--seconds S] [--writers W] [--runs N] [--scratch tmpfs|rootfs] [--ops create|chmod] [--out FILE]',
   );
   process.exit(2);
 }
@@ -77,6 +82,7 @@ function parseArgs(argv) {
     processes: 1_000_000,
     seconds: 10,
     scratch: 'tmpfs',
+    ops: 'create',
     writers: 4,
     runs: 3,
     warmup: 1,
@@ -108,6 +114,9 @@ function parseArgs(argv) {
     else if (a === '--scratch') {
       opts.scratch = value();
       if (!['tmpfs', 'rootfs'].includes(opts.scratch)) usage(`--scratch: tmpfs or rootfs, got ${opts.scratch}`);
+    } else if (a === '--ops') {
+      opts.ops = value();
+      if (!['create', 'chmod'].includes(opts.ops)) usage(`--ops: create or chmod, got ${opts.ops}`);
     } else if (a === '--warmup') opts.warmup = count(value(), 0);
     else if (a === '--cpu-builds') opts.cpuBuilds = count(value(), 0);
     else if (a === '--modes') {
@@ -277,7 +286,7 @@ async function makeContext(opts, context) {
   }
   const cc = await run('gcc', ['-static', '-O2', '-o', path.join(context, 'stress'), path.join(repoRoot, 'bench', 'stress.c')]);
   if (cc.code !== 0) throw new Error(`compiling bench/stress.c failed:\n${cc.output}`);
-  const args = opts.workload === 'processes' ? `fork ${opts.processes} 2` : `files ${opts.seconds} ${opts.writers}`;
+  const args = opts.workload === 'processes' ? `fork ${opts.processes} 2` : `files ${opts.seconds} ${opts.writers} ${opts.ops}`;
   writeFileSync(path.join(context, 'Dockerfile'), stressDockerfile(args, opts.workload === 'stress' && opts.scratch === 'tmpfs'));
 }
 
@@ -500,7 +509,7 @@ async function main() {
     ...(opts.workload === 'syscalls' ? [`--iterations ${opts.iterations}`] : []),
     ...(opts.workload === 'debian' ? [`--files ${opts.files}`] : []),
     ...(opts.workload === 'processes' ? [`--processes ${opts.processes}`] : []),
-    ...(opts.workload === 'stress' ? [`--seconds ${opts.seconds}`, `--writers ${opts.writers}`, `--runs ${opts.runs}`, `--scratch ${opts.scratch}`] : []),
+    ...(opts.workload === 'stress' ? [`--seconds ${opts.seconds}`, `--writers ${opts.writers}`, `--runs ${opts.runs}`, `--scratch ${opts.scratch}`, `--ops ${opts.ops}`] : []),
   ].join(' ');
   const raw = { reproduce, date: new Date().toISOString(), dockerVersion, node: process.version, options: opts, debianBase: base };
   const machine = `machine: ${os.cpus().length} CPU, ${os.release()}, node ${process.version}, dockerd ${dockerVersion}`;
@@ -556,7 +565,7 @@ async function main() {
       raw.results = runs;
       raw.untraced = untracedRuns;
       failed = [...runs, ...untracedRuns].filter((r) => r.code !== 0).length;
-      console.log(`\nstress: ${opts.writers} writers making file events and one process forking, for ${opts.seconds} s in one RUN (${opts.scratch === 'tmpfs' ? 'in a tmpfs mount' : 'in the overlayfs root'}), traced; ${opts.runs} run(s)`);
+      console.log(`\nstress: ${opts.writers} writers making file events (${opts.ops}) and one process forking, for ${opts.seconds} s in one RUN (${opts.scratch === 'tmpfs' ? 'in a tmpfs mount' : 'in the overlayfs root'}), traced; ${opts.runs} run(s)`);
       console.log(`${machine}\n`);
       for (const r of runs.filter((x) => x.code === 0)) {
         const seconds = Number(/, ([\d.]+) s:/.exec(r.stress ?? '')?.[1] ?? NaN);
