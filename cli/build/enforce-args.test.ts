@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeRules, parseEnforcement, ruleSetDigest, selectSteps, type DockerfileStep, type EgressRule, type Enforcement } from '../../attest/index.js';
 import type { Trace, TraceBuildStep, TraceNetwork } from '../../model/index.js';
-import { buildEnforcement, egressRules, enforceCgroupName, type BuildEnforcement } from './enforce-args.js';
+import { buildEnforcement, egressRules, enforceCgroupName, rulesOutsideBuild, type BuildEnforcement } from './enforce-args.js';
 import { denialLines } from './trace.js';
 
 function rules(yaml: string): Enforcement {
@@ -108,6 +108,31 @@ describe('the loader options of --enforce', () => {
       ],
       egressRules: ['only-mirror', 'no-egress'],
     });
+  });
+});
+
+describe('rules whose steps the build did not run', () => {
+  const e = rules(`enforce:
+  - name: everywhere
+    egress: { allow: [] }
+  - name: deps-only
+    egress: { allow: ["127.0.0.1:8080/tcp"] }
+    steps: { stage: deps }
+  - name: line-five
+    egress: { allow: [] }
+    steps: { line: 5 }
+`);
+
+  it('names a selector whose stage the target skipped; a rule without steps: is in force wherever a RUN ran', () => {
+    const b = build(e);
+    // only stage 1 converted (its target does not need deps)
+    expect(rulesOutsideBuild(b, new Set([5])).map((r) => r.name)).toEqual(['deps-only']);
+    // only deps converted (a --target deps)
+    expect(rulesOutsideBuild(b, new Set([2, 3])).map((r) => r.name)).toEqual(['line-five']);
+  });
+
+  it('one step of a selector ran: the rule was in force, nothing to say', () => {
+    expect(rulesOutsideBuild(build(e), new Set([3, 5]))).toEqual([]);
   });
 });
 

@@ -85,3 +85,14 @@ export function buildEnforcement(
     },
   };
 }
+
+/**
+ * The rules with a `steps:` selector none of whose steps the build ran: the stages they
+ * select are not among those the target needs (a `--target` that skips them, or an unused
+ * stage), so they enforced nothing. selectSteps checks the selectors against every stage of
+ * the Dockerfile before the build; which stages the target needs is known once the
+ * Dockerfile is converted. `ran`: the Dockerfile lines of the instructions converted.
+ */
+export function rulesOutsideBuild(e: BuildEnforcement, ran: ReadonlySet<number>): EnforceRule[] {
+  return e.enforcement.rules.filter((r) => r.steps !== undefined && !e.trace.steps.some((s) => ran.has(s.line) && s.rules.includes(r.name)));
+}

@@ -14,7 +14,7 @@
 import { USER_FILE_LIMITS, UserFileError, readUserFile } from '../../common/index.js';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { ENFORCE_PARENTS_MAX, buildEnforcement, egressRules } from './enforce-args.js';
+import { ENFORCE_PARENTS_MAX, buildEnforcement, egressRules, rulesOutsideBuild } from './enforce-args.js';
 import type { BuildPhase } from './types.js';
 import type { DockerfileAstView } from '../contracts.js';
 
@@ -61,6 +61,27 @@ export function enforcePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhas
         );
       }
       run.enforcement = built;
+    },
+  };
+}
+
+/** After the solve (--enforce): a warning for each rule whose selector chose only steps the
+ * build did not run, since their stages are not among those the target needs. Not an
+ * error: one policy may serve several targets. */
+export function enforceReportPhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<Ast, Def, E> {
+  return {
+    name: 'enforce-report',
+    run(run) {
+      const { enforcement, conversion } = run;
+      if (enforcement === undefined || conversion === undefined) return;
+      const ran = new Set(conversion.steps.map((s) => s.line));
+      const target = run.request.target === undefined ? 'the last stage' : `--target ${run.request.target}`;
+      for (const rule of rulesOutsideBuild(enforcement, ran)) {
+        run.io.stderr.write(
+          `warning: ${enforcement.enforcement.file}:${rule.steps?.line ?? rule.line}: enforce rule '${rule.name}' selects no step this build ran ` +
+            `(its stages are not among those ${target} needs): it enforced nothing\n`,
+        );
+      }
     },
   };
 }

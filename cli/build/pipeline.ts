@@ -8,6 +8,8 @@
 //   connect        BuildKit endpoint from the environment, client (closed at the end)
 //   trace-ready    the probe is attached, or the build stops here saying why
 //   solve          gateway solve; the frontend callback converts the Dockerfile (convert.ts)
+//   enforce-report --enforce: a rule whose steps the build did not run (the target skips
+//                  their stages) is named in a warning (enforce.ts)
 //   trace-report   the trace: correlated, redacted, printed, written
 //   report         image ID and names to stdout
 //   push, attest   --push / --key: push every -t name, then sign and attach the attestations
@@ -59,6 +61,7 @@ export function defaultBuildPhases<Ast extends DockerfileAstView, Def, E>(): Bui
     connectPhase(),
     traceReadyPhase(),
     solvePhase(),
+    onDemand('enforce-report', (run) => run.enforcement !== undefined, async () => (await import('./enforce.js')).enforceReportPhase()),
     traceReportPhase(),
     reportPhase(),
     onDemand('push', (run) => run.request.push === true, async () => (await import('./push.js')).pushPhase()),

@@ -312,6 +312,24 @@ describe.skipIf(gate.skip || daemon.id !== 'docker26')(`build --enforce (${daemo
       ]);
     });
 
+    test('a selector whose stage the target does not need: the build runs, and a warning names the rule that enforced nothing', async () => {
+      writeFileSync(policy('stage-side'), `enforce:\n  - name: side-offline\n    egress: { allow: [] }\n    steps: { stage: side }\n`);
+      const dir = path.join(work, 'target-skips');
+      mkdirSync(dir, { recursive: true });
+      // stage app does not build on stage side
+      writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox:local AS side\nRUN true\nFROM busybox:local AS app\nRUN true\n');
+      const warning = `warning: ${policy('stage-side')}:4: enforce rule 'side-offline' selects no step this build ran (its stages are not among those --target app needs): it enforced nothing`;
+      const r = await buildNet(dir, ['--enforce', policy('stage-side'), '--target', 'app']);
+      expect(r.exitCode, `${r.command}\n${lastLines(r.stdout + r.stderr, 40)}`).toBe(0);
+      expect(r.stderr).toContain(warning);
+      expect(traceOf(path.join(dir, 'trace.json')).buildSteps.map((s) => s.line)).not.toContain(2);
+      // the stage built: the rule is in force there, nothing to say
+      const built = await buildNet(dir, ['--enforce', policy('stage-side'), '--target', 'side']);
+      expect(built.exitCode, `${built.command}\n${lastLines(built.stdout + built.stderr, 40)}`).toBe(0);
+      expect(built.stderr).not.toContain('enforced nothing');
+      expect(traceOf(path.join(dir, 'trace.json')).enforcement?.steps).toContainEqual(expect.objectContaining({ line: 2, rules: ['side-offline'] }));
+    });
+
     test("a base image's ONBUILD RUN is under the rules of the stage that builds on it (reported at the FROM line)", async () => {
       const base = path.join(work, 'onbuild-base');
       mkdirSync(base, { recursive: true });
