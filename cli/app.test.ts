@@ -16,6 +16,7 @@ import type { CliIo } from './io.js';
 import { fakeTracer } from '../test/helpers/fake-tracer.js';
 import { TracebuildError, type ExitKind } from '../common/index.js';
 import { FakeConvertError, FakeDockerfileError } from '../test/helpers/cli.js';
+import { jsonValues } from '../test/helpers/json-stream.js';
 
 // ---- fakes of the sibling modules -------------------------------------------------------
 
@@ -236,6 +237,16 @@ describe('tracebuild build', () => {
     }
   });
 
+  it('takes --progress rawjson and BUILDKIT_PROGRESS=rawjson as buildx does: stderr is a JSON object per status update', async () => {
+    for (const r of [await cli(['.', '--progress', 'rawjson']), await cli(['.'], { env: { BUILDKIT_PROGRESS: 'rawjson' } })]) {
+      expect(r.code, r.stderr).toBe(0);
+      // nothing but JSON objects: the trace's table is not written among them (the trace
+      // still is, with --trace-out)
+      const batches = jsonValues(r.stderr, 'stderr') as Array<{ vertexes?: Array<{ name?: string }> }>;
+      expect(batches.flatMap((b) => b.vertexes ?? []).map((v) => v.name)).toContain('[3/3] RUN echo hi');
+    }
+  });
+
   it('shows plain progress on stderr when stderr is not a terminal', async () => {
     // --no-trace: the progress alone (the trace table after it: cli/commands/trace-phase.test.ts)
     const r = await cli(['.', '--no-trace']);
@@ -260,9 +271,9 @@ describe('tracebuild build', () => {
     expect((await cli(['.', '--progress', 'plain'], { tty: true })).stderr).toContain('#3 DONE 0.1s');
     expect((await cli(['.'], { tty: true, env: { BUILDKIT_PROGRESS: 'plain' } })).stderr).toContain('#3 DONE 0.1s');
     expect((await cli(['.', '--progress=tty'])).stderr).toContain('\x1b[2K');
-    const bad = await cli(['.'], { env: { BUILDKIT_PROGRESS: 'rawjson' } });
+    const bad = await cli(['.'], { env: { BUILDKIT_PROGRESS: 'fancy' } });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toBe('error: invalid BUILDKIT_PROGRESS "rawjson": allowed are auto, tty, plain, quiet\n');
+    expect(bad.stderr).toBe('error: invalid BUILDKIT_PROGRESS "fancy": allowed are auto, tty, plain, rawjson, quiet\n');
   });
 
   it('passes build args (bare names from the environment), labels, target, network and no-cache to the converter', async () => {
@@ -336,7 +347,7 @@ describe('usage errors exit 2 before anything is built', () => {
   it.each([
     [['--bogus'], "error: unknown option '--bogus'"],
     [['.', '--network', 'bridge'], "error: option '--network <mode>' argument 'bridge' is invalid. Allowed choices are default, host, none."],
-    [['.', '--progress', 'fancy'], "error: option '--progress <mode>' argument 'fancy' is invalid. Allowed choices are auto, tty, plain, quiet."],
+    [['.', '--progress', 'fancy'], "error: option '--progress <mode>' argument 'fancy' is invalid. Allowed choices are auto, tty, plain, rawjson, quiet."],
     [['a', 'b'], "error: too many arguments for 'build'. Expected 1 argument but got 2: a, b."],
     [['.', '-t'], "error: option '-t, --tag <NAME>' argument missing"],
     [['convert', '.', '--tag', 'x'], "error: unknown option '--tag'"],

@@ -1,7 +1,7 @@
 // parse: the Dockerfile text -> AST, and the entitlements the solve must ask for.
 import type { DockerfileAstView, NetworkMode } from '../contracts.js';
 import { BuildInputError } from '../errors.js';
-import { required, type BuildPhase } from './types.js';
+import { humanStderr, required, type BuildPhase } from './types.js';
 
 function runsWithFlag(ast: DockerfileAstView, flag: string, value: string): { range: { startLine: number } }[] {
   return ast.stages.flatMap((stage) =>
@@ -54,7 +54,7 @@ export function parsePhase<Ast extends DockerfileAstView, Def, E>(): BuildPhase<
       const inputs = required(run.inputs, 'inputs');
       run.ast = run.toolchain.parseDockerfile(inputs.dockerfileText, inputs.dockerfileName);
       const note = syntaxNote(run.ast, inputs.dockerfileName);
-      if (note !== undefined && !run.request.quiet) run.io.stderr.write(note);
+      if (note !== undefined && humanStderr(run.request)) run.io.stderr.write(note);
       run.entitlements = entitlementsFor(run.request.network, run.ast, run.request.allow, inputs.dockerfileName);
     },
   };

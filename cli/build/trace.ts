@@ -50,7 +50,7 @@ import type { CliIo } from '../io.js';
 import type { AgentToolkit, TraceCorrelation, TraceProbe, TracerToolkit } from '../trace-contracts.js';
 import { EnforcementDeniedError, TraceIncompleteError, TraceWriteError } from './errors.js';
 import { redactSecrets } from './redact.js';
-import type { BuildPhase, BuildRun } from './types.js';
+import { humanStderr, type BuildPhase, type BuildRun } from './types.js';
 
 const NO_TRACE_HINT = 'or build without a trace: --no-trace';
 
@@ -376,7 +376,7 @@ async function complete<Ast extends DockerfileAstView, Def, E>(
   const probe = await session.starting;
   if (probe instanceof Error) return; // never started: nothing to stop, nothing traced
   const notes: string[] = [];
-  const quiet = run.request.quiet;
+  const quiet = !humanStderr(run.request);
   // No new cgroups from now on (another build's), then every event of ours has arrived.
   await probe.setGeneration(0).catch(() => undefined);
   await probe.ping().catch(() => undefined);

@@ -13,7 +13,7 @@ import { cacheRequest, registerCacheOptions, type CacheFlags } from '../build/ca
 import { collect, type CliCommand } from './command.js';
 
 export const NETWORKS: NetworkMode[] = ['default', 'host', 'none'];
-export const PROGRESS_MODES = ['auto', 'tty', 'plain'] as const;
+export const PROGRESS_MODES = ['auto', 'tty', 'plain', 'rawjson'] as const;
 /** What `--progress` and BUILDKIT_PROGRESS accept: the modes, and buildx's `quiet` (= -q). */
 const PROGRESS_CHOICES = [...PROGRESS_MODES, 'quiet'] as const;
 /** What `--allow` can grant, as buildx names it. */
@@ -120,7 +120,7 @@ export const buildCommand: CliCommand = {
       .option('--build-arg <K=V>', 'set a build-time variable; `K` alone takes it from the environment (repeatable)', collect)
       .addOption(networkOption())
       .option('--no-cache', 'do not use cache when building the image')
-      .addOption(new Option('--progress <mode>', 'progress output: auto, tty, plain, or quiet (as -q) (default: auto, or $BUILDKIT_PROGRESS)').choices(PROGRESS_CHOICES))
+      .addOption(new Option('--progress <mode>', 'progress output: auto, tty, plain, rawjson (a JSON line per status update, as buildx), or quiet (as -q) (default: auto, or $BUILDKIT_PROGRESS)').choices(PROGRESS_CHOICES))
       .option('--label <K=V>', 'set metadata for an image (repeatable)', collect)
       .option('--target <STAGE>', 'set the target build stage to build')
       .option('-q, --quiet', 'suppress the build output and print the image ID on success')

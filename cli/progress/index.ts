@@ -4,10 +4,12 @@
 import type { StatusBatch } from '../contracts.js';
 import type { Clock, TerminalSink, Ticker } from '../io.js';
 import { PlainRenderer } from './plain.js';
+import { RawJsonRenderer } from './rawjson.js';
 import { ProgressState } from './state.js';
 import { TtyDisplay, type TtyLayout } from './tty.js';
 
 export { PlainRenderer } from './plain.js';
+export { RawJsonRenderer, rawJsonLine } from './rawjson.js';
 export { ProgressState, isCanceledError } from './state.js';
 export type { ProgressStateOptions } from './state.js';
 export type { LogLine, ProgressEvent, StatusView, VertexView } from './state.js';
@@ -15,13 +17,14 @@ export { TtyDisplay, renderTty } from './tty.js';
 export type { TtyLayout } from './tty.js';
 export { humanBytes, logOffset, seconds } from './format.js';
 
-/** `auto` = `tty` when the sink is a terminal, else `plain`; `quiet` keeps the state only. */
-export type ProgressMode = 'auto' | 'tty' | 'plain' | 'quiet';
+/** `auto` = `tty` when the sink is a terminal, else `plain`; `quiet` keeps the state only;
+ * `rawjson` writes each Status batch as a line of JSON, as buildx does. */
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'quiet' | 'rawjson';
 
 export interface ProgressSession {
   readonly state: ProgressState;
   /** The renderer actually used. */
-  readonly mode: 'tty' | 'plain' | 'quiet';
+  readonly mode: Exclude<ProgressMode, 'auto'>;
   update(batch: StatusBatch): void;
   /** Flushes partial output and leaves the final view on screen. Idempotent. */
   finish(): void;
@@ -36,7 +39,7 @@ export interface ProgressOutput {
   redact?: (text: string) => string;
 }
 
-export function resolveProgressMode(mode: ProgressMode, sink: TerminalSink): 'tty' | 'plain' | 'quiet' {
+export function resolveProgressMode(mode: ProgressMode, sink: TerminalSink): Exclude<ProgressMode, 'auto'> {
   if (mode === 'auto') return sink.isTTY === true ? 'tty' : 'plain';
   return mode;
 }
@@ -64,12 +67,15 @@ export function createProgress(mode: ProgressMode, output: ProgressOutput): Prog
     };
   }
   const plain = resolved === 'plain' ? new PlainRenderer(output.sink) : undefined;
+  const raw = resolved === 'rawjson' ? new RawJsonRenderer(output.sink, output.redact) : undefined;
   return {
     state,
     mode: resolved,
     update(batch) {
+      // the state all the same: what failed, and the error's logs, come from it
       const events = state.apply(batch);
       plain?.handle(events);
+      raw?.handle(batch);
     },
     finish() {
       if (finished) return;
