@@ -155,8 +155,8 @@ export function throwIfAborted(run: { io: CliIo; signal: AbortSignal }): void {
 }
 
 /** Whether the build writes its human text on stderr (the trace's table, notes): not under
- * -q, nor under --progress rawjson, whose stderr a program reads line by line as JSON
- * (warnings and errors still come, as buildx's do). */
+ * -q, nor under --progress rawjson, whose stderr a program reads as a stream of JSON
+ * objects (warnings and errors still come, as buildx's do). */
 export function humanStderr(request: Pick<BuildRequest, 'quiet' | 'progress'>): boolean {
   return !request.quiet && request.progress !== 'rawjson';
 }

@@ -120,7 +120,7 @@ export const buildCommand: CliCommand = {
       .option('--build-arg <K=V>', 'set a build-time variable; `K` alone takes it from the environment (repeatable)', collect)
       .addOption(networkOption())
       .option('--no-cache', 'do not use cache when building the image')
-      .addOption(new Option('--progress <mode>', 'progress output: auto, tty, plain, rawjson (a JSON line per status update, as buildx), or quiet (as -q) (default: auto, or $BUILDKIT_PROGRESS)').choices(PROGRESS_CHOICES))
+      .addOption(new Option('--progress <mode>', 'progress output: auto, tty, plain, rawjson (a JSON object per status update, as buildx), or quiet (as -q) (default: auto, or $BUILDKIT_PROGRESS)').choices(PROGRESS_CHOICES))
       .option('--label <K=V>', 'set metadata for an image (repeatable)', collect)
       .option('--target <STAGE>', 'set the target build stage to build')
       .option('-q, --quiet', 'suppress the build output and print the image ID on success')

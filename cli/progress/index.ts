@@ -9,7 +9,7 @@ import { ProgressState } from './state.js';
 import { TtyDisplay, type TtyLayout } from './tty.js';
 
 export { PlainRenderer } from './plain.js';
-export { RawJsonRenderer, rawJsonLine } from './rawjson.js';
+export { RawJsonRenderer, rawJsonText } from './rawjson.js';
 export { ProgressState, isCanceledError } from './state.js';
 export type { ProgressStateOptions } from './state.js';
 export type { LogLine, ProgressEvent, StatusView, VertexView } from './state.js';
@@ -18,7 +18,7 @@ export type { TtyLayout } from './tty.js';
 export { humanBytes, logOffset, seconds } from './format.js';
 
 /** `auto` = `tty` when the sink is a terminal, else `plain`; `quiet` keeps the state only;
- * `rawjson` writes each Status batch as a line of JSON, as buildx does. */
+ * `rawjson` writes each Status batch as a JSON object, as buildx does. */
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'quiet' | 'rawjson';
 
 export interface ProgressSession {

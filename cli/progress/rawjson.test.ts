@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StatusBatch } from '../contracts.js';
 import { createProgress } from './index.js';
-import { goTime, rawJsonLine } from './rawjson.js';
+import { goTime, rawJsonText } from './rawjson.js';
 import { jsonValues } from '../../test/helpers/json-stream.js';
 
 const D1 = 'sha256:' + '1'.repeat(64);
@@ -25,7 +25,7 @@ describe('--progress rawjson', () => {
       statuses: [{ id: 'transferring context:', vertex: D1, name: 'transferring context:', current: 0, total: 0, timestampNs: 1_733_620_000_000_000_000n }],
       logs: [{ vertex: D2, stream: 1, data: new TextEncoder().encode('hi\n'), timestampNs: 1_733_620_000_150_000_000n }],
     };
-    const line = rawJsonLine(batch);
+    const line = rawJsonText(batch);
     expect(line.split('\n').slice(0, 3)).toEqual(['{', '  "vertexes": [', '    {']);
     expect(line).toContain('RUN echo \\u003chi\\u003e \\u0026 bye');
     expect(JSON.parse(line)).toEqual({
@@ -37,14 +37,14 @@ describe('--progress rawjson', () => {
       statuses: [{ id: 'transferring context:', vertex: D1, name: 'transferring context:', current: 0, timestamp: '2024-12-08T01:06:40Z' }],
       logs: [{ vertex: D2, stream: 1, data: Buffer.from('hi\n').toString('base64'), timestamp: '2024-12-08T01:06:40.15Z' }],
     });
-    expect(rawJsonLine({ vertexes: [], statuses: [], logs: [] })).toBe('{}');
+    expect(rawJsonText({ vertexes: [], statuses: [], logs: [] })).toBe('{}');
   });
 
   it('masks secrets in names, errors and logs; a log without one keeps its bytes', () => {
     const redact = (t: string): string => t.replaceAll('s3cret', '****');
     const binary = new Uint8Array([0xff, 0xfe, 0x00, 0x41]);
     const parsed = JSON.parse(
-      rawJsonLine(
+      rawJsonText(
         {
           vertexes: [{ digest: D1, inputs: [], name: 'RUN echo s3cret', cached: false, error: 'exit s3cret' }],
           statuses: [],
@@ -61,7 +61,7 @@ describe('--progress rawjson', () => {
     expect(Buffer.from(parsed.logs[1]?.data ?? '', 'base64')).toEqual(Buffer.from(binary));
   });
 
-  it('the session writes a line per update and keeps the state (what failed)', () => {
+  it('the session writes an object per update and keeps the state (what failed)', () => {
     let out = '';
     const progress = createProgress('rawjson', { sink: { write: (s) => (out += s) }, clock: { now: () => 0 }, ticker: () => () => undefined });
     expect(progress.mode).toBe('rawjson');

@@ -10,19 +10,18 @@ import type { TextSink } from '../io.js';
 
 type Json = Record<string, unknown>;
 
+/** Go's zero time.Time, which a struct field without omitempty is written as when unset. */
+const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
+
 /** A time as Go's time.Time marshals it: RFC 3339 in UTC with the nanoseconds, trailing
- * zeros dropped (none at all for a whole second). */
+ * zeros dropped (none at all for a whole second). From the nanoseconds BuildKit sent when
+ * there are any, else from the Date. */
 export function goTime(date: Date | undefined, ns: bigint | undefined): string | undefined {
-  if (ns !== undefined) {
-    const seconds = ns / 1_000_000_000n;
-    const nanos = ns % 1_000_000_000n;
-    const whole = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
-    const fraction = nanos === 0n ? '' : `.${nanos.toString().padStart(9, '0').replace(/0+$/, '')}`;
-    return `${whole}${fraction}Z`;
-  }
-  if (date === undefined) return undefined;
-  const ms = date.getTime() % 1000;
-  return `${date.toISOString().slice(0, 19)}${ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`}Z`;
+  const at = ns ?? (date === undefined ? undefined : BigInt(date.getTime()) * 1_000_000n);
+  if (at === undefined) return undefined;
+  const nanos = at % 1_000_000_000n;
+  const whole = new Date(Number(at / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
+  return `${whole}${nanos === 0n ? '' : `.${nanos.toString().padStart(9, '0').replace(/0+$/, '')}`}Z`;
 }
 
 /** Drops the undefined fields (Go's `omitempty` for what BuildKit leaves unset). */
@@ -32,7 +31,7 @@ function compact(o: Json): Json {
 }
 
 /** One batch as the JSON text buildx prints for it, without the final newline. */
-export function rawJsonLine(batch: StatusBatch, redact: (text: string) => string = (t) => t): string {
+export function rawJsonText(batch: StatusBatch, redact: (text: string) => string = (t) => t): string {
   const out: Json = {};
   if (batch.vertexes.length > 0) {
     out.vertexes = batch.vertexes.map((v) =>
@@ -55,7 +54,7 @@ export function rawJsonLine(batch: StatusBatch, redact: (text: string) => string
         name: s.name === '' ? undefined : s.name,
         total: s.total === 0 ? undefined : s.total,
         current: s.current,
-        timestamp: goTime(s.timestamp, s.timestampNs) ?? '0001-01-01T00:00:00Z',
+        timestamp: goTime(s.timestamp, s.timestampNs) ?? GO_ZERO_TIME,
         started: goTime(s.started, s.startedNs),
         completed: goTime(s.completed, s.completedNs),
       }),
@@ -68,7 +67,7 @@ export function rawJsonLine(batch: StatusBatch, redact: (text: string) => string
         stream: l.stream === 0 ? undefined : l.stream,
         // []byte: base64, and never left out (an empty one is Go's nil)
         data: l.data.length === 0 ? null : Buffer.from(masked(l.data, redact)).toString('base64'),
-        timestamp: goTime(l.timestamp, l.timestampNs) ?? '0001-01-01T00:00:00Z',
+        timestamp: goTime(l.timestamp, l.timestampNs) ?? GO_ZERO_TIME,
       }),
     );
   }
@@ -91,6 +90,6 @@ export class RawJsonRenderer {
   ) {}
 
   handle(batch: StatusBatch): void {
-    this.sink.write(`${rawJsonLine(batch, this.redact)}\n`);
+    this.sink.write(`${rawJsonText(batch, this.redact)}\n`);
   }
 }
